@@ -1,0 +1,30 @@
+# The README's two commands: `make validate` and `make test`. Both set up .venv if needed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: validate test test-all bench install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[all,test]' -c constraints.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+validate: $(STAMP)
+	$(VENV)/bin/tnkit validate --quick
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+bench: $(STAMP)
+	$(PY) validation/benchmarks/run.py --json results/bench.json
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis

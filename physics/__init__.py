@@ -1,0 +1,3 @@
+"""Physics models and solvers built on tnkit."""
+
+__all__: list[str] = []

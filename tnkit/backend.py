@@ -1,0 +1,419 @@
+"""Per-call array namespaces and the registry of what the array API standard lacks.
+
+Every public tnkit function finds its namespace from its arguments::
+
+    xp = tnkit.backend.namespace(a, b)
+
+There is no global backend. Arrays from different libraries, or from the same
+library on different devices, raise :class:`TypeError` naming both.
+
+Operations the array API standard does not define (``einsum``, a thin SVD with a
+fast driver, matrix exponentials, random draws, host transfers, ...) are looked up
+in a small registry keyed by library name. Each operation has a native entry per
+library where one exists and a ``"generic"`` entry written against the standard
+alone, which is what runs on ``array_api_strict`` (and so proves standard-only code).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import array_api_compat
+
+__all__ = [
+    "namespace",
+    "library_name",
+    "device_of",
+    "register",
+    "lookup",
+    "implementations",
+    "to_host",
+    "asarray_like",
+    "random_normal",
+    "make_rng",
+    "is_complex_dtype",
+    "real_dtype",
+    "complex_dtype",
+    "dtype_eps",
+    "dtype_name",
+    "einsum",
+    "thin_svd",
+    "expm",
+    "has_native",
+]
+
+GENERIC = "generic"
+
+_REGISTRY: dict[str, dict[str, Callable[..., Any]]] = {}
+
+
+# --------------------------------------------------------------------------------------
+# Which library an array belongs to
+
+
+def _array_library(x: Any) -> str | None:
+    """Name of the library that owns ``x``, or None when ``x`` is not an array."""
+    if array_api_compat.is_numpy_array(x):
+        return "numpy"
+    if array_api_compat.is_torch_array(x):
+        return "torch"
+    if array_api_compat.is_cupy_array(x):
+        return "cupy"
+    if array_api_compat.is_array_api_strict_namespace(_safe_namespace(x)):
+        return "array_api_strict"
+    if array_api_compat.is_array_api_obj(x):
+        return type(x).__module__.split(".")[0]
+    return None
+
+
+def _safe_namespace(x: Any) -> Any:
+    getter = getattr(x, "__array_namespace__", None)
+    if getter is None:
+        return None
+    try:
+        return getter()
+    except Exception:  # pragma: no cover - foreign objects with broken hooks
+        return None
+
+
+def library_name(xp: Any) -> str:
+    """Short name of a namespace: ``numpy``, ``torch``, ``cupy``, ``array_api_strict``."""
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    return getattr(xp, "__name__", repr(xp)).split(".")[0]
+
+
+def device_of(x: Any) -> Any:
+    """The device an array lives on (``"cpu"`` for NumPy)."""
+    return array_api_compat.device(x)
+
+
+def namespace(*arrays: Any) -> Any:
+    """Array API namespace shared by ``arrays``.
+
+    Non-array arguments (Python scalars, None) are ignored. The namespace is the
+    array-api-compat wrapper for NumPy, CuPy and PyTorch, and the library itself for
+    libraries that follow the standard natively (``array_api_strict``).
+
+    Parameters
+    ----------
+    *arrays
+        Arrays and other values.
+
+    Returns
+    -------
+    module
+        The namespace, e.g. ``array_api_compat.numpy``.
+
+    Raises
+    ------
+    TypeError
+        If the arrays come from different libraries or live on different devices,
+        or if no argument is an array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> namespace(np.ones(3)).__name__
+    'array_api_compat.numpy'
+    """
+    found: list[tuple[str, Any]] = []
+    for x in arrays:
+        lib = _array_library(x)
+        if lib is not None:
+            found.append((lib, x))
+    if not found:
+        raise TypeError("namespace(): no array among the arguments (got only scalars or None)")
+    first_lib, first = found[0]
+    for lib, x in found[1:]:
+        if lib != first_lib:
+            raise TypeError(
+                f"mixed array libraries: {first_lib} and {lib}; convert all inputs to one library"
+            )
+    if first_lib != "numpy":
+        dev0 = device_of(first)
+        for _, x in found[1:]:
+            dev = device_of(x)
+            if dev != dev0:
+                raise TypeError(
+                    f"arrays on different devices: {dev0} and {dev}; move them to one device"
+                )
+    return array_api_compat.array_namespace(*(x for _, x in found))
+
+
+# --------------------------------------------------------------------------------------
+# Registry
+
+
+def register(op: str, library: str = GENERIC) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering ``fn`` as the implementation of ``op`` for ``library``.
+
+    Use ``library="generic"`` for the standard-only fallback.
+    """
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _REGISTRY.setdefault(op, {})[library] = fn
+        return fn
+
+    return deco
+
+
+def lookup(op: str, xp: Any) -> Callable[..., Any]:
+    """Implementation of ``op`` for namespace ``xp``: native first, generic last."""
+    impls = _REGISTRY.get(op)
+    if impls is None:
+        raise KeyError(f"no operation {op!r} in the tnkit.backend registry")
+    fn = impls.get(library_name(xp)) or impls.get(GENERIC)
+    if fn is None:
+        raise NotImplementedError(
+            f"operation {op!r} has no implementation for {library_name(xp)} and no generic fallback"
+        )
+    return fn
+
+
+def has_native(op: str, xp: Any) -> bool:
+    """Whether ``op`` has a library-specific (non-generic) implementation for ``xp``."""
+    return library_name(xp) in _REGISTRY.get(op, {})
+
+
+def implementations() -> dict[str, list[str]]:
+    """Capability table: for each operation, the libraries with an implementation."""
+    return {op: sorted(impls) for op, impls in sorted(_REGISTRY.items())}
+
+
+# --------------------------------------------------------------------------------------
+# Dtypes
+
+
+def dtype_name(xp: Any, dtype: Any) -> str:
+    for name in ("float32", "float64", "complex64", "complex128"):
+        if hasattr(xp, name) and dtype == getattr(xp, name):
+            return name
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def is_complex_dtype(xp: Any, dtype: Any) -> bool:
+    return xp.isdtype(dtype, "complex floating")
+
+
+def real_dtype(xp: Any, dtype: Any) -> Any:
+    """float32 for complex64/float32, float64 for complex128/float64."""
+    if dtype == xp.complex64 or dtype == xp.float32:
+        return xp.float32
+    if dtype == xp.complex128 or dtype == xp.float64:
+        return xp.float64
+    raise TypeError(f"expected a floating dtype, got {dtype}")
+
+
+def complex_dtype(xp: Any, dtype: Any) -> Any:
+    """complex64 for float32/complex64, complex128 for float64/complex128."""
+    return xp.complex64 if real_dtype(xp, dtype) == xp.float32 else xp.complex128
+
+
+def dtype_eps(xp: Any, dtype: Any) -> float:
+    return float(xp.finfo(real_dtype(xp, dtype)).eps)
+
+
+# --------------------------------------------------------------------------------------
+# Host transfer and creation on a given device
+
+
+def to_host(x: Any) -> np.ndarray:
+    """A NumPy copy of ``x`` (for small control-flow data and I/O only)."""
+    return lookup("to_host", namespace(x))(x)
+
+
+@register("to_host", "numpy")
+def _to_host_numpy(x: Any) -> np.ndarray:
+    return np.asarray(x)
+
+
+@register("to_host", "torch")
+def _to_host_torch(x: Any) -> np.ndarray:
+    return x.detach().cpu().resolve_conj().numpy()
+
+
+@register("to_host", "cupy")
+def _to_host_cupy(x: Any) -> np.ndarray:
+    return x.get()
+
+
+@register("to_host", GENERIC)
+def _to_host_generic(x: Any) -> np.ndarray:
+    return np.from_dlpack(x)
+
+
+def asarray_like(a: Any, like: Any, dtype: Any = None) -> Any:
+    """``a`` (host data) as an array of ``like``'s library, on ``like``'s device."""
+    xp = namespace(like)
+    return xp.asarray(a, dtype=dtype if dtype is not None else like.dtype, device=device_of(like))
+
+
+def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Normalise an ``rng`` argument: a Generator, a seed, or None (fresh entropy)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def random_normal(
+    xp: Any,
+    shape: tuple[int, ...],
+    *,
+    dtype: Any,
+    device: Any = None,
+    rng: np.random.Generator | int | None = None,
+) -> Any:
+    """Standard normal draws of ``dtype`` on ``device``, reproducible from ``rng``.
+
+    Draws are made on the host by NumPy (so a seed gives the same numbers on every
+    library and device) and moved once. Complex dtypes get independent real and
+    imaginary parts with unit total variance.
+    """
+    gen = make_rng(rng)
+    if is_complex_dtype(xp, dtype):
+        host = (gen.standard_normal(shape) + 1j * gen.standard_normal(shape)) / math.sqrt(2.0)
+        host = host.astype(np.complex64 if dtype == xp.complex64 else np.complex128)
+    else:
+        host = gen.standard_normal(shape).astype(np.float32 if dtype == xp.float32 else np.float64)
+    if device is None:
+        return xp.asarray(host, dtype=dtype)
+    return xp.asarray(host, dtype=dtype, device=device)
+
+
+# --------------------------------------------------------------------------------------
+# einsum: native where the library has one
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    """Native einsum of the operands' library (no path optimisation).
+
+    Raises NotImplementedError for libraries without one (use :func:`tnkit.contract`,
+    which works everywhere).
+    """
+    return lookup("einsum", namespace(*operands))(subscripts, *operands)
+
+
+@register("einsum", "numpy")
+def _einsum_numpy(subscripts: str, *operands: Any) -> Any:
+    return np.einsum(subscripts, *operands)
+
+
+@register("einsum", "torch")
+def _einsum_torch(subscripts: str, *operands: Any) -> Any:
+    import torch
+
+    return torch.einsum(subscripts, *operands)
+
+
+@register("einsum", "cupy")
+def _einsum_cupy(subscripts: str, *operands: Any) -> Any:
+    import cupy
+
+    return cupy.einsum(subscripts, *operands)
+
+
+# --------------------------------------------------------------------------------------
+# Thin SVD
+
+
+def thin_svd(a: Any) -> tuple[Any, Any, Any]:
+    """Thin SVD ``a = u @ diag(s) @ vh`` (``full_matrices=False``), s descending."""
+    xp = namespace(a)
+    return lookup("thin_svd", xp)(xp, a)
+
+
+@register("thin_svd", "numpy")
+def _thin_svd_numpy(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+    return np.linalg.svd(a, full_matrices=False)
+
+
+@register("thin_svd", "torch")
+def _thin_svd_torch(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+    import torch
+
+    return torch.linalg.svd(a, full_matrices=False)
+
+
+@register("thin_svd", "cupy")
+def _thin_svd_cupy(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+    import cupy
+
+    return cupy.linalg.svd(a, full_matrices=False)
+
+
+@register("thin_svd", GENERIC)
+def _thin_svd_generic(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+    u, s, vh = xp.linalg.svd(a, full_matrices=False)
+    return u, s, vh
+
+
+# --------------------------------------------------------------------------------------
+# Matrix exponential of a small dense matrix (Krylov projections)
+
+
+def expm(a: Any) -> Any:
+    """Matrix exponential of a square matrix, on its device."""
+    xp = namespace(a)
+    return lookup("expm", xp)(xp, a)
+
+
+@register("expm", "numpy")
+def _expm_numpy(xp: Any, a: Any) -> Any:
+    import scipy.linalg
+
+    return scipy.linalg.expm(a)
+
+
+@register("expm", "torch")
+def _expm_torch(xp: Any, a: Any) -> Any:
+    import torch
+
+    return torch.linalg.matrix_exp(a)
+
+
+@register("expm", "cupy")
+def _expm_cupy(xp: Any, a: Any) -> Any:
+    import cupyx.scipy.linalg
+
+    return cupyx.scipy.linalg.expm(a)
+
+
+# Padé(13) coefficients for scaling and squaring (Higham 2005, SIAM J. Matrix Anal. Appl. 26).
+_PADE13 = (
+    64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
+    129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
+    40840800.0, 960960.0, 16380.0, 182.0, 1.0,
+)
+_THETA13 = 5.371920351148152
+
+
+@register("expm", GENERIC)
+def _expm_generic(xp: Any, a: Any) -> Any:
+    """Scaling and squaring with a degree-13 Padé approximant, standard ops only."""
+    n = a.shape[0]
+    norm1 = float(xp.max(xp.sum(xp.abs(a), axis=0))) if n else 0.0
+    squarings = max(0, int(math.ceil(math.log2(norm1 / _THETA13)))) if norm1 > _THETA13 else 0
+    a = a / (2.0**squarings)
+    eye = xp.eye(n, dtype=a.dtype, device=device_of(a))
+    b = _PADE13
+    a2 = a @ a
+    a4 = a2 @ a2
+    a6 = a4 @ a2
+    u = a @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2) + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * eye)
+    v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * eye
+    r = xp.linalg.solve(v - u, v + u)
+    for _ in range(squarings):
+        r = r @ r
+    return r
