@@ -1,10 +1,36 @@
-"""tnkit: array-agnostic tensor networks (NumPy, CuPy, PyTorch)."""
+"""tnkit: array-agnostic tensor networks (NumPy, CuPy, PyTorch).
+
+Every function finds the array library from its arguments and returns arrays of
+that library, on the same device, in the same dtype.
+
+>>> import numpy as np, tnkit
+>>> float(tnkit.contract("ij,ji->", np.eye(3), np.eye(3)))
+3.0
+"""
 
 from __future__ import annotations
 
-from tnkit import backend
+from tnkit import backend, io, linalg
+from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
 from tnkit.backend import namespace
+from tnkit.linalg import eigsh, expm_multiply, lq, qr, randomized_svd, truncated_svd
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "namespace", "__version__"]
+__all__ = [
+    "__version__",
+    "backend",
+    "io",
+    "linalg",
+    "namespace",
+    "contract",
+    "contraction_plan",
+    "cache_info",
+    "clear_cache",
+    "truncated_svd",
+    "qr",
+    "lq",
+    "randomized_svd",
+    "eigsh",
+    "expm_multiply",
+]

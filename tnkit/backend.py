@@ -62,7 +62,8 @@ def _array_library(x: Any) -> str | None:
         return "torch"
     if array_api_compat.is_cupy_array(x):
         return "cupy"
-    if array_api_compat.is_array_api_strict_namespace(_safe_namespace(x)):
+    ns = _safe_namespace(x)
+    if ns is not None and getattr(ns, "__name__", "") == "array_api_strict":
         return "array_api_strict"
     if array_api_compat.is_array_api_obj(x):
         return type(x).__module__.split(".")[0]

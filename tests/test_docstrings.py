@@ -1,0 +1,16 @@
+"""The Examples sections of the public modules run and print what they claim."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize("name", ["tnkit", "tnkit.backend", "tnkit.linalg", "physics.spin_chains"])
+def test_module_examples(name: str) -> None:
+    module = importlib.import_module(name)
+    failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0, f"{name} has no examples"
+    assert failures == 0

@@ -1,0 +1,51 @@
+"""HDF5 storage with provenance, checksums and schema versions; the dataset manifest.
+
+Save and load arrays (any library; stored as NumPy), nested dicts and registered
+tnkit objects::
+
+    tnkit.io.save("run.h5", {"energies": e, "meta": {"bond_dim": 32}})
+    data = tnkit.io.load("run.h5", like=torch_tensor)   # arrays come back as torch
+
+Reference data listed in ``datasets/manifest.toml`` is checksum-verified on load::
+
+    ref = tnkit.io.load_dataset("svd_reference")
+
+Anything wrong with a file raises :class:`DataError` naming the file and the fault.
+"""
+
+from __future__ import annotations
+
+from tnkit.io._errors import DataError
+from tnkit.io._generators import generate_dataset, generator_names, register_generator
+from tnkit.io._hdf5 import array_sha256, load, provenance, save, sha256_file
+from tnkit.io._manifest import (
+    DatasetEntry,
+    dataset_entry,
+    dataset_path,
+    datasets_dir,
+    load_dataset,
+    manifest,
+    verify_dataset,
+)
+from tnkit.io._types import register_schema, register_type
+
+__all__ = [
+    "DataError",
+    "save",
+    "load",
+    "provenance",
+    "sha256_file",
+    "array_sha256",
+    "register_type",
+    "register_schema",
+    "DatasetEntry",
+    "datasets_dir",
+    "manifest",
+    "dataset_entry",
+    "dataset_path",
+    "verify_dataset",
+    "load_dataset",
+    "register_generator",
+    "generate_dataset",
+    "generator_names",
+]

@@ -1,0 +1,180 @@
+"""``tnkit data list | verify [NAME ...] | generate NAME [--out PATH] [--force]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tnkit.io._errors import DataError
+from tnkit.io._generators import generate_dataset
+from tnkit.io._hdf5 import load, sha256_file
+from tnkit.io._manifest import DatasetEntry, dataset_entry, datasets_dir, manifest, verify_dataset
+
+__all__ = ["add_parser", "data_list", "data_verify", "data_generate"]
+
+# A regenerated file whose bytes differ from the shipped one still reproduces it when
+# every array agrees to this relative precision (last-bit BLAS/LAPACK differences).
+CONTENT_RTOL = 1e-12
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``data`` command to the ``tnkit`` CLI's sub-parsers.
+
+    Parameters
+    ----------
+    subparsers
+        The object returned by ``ArgumentParser.add_subparsers()``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``data`` parser.
+    """
+    parser = subparsers.add_parser("data", help="list, verify and regenerate reference datasets")
+    actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    actions.required = True
+
+    p_list = actions.add_parser("list", help="datasets in the manifest and whether each file is present")
+    p_list.set_defaults(func=data_list)
+
+    p_verify = actions.add_parser("verify", help="check size and sha256 against the manifest")
+    p_verify.add_argument("names", nargs="*", metavar="NAME", help="datasets to check (default: all)")
+    p_verify.set_defaults(func=data_verify)
+
+    p_generate = actions.add_parser("generate", help="regenerate a dataset with its registered generator")
+    p_generate.add_argument("name", metavar="NAME")
+    p_generate.add_argument("--out", type=Path, default=None, help="write here instead of the manifest path")
+    p_generate.add_argument(
+        "--force", action="store_true", help="rewrite the manifest file even when it already verifies"
+    )
+    p_generate.set_defaults(func=data_generate)
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def data_list(args: argparse.Namespace) -> int:
+    """Print a table of the manifest's datasets; 0, or 1 if the manifest is unreadable."""
+    try:
+        entries = manifest()
+    except DataError as exc:
+        return _error(str(exc))
+    print(f"datasets folder: {datasets_dir()}")
+    rows = [("NAME", "SCHEMA", "SIZE", "PATH", "STATUS")]
+    for entry in entries.values():
+        status = "present" if entry.file.is_file() else "missing"
+        rows.append((entry.name, f"{entry.schema} v{entry.schema_version}", str(entry.size), entry.path, status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def data_verify(args: argparse.Namespace) -> int:
+    """Verify the named datasets (all by default); 1 if any fails."""
+    names = list(getattr(args, "names", None) or [])
+    if not names:
+        try:
+            names = list(manifest())
+        except DataError as exc:
+            return _error(str(exc))
+    failures = 0
+    for name in names:
+        try:
+            entry = verify_dataset(name)
+        except DataError as exc:
+            failures += 1
+            print(f"FAIL  {name}: {exc}")
+        else:
+            print(f"OK    {name}: {entry.file}")
+    if failures:
+        print(f"{failures} of {len(names)} dataset(s) failed verification")
+    return 1 if failures else 0
+
+
+def _leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_leaves(value, f"{prefix}/{key}"))
+        return out
+    return {prefix: tree}
+
+
+def _content_difference(new: Path, reference: DatasetEntry) -> float:
+    """Largest relative difference between two files' arrays (inf if they do not match up)."""
+    try:
+        fresh = _leaves(load(new, schema=reference.schema))
+        shipped = _leaves(load(reference.file, schema=reference.schema))
+    except DataError:
+        return float("inf")
+    if fresh.keys() != shipped.keys():
+        return float("inf")
+    worst = 0.0
+    for key, ref in shipped.items():
+        value = fresh[key]
+        if not isinstance(ref, np.ndarray):
+            if value != ref:
+                return float("inf")
+            continue
+        if not isinstance(value, np.ndarray) or value.shape != ref.shape or value.dtype != ref.dtype:
+            return float("inf")
+        if ref.size == 0:
+            continue
+        scale = float(np.max(np.abs(ref))) or 1.0
+        worst = max(worst, float(np.max(np.abs(value - ref))) / scale)
+    return worst
+
+
+def data_generate(args: argparse.Namespace) -> int:
+    """Regenerate one dataset and compare it with the manifest; 1 if it does not reproduce."""
+    name: str = args.name
+    out: Path | None = args.out
+    try:
+        entry: DatasetEntry | None = dataset_entry(name)
+    except DataError as exc:
+        if out is None:
+            return _error(f"{exc}; pass --out PATH to generate a dataset outside the manifest")
+        entry = None
+    if out is None and entry is not None and not getattr(args, "force", False):
+        try:
+            verify_dataset(name)
+        except DataError:
+            pass
+        else:
+            print(f"OK    {name}: {entry.file} already matches the manifest (--force to rewrite it)")
+            return 0
+    try:
+        written = generate_dataset(name, out)
+    except DataError as exc:
+        return _error(str(exc))
+    digest = sha256_file(written)
+    size = written.stat().st_size
+    if entry is None:
+        print(f"wrote {written} ({size} bytes, sha256 {digest}); {name!r} is not in the manifest")
+        return 0
+    if digest == entry.sha256 and size == entry.size:
+        print(f"OK    {name}: wrote {written}; matches the manifest sha256")
+        return 0
+    if written.resolve() != entry.file.resolve() and entry.file.is_file():
+        difference = _content_difference(written, entry)
+        if difference <= CONTENT_RTOL:
+            print(
+                f"OK    {name}: wrote {written}; bytes differ from the manifest (other library versions "
+                f"or BLAS rounding) but every array agrees to {difference:.1e} relative"
+            )
+            return 0
+    print(
+        f"DIFF  {name}: wrote {written} (sha256 {digest[:12]}..., {size} bytes); the manifest has "
+        f"{entry.sha256[:12]}... ({entry.size} bytes). Restore the shipped file (git checkout) "
+        "or update the manifest if the change is intended"
+    )
+    return 1

@@ -1,0 +1,177 @@
+"""Dataset generators: the code that (re)makes each file named in the manifest.
+
+A generator is ``fn(out: Path) -> None`` that writes one dataset file at ``out``
+(with :func:`tnkit.io.save`, so atomically and with provenance). It is registered
+under the manifest name with :func:`register_generator` and run by
+:func:`generate_dataset` or ``tnkit data generate NAME``.
+
+The one generator shipped here, ``svd_reference``, makes a matrix with a
+prescribed singular spectrum for Eckart–Young checks of truncated SVDs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tnkit.io._errors import DataError
+from tnkit.io._hdf5 import PathLike, save
+from tnkit.io._manifest import dataset_entry
+from tnkit.io._types import register_schema
+
+__all__ = ["register_generator", "generate_dataset", "generator_names", "svd_reference_spectrum"]
+
+Generator = Callable[[Path], None]
+
+_GENERATORS: dict[str, Generator] = {}
+
+
+def register_generator(name: str) -> Callable[[Generator], Generator]:
+    """Decorator registering ``fn(out: Path) -> None`` as the generator of ``name``.
+
+    Examples
+    --------
+    >>> @register_generator("doc_zeros")
+    ... def doc_zeros(out):
+    ...     save(out, np.zeros(3), generator={"function": "doc_zeros", "parameters": {}})
+    """
+
+    def decorate(fn: Generator) -> Generator:
+        _GENERATORS[name] = fn
+        return fn
+
+    return decorate
+
+
+def generator_names() -> list[str]:
+    """Names with a registered generator, sorted."""
+    return sorted(_GENERATORS)
+
+
+def _find_generator(name: str) -> Generator:
+    if name not in _GENERATORS:
+        # Generators of physics datasets live outside tnkit; the manifest says where.
+        try:
+            module = dataset_entry(name).generator_module
+        except DataError:
+            module = None
+        if module is not None:
+            importlib.import_module(module)
+    if name not in _GENERATORS:
+        known = ", ".join(generator_names()) or "none"
+        raise DataError(f"no generator registered for dataset {name!r}; known: {known}")
+    return _GENERATORS[name]
+
+
+def generate_dataset(name: str, out: PathLike | None = None) -> Path:
+    """Run the generator of dataset ``name``.
+
+    Parameters
+    ----------
+    name
+        Generator (and manifest) name, e.g. ``"svd_reference"``.
+    out
+        Where to write. Default: the dataset's manifest location (replaced
+        atomically).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    DataError
+        If no generator is registered for ``name``, or ``out`` is omitted and
+        ``name`` is not in the manifest.
+    """
+    generator = _find_generator(name)
+    target = Path(out) if out is not None else dataset_entry(name).file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    generator(target)
+    return target
+
+
+# --------------------------------------------------------------------------------------
+# svd_reference
+#
+# Reproducibility: with the same NumPy, LAPACK/BLAS, h5py and HDF5 builds the file is
+# identical byte for byte (fixed seed, fixed `created`, datasets without timestamps).
+# Across machines it need not be: Householder QR and the matrix product run through
+# BLAS/LAPACK kernels that may round differently in the last bit, and the `software`
+# attribute records the versions used. The manifest's sha256 therefore pins the file
+# that was shipped (that is what `tnkit data verify` checks), while `sigma` -- built by
+# IEEE multiplications alone -- is the same everywhere, and `tnkit data generate`
+# compares a regenerated file with the shipped one by content when the bytes differ.
+
+SVD_REFERENCE_SCHEMA = "svd_reference"
+SVD_REFERENCE_SHAPE = (200, 120)
+SVD_REFERENCE_SEED = 20261122
+SVD_REFERENCE_CREATED = "2026-11-22T00:00:00Z"
+
+register_schema(SVD_REFERENCE_SCHEMA, 1)
+
+
+def svd_reference_spectrum(n: int = SVD_REFERENCE_SHAPE[1]) -> np.ndarray:
+    """The prescribed singular values of the ``svd_reference`` matrix.
+
+    ``sigma_i = 10 * 0.9**i`` for ``i < 60``, then a tail ``1e-3 * 0.95**(i - 60)``:
+    a factor-20 drop at ``i = 60`` followed by a slow decay. Powers are formed by
+    repeated multiplication, so the values are identical on every IEEE-754 machine.
+
+    Parameters
+    ----------
+    n
+        Number of singular values.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n,)``, float64, strictly decreasing.
+    """
+    sigma = np.empty(n, dtype=np.float64)
+    head, tail = 10.0, 1e-3
+    for i in range(n):
+        if i < 60:
+            sigma[i] = head
+            head *= 0.9
+        else:
+            sigma[i] = tail
+            tail *= 0.95
+    return sigma
+
+
+@register_generator(SVD_REFERENCE_SCHEMA)
+def svd_reference(out: Path) -> None:
+    """Write ``a = U @ diag(sigma) @ V.T`` (200 x 120) and ``sigma`` to ``out``.
+
+    ``U`` (200 x 120) and ``V`` (120 x 120) are the Q factors of seeded Gaussian
+    matrices (``numpy.random.default_rng(20261122)``), so ``sigma`` are the
+    singular values of ``a`` up to rounding (about ``1e-15 * sigma[0]``, by Weyl's
+    inequality) -- prescribed, not computed by an SVD.
+    """
+    m, n = SVD_REFERENCE_SHAPE
+    rng = np.random.default_rng(SVD_REFERENCE_SEED)
+    u, _ = np.linalg.qr(rng.standard_normal((m, n)))
+    v, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    sigma = svd_reference_spectrum(n)
+    a = (u * sigma) @ v.T
+    save(
+        out,
+        {"a": a, "sigma": sigma},
+        schema=SVD_REFERENCE_SCHEMA,
+        generator={
+            "function": f"{__name__}.svd_reference",
+            "parameters": {
+                "shape": list(SVD_REFERENCE_SHAPE),
+                "seed": SVD_REFERENCE_SEED,
+                "u": "qr(standard_normal((200, 120))).Q",
+                "v": "qr(standard_normal((120, 120))).Q",
+                "sigma": "10 * 0.9**i (i < 60); 1e-3 * 0.95**(i - 60) (i >= 60)",
+            },
+        },
+        created=SVD_REFERENCE_CREATED,
+    )

@@ -1,0 +1,256 @@
+"""The dataset manifest: which reference files exist, their checksums, how to remake them.
+
+``datasets/manifest.toml`` has one table per dataset::
+
+    [svd_reference]
+    path = "svd_reference.h5"          # relative to the datasets folder
+    sha256 = "93f86347..."             # of the whole file (64 hex digits)
+    size = 199104                      # bytes
+    schema = "svd_reference"
+    schema_version = 1
+    provenance = "..."
+    licence = "CC0-1.0"
+    generate = "tnkit data generate svd_reference"
+    generator_module = "physics.data"  # optional: imported to find the generator
+
+The datasets folder is ``<repo root>/datasets`` (the folder beside the ``tnkit``
+package, as in an editable install), or the folder named by ``TNKIT_DATASETS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tnkit.io._errors import DataError
+from tnkit.io._hdf5 import PathLike, load, sha256_file
+
+__all__ = [
+    "DatasetEntry",
+    "datasets_dir",
+    "manifest",
+    "dataset_entry",
+    "dataset_path",
+    "verify_dataset",
+    "load_dataset",
+]
+
+ENV_VAR = "TNKIT_DATASETS"
+MANIFEST_NAME = "manifest.toml"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FIELDS: dict[str, type] = {
+    "path": str,
+    "sha256": str,
+    "size": int,
+    "schema": str,
+    "schema_version": int,
+    "provenance": str,
+    "licence": str,
+    "generate": str,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetEntry:
+    """One dataset of the manifest.
+
+    Attributes
+    ----------
+    name
+        Table name, used by :func:`load_dataset` and ``tnkit data``.
+    path
+        File path relative to the datasets folder (POSIX separators).
+    sha256, size
+        Expected checksum and size in bytes of the whole file.
+    schema, schema_version
+        Expected ``tnkit_schema`` and ``schema_version`` root attributes.
+    provenance, licence
+        Where the data comes from, and under which licence it is shared.
+    generate
+        Shell command that regenerates the file.
+    root
+        The datasets folder the entry was read from.
+    generator_module
+        Module to import so that the dataset's generator is registered, if not
+        in ``tnkit.io`` itself.
+    """
+
+    name: str
+    path: str
+    sha256: str
+    size: int
+    schema: str
+    schema_version: int
+    provenance: str
+    licence: str
+    generate: str
+    root: Path
+    generator_module: str | None = None
+
+    @property
+    def file(self) -> Path:
+        """Absolute location of the dataset file."""
+        return self.root / self.path
+
+
+def datasets_dir() -> Path:
+    """The datasets folder: ``$TNKIT_DATASETS`` or ``<repo root>/datasets``."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override).expanduser().resolve()
+    import tnkit
+
+    return Path(tnkit.__file__).resolve().parent.parent / "datasets"
+
+
+def _manifest_file(path: PathLike | None) -> Path:
+    if path is None:
+        return datasets_dir() / MANIFEST_NAME
+    path = Path(path)
+    return path / MANIFEST_NAME if path.is_dir() else path
+
+
+def _parse_entry(name: str, table: Any, source: Path) -> DatasetEntry:
+    if not isinstance(table, dict):
+        raise DataError.at(source, f"[{name}] must be a table")
+    values: dict[str, Any] = {}
+    for field, kind in _FIELDS.items():
+        if field not in table:
+            raise DataError.at(source, f"[{name}] lacks the required key {field!r}")
+        value = table[field]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise DataError.at(source, f"[{name}] {field} must be a {kind.__name__}, got {value!r}")
+        values[field] = value
+    if not _SHA256.fullmatch(values["sha256"]):
+        raise DataError.at(source, f"[{name}] sha256 must be 64 lowercase hex digits")
+    relative = PurePosixPath(values["path"])
+    if relative.is_absolute() or ".." in relative.parts:
+        raise DataError.at(source, f"[{name}] path {values['path']!r} must stay inside the datasets folder")
+    module = table.get("generator_module")
+    if module is not None and not isinstance(module, str):
+        raise DataError.at(source, f"[{name}] generator_module must be a str")
+    return DatasetEntry(name=name, root=source.parent, generator_module=module, **values)
+
+
+def manifest(path: PathLike | None = None) -> dict[str, DatasetEntry]:
+    """Read the dataset manifest.
+
+    Parameters
+    ----------
+    path
+        A ``manifest.toml`` or the folder holding one. Default: see
+        :func:`datasets_dir`.
+
+    Returns
+    -------
+    dict of str to DatasetEntry
+        Entries by name, in file order.
+
+    Raises
+    ------
+    DataError
+        If the manifest is missing, is not valid TOML, or an entry lacks a field.
+    """
+    source = _manifest_file(path)
+    try:
+        with open(source, "rb") as handle:
+            tables = tomllib.load(handle)
+    except FileNotFoundError:
+        raise DataError.at(
+            source, f"no such file; set {ENV_VAR} to the folder holding {MANIFEST_NAME}"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError.at(source, f"invalid TOML ({exc})") from None
+    return {name: _parse_entry(name, table, source) for name, table in tables.items()}
+
+
+def dataset_entry(name: str) -> DatasetEntry:
+    """The manifest entry called ``name``.
+
+    Raises
+    ------
+    DataError
+        ``unknown dataset 'x' (not in .../manifest.toml); known: a, b``.
+    """
+    entries = manifest()
+    if name not in entries:
+        known = ", ".join(entries) or "none"
+        raise DataError(
+            f"unknown dataset {name!r} (not in {_manifest_file(None)}); known: {known}"
+        )
+    return entries[name]
+
+
+def dataset_path(name: str) -> Path:
+    """Absolute path of dataset ``name`` (which may not exist yet)."""
+    return dataset_entry(name).file
+
+
+def verify_dataset(name: str) -> DatasetEntry:
+    """Check that dataset ``name`` is present with the manifest's size and sha256.
+
+    Returns
+    -------
+    DatasetEntry
+        The verified entry.
+
+    Raises
+    ------
+    DataError
+        If the name is unknown, or the file is missing, of the wrong size, or
+        has the wrong checksum. The message names the file and how to remake it.
+    """
+    entry = dataset_entry(name)
+    file = entry.file
+    if not file.is_file():
+        raise DataError.at(file, f"missing; regenerate with `{entry.generate}`")
+    size = file.stat().st_size
+    if size != entry.size:
+        raise DataError.at(
+            file,
+            f"size {size} bytes != {entry.size} in the manifest (truncated or replaced); "
+            f"regenerate with `{entry.generate}`",
+        )
+    digest = sha256_file(file)
+    if digest != entry.sha256:
+        raise DataError.at(
+            file,
+            f"sha256 {digest[:12]}... != {entry.sha256[:12]}... in the manifest (corrupt or replaced); "
+            f"regenerate with `{entry.generate}`",
+        )
+    return entry
+
+
+def load_dataset(name: str, *, like: Any = None) -> Any:
+    """Verify dataset ``name`` against the manifest, then load it.
+
+    Parameters
+    ----------
+    name
+        Manifest entry name, e.g. ``"svd_reference"``.
+    like
+        Optional array; arrays come back in its library and on its device.
+
+    Returns
+    -------
+    Any
+        What :func:`tnkit.io.load` returns for the file.
+
+    Raises
+    ------
+    DataError
+        As :func:`verify_dataset` and :func:`tnkit.io.load` (with the manifest's
+        schema expected).
+
+    Examples
+    --------
+    >>> ref = load_dataset("svd_reference")
+    >>> ref["a"].shape, ref["sigma"].shape
+    ((200, 120), (120,))
+    """
+    entry = verify_dataset(name)
+    return load(entry.file, schema=entry.schema, like=like)

@@ -1,0 +1,270 @@
+"""``tnkit validate``: run the claims in ``validation/`` against their references.
+
+Each module ``validation/<name>.py`` defines ``CASE = Case(...)``: the reference it
+compares with (an exact formula, an HDF5 dataset, a peer library), the metric, the
+tolerance and a ``run(quick)`` function returning an :class:`Outcome`. The runner
+prints a table with a progress bar, writes ``results/validation.md`` and
+``results/validation.json`` (plus PNG plots from cases that draw one) and exits
+non-zero if any case fails or raises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Case", "Outcome", "CaseResult", "discover", "run_cases", "validation_dir", "add_parser"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one run of a case measured.
+
+    ``value`` is compared with the case's tolerance; ``details`` are extra figures
+    reported alongside; ``plot`` (optional) draws onto a Matplotlib ``Figure``.
+    """
+
+    value: float
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    plot: Callable[[Any], None] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One validated claim.
+
+    Parameters
+    ----------
+    name : str
+        Short identifier (the module name).
+    claim : str
+        What is being validated, in one sentence.
+    reference : str
+        What the result is compared with and where it comes from.
+    metric : str
+        How the deviation is measured, e.g. ``"|E - E_exact|"``.
+    tolerance : float
+        The case passes when ``value <= tolerance``.
+    run : callable
+        ``run(quick: bool) -> Outcome``; ``quick`` selects a size that runs in seconds.
+    """
+
+    name: str
+    claim: str
+    reference: str
+    metric: str
+    tolerance: float
+    run: Callable[[bool], Outcome]
+
+
+@dataclasses.dataclass
+class CaseResult:
+    name: str
+    claim: str
+    reference: str
+    metric: str
+    value: float | None
+    tolerance: float
+    passed: bool
+    seconds: float
+    details: dict[str, Any]
+    error: str | None = None
+    plot: str | None = None
+
+
+def validation_dir() -> Path:
+    """``$TNKIT_VALIDATION_DIR``, else ``validation/`` beside the tnkit package, else ``./validation``."""
+    env = os.environ.get("TNKIT_VALIDATION_DIR")
+    if env:
+        return Path(env)
+    beside = Path(__file__).resolve().parent.parent / "validation"
+    if beside.is_dir():
+        return beside
+    return Path.cwd() / "validation"
+
+
+def _load_module(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"tnkit_validation_{path.stem}", path)
+    if spec is None or spec.loader is None:  # pragma: no cover
+        raise ImportError(f"cannot import validation module {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def discover(directory: Path | None = None, names: Sequence[str] = ()) -> list[Case]:
+    """Cases defined in ``directory`` (``CASE`` in each ``*.py`` not starting with ``_``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the directory does not exist.
+    KeyError
+        If a requested name is not among the cases found.
+    """
+    directory = Path(directory) if directory is not None else validation_dir()
+    if not directory.is_dir():
+        raise FileNotFoundError(f"validation directory not found: {directory} (set TNKIT_VALIDATION_DIR)")
+    cases: dict[str, Case] = {}
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        module = _load_module(path)
+        case = getattr(module, "CASE", None)
+        if isinstance(case, Case):
+            cases[case.name] = case
+    if names:
+        unknown = [n for n in names if n not in cases]
+        if unknown:
+            raise KeyError(f"unknown validation case(s): {', '.join(unknown)}; known: {', '.join(sorted(cases))}")
+        return [cases[n] for n in names]
+    return list(cases.values())
+
+
+def _run_one(case: Case, quick: bool, plot_dir: Path | None) -> CaseResult:
+    start = time.perf_counter()
+    try:
+        outcome = case.run(quick)
+        seconds = time.perf_counter() - start
+        value = float(outcome.value)
+        passed = math.isfinite(value) and value <= case.tolerance
+        plot_path = None
+        if outcome.plot is not None and plot_dir is not None:
+            plot_path = _save_plot(outcome.plot, plot_dir / f"{case.name}.png")
+        return CaseResult(case.name, case.claim, case.reference, case.metric, value, case.tolerance,
+                          passed, seconds, dict(outcome.details), plot=plot_path)
+    except Exception as exc:  # a crashing case is a failing case, reported, not fatal
+        seconds = time.perf_counter() - start
+        msg = f"{type(exc).__name__}: {exc}"
+        tb = traceback.format_exc(limit=3)
+        return CaseResult(case.name, case.claim, case.reference, case.metric, None, case.tolerance,
+                          False, seconds, {"traceback": tb}, error=msg)
+
+
+def _save_plot(draw: Callable[[Any], None], path: Path) -> str:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    draw(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return str(path)
+
+
+def run_cases(
+    cases: Sequence[Case],
+    *,
+    quick: bool = False,
+    plot_dir: Path | None = None,
+    progress: bool = True,
+) -> list[CaseResult]:
+    """Run ``cases`` in order with a progress bar; exceptions become failed results."""
+    from tqdm import tqdm
+
+    results = []
+    bar = tqdm(cases, desc="validate", unit="case", disable=not progress, file=sys.stderr, leave=False)
+    for case in bar:
+        bar.set_postfix_str(case.name)
+        results.append(_run_one(case, quick, plot_dir))
+    bar.close()
+    return results
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def _rows(results: Sequence[CaseResult]) -> list[list[str]]:
+    rows = []
+    for r in results:
+        status = "PASS" if r.passed else ("ERROR" if r.error else "FAIL")
+        rows.append([r.name, r.reference, r.metric, _fmt(r.value), f"{r.tolerance:.1e}", status, f"{r.seconds:.2f}"])
+    return rows
+
+
+_HEADER = ["case", "reference", "metric", "value", "tolerance", "pass", "seconds"]
+
+
+def format_table(results: Sequence[CaseResult], *, markdown: bool = True) -> str:
+    """Table of results: case, reference, metric, value, tolerance, pass, seconds.
+
+    ``markdown=False`` gives aligned plain text for a terminal.
+    """
+    rows = _rows(results)
+    if markdown:
+        esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+        lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+        lines += ["| " + " | ".join(row) + " |" for row in esc]
+    else:
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(_HEADER)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [fmt.format(*_HEADER), fmt.format(*("-" * w for w in widths))]
+        lines += [fmt.format(*row) for row in rows]
+    for r in results:
+        if r.error:
+            lines.append(f"{r.name}: {r.error}")
+    return "\n".join(lines)
+
+
+def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path | None, quick: bool) -> None:
+    import platform
+
+    import tnkit
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = (f"# tnkit validation\n\ntnkit {tnkit.__version__}, Python {platform.python_version()}, "
+              f"{platform.platform()}; mode: {'quick' if quick else 'full'}\n\n")
+    body = format_table(results)
+    plots = "".join(f"\n![{r.name}]({Path(r.plot).name if r.plot else ''})\n" for r in results if r.plot)
+    (out_dir / "validation.md").write_text(header + body + "\n" + plots)
+    payload = {
+        "tnkit": tnkit.__version__,
+        "quick": quick,
+        "passed": all(r.passed for r in results),
+        "cases": [dataclasses.asdict(r) for r in results],
+    }
+    text = json.dumps(payload, indent=2, default=str)
+    (out_dir / "validation.json").write_text(text)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(text)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        cases = discover(args.dir, args.names)
+    except (FileNotFoundError, KeyError) as exc:
+        print(f"tnkit validate: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if not cases:
+        print("tnkit validate: no cases found", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out)
+    results = run_cases(cases, quick=args.quick, plot_dir=out_dir, progress=not args.no_progress)
+    print(format_table(results, markdown=False))
+    write_reports(results, out_dir, Path(args.json) if args.json else None, args.quick)
+    n_fail = sum(not r.passed for r in results)
+    print(f"\n{len(results) - n_fail} passed, {n_fail} failed  (reports in {out_dir}/validation.md)")
+    return 1 if n_fail else 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``tnkit validate`` to the CLI."""
+    p = subparsers.add_parser("validate", help="run validation cases against their references")
+    p.add_argument("names", nargs="*", metavar="NAME", help="cases to run (default: all)")
+    p.add_argument("--quick", action="store_true", help="small sizes that run in seconds")
+    p.add_argument("--json", metavar="PATH", help="also write the JSON report here")
+    p.add_argument("--out", default="results", help="report directory (default: results)")
+    p.add_argument("--dir", type=Path, default=None, help="directory of validation modules")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_validate)
