@@ -106,3 +106,17 @@ def test_asarray_like_and_to_host(bk: Backend) -> None:
     out = backend.asarray_like(np.array([1.5, 2.5]), like)
     assert out.dtype == like.dtype
     np.testing.assert_array_equal(backend.to_host(out), [1.5, 2.5])
+
+
+def test_eigh_subset_matches_full_eigh(bk: Backend, dtype: str) -> None:
+    rng = np.random.default_rng(5)
+    a = random_array(rng, (30, 30), dtype)
+    h = (a + a.conj().T) / 2
+    w, v = backend.eigh_subset(bk.asarray(h), 2, 6)
+    ref = np.linalg.eigvalsh(h.astype(np.complex128))[2:7]
+    tol = 1e-4 if dtype == "float32" else 1e-11
+    np.testing.assert_allclose(bk.to_numpy(w), ref, atol=tol * np.abs(ref).max())
+    vn = bk.to_numpy(v)
+    np.testing.assert_allclose(h @ vn, vn * bk.to_numpy(w)[None, :], atol=50 * tol * np.abs(ref).max())
+    with pytest.raises(ValueError, match="lo <= hi"):
+        backend.eigh_subset(bk.asarray(h), 5, 2)

@@ -309,3 +309,11 @@ def test_expm_multiply_tensor_shape_and_zero_time() -> None:
     assert out.shape == (3, 4)
     np.testing.assert_allclose(out.reshape(12), scipy.linalg.expm(a) @ v.reshape(12), atol=1e-12)
     np.testing.assert_array_equal(expm_multiply(lambda x: a @ x, v[0], 0.0), v[0])
+
+
+def test_qr_lq_are_differentiable_in_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a = torch.tensor(np.random.default_rng(13).standard_normal((5, 3)), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: qr(x)[0].sum() + qr(x)[1].sum(), (a,))
+    b = torch.tensor(np.random.default_rng(14).standard_normal((3, 5)), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: lq(x)[0].sum() + lq(x)[1].sum(), (b,))

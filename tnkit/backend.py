@@ -42,6 +42,7 @@ __all__ = [
     "einsum",
     "thin_svd",
     "expm",
+    "eigh_subset",
     "has_native",
 ]
 
@@ -418,3 +419,41 @@ def _expm_generic(xp: Any, a: Any) -> Any:
     for _ in range(squarings):
         r = r @ r
     return r
+
+
+# --------------------------------------------------------------------------------------
+# A window of eigenpairs of a small dense Hermitian matrix
+
+
+def eigh_subset(a: Any, lo: int, hi: int) -> tuple[Any, Any]:
+    """Eigenpairs ``lo..hi`` (inclusive, ascending) of a Hermitian matrix.
+
+    NumPy uses LAPACK's subset driver (``scipy.linalg.eigh(subset_by_index=...)``),
+    which is cheaper than a full decomposition when the window is narrow; the other
+    libraries decompose fully and slice.
+
+    Returns
+    -------
+    w : array, shape (hi - lo + 1,)
+    v : array, shape (n, hi - lo + 1)
+    """
+    xp = namespace(a)
+    n = a.shape[-1]
+    if a.ndim != 2 or a.shape[0] != n:
+        raise ValueError(f"eigh_subset: expected a square matrix, got shape {tuple(a.shape)}")
+    if not (0 <= lo <= hi < n):
+        raise ValueError(f"eigh_subset: need 0 <= lo <= hi < {n}, got lo={lo}, hi={hi}")
+    return lookup("eigh_subset", xp)(xp, a, lo, hi)
+
+
+@register("eigh_subset", "numpy")
+def _eigh_subset_numpy(xp: Any, a: Any, lo: int, hi: int) -> tuple[Any, Any]:
+    import scipy.linalg
+
+    return scipy.linalg.eigh(a, subset_by_index=[lo, hi])
+
+
+@register("eigh_subset", GENERIC)
+def _eigh_subset_generic(xp: Any, a: Any, lo: int, hi: int) -> tuple[Any, Any]:
+    w, v = xp.linalg.eigh(a)
+    return w[lo : hi + 1], v[:, lo : hi + 1]
