@@ -10,10 +10,14 @@ that library, on the same device, in the same dtype.
 
 from __future__ import annotations
 
-from tnkit import backend, io, linalg
+from tnkit import backend, io, linalg, models
 from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
 from tnkit.backend import namespace
+from tnkit._dmrg import DMRGResult, dmrg
 from tnkit.linalg import eigsh, expm_multiply, lq, qr, randomized_svd, truncated_svd
+from tnkit.mpo import MPO
+from tnkit.mps import MPS
+from tnkit.opsum import OpSum
 
 __version__ = "0.1.0"
 
@@ -33,4 +37,10 @@ __all__ = [
     "randomized_svd",
     "eigsh",
     "expm_multiply",
+    "models",
+    "MPS",
+    "MPO",
+    "OpSum",
+    "dmrg",
+    "DMRGResult",
 ]

@@ -317,6 +317,21 @@ def _orthogonalize(xp: Any, basis: Any, w: Any) -> tuple[Any, Any]:
     return w, h + h2
 
 
+def _orthogonalize_rows(xp: Any, rows: Any, w: Any) -> tuple[Any, Any]:
+    """As :func:`_orthogonalize` for a basis stored as orthonormal rows ``(m, n)``.
+
+    ``rows^* w`` is formed as ``conj(conj(w) @ rows^T)`` so only the vector, never the
+    basis, is conjugated (matrix-vector products on contiguous rows).
+    """
+    cplx = xp.isdtype(w.dtype, "complex floating")
+    rt = xp.matrix_transpose(rows)
+    h = xp.conj(xp.conj(w) @ rt) if cplx else rows @ w
+    w = w - h @ rows
+    h2 = xp.conj(xp.conj(w) @ rt) if cplx else rows @ w
+    w = w - h2 @ rows
+    return w, h + h2
+
+
 def _random_unit_like(xp: Any, v: Any, rng: np.random.Generator) -> Any:
     r = backend.random_normal(xp, tuple(v.shape), dtype=v.dtype, device=backend.device_of(v), rng=rng)
     return r / _norm(xp, r)
@@ -345,6 +360,7 @@ def eigsh(
     which: Literal["SA", "LA"] = "SA",
     ncv: int | None = None,
     max_restarts: int = 500,
+    check_every: int = 1,
     rng: np.random.Generator | int | None = 0,
 ) -> tuple[Any, Any]:
     """Extremal eigenpairs of a Hermitian operator by thick-restart Lanczos [WS]_.
@@ -374,6 +390,9 @@ def eigsh(
         the dimension).
     max_restarts : int
         Restart budget; exceeding it raises :class:`ConvergenceError`.
+    check_every : int
+        Test convergence every this many Krylov steps (each test is a small ``eigh``
+        and a host read; on a GPU a larger value saves synchronisations).
     rng : numpy.random.Generator, int or None
         Used only to continue after an invariant subspace is exhausted.
 
@@ -430,44 +449,62 @@ def eigsh(
     rdtype = backend.real_dtype(xp, dtype)
     eps = backend.dtype_eps(xp, dtype)
 
-    basis = xp.zeros((n, 0), dtype=dtype, device=dev)
+    # Orthonormal Krylov vectors as rows of a preallocated buffer (room for a few
+    # extra directions after an invariant subspace).
+    capacity = min(n, ncv + 4)
+    rows = xp.zeros((capacity, n), dtype=dtype, device=dev)
+    m = 0
     hm = xp.zeros((0, 0), dtype=dtype, device=dev)
     scale = 1.0
-    for _restart in range(max_restarts + 1):
-        # Expand: add q (unit, orthogonal to basis) with hq = H q, until ncv columns.
-        while True:
-            basis = xp.concat([basis, xp.reshape(q, (n, 1))], axis=1)
-            w, h = _orthogonalize(xp, basis, hq)
-            m = basis.shape[1]
-            hm = _bordered(xp, hm, h[: m - 1], h[m - 1 :])
-            beta = float(_norm(xp, w))
-            scale = max(scale, abs(float(xp.real(h[m - 1]))))
-            if m == ncv or m == n:
-                break
-            if beta <= 100 * math.sqrt(n) * eps * scale:
-                # Invariant subspace: continue with a fresh direction (as ARPACK does).
-                w, _ = _orthogonalize(xp, basis, _random_unit_like(xp, q, gen))
-                beta = float(_norm(xp, w))
+    restarts = 0
+    deflated = False
+    res_host = np.full(k, np.inf)
+    while True:
+        # Add q (unit, orthogonal to the basis) with hq = H q.
+        rows[m, :] = q
+        m += 1
+        w, h = _orthogonalize_rows(xp, rows[:m, :], hq)
+        hm = _bordered(xp, hm, h[: m - 1], h[m - 1 :])
+        beta = float(_norm(xp, w))
+        scale = max(scale, abs(float(xp.real(h[m - 1]))))
+        full = m >= ncv or m == n
+        # At an invariant subspace the residuals vanish, but the wanted eigenpairs may lie
+        # outside it: continue with a random direction before testing (as ARPACK does).
+        breakdown = beta <= 100 * math.sqrt(n) * eps * scale and m < n
+        deflated = deflated or breakdown
+        # After a breakdown only full-basis tests are trusted: a short random
+        # continuation cannot yet show eigenpairs lying outside the invariant subspace.
+        if breakdown and m == capacity:
+            breakdown = False
+        if m >= k and not breakdown and (full or (not deflated and m % check_every == 0)):
+            theta, y = xp.linalg.eigh((hm + _adjoint(xp, hm)) / 2)
+            order = xp.argsort(sign * theta)
+            theta = xp.take(theta, order)
+            y = xp.take(y, order, axis=1)
+            th_host = backend.to_host(theta[:k])
+            # H V = V Hm + w e_m^T, so the Ritz pair (theta_i, V y_i) has residual ||w|| |y_{m,i}|.
+            res_host = beta * np.abs(backend.to_host(y[m - 1, :k]))
+            if m == n or bool(np.all(res_host <= tol * np.maximum(1.0, np.abs(th_host)))):
+                vecs = xp.matrix_transpose(xp.matrix_transpose(y[:, :k]) @ rows[:m, :])
+                return xp.astype(theta[:k], rdtype), xp.reshape(vecs, (*shape, k))
+            if full:
+                if restarts == max_restarts:
+                    break
+                restarts += 1
+                # Thick restart: the wanted Ritz vectors plus a buffer, then the residual.
+                keep = min(m - 1, k + max(1, (ncv - k) // 2))
+                ritz = xp.matrix_transpose(y[:, :keep]) @ rows[:m, :]
+                rows[:keep, :] = ritz
+                m = keep
+                hm = xp.astype(_diag(xp, theta[:keep]), dtype)
                 q = w / beta
-                beta = 0.0
-            else:
-                q = w / beta
-            hq = xp.astype(op(q), dtype)
-        residual = w
-        theta, y = xp.linalg.eigh((hm + _adjoint(xp, hm)) / 2)
-        order = xp.argsort(sign * theta)
-        theta = xp.take(theta, order)
-        y = xp.take(y, order, axis=1)
-        th_host = backend.to_host(theta)
-        # H V = V Hm + w e_m^T, so the Ritz pair (theta_i, V y_i) has residual ||w|| |y_{m,i}|.
-        res_host = beta * np.abs(backend.to_host(y[m - 1, :k]))
-        if m == n or bool(np.all(res_host <= tol * np.maximum(1.0, np.abs(th_host[:k])))):
-            vecs = basis @ y[:, :k]
-            return xp.astype(theta[:k], rdtype), xp.reshape(vecs, (*shape, k))
-        keep = min(m - 1, k + max(1, (ncv - k) // 2))
-        basis = basis @ y[:, :keep]
-        hm = xp.astype(_diag(xp, theta[:keep]), dtype)
-        q = residual / beta
+                hq = xp.astype(op(q), dtype)
+                continue
+        if breakdown:
+            w, _ = _orthogonalize_rows(xp, rows[:m, :], _random_unit_like(xp, q, gen))
+            q = w / _norm(xp, w)
+        else:
+            q = w / beta
         hq = xp.astype(op(q), dtype)
     raise ConvergenceError(
         f"{fname}: no convergence to tol={tol} after {max_restarts} restarts "
