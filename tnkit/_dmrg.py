@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tnkit import backend
+from tnkit._charges import BondCharges
 from tnkit._contract import contract
 from tnkit.linalg import eigsh, truncated_svd
 from tnkit.mpo import MPO
@@ -143,29 +144,34 @@ def _local_ground(matvec: Any, v0: Any, tol: float, ncv: int) -> tuple[float, An
     return float(w[0]), v[..., 0]
 
 
-def _sector_state(h: MPO, sector: float, charges: Sequence[float] | None, like: Any, dtype: str) -> MPS:
-    """A product state whose total charge is ``sector`` (greedy fill from the left)."""
+def _sector_state(
+    h: MPO, sector: float, charges: Sequence[float] | None, like: Any, dtype: str
+) -> tuple[MPS, BondCharges]:
+    """A product state whose total charge is ``sector`` (Neel-like, then a greedy fix)
+    and the charges of its bonds."""
     L = h.length
-    d = h.local_dims[0]
-    q = np.asarray(charges if charges is not None else (d - 1) / 2 - np.arange(d), dtype=float)
-    # Alternate extreme charges first (Neel-like), then fix the remainder greedily.
-    config = [int(np.argmax(q)) if i % 2 == 0 else int(np.argmin(q)) for i in range(L)]
-    total = float(sum(q[c] for c in config))
-    order = np.argsort(q)
+    site_q = []
+    for d in h.local_dims:
+        q = np.asarray(charges if charges is not None else (d - 1) / 2 - np.arange(d), dtype=float)
+        if q.shape != (d,):
+            raise ValueError(f"dmrg: charges must list one value per basis state ({d}), got {q.shape[0]}")
+        site_q.append(q)
+    config = [int(np.argmax(q)) if i % 2 == 0 else int(np.argmin(q)) for i, q in enumerate(site_q)]
+    total = float(sum(site_q[i][c] for i, c in enumerate(config)))
     for i in range(L):
         if abs(total - sector) < 1e-9:
             break
-        best = config[i]
-        for c in order:
+        q = site_q[i]
+        best, best_total = config[i], total
+        for c in range(q.shape[0]):
             new_total = total - q[config[i]] + q[c]
-            if abs(new_total - sector) < abs(total - sector) - 1e-12:
-                best, total_best = int(c), new_total
-        if best != config[i]:
-            total = total_best
-            config[i] = best
+            if abs(new_total - sector) < abs(best_total - sector) - 1e-12:
+                best, best_total = c, new_total
+        config[i], total = best, best_total
     if abs(total - sector) > 1e-9:
-        raise ValueError(f"dmrg: no product state has total charge {sector} with local charges {q.tolist()}")
-    return MPS.product(config, local_dim=d, like=like, dtype=dtype)
+        raise ValueError(f"dmrg: no product state has total charge {sector} with local charges {site_q[0].tolist()}")
+    psi = MPS.product(config, local_dim=h.local_dims, like=like, dtype=dtype)
+    return psi, BondCharges.product(config, site_q)
 
 
 def dmrg(
@@ -213,9 +219,10 @@ def dmrg(
         energy error is of order ``eig_tol**2 / gap``, so the default 1e-6 is far
         below the sweep tolerance while saving most Lanczos steps.
     sector : float, optional
-        Target value of a conserved U(1) charge (e.g. total S^z). Its product start
-        state keeps two-site DMRG in the sector, since the updates commute with a
-        charge the Hamiltonian conserves.
+        Target value of a conserved U(1) charge (e.g. total S^z; two-site only). The
+        run starts from a product state in the sector, gives every bond index a
+        definite charge, projects each local solution onto the sector and splits it
+        blockwise, so roundoff cannot drift into lower-energy sectors.
     charges : list of float, optional
         Local charge of each basis state (default: ``S^z = s, s-1, ..., -s``).
     expansion : float
@@ -248,7 +255,7 @@ def dmrg(
     >>> import tnkit
     >>> res = tnkit.dmrg(tnkit.models.heisenberg(10), bond_dims=[8, 16], rng=0, progress=False)
     >>> round(res.energy, 8)
-    -4.25803520
+    -4.2580352
     """
     schedule = _check_bond_dims(bond_dims)
     if max_sweeps < 1:
@@ -261,12 +268,19 @@ def dmrg(
     history: dict[str, list[float]] = {"energies": [], "variances": [], "bond_dims": [], "discarded": [],
                                        "sweep_seconds": []}
     start_sweep = 0
+    bond_charges: BondCharges | None = None
+    if sector is not None and not two_site:
+        raise ValueError("dmrg: sector conservation needs two_site=True")
+    if sector is not None and psi0 is not None:
+        raise ValueError("dmrg: with sector= the start state is built in the sector; do not pass psi0")
     if resume is not None:
-        psi, history, start_sweep = _load_checkpoint(resume, h)
+        psi, history, start_sweep, bond_charges = _load_checkpoint(resume, h)
+        if (sector is None) != (bond_charges is None):
+            raise ValueError("dmrg: resume with the same sector setting the checkpoint was written with")
     elif psi0 is not None:
         psi = psi0.copy()
     elif sector is not None:
-        psi = _sector_state(h, sector, charges, h.tensors[0], _dtype_name(h))
+        psi, bond_charges = _sector_state(h, sector, charges, h.tensors[0], _dtype_name(h))
     else:
         psi = MPS.random(h.length, h.local_dims, schedule[0], like=h.tensors[0], dtype=_dtype_name(h), rng=rng)
     if psi.local_dims != h.local_dims:
@@ -297,7 +311,7 @@ def dmrg(
         chi = schedule[min(sweep, len(schedule) - 1)]
         t0 = time.perf_counter()
         if two_site:
-            energy, worst = _sweep_two_site(env, chi, cutoff, eig_tol, ncv)
+            energy, worst = _sweep_two_site(env, chi, cutoff, eig_tol, ncv, bond_charges)
         else:
             energy, worst = _sweep_one_site(env, chi, cutoff, eig_tol, ncv, expansion)
         seconds = time.perf_counter() - t0
@@ -308,7 +322,7 @@ def dmrg(
         history["discarded"].append(worst)
         history["sweep_seconds"].append(seconds)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, psi, history, sweep + 1)
+            _save_checkpoint(checkpoint, psi, history, sweep + 1, bond_charges)
         delta = abs(history["energies"][-1] - history["energies"][-2]) if len(history["energies"]) > 1 else math.inf
         bar.set_postfix(E=f"{energy:.10f}", dE=f"{delta:.1e}", chi=psi.max_bond)
         at_final = sweep >= len(schedule) - 1
@@ -332,14 +346,21 @@ def _dtype_name(h: MPO) -> str:
     return backend.dtype_name(h.xp, h.dtype)
 
 
-def _split_two_site(psi: MPS, i: int, theta: Any, chi: int, cutoff: float, move_right: bool) -> float:
-    """Factor theta (a, s, p, c) into sites i and i+1 with truncation; return the
-    discarded weight (relative)."""
+def _split_two_site(
+    psi: MPS, i: int, theta: Any, chi: int, cutoff: float, move_right: bool, charges: BondCharges | None = None
+) -> float:
+    """Factor theta (a, s, p, c) into sites i and i+1 with truncation (blockwise per
+    charge when a sector is conserved); return the relative discarded weight."""
     xp = psi.xp
     a, s, p, c = theta.shape
-    u, sv, vh, dw = truncated_svd(xp.reshape(theta, (a * s, p * c)), max_rank=chi, cutoff=cutoff)
-    norm2 = float(xp.sum(sv * sv)) + float(dw)
-    sv = sv / math.sqrt(float(xp.sum(sv * sv)))  # keep the state normalised
+    if charges is None:
+        u, sv, vh, dw = truncated_svd(xp.reshape(theta, (a * s, p * c)), max_rank=chi, cutoff=cutoff)
+        dw = float(dw)
+    else:
+        u, sv, vh, dw = charges.split(xp, theta, i, chi, cutoff)
+    kept2 = float(xp.sum(sv * sv))
+    norm2 = kept2 + dw
+    sv = sv / math.sqrt(kept2)  # keep the state normalised
     k = sv.shape[0]
     svc = xp.astype(sv, u.dtype)
     if move_right:
@@ -350,25 +371,29 @@ def _split_two_site(psi: MPS, i: int, theta: Any, chi: int, cutoff: float, move_
         psi.tensors[i] = xp.reshape(u * svc[None, :], (a, s, k))
         psi.tensors[i + 1] = xp.reshape(vh, (k, p, c))
         psi.center = i
-    return float(dw) / norm2 if norm2 > 0 else 0.0
+    return dw / norm2 if norm2 > 0 else 0.0
 
 
-def _sweep_two_site(env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int) -> tuple[float, float]:
+def _sweep_two_site(
+    env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int, charges: BondCharges | None = None
+) -> tuple[float, float]:
     psi = env.psi
+    xp = psi.xp
     L = psi.length
     energy, worst = math.nan, 0.0
-    # Left to right.
-    for i in range(L - 1):
+    order = [(i, True) for i in range(L - 1)] + [(i, False) for i in range(L - 2, -1, -1)]
+    for i, move_right in order:
         theta = contract("asb,bpc->aspc", psi.tensors[i], psi.tensors[i + 1])
+        if charges is not None:
+            theta = charges.project(xp, theta, i)
         energy, theta = _local_ground(_two_site_matvec(env, i), theta, eig_tol, ncv)
-        worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right=True))
-        env.update_left(i)
-    # Right to left.
-    for i in range(L - 2, -1, -1):
-        theta = contract("asb,bpc->aspc", psi.tensors[i], psi.tensors[i + 1])
-        energy, theta = _local_ground(_two_site_matvec(env, i), theta, eig_tol, ncv)
-        worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right=False))
-        env.update_right(i + 1)
+        if charges is not None:
+            theta = charges.project(xp, theta, i)
+        worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right, charges))
+        if move_right:
+            env.update_left(i)
+        else:
+            env.update_right(i + 1)
     return energy, worst
 
 
@@ -434,19 +459,24 @@ def _sweep_one_site(
 # ---------------------------------------------------------------------- checkpoints
 
 
-def _save_checkpoint(path: str | Path, psi: MPS, history: dict[str, list[float]], sweeps_done: int) -> None:
+def _save_checkpoint(
+    path: str | Path, psi: MPS, history: dict[str, list[float]], sweeps_done: int, charges: BondCharges | None
+) -> None:
     from tnkit import io
 
-    payload = {
+    payload: dict[str, Any] = {
         "tensors": {f"{i:05d}": backend.to_host(t) for i, t in enumerate(psi.tensors)},
         "history": {k: np.asarray(v, dtype=float) for k, v in history.items()},
         "sweeps_done": sweeps_done,
         "center": -1 if psi.center is None else psi.center,
     }
+    if charges is not None:
+        payload["site_charges"] = {f"{i:05d}": q / 1e6 for i, q in enumerate(charges.site)}
+        payload["bond_charges"] = {f"{i:05d}": q / 1e6 for i, q in enumerate(charges.bond)}
     io.save(path, payload, schema="dmrg_checkpoint", generator={"function": "tnkit.dmrg", "sweeps_done": sweeps_done})
 
 
-def _load_checkpoint(path: str | Path, h: MPO) -> tuple[MPS, dict[str, list[float]], int]:
+def _load_checkpoint(path: str | Path, h: MPO) -> tuple[MPS, dict[str, list[float]], int, BondCharges | None]:
     from tnkit import io
 
     data = io.load(path, schema="dmrg_checkpoint")
@@ -455,6 +485,10 @@ def _load_checkpoint(path: str | Path, h: MPO) -> tuple[MPS, dict[str, list[floa
         history = {k: [float(x) for x in np.asarray(v)] for k, v in data["history"].items()}
         sweeps_done = int(data["sweeps_done"])
         center = int(data["center"])
+        charges = None
+        if "bond_charges" in data:
+            charges = BondCharges([data["site_charges"][k] for k in sorted(data["site_charges"])],
+                                  [data["bond_charges"][k] for k in sorted(data["bond_charges"])])
     except (KeyError, TypeError, ValueError) as exc:
         raise io.DataError(f"{path}: not a complete DMRG checkpoint ({type(exc).__name__}: {exc})") from None
     xp = h.xp
@@ -465,4 +499,4 @@ def _load_checkpoint(path: str | Path, h: MPO) -> tuple[MPS, dict[str, list[floa
         psi = MPS(tensors, center=None if center < 0 else center)
     except ValueError as exc:
         raise io.DataError(f"{path}: checkpoint holds an invalid MPS ({exc})") from None
-    return psi, history, sweeps_done
+    return psi, history, sweeps_done, charges

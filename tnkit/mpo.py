@@ -215,9 +215,9 @@ class MPO:
         dtype = xp.result_type(self.dtype, psi.dtype)
         tensors = []
         for w, a in zip(self.tensors, psi.tensors):
-            t = contract("wtsx,asb->awtxb", xp.astype(w, dtype), xp.astype(a, dtype))
-            al, wl, d, wr, ar = t.shape
-            tensors.append(xp.reshape(t, (al * wl, d, wr * ar)))
+            t = contract("wtsx,asb->awtbx", xp.astype(w, dtype), xp.astype(a, dtype))
+            al, wl, d, ar, wr = t.shape
+            tensors.append(xp.reshape(t, (al * wl, d, ar * wr)))
         out = MPS(tensors)
         if method == "svd":
             out.compress(max_bond, cutoff)
@@ -403,3 +403,20 @@ def _lossless_compress(tensors: list[np.ndarray], tol: float) -> list[np.ndarray
         prv = ts[i - 1]
         ts[i - 1] = (prv.reshape(-1, prv.shape[3]) @ us).reshape(*prv.shape[:3], keep)
     return _balance(ts)
+
+
+def _mpo_to_dict(h: MPO) -> dict[str, Any]:
+    return {"tensors": {f"{i:05d}": w for i, w in enumerate(h.tensors)}}
+
+
+def _mpo_from_dict(data: dict[str, Any]) -> MPO:
+    return MPO([data["tensors"][k] for k in sorted(data["tensors"])])
+
+
+def _register_io() -> None:
+    from tnkit.io import register_type
+
+    register_type(MPO, "mpo", _mpo_to_dict, _mpo_from_dict, version=1)
+
+
+_register_io()

@@ -466,3 +466,25 @@ def _check_compatible(a: MPS, b: MPS) -> None:
         raise ValueError(
             f"physical dimensions differ at site {bad}: {a.local_dims[bad]} and {b.local_dims[bad]}"
         )
+
+
+def _mps_to_dict(psi: MPS) -> dict[str, Any]:
+    return {
+        "tensors": {f"{i:05d}": t for i, t in enumerate(psi.tensors)},
+        "center": -1 if psi.center is None else int(psi.center),
+    }
+
+
+def _mps_from_dict(data: dict[str, Any]) -> MPS:
+    tensors = [data["tensors"][k] for k in sorted(data["tensors"])]
+    center = int(data["center"])
+    return MPS(tensors, center=None if center < 0 else center)
+
+
+def _register_io() -> None:
+    from tnkit.io import register_type
+
+    register_type(MPS, "mps", _mps_to_dict, _mps_from_dict, version=1)
+
+
+_register_io()

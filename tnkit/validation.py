@@ -262,7 +262,9 @@ def add_parser(subparsers: Any) -> None:
     """Add ``tnkit validate`` to the CLI."""
     p = subparsers.add_parser("validate", help="run validation cases against their references")
     p.add_argument("names", nargs="*", metavar="NAME", help="cases to run (default: all)")
-    p.add_argument("--quick", action="store_true", help="small sizes that run in seconds")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small sizes that run in seconds")
+    size.add_argument("--full", action="store_true", help="the full-size claims (the default)")
     p.add_argument("--json", metavar="PATH", help="also write the JSON report here")
     p.add_argument("--out", default="results", help="report directory (default: results)")
     p.add_argument("--dir", type=Path, default=None, help="directory of validation modules")

@@ -1,0 +1,113 @@
+"""U(1) charge bookkeeping for DMRG in a fixed symmetry sector, with dense tensors.
+
+Every bond index of the MPS carries a definite charge: the total charge of the
+sites to its left in that basis state. A two-site tensor ``theta[a, s, p, c]`` of a
+state in the sector can only be nonzero where ``Q(a) + q(s) + q(p) == Q(c)``. After a
+local eigensolve the tensor is projected onto that pattern (roundoff would otherwise
+leak into, and be amplified towards, lower-energy sectors), and the split into two
+sites is an SVD per charge block, so the new bond again has definite charges even
+when singular values of different blocks are degenerate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tnkit import backend
+from tnkit.linalg import truncated_svd
+
+__all__ = ["BondCharges"]
+
+
+def _key(q: np.ndarray) -> np.ndarray:
+    """Charges rounded onto a fine grid, so float charges compare exactly."""
+    return np.round(np.asarray(q, dtype=float) * 1e6).astype(np.int64)
+
+
+class BondCharges:
+    """Charges of every bond index of an MPS in a fixed sector.
+
+    Parameters
+    ----------
+    site_charges : list of arrays
+        Charge of each local basis state, per site.
+    bond_charges : list of arrays, length L + 1
+        ``bond_charges[i]`` is the charge carried by each index of the bond left of
+        site ``i``; ``bond_charges[0] == [0]`` and ``bond_charges[L] == [Q_total]``.
+    """
+
+    def __init__(self, site_charges: Sequence[np.ndarray], bond_charges: Sequence[np.ndarray]) -> None:
+        self.site = [_key(q) for q in site_charges]
+        self.bond = [_key(q) for q in bond_charges]
+
+    @classmethod
+    def product(cls, config: Sequence[int], site_charges: Sequence[np.ndarray]) -> BondCharges:
+        totals = np.concatenate([[0.0], np.cumsum([site_charges[i][s] for i, s in enumerate(config)])])
+        return cls(site_charges, [np.array([t]) for t in totals])
+
+    def mask(self, i: int) -> np.ndarray:
+        """Allowed pattern of ``theta[a, s, p, c]`` for sites ``i, i+1`` (host booleans)."""
+        qa, qs, qp, qc = self.bond[i], self.site[i], self.site[i + 1], self.bond[i + 2]
+        return (qa[:, None, None, None] + qs[None, :, None, None] + qp[None, None, :, None]) == qc[None, None, None, :]
+
+    def project(self, xp: Any, theta: Any, i: int) -> Any:
+        mask = xp.asarray(self.mask(i), device=backend.device_of(theta))
+        return xp.where(mask, theta, xp.zeros_like(theta))
+
+    def split(
+        self, xp: Any, theta: Any, i: int, chi: int, cutoff: float
+    ) -> tuple[Any, Any, Any, Any]:
+        """Blockwise truncated SVD of ``theta`` (a, s, p, c) into ``u`` (a*s, k), ``s`` (k,),
+        ``vh`` (k, p*c); records the new bond's charges. Returns (u, s, vh, discarded)."""
+        a, d1, d2, c = theta.shape
+        dev = backend.device_of(theta)
+        mat = xp.reshape(theta, (a * d1, d2 * c))
+        row_q = (self.bond[i][:, None] + self.site[i][None, :]).reshape(-1)
+        col_q = (self.bond[i + 2][None, :] - self.site[i + 1][:, None]).reshape(-1)
+        blocks = []
+        for q in np.unique(row_q):
+            rows = np.flatnonzero(row_q == q)
+            cols = np.flatnonzero(col_q == q)
+            if rows.size == 0 or cols.size == 0:
+                continue
+            ridx = xp.asarray(rows, device=dev)
+            cidx = xp.asarray(cols, device=dev)
+            block = xp.take(xp.take(mat, ridx, axis=0), cidx, axis=1)
+            u, s, vh, _ = truncated_svd(block)
+            blocks.append((q, rows, cols, u, s, vh))
+        s_all = np.concatenate([backend.to_host(b[4]) for b in blocks]) if blocks else np.zeros(0)
+        order = np.argsort(-s_all, kind="stable")
+        keep = len(order)
+        if cutoff > 0 and keep:
+            keep = max(1, int(np.count_nonzero(s_all > cutoff * s_all[order[0]])))
+        keep = min(keep, chi)
+        chosen = np.zeros(len(s_all), dtype=bool)
+        chosen[order[:keep]] = True
+        discarded = float(np.sum(s_all[~chosen] ** 2))
+        eye_r = xp.eye(a * d1, dtype=theta.dtype, device=dev)
+        eye_c = xp.eye(d2 * c, dtype=theta.dtype, device=dev)
+        us, ss, vhs, charges = [], [], [], []
+        offset = 0
+        for q, rows, cols, u, s, vh in blocks:
+            n = s.shape[0]
+            sel = np.flatnonzero(chosen[offset : offset + n])
+            offset += n
+            if sel.size == 0:
+                continue
+            sidx = xp.asarray(sel, device=dev)
+            # Embed the block's vectors back into the full row / column spaces.
+            us.append(xp.take(eye_r, xp.asarray(rows, device=dev), axis=1) @ xp.take(u, sidx, axis=1))
+            vhs.append(xp.take(vh, sidx, axis=0) @ xp.matrix_transpose(xp.take(eye_c, xp.asarray(cols, device=dev), axis=1)))
+            ss.append(xp.take(s, sidx))
+            charges.append(np.full(sel.size, q))
+        u = xp.concat(us, axis=1)
+        s = xp.concat(ss)
+        vh = xp.concat(vhs, axis=0)
+        # Order the new bond by descending singular value (as an ordinary SVD would).
+        perm = np.argsort(-backend.to_host(s), kind="stable")
+        pidx = xp.asarray(perm, device=dev)
+        self.bond[i + 1] = np.concatenate(charges)[perm]
+        return xp.take(u, pidx, axis=1), xp.take(s, pidx), xp.take(vh, pidx, axis=0), discarded
