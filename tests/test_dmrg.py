@@ -19,9 +19,11 @@ def _ed(h, k=1):
 
 
 @pytest.mark.parametrize("two_site", [True, False])
-def test_heisenberg_matches_ed(two_site: bool) -> None:
+@pytest.mark.parametrize("eigensolver", ["lanczos", "davidson"])
+def test_heisenberg_matches_ed(two_site: bool, eigensolver: str) -> None:
     h = models.heisenberg(10, h=0.1, Jz=0.8)
-    res = tnkit.dmrg(h, bond_dims=[8, 32], rng=0, progress=False, two_site=two_site, tol=1e-12, eig_tol=1e-9)
+    res = tnkit.dmrg(h, bond_dims=[8, 32], rng=0, progress=False, two_site=two_site, tol=1e-12, eig_tol=1e-9,
+                     eigensolver=eigensolver)
     assert res.converged
     assert res.energy == pytest.approx(_ed(h), rel=1e-10)
     assert abs(res.variance) < 1e-9

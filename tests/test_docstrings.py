@@ -8,7 +8,11 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["tnkit", "tnkit.backend", "tnkit.linalg", "physics.spin_chains"])
+@pytest.mark.parametrize(
+    "name",
+    ["tnkit", "tnkit.backend", "tnkit.linalg", "physics.spin_chains", "tnkit.mps", "tnkit.mpo", "tnkit.models",
+     "tnkit.opsum", "tnkit.measure", "tnkit.fitting"],
+)
 def test_module_examples(name: str) -> None:
     module = importlib.import_module(name)
     failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

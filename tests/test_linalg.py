@@ -317,3 +317,29 @@ def test_qr_lq_are_differentiable_in_torch() -> None:
     assert torch.autograd.gradcheck(lambda x: qr(x)[0].sum() + qr(x)[1].sum(), (a,))
     b = torch.tensor(np.random.default_rng(14).standard_normal((3, 5)), requires_grad=True)
     assert torch.autograd.gradcheck(lambda x: lq(x)[0].sum() + lq(x)[1].sum(), (b,))
+
+
+@given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 3), cplx=st.booleans())
+def test_property_davidson_equals_eigh(seed, k, cplx) -> None:
+    from tnkit.linalg import davidson
+
+    rng = np.random.default_rng(seed)
+    h = _random_hermitian(rng, 120, cplx) * 0.1 + np.diag(np.arange(120.0))
+    ref = np.linalg.eigvalsh(h)[:k]
+    v0 = random_array(rng, (120,), "complex128" if cplx else "float64")
+    w, v = davidson(lambda x: h @ x, v0, k=k, tol=1e-10, diag=np.real(np.diag(h)).astype(v0.dtype))
+    np.testing.assert_allclose(w, ref, atol=1e-9)
+    np.testing.assert_allclose(h @ v, v * w[None, :], atol=1e-8)
+    w2, _ = davidson(lambda x: h @ x, v0, k=k, tol=1e-10)  # no preconditioner
+    np.testing.assert_allclose(w2, ref, atol=1e-9)
+
+
+def test_davidson_on_every_backend(bk: Backend) -> None:
+    from tnkit.linalg import davidson
+
+    rng = np.random.default_rng(15)
+    h = _random_hermitian(rng, 60, True) * 0.2 + np.diag(np.arange(60.0))
+    hx = bk.asarray(h)
+    w, _ = davidson(lambda x: hx @ x, bk.asarray(random_array(rng, (60,), "complex128")), k=2,
+                    diag=bk.asarray(np.real(np.diag(h)).astype(complex)))
+    np.testing.assert_allclose(bk.to_numpy(w), np.linalg.eigvalsh(h)[:2], atol=1e-9)

@@ -87,25 +87,45 @@ class BondCharges:
         chosen = np.zeros(len(s_all), dtype=bool)
         chosen[order[:keep]] = True
         discarded = float(np.sum(s_all[~chosen] ** 2))
-        eye_r = xp.eye(a * d1, dtype=theta.dtype, device=dev)
-        eye_c = xp.eye(d2 * c, dtype=theta.dtype, device=dev)
-        us, ss, vhs, charges = [], [], [], []
+        # Rows (and columns) of different blocks are disjoint, so the full factors are
+        # block diagonal up to a permutation: stack the blocks, then scatter by take().
+        kept = []
         offset = 0
         for q, rows, cols, u, s, vh in blocks:
             n = s.shape[0]
             sel = np.flatnonzero(chosen[offset : offset + n])
             offset += n
-            if sel.size == 0:
-                continue
-            sidx = xp.asarray(sel, device=dev)
-            # Embed the block's vectors back into the full row / column spaces.
-            us.append(xp.take(eye_r, xp.asarray(rows, device=dev), axis=1) @ xp.take(u, sidx, axis=1))
-            vhs.append(xp.take(vh, sidx, axis=0) @ xp.matrix_transpose(xp.take(eye_c, xp.asarray(cols, device=dev), axis=1)))
-            ss.append(xp.take(s, sidx))
-            charges.append(np.full(sel.size, q))
-        u = xp.concat(us, axis=1)
-        s = xp.concat(ss)
-        vh = xp.concat(vhs, axis=0)
+            if sel.size:
+                sidx = xp.asarray(sel, device=dev)
+                kept.append((q, rows, cols, xp.take(u, sidx, axis=1), xp.take(s, sidx), xp.take(vh, sidx, axis=0)))
+        k_total = sum(b[4].shape[0] for b in kept)
+        row_pos = np.full(a * d1, -1)
+        col_pos = np.full(d2 * c, -1)
+        u_parts, vh_parts, s_parts, charges = [], [], [], []
+        r_off = c_off = k_off = 0
+        for q, rows, cols, u, s, vh in kept:
+            k = s.shape[0]
+            row_pos[rows] = np.arange(r_off, r_off + rows.size)
+            col_pos[cols] = np.arange(c_off, c_off + cols.size)
+            u_parts.append(xp.concat([xp.zeros((rows.size, k_off), dtype=u.dtype, device=dev), u,
+                                      xp.zeros((rows.size, k_total - k_off - k), dtype=u.dtype, device=dev)], axis=1))
+            vh_parts.append(xp.concat([xp.zeros((k, c_off), dtype=vh.dtype, device=dev), vh], axis=1))
+            s_parts.append(s)
+            charges.append(np.full(k, q))
+            r_off += rows.size
+            c_off += cols.size
+            k_off += k
+        vh_parts = [xp.concat([v, xp.zeros((v.shape[0], c_off - v.shape[1]), dtype=v.dtype, device=dev)], axis=1)
+                    for v in vh_parts]
+        # One zero row / column at the end stands for indices outside every kept block.
+        u_stack = xp.concat(u_parts + [xp.zeros((1, k_total), dtype=theta.dtype, device=dev)], axis=0)
+        vh_stack = xp.concat([xp.concat(vh_parts, axis=0),
+                              xp.zeros((k_total, 1), dtype=theta.dtype, device=dev)], axis=1)
+        row_pos[row_pos < 0] = r_off
+        col_pos[col_pos < 0] = c_off
+        u = xp.take(u_stack, xp.asarray(row_pos, device=dev), axis=0)
+        vh = xp.take(vh_stack, xp.asarray(col_pos, device=dev), axis=1)
+        s = xp.concat(s_parts)
         # Order the new bond by descending singular value (as an ordinary SVD would).
         perm = np.argsort(-backend.to_host(s), kind="stable")
         pidx = xp.asarray(perm, device=dev)

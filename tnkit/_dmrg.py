@@ -28,7 +28,7 @@ import numpy as np
 from tnkit import backend
 from tnkit._charges import BondCharges
 from tnkit._contract import contract
-from tnkit.linalg import eigsh, truncated_svd
+from tnkit.linalg import davidson, eigsh, truncated_svd
 from tnkit.mpo import MPO
 from tnkit.mps import MPS
 
@@ -139,8 +139,21 @@ def _one_site_matvec(env: Environments, i: int) -> Any:
     return matvec
 
 
-def _local_ground(matvec: Any, v0: Any, tol: float, ncv: int) -> tuple[float, Any]:
-    w, v = eigsh(matvec, v0, k=1, tol=tol, ncv=min(ncv, math.prod(v0.shape)), check_every=2)
+def _two_site_diagonal(env: Environments, i: int) -> Any:
+    return contract("awa,wssv,vppx,cxc->aspc", env.left[i], env.h.tensors[i], env.h.tensors[i + 1], env.right[i + 1])
+
+
+def _one_site_diagonal(env: Environments, i: int) -> Any:
+    return contract("awa,wssx,cxc->asc", env.left[i], env.h.tensors[i], env.right[i])
+
+
+def _local_ground(matvec: Any, v0: Any, tol: float, ncv: int, solver: str = "lanczos",
+                  diag: Any = None) -> tuple[float, Any]:
+    if solver == "davidson":
+        w, v = davidson(matvec, v0, k=1, tol=tol, diag=diag() if diag is not None else None,
+                        max_subspace=max(ncv, 4))
+    else:
+        w, v = eigsh(matvec, v0, k=1, tol=tol, ncv=min(ncv, math.prod(v0.shape)), check_every=2)
     return float(w[0]), v[..., 0]
 
 
@@ -185,6 +198,7 @@ def dmrg(
     two_site: bool = True,
     eig_tol: float = 1e-6,
     ncv: int = 16,
+    eigensolver: str = "lanczos",
     sector: float | None = None,
     charges: Sequence[float] | None = None,
     expansion: float = 1e-4,
@@ -218,6 +232,9 @@ def dmrg(
         Lanczos residual tolerance and Krylov size of the local problems. The local
         energy error is of order ``eig_tol**2 / gap``, so the default 1e-6 is far
         below the sweep tolerance while saving most Lanczos steps.
+    eigensolver : {"lanczos", "davidson"}
+        Local solver: thick-restart Lanczos, or Davidson preconditioned with the
+        diagonal of the effective Hamiltonian.
     sector : float, optional
         Target value of a conserved U(1) charge (e.g. total S^z; two-site only). The
         run starts from a product state in the sector, gives every bond index a
@@ -260,6 +277,8 @@ def dmrg(
     schedule = _check_bond_dims(bond_dims)
     if max_sweeps < 1:
         raise ValueError(f"dmrg: max_sweeps must be >= 1, got {max_sweeps}")
+    if eigensolver not in ("lanczos", "davidson"):
+        raise ValueError(f"dmrg: eigensolver must be 'lanczos' or 'davidson', got {eigensolver!r}")
     if h.length < 2:
         raise ValueError("dmrg: need at least two sites")
     if not h.is_hermitian():
@@ -311,9 +330,9 @@ def dmrg(
         chi = schedule[min(sweep, len(schedule) - 1)]
         t0 = time.perf_counter()
         if two_site:
-            energy, worst = _sweep_two_site(env, chi, cutoff, eig_tol, ncv, bond_charges)
+            energy, worst = _sweep_two_site(env, chi, cutoff, eig_tol, ncv, bond_charges, eigensolver)
         else:
-            energy, worst = _sweep_one_site(env, chi, cutoff, eig_tol, ncv, expansion)
+            energy, worst = _sweep_one_site(env, chi, cutoff, eig_tol, ncv, expansion, eigensolver)
         seconds = time.perf_counter() - t0
         variance = float(h.variance(psi)) if compute_variance else float("nan")
         history["energies"].append(energy)
@@ -375,7 +394,8 @@ def _split_two_site(
 
 
 def _sweep_two_site(
-    env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int, charges: BondCharges | None = None
+    env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int, charges: BondCharges | None = None,
+    solver: str = "lanczos",
 ) -> tuple[float, float]:
     psi = env.psi
     xp = psi.xp
@@ -386,7 +406,8 @@ def _sweep_two_site(
         theta = contract("asb,bpc->aspc", psi.tensors[i], psi.tensors[i + 1])
         if charges is not None:
             theta = charges.project(xp, theta, i)
-        energy, theta = _local_ground(_two_site_matvec(env, i), theta, eig_tol, ncv)
+        energy, theta = _local_ground(_two_site_matvec(env, i), theta, eig_tol, ncv, solver,
+                                      lambda: _two_site_diagonal(env, i))
         if charges is not None:
             theta = charges.project(xp, theta, i)
         worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right, charges))
@@ -398,7 +419,7 @@ def _sweep_two_site(
 
 
 def _sweep_one_site(
-    env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int, alpha: float
+    env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int, alpha: float, solver: str = "lanczos"
 ) -> tuple[float, float]:
     """One-site DMRG with subspace expansion (Hubig et al. 2015)."""
     psi = env.psi
@@ -408,7 +429,8 @@ def _sweep_one_site(
     for direction in ("right", "left"):
         sites = range(L - 1) if direction == "right" else range(L - 1, 0, -1)
         for i in sites:
-            energy, a = _local_ground(_one_site_matvec(env, i), psi.tensors[i], eig_tol, ncv)
+            energy, a = _local_ground(_one_site_matvec(env, i), psi.tensors[i], eig_tol, ncv, solver,
+                                      lambda: _one_site_diagonal(env, i))
             if direction == "right":
                 # Expansion term P = alpha * (left env . W . A), fused over (w, chi_right).
                 p = contract("awb,asc,wtsx->btxc", env.left[i], a, env.h.tensors[i])

@@ -93,8 +93,9 @@ def _host(v: Any) -> np.ndarray:
 # ---------------------------------------------------------------------- input checks
 
 
-def time_steps(t_final: float, dt: float, fname: str) -> list[float]:
-    """Step sizes reaching ``t_final``: ``dt`` repeated, the last one shortened to fit."""
+def time_steps(t_final: float, dt: float, fname: str) -> list[tuple[float, float]]:
+    """``(step, time after it)`` reaching ``t_final``: ``dt`` repeated, the last step
+    shortened to fit. Times are ``k * dt`` (not a running sum) and end on ``t_final``."""
     for name, value in (("dt", dt), ("t_final", t_final)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"{fname}: {name} must be a real number, got {type(value).__name__}")
@@ -107,10 +108,11 @@ def time_steps(t_final: float, dt: float, fname: str) -> list[float]:
     n = int(math.ceil(t_final / dt - 1e-9)) if t_final > 0 else 0
     if n == 0:
         return []
-    last = float(t_final) - (n - 1) * float(dt)
+    dt, t_final = float(dt), float(t_final)
+    last = t_final - (n - 1) * dt
     if abs(last - dt) <= 1e-9 * dt:
-        last = float(dt)  # a multiple of dt up to rounding: keep one gate set
-    return [float(dt)] * (n - 1) + [last]
+        last = dt  # a multiple of dt up to rounding: keep one gate set
+    return [(dt, (k + 1) * dt) for k in range(n - 1)] + [(last, t_final)]
 
 
 def check_dims(psi: MPS, dims: list[int] | tuple[int, ...], what: str, fname: str) -> None:
@@ -192,7 +194,7 @@ class Recorder:
         res.discarded.append(float(discarded))
         res.step_seconds.append(float(seconds))
         res.max_bonds.append(psi.max_bond)
-        res.norms.append(float(psi.norm()) if psi.center is not None else float(psi.copy().norm()))
+        res.norms.append(float(psi.norm()))
         res.energies.append(float(psi.xp.real(self.h.expectation(psi))))
         for name, spec in self.specs.items():
             res.observables[name].append(_measure(psi.copy(), spec))
@@ -211,7 +213,10 @@ def _parse_observable(psi: MPS, spec: Any, name: str, fname: str) -> Callable[[M
         op, sites = spec
     else:
         op, sites = spec, None
-    host = backend.to_host(op) if not isinstance(op, (np.ndarray, list)) else np.asarray(op)
+    try:
+        host = backend.to_host(op)
+    except TypeError:  # nested sequences
+        host = np.asarray(op)
     if host.ndim != 2 or host.shape[0] != host.shape[1]:
         raise ValueError(f"{fname}: observable {name!r}: operator must be a square matrix, got shape {host.shape}")
     if sites is None:
@@ -229,9 +234,9 @@ def _parse_observable(psi: MPS, spec: Any, name: str, fname: str) -> Callable[[M
                 f"which has physical dimension {psi.local_dims[s]}"
             )
     xp = psi.xp
-    dtype = backend.complex_dtype(xp, psi.dtype) if np.iscomplexobj(host) else psi.dtype
-    dev_op = xp.asarray(host.astype(np.complex128 if np.iscomplexobj(host) else np.float64), device=psi.device)
-    dev_op = xp.astype(dev_op, xp.result_type(dtype, psi.dtype))
+    cplx = bool(np.iscomplexobj(host))
+    dtype = backend.complex_dtype(xp, psi.dtype) if cplx else psi.dtype
+    dev_op = xp.asarray(host.astype(np.complex128 if cplx else np.float64), dtype=dtype, device=psi.device)
     hermitian = bool(np.allclose(host, host.conj().T, rtol=0.0, atol=1e-14 * max(1.0, float(np.abs(host).max()))))
     keep = None if sites is None else (int(sites) if isinstance(sites, (int, np.integer)) else site_list)
     return _Local(dev_op, keep, hermitian)

@@ -211,7 +211,8 @@ def tdvp(
     max_bond : int, optional
         Two-site: the largest bond dimension kept. One-site: bonds smaller than
         ``min(max_bond, d^i, d^(L-i))`` are first enlarged to it by zero-weight
-        directions (the state is unchanged), and then stay fixed. One-site TDVP
+        directions (the state is unchanged), and then stay fixed; larger bonds are
+        kept as they are (compress the state first to lower them). One-site TDVP
         cannot leave the bond dimension it starts with, so from a product state give
         ``max_bond`` or use ``two_site=True``.
     cutoff : float
@@ -306,9 +307,8 @@ def tdvp(
 
     recorder = Recorder(psi, mpo, observables, fname)
     recorder.record(psi, 0.0, 0.0, 0.0)
-    t = 0.0
     bar = progress_bar(len(steps), "tdvp" + (" (two-site)" if two_site else ""), progress)
-    for tau in steps:
+    for tau, t in steps:
         start = time.perf_counter()
         if two_site:
             discarded = _two_site_step(env, tau, expm, max_bond, cutoff)
@@ -316,7 +316,6 @@ def tdvp(
             _one_site_step(env, tau, expm)
             discarded = 0.0
         seconds = time.perf_counter() - start
-        t += tau
         recorder.record(psi, t, discarded, seconds)
         bar.update(1)
         bar.set_postfix(chi=psi.max_bond, E=f"{recorder.energy():.8f}")

@@ -266,14 +266,12 @@ def tebd(
 
     recorder = Recorder(psi, mpo, observables, fname)
     recorder.record(psi, 0.0, 0.0, 0.0)
-    t = 0.0
     left_to_right = True
     bar = progress_bar(len(steps), "tebd" + (" (imaginary)" if imaginary else ""), progress)
-    for tau in steps:
+    for tau, t in steps:
         start = time.perf_counter()
         discarded, left_to_right = _step(psi, layers, gates, tau, max_bond, cutoff, left_to_right)
         seconds = time.perf_counter() - start
-        t += tau
         recorder.record(psi, t, discarded, seconds)
         bar.update(1)
         bar.set_postfix(chi=psi.max_bond, E=f"{recorder.energy():.8f}")

@@ -147,7 +147,7 @@ def entanglement_entropy(psi: MPS, bond: int, *, alpha: float = 1.0) -> Any:
     >>> import numpy as np
     >>> from tnkit.mps import MPS
     >>> bell = np.array([1.0, 0.0, 0.0, 1.0]) / np.sqrt(2)
-    >>> round(float(entanglement_entropy(MPS.from_dense(bell, 2), 0)), 12) == round(np.log(2), 12)
+    >>> round(float(entanglement_entropy(MPS.from_dense(bell, 2), 0)), 12) == round(float(np.log(2)), 12)
     True
     """
     if alpha < 0:

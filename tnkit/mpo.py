@@ -57,7 +57,7 @@ class MPO:
     >>> import tnkit
     >>> h = tnkit.models.heisenberg(6)
     >>> h.bond_dims
-    [5, 5, 5, 5, 5]
+    [4, 5, 5, 5, 4]
     """
 
     def __init__(self, tensors: Sequence[Any], *, opsum: OpSum | None = None) -> None:

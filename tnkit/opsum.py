@@ -64,9 +64,9 @@ class OpSum:
     >>> z = np.diag([1.0, -1.0]); x = np.array([[0.0, 1.0], [1.0, 0.0]])
     >>> h = OpSum(2, 3)
     >>> for i in range(2):
-    ...     h.add(-1.0, (z, i), (z, i + 1))
+    ...     _ = h.add(-1.0, (z, i), (z, i + 1))
     >>> for i in range(3):
-    ...     h.add(-0.5, (x, i))
+    ...     _ = h.add(-0.5, (x, i))
     >>> h.to_sparse().shape, len(h)
     ((8, 8), 5)
     """
