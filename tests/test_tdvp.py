@@ -89,12 +89,12 @@ def test_truncated_two_site_discards_and_stays_normalised() -> None:
 def test_one_site_conserves_energy_and_norm_at_truncated_bond() -> None:
     h = models.heisenberg(8, h=0.1)
     psi0 = MPS.random(8, 2, 4, rng=7)
-    res = tdvp(psi0, h, 2.0, 0.1, progress=False)
+    res = tdvp(psi0, h, 1.0, 0.1, progress=False)
     assert res.max_bonds == [4] * len(res.times)  # fixed bond dimension
     assert res.energy_drift < 1e-8
     assert max(abs(n - 1.0) for n in res.norms) < 1e-8
     # ... while the state is far from the exact one: the check is not trivially exact.
-    assert np.linalg.norm(_state(res.state) - _exact(h, psi0, 2.0)) > 1e-3
+    assert np.linalg.norm(_state(res.state) - _exact(h, psi0, 1.0)) > 1e-2
 
 
 def test_opsum_input_and_observable_forms() -> None:
@@ -131,9 +131,8 @@ def test_bad_input() -> None:
         tdvp(psi, "heisenberg", 1.0, 0.1)  # type: ignore[arg-type]
 
 
-def test_docstring_example(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docstring_example() -> None:
     import tnkit._tdvp as module
 
-    monkeypatch.setattr(tnkit, "tdvp", tdvp, raising=False)
     failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert attempted > 0 and failures == 0

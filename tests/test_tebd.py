@@ -157,9 +157,8 @@ def test_bad_input() -> None:
         tebd(psi, h, 1.0, 0.1, observables={"x": np.eye(3)})
 
 
-def test_docstring_example(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docstring_example() -> None:
     import tnkit._tebd as module
 
-    monkeypatch.setattr(tnkit, "tebd", tebd, raising=False)
     failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert attempted > 0 and failures == 0

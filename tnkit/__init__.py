@@ -14,6 +14,9 @@ from tnkit import backend, io, linalg, models
 from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
 from tnkit.backend import namespace
 from tnkit._dmrg import DMRGResult, dmrg
+from tnkit._evolution import EvolutionResult
+from tnkit._tdvp import tdvp
+from tnkit._tebd import tebd
 from tnkit.linalg import eigsh, expm_multiply, lq, qr, randomized_svd, truncated_svd
 from tnkit.mpo import MPO
 from tnkit.mps import MPS
@@ -43,4 +46,7 @@ __all__ = [
     "OpSum",
     "dmrg",
     "DMRGResult",
+    "tebd",
+    "tdvp",
+    "EvolutionResult",
 ]

@@ -268,7 +268,7 @@ def tdvp(
 
     Two-site TDVP grows the bonds from the product state:
 
-    >>> res = tnkit.tdvp(psi0, h, 1.0, 0.05, two_site=True, max_bond=8, progress=False)
+    >>> res = tnkit.tdvp(psi0, h, 0.5, 0.1, two_site=True, max_bond=8, progress=False)
     >>> res.max_bonds[0], res.max_bonds[-1]
     (1, 8)
     """

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from tnkit._contract import contract
 
 if TYPE_CHECKING:
-    from tnkit.mpo import MPO
     from tnkit.mps import MPS
 
 __all__ = ["fit_mps"]

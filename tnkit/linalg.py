@@ -600,7 +600,6 @@ def davidson(
     hq = op(q)
     dtype = xp.result_type(q.dtype, hq.dtype)
     q, hq = xp.astype(q, dtype), xp.astype(hq, dtype)
-    dev = backend.device_of(q)
     rdtype = backend.real_dtype(xp, dtype)
     eps = backend.dtype_eps(xp, dtype)
     dflat = None if diag is None else xp.astype(_flat(xp, diag), dtype)

@@ -32,8 +32,7 @@ import numpy as np
 from tnkit import backend
 from tnkit._contract import contract
 from tnkit.backend import namespace
-from tnkit.linalg import lq, qr, truncated_svd
-from tnkit.mps import MPS, _check_compatible, _target
+from tnkit.mps import MPS, _target
 from tnkit.opsum import OpSum
 
 __all__ = ["MPO"]

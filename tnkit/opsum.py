@@ -205,7 +205,6 @@ class OpSum:
                 bonds[i] += t.coef * np.kron(t.ops[0], t.ops[1])
             else:
                 i = t.sites[0]
-                di = self.local_dims[i]
                 # Share a one-site term between the bonds that touch the site.
                 touching = [b for b in (i - 1, i) if 0 <= b < L - 1]
                 weight = t.coef / len(touching)
@@ -214,7 +213,6 @@ class OpSum:
                         bonds[b] += weight * np.kron(t.ops[0], np.eye(self.local_dims[i + 1]))
                     else:
                         bonds[b] += weight * np.kron(np.eye(self.local_dims[i - 1]), t.ops[0])
-                del di
         return bonds
 
     def is_hermitian(self, *, atol: float = 1e-12) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tnkit import models
-from tnkit._tdvp import tdvp
+from tnkit import tdvp
 from tnkit.mps import MPS
 from tnkit.validation import Case, Outcome
 

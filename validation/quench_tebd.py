@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse.linalg
 
 from tnkit import models
-from tnkit._tebd import tebd
+from tnkit import tebd
 from tnkit.mps import MPS
 from tnkit.validation import Case, Outcome
 
