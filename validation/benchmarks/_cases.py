@@ -5,6 +5,12 @@ names tnkit's function and its peer, and has a ``prepare`` that builds the input
 once and returns the two zero-argument callables to time (a :class:`Contenders`).
 ``prepare`` raises :class:`Skip` when the case cannot run here (no GPU, a peer
 not installed, a tnkit module not importable yet); the reason goes into the JSON.
+
+A case without a peer (``peer=None``) times tnkit alone and reports no ratio: a
+table of absolute times on one machine. A case whose calls take seconds sets its
+own ``effort`` (e.g. no warm-up beyond what ``prepare`` ran, three timed pairs),
+and its ``Contenders.details`` can put what the calls found (energies, sweep
+counts) into the JSON next to the times.
 """
 
 from __future__ import annotations
@@ -25,12 +31,18 @@ class Skip(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Contenders:
-    """The two calls to time, on the same inputs, and how far their results differ."""
+    """The two calls to time, on the same inputs, and how far their results differ.
+
+    ``peer`` is None for a case that times tnkit alone. ``max_rel_diff`` may be a
+    callable, evaluated after timing (for results only the timed calls produce);
+    ``details``, also called after timing, returns extra JSON-serialisable facts.
+    """
 
     tnkit: Callable[[], Any]
-    peer: Callable[[], Any]
+    peer: Callable[[], Any] | None
     sync: Callable[[], None] | None = None
-    max_rel_diff: float | None = None
+    max_rel_diff: float | Callable[[], float | None] | None = None
+    details: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,15 +50,18 @@ class Case:
     """One benchmark: tnkit's call against ``peer`` on ``backend`` at ``size``.
 
     ``target_ratio`` is the tnkit/peer median-time ratio the case should stay
-    under (None: reported, no target).
+    under (None: reported, no target). ``peer=None``: tnkit timed alone.
+    ``effort`` overrides run.py's timing settings for this case:
+    ``(warm-up calls, seconds budget, fewest timed pairs, most timed pairs)``.
     """
 
     name: str
     backend: str
     size: int
-    peer: str
+    peer: str | None
     prepare: Callable[[], Contenders]
     target_ratio: float | None = None
+    effort: tuple[int, float, int, int] | None = None
 
 
 def unavailable(backend: str) -> str | None:

@@ -213,7 +213,7 @@ def _record(case: Case, module: str) -> dict[str, Any]:
 
 def run_case(case: Case, module: str, quick: bool) -> dict[str, Any]:
     rec = _record(case, module)
-    warmup, budget, min_rep, max_rep = _EFFORT[quick]
+    warmup, budget, min_rep, max_rep = case.effort if case.effort is not None else _EFFORT[quick]
     try:
         contenders = case.prepare()
         timing = interleaved(
@@ -231,16 +231,26 @@ def run_case(case: Case, module: str, quick: bool) -> dict[str, Any]:
     except Exception as exc:
         rec.update(status="error", reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         return rec
+    try:
+        diff = contenders.max_rel_diff() if callable(contenders.max_rel_diff) else contenders.max_rel_diff
+        details = contenders.details() if contenders.details is not None else None
+    except Exception as exc:
+        rec.update(status="error", reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        return rec
     rec.update(
         status="ok",
         tnkit_median_s=timing.tnkit_s,
         peer_median_s=timing.peer_s,
         ratio=timing.ratio,
         repeats=timing.repeats,
-        pair_ratio_quartiles=list(timing.pair_ratio_quartiles),
-        max_rel_diff=contenders.max_rel_diff,
+        pair_ratio_quartiles=None if timing.pair_ratio_quartiles is None else list(timing.pair_ratio_quartiles),
+        max_rel_diff=diff,
     )
-    if case.target_ratio is not None:
+    if case.effort is not None:
+        rec["effort"] = list(case.effort)
+    if details is not None:
+        rec["details"] = details
+    if case.target_ratio is not None and timing.ratio is not None:
         rec["meets_target"] = bool(timing.ratio <= case.target_ratio)
     return rec
 
@@ -250,7 +260,10 @@ def run_case(case: Case, module: str, quick: bool) -> dict[str, Any]:
 
 
 def _ms(seconds: float | None) -> str:
-    return "" if seconds is None else f"{seconds * 1e3:.3g}"
+    if seconds is None:
+        return ""
+    ms = seconds * 1e3
+    return f"{ms:.0f}" if ms >= 1000 else f"{ms:.3g}"  # whole ms rather than 1.2e+04
 
 
 def markdown_table(results: dict[str, Any]) -> str:
@@ -268,9 +281,11 @@ def markdown_table(results: dict[str, Any]) -> str:
     for r in rows:
         target = "" if r["target_ratio"] is None else f"≤ {r['target_ratio']:g}"
         met = {True: "yes", False: "**no**", None: "–"}[r["meets_target"]]
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        peer = "– (tnkit alone)" if r["peer"] is None else r["peer"]
         lines.append(
-            f"| {r['name']} | {r['backend']} | {r['size']} | {r['peer']} | {_ms(r['tnkit_median_s'])} "
-            f"| {_ms(r['peer_median_s'])} | {r['ratio']:.3f} | {target} | {met} |"
+            f"| {r['name']} | {r['backend']} | {r['size']} | {peer} | {_ms(r['tnkit_median_s'])} "
+            f"| {_ms(r['peer_median_s'])} | {ratio} | {target} | {met} |"
         )
     others: dict[tuple[str, str, str, str], int] = {}
     for r in results["cases"]:
