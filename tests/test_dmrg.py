@@ -31,11 +31,12 @@ def test_heisenberg_matches_ed(two_site: bool, eigensolver: str) -> None:
     assert float(h.expectation(res.state)) == pytest.approx(res.energy, rel=1e-10)
 
 
-def test_dmrg_on_every_backend(bk: Backend, dtype: str) -> None:
+@pytest.mark.parametrize("factorization", ["svd", "eigh"])
+def test_dmrg_on_every_backend(bk: Backend, dtype: str, factorization: str) -> None:
     like = bk.asarray(np.zeros(1), dtype=dtype)
     h = models.tfim(8, h=0.8, like=like, dtype=dtype)
     res = tnkit.dmrg(h, bond_dims=[4, 16], rng=1, progress=False, tol=1e-10 if dtype != "float32" else 1e-5,
-                     eig_tol=1e-8 if dtype != "float32" else 1e-4)
+                     eig_tol=1e-8 if dtype != "float32" else 1e-4, factorization=factorization)
     assert res.state.dtype == bk.dtype(dtype)
     assert tnkit.backend.library_name(res.state.xp) == bk.name.replace("-cuda", "")
     ref = _ed(models.tfim(8, h=0.8))

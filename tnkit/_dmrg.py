@@ -28,7 +28,7 @@ import numpy as np
 from tnkit import backend
 from tnkit._charges import BondCharges
 from tnkit._contract import contract
-from tnkit.linalg import davidson, eigsh, truncated_svd
+from tnkit.linalg import davidson, eigsh, qr, truncated_svd
 from tnkit.mpo import MPO
 from tnkit.mps import MPS
 
@@ -199,6 +199,7 @@ def dmrg(
     eig_tol: float = 1e-6,
     ncv: int = 16,
     eigensolver: str = "lanczos",
+    factorization: str = "svd",
     sector: float | None = None,
     charges: Sequence[float] | None = None,
     expansion: float = 1e-4,
@@ -235,6 +236,11 @@ def dmrg(
     eigensolver : {"lanczos", "davidson"}
         Local solver: thick-restart Lanczos, or Davidson preconditioned with the
         diagonal of the effective Hamiltonian.
+    factorization : {"svd", "eigh"}
+        How two-site tensors are split: truncated SVD (default), or the dominant
+        eigenvectors of the reduced density matrix (White's original scheme; about
+        twice as fast for large bonds, resolves singular values only down to ~1e-7 of
+        the largest, and falls back to the SVD in a symmetry sector).
     sector : float, optional
         Target value of a conserved U(1) charge (e.g. total S^z; two-site only). The
         run starts from a product state in the sector, gives every bond index a
@@ -277,6 +283,8 @@ def dmrg(
     schedule = _check_bond_dims(bond_dims)
     if max_sweeps < 1:
         raise ValueError(f"dmrg: max_sweeps must be >= 1, got {max_sweeps}")
+    if factorization not in ("svd", "eigh"):
+        raise ValueError(f"dmrg: factorization must be 'svd' or 'eigh', got {factorization!r}")
     if eigensolver not in ("lanczos", "davidson"):
         raise ValueError(f"dmrg: eigensolver must be 'lanczos' or 'davidson', got {eigensolver!r}")
     if h.length < 2:
@@ -330,7 +338,7 @@ def dmrg(
         chi = schedule[min(sweep, len(schedule) - 1)]
         t0 = time.perf_counter()
         if two_site:
-            energy, worst = _sweep_two_site(env, chi, cutoff, eig_tol, ncv, bond_charges, eigensolver)
+            energy, worst = _sweep_two_site(env, chi, cutoff, eig_tol, ncv, bond_charges, eigensolver, factorization)
         else:
             energy, worst = _sweep_one_site(env, chi, cutoff, eig_tol, ncv, expansion, eigensolver)
         seconds = time.perf_counter() - t0
@@ -365,15 +373,73 @@ def _dtype_name(h: MPO) -> str:
     return backend.dtype_name(h.xp, h.dtype)
 
 
+def _density_matrix_split(xp: Any, mat: Any, chi: int, cutoff: float, move_right: bool) -> tuple[Any, Any, float]:
+    """Truncated factorisation ``mat ~ left @ right`` from the reduced density matrix.
+
+    With ``move_right`` the left factor has orthonormal columns spanning the dominant
+    eigenvectors of ``mat mat^+`` and ``right = left^+ mat``; otherwise the right
+    factor has orthonormal rows and ``left = mat right^+``. No singular value is ever
+    divided by, so the result is the exact orthogonal projection of ``mat`` onto the
+    kept subspace. Eigenvalues are resolved to about ``eps * ||mat||^2``, i.e. singular
+    values below ~1e-7 of the largest are not (they are dropped).
+    """
+    cplx = xp.isdtype(mat.dtype, "complex floating")
+
+    def adj(m: Any) -> Any:
+        mt = xp.matrix_transpose(m)
+        return xp.conj(mt) if cplx else mt
+
+    work = mat if move_right else adj(mat)  # factor so that the orthonormal side is on the left
+    rows, cols = work.shape
+    small_side = rows <= cols
+    rho = work @ adj(work) if small_side else adj(work) @ work
+    w, vecs = xp.linalg.eigh((rho + adj(rho)) / 2)
+    w_host = backend.to_host(w)[::-1]
+    top = max(float(w_host[0]), 0.0)
+    eps = backend.dtype_eps(xp, mat.dtype)
+    threshold = max(cutoff * cutoff, 64 * eps) * top
+    keep = max(1, min(chi, int(np.count_nonzero(w_host > threshold))))
+    total = float(np.sum(np.clip(w_host, 0.0, None)))
+    kept = float(np.sum(np.clip(w_host[:keep], 0.0, None)))
+    n = vecs.shape[1]
+    # Largest eigenvalues first (eigh sorts ascending; no negative-step slicing in torch).
+    chosen = xp.take(vecs, xp.asarray(np.arange(n - 1, n - keep - 1, -1), device=backend.device_of(vecs)), axis=1)
+    if small_side:
+        ortho = chosen
+    else:
+        ortho, _ = qr(work @ chosen)
+    rest = adj(ortho) @ work
+    if move_right:
+        return ortho, rest, max(total - kept, 0.0)
+    return adj(rest), adj(ortho), max(total - kept, 0.0)
+
+
 def _split_two_site(
-    psi: MPS, i: int, theta: Any, chi: int, cutoff: float, move_right: bool, charges: BondCharges | None = None
+    psi: MPS, i: int, theta: Any, chi: int, cutoff: float, move_right: bool, charges: BondCharges | None = None,
+    factorization: str = "svd",
 ) -> float:
     """Factor theta (a, s, p, c) into sites i and i+1 with truncation (blockwise per
     charge when a sector is conserved); return the relative discarded weight."""
     xp = psi.xp
     a, s, p, c = theta.shape
+    mat = xp.reshape(theta, (a * s, p * c))
+    if factorization == "eigh" and charges is None:
+        left, right, dw = _density_matrix_split(xp, mat, chi, cutoff, move_right)
+        kept2 = float(xp.linalg.vector_norm(right if move_right else left)) ** 2
+        scale = xp.astype(xp.asarray(1.0 / math.sqrt(kept2), device=backend.device_of(mat)), mat.dtype)
+        k = left.shape[1]
+        if move_right:
+            psi.tensors[i] = xp.reshape(left, (a, s, k))
+            psi.tensors[i + 1] = xp.reshape(right * scale, (k, p, c))
+            psi.center = i + 1
+        else:
+            psi.tensors[i] = xp.reshape(left * scale, (a, s, k))
+            psi.tensors[i + 1] = xp.reshape(right, (k, p, c))
+            psi.center = i
+        norm2 = kept2 + dw
+        return dw / norm2 if norm2 > 0 else 0.0
     if charges is None:
-        u, sv, vh, dw = truncated_svd(xp.reshape(theta, (a * s, p * c)), max_rank=chi, cutoff=cutoff)
+        u, sv, vh, dw = truncated_svd(mat, max_rank=chi, cutoff=cutoff)
         dw = float(dw)
     else:
         u, sv, vh, dw = charges.split(xp, theta, i, chi, cutoff)
@@ -395,7 +461,7 @@ def _split_two_site(
 
 def _sweep_two_site(
     env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int, charges: BondCharges | None = None,
-    solver: str = "lanczos",
+    solver: str = "lanczos", factorization: str = "svd",
 ) -> tuple[float, float]:
     psi = env.psi
     xp = psi.xp
@@ -410,7 +476,7 @@ def _sweep_two_site(
                                       lambda: _two_site_diagonal(env, i))
         if charges is not None:
             theta = charges.project(xp, theta, i)
-        worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right, charges))
+        worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right, charges, factorization))
         if move_right:
             env.update_left(i)
         else:

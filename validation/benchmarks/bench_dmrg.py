@@ -108,7 +108,10 @@ def _quimb_dmrg2() -> Any:
     return quimb, qtn, FullSweepDMRG2
 
 
-def _prepare_ground(backend: str, length: int, schedule: list[int]) -> Contenders:
+def _prepare_ground(backend: str, length: int, schedule: list[int], split: str = "svd") -> Contenders:
+    """``split="svd"``: both sides split bonds by SVD (their defaults). ``split="eig"``:
+    both split from the reduced density matrix (tnkit ``factorization="eigh"``, quimb
+    ``bond_compress_method="eig"``)."""
     _require(backend)
     tnkit = _tnkit()
     quimb, qtn, FullSweepDMRG2 = _quimb_dmrg2()
@@ -120,7 +123,8 @@ def _prepare_ground(backend: str, length: int, schedule: list[int]) -> Contender
     def ours() -> Any:
         t0 = time.perf_counter()
         res = tnkit.dmrg(h, bond_dims=schedule, cutoff=CUTOFF, tol=TOL, max_sweeps=MAX_SWEEPS,
-                         compute_variance=False, rng=SEED, progress=False)
+                         compute_variance=False, rng=SEED, progress=False,
+                         factorization="eigh" if split == "eig" else "svd")
         runs["tnkit"].append({"energy": res.energy, "sweeps": res.n_sweeps, "max_bond": res.bond_dims[-1],
                               "converged": res.converged, "seconds": time.perf_counter() - t0})
         return res
@@ -129,6 +133,7 @@ def _prepare_ground(backend: str, length: int, schedule: list[int]) -> Contender
         t0 = time.perf_counter()
         quimb.seed_rand(SEED)
         solver = FullSweepDMRG2(h_quimb, bond_dims=halves, cutoffs=CUTOFF, last_at=len(halves))
+        solver.opts["bond_compress_method"] = split
         converged = solver.solve(tol=TOL, sweep_sequence="RL", max_sweeps=2 * MAX_SWEEPS, verbosity=0)
         half = len(solver.energies)
         runs["quimb"].append({"energy": float(solver.energy), "sweeps": half / 2, "half_sweeps": half,
@@ -145,6 +150,7 @@ def _prepare_ground(backend: str, length: int, schedule: list[int]) -> Contender
         best_theirs = min(r["energy"] for r in runs["quimb"])
         return {
             "model": f"S=1/2 Heisenberg open chain, L={length}",
+            "bond_split": split,
             "schedule": schedule,
             "cutoff": CUTOFF,
             "tol_per_full_sweep": TOL,
@@ -268,7 +274,16 @@ def cases(quick: bool) -> list[Case]:
             prepare=lambda: _prepare_ground("numpy", length, schedule),
             target_ratio=TARGET_RATIO,
             effort=(0, 0.0, 2 if quick else 3, 3),
-        )
+        ),
+        Case(
+            name="dmrg ground state, density-matrix split",
+            backend="numpy",
+            size=length,
+            peer="quimb.tensor.DMRG2 (eig split)",
+            prepare=lambda: _prepare_ground("numpy", length, schedule, split="eig"),
+            target_ratio=TARGET_RATIO,
+            effort=(0, 0.0, 2 if quick else 3, 3),
+        ),
     ]
     sweep_len = SWEEP_LENGTH[quick]
     for chi in SWEEP_CHIS[quick]:
