@@ -150,3 +150,13 @@ def test_bad_input() -> None:
     with pytest.raises(TypeError, match="mixed array libraries"):
         torch = pytest.importorskip("torch")
         MPS.random(3, 2, 2, rng=0).expect(torch.eye(2, dtype=torch.float64), 1)
+
+
+def test_to_moves_library_and_dtype() -> None:
+    torch = pytest.importorskip("torch")
+    psi = MPS.random(5, 2, 3, rng=0)
+    moved = psi.to(torch.zeros(1, dtype=torch.complex128))
+    assert isinstance(moved.tensors[0], torch.Tensor) and moved.dtype == torch.complex128
+    np.testing.assert_allclose(moved.to_dense().numpy(), psi.to_dense())
+    h = models.heisenberg(5).to(torch.zeros(1, dtype=torch.float32))
+    assert h.dtype == torch.float32 and h.length == len(h) == 5

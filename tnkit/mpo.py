@@ -32,7 +32,7 @@ import numpy as np
 from tnkit import backend
 from tnkit._contract import contract
 from tnkit.backend import namespace
-from tnkit.mps import MPS, _target
+from tnkit.mps import MPS, _SiteChain, _target
 from tnkit.opsum import OpSum
 
 __all__ = ["MPO"]
@@ -42,7 +42,7 @@ def _conj(xp: Any, a: Any) -> Any:
     return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
-class MPO:
+class MPO(_SiteChain):
     """A matrix product operator.
 
     Parameters
@@ -122,18 +122,9 @@ class MPO:
 
     def to(self, like: Any) -> MPO:
         """The same operator with ``like``'s library, device and dtype."""
-        xp, device = _target(like)
-        tensors = [xp.asarray(backend.to_host(t), dtype=like.dtype, device=device) for t in self.tensors]
-        return MPO(tensors, opsum=self.opsum)
+        return MPO(self._tensors_like(like), opsum=self.opsum)
 
     # ------------------------------------------------------------------ properties
-
-    @property
-    def length(self) -> int:
-        return len(self.tensors)
-
-    def __len__(self) -> int:
-        return len(self.tensors)
 
     @property
     def local_dims(self) -> list[int]:
@@ -142,10 +133,6 @@ class MPO:
     @property
     def bond_dims(self) -> list[int]:
         return [int(w.shape[3]) for w in self.tensors[:-1]]
-
-    @property
-    def dtype(self) -> Any:
-        return self.tensors[0].dtype
 
     def __repr__(self) -> str:
         return f"MPO(length={self.length}, bond_dims<= {max(self.bond_dims, default=1)}, dtype={self.dtype})"

@@ -65,7 +65,29 @@ def _conj(xp: Any, a: Any) -> Any:
     return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
-class MPS:
+class _SiteChain:
+    """What MPS and MPO share: a list of site tensors in one library."""
+
+    tensors: list[Any]
+
+    @property
+    def length(self) -> int:
+        return len(self.tensors)
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    @property
+    def dtype(self) -> Any:
+        return self.tensors[0].dtype
+
+    def _tensors_like(self, like: Any) -> list[Any]:
+        """The site tensors moved to ``like``'s library, device and dtype (host round trip)."""
+        xp, device = _target(like)
+        return [xp.asarray(backend.to_host(t), dtype=like.dtype, device=device) for t in self.tensors]
+
+
+class MPS(_SiteChain):
     """A matrix product state.
 
     Parameters
@@ -218,18 +240,9 @@ class MPS:
 
     def to(self, like: Any) -> MPS:
         """The same state with ``like``'s library, device and dtype (host round trip)."""
-        xp, device = _target(like)
-        tensors = [xp.asarray(backend.to_host(t), dtype=like.dtype, device=device) for t in self.tensors]
-        return MPS(tensors, center=self.center)
+        return MPS(self._tensors_like(like), center=self.center)
 
     # ------------------------------------------------------------------ properties
-
-    @property
-    def length(self) -> int:
-        return len(self.tensors)
-
-    def __len__(self) -> int:
-        return len(self.tensors)
 
     @property
     def local_dims(self) -> list[int]:
@@ -242,10 +255,6 @@ class MPS:
     @property
     def max_bond(self) -> int:
         return max(self.bond_dims, default=1)
-
-    @property
-    def dtype(self) -> Any:
-        return self.tensors[0].dtype
 
     @property
     def device(self) -> Any:
