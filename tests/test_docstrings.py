@@ -11,7 +11,8 @@ import pytest
 @pytest.mark.parametrize(
     "name",
     ["tnkit", "tnkit.backend", "tnkit.linalg", "physics.spin_chains", "tnkit.mps", "tnkit.mpo", "tnkit.models",
-     "tnkit.opsum", "tnkit.measure", "tnkit.fitting", "tnkit._tebd", "tnkit._tdvp", "tnkit._dmrg"],
+     "tnkit.opsum", "tnkit.measure", "tnkit.fitting", "tnkit._tebd", "tnkit._tdvp", "tnkit._dmrg",
+     "tnkit.tucker", "tnkit.tt", "tnkit.tr", "tnkit._tt_cross", "tnkit.chebyshev"],
 )
 def test_module_examples(name: str) -> None:
     module = importlib.import_module(name)

@@ -10,13 +10,18 @@ that library, on the same device, in the same dtype.
 
 from __future__ import annotations
 
-from tnkit import backend, io, linalg, models
+from tnkit import backend, chebyshev, io, linalg, models, tr, tt, tucker
 from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
 from tnkit.backend import namespace
 from tnkit._dmrg import DMRGResult, dmrg
 from tnkit._evolution import EvolutionResult
 from tnkit._tdvp import tdvp
 from tnkit._tebd import tebd
+from tnkit._tt_cross import CrossInfo, tt_cross
+from tnkit.chebyshev import ChebTucker
+from tnkit.tr import TR, tr_als, tr_svd
+from tnkit.tt import TT, tt_svd
+from tnkit.tucker import Tucker
 from tnkit.linalg import eigsh, expm_multiply, lq, qr, randomized_svd, truncated_svd
 from tnkit.mpo import MPO
 from tnkit.mps import MPS
@@ -49,4 +54,17 @@ __all__ = [
     "tebd",
     "tdvp",
     "EvolutionResult",
+    "tucker",
+    "Tucker",
+    "tt",
+    "TT",
+    "tt_svd",
+    "tt_cross",
+    "CrossInfo",
+    "tr",
+    "TR",
+    "tr_svd",
+    "tr_als",
+    "chebyshev",
+    "ChebTucker",
 ]

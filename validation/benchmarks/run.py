@@ -53,6 +53,7 @@ _PACKAGES = {
     "array_api_compat": ("array-api-compat", "array_api_compat"),
     "quimb": ("quimb",),
     "tensorly": ("tensorly",),
+    "teneva": ("teneva",),
 }
 
 # Timing effort: (warm-up calls, seconds per case, fewest timed pairs, most timed pairs)
