@@ -305,3 +305,15 @@ def test_module_examples() -> None:
         module = importlib.import_module(name)
         failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert attempted > 0 and failures == 0
+
+
+def test_core_shape_refine_never_worse_than_bound_optimum() -> None:
+    rng = np.random.default_rng(15)
+    x = _planted(rng, (9, 8, 7), (5, 4, 3)) + 0.3 * rng.standard_normal((9, 8, 7)) / 20
+    for budget in (60, 100, 160):
+        pure = core_shape(x, budget)
+        refined = core_shape(x, budget, refine=6)
+        assert refined.params <= budget
+        assert _rel_err(sthosvd(x, ranks=refined.ranks), x) <= _rel_err(sthosvd(x, ranks=pure.ranks), x) + 1e-12
+    with pytest.raises(ValueError, match="refine must be >= 0"):
+        core_shape(x, 100, refine=-1)

@@ -21,7 +21,7 @@ from tnkit._tt_cross import CrossInfo, tt_cross
 from tnkit.chebyshev import ChebTucker
 from tnkit.tr import TR, tr_als, tr_svd
 from tnkit.tt import TT, tt_svd
-from tnkit.tucker import Tucker
+from tnkit.tucker import CoreShape, Tucker, core_shape, hooi, hosvd, sthosvd
 from tnkit.linalg import eigsh, expm_multiply, lq, qr, randomized_svd, truncated_svd
 from tnkit.mpo import MPO
 from tnkit.mps import MPS
@@ -56,6 +56,11 @@ __all__ = [
     "EvolutionResult",
     "tucker",
     "Tucker",
+    "sthosvd",
+    "hosvd",
+    "hooi",
+    "core_shape",
+    "CoreShape",
     "tt",
     "TT",
     "tt_svd",
