@@ -76,7 +76,6 @@ def run(quick: bool) -> Outcome:
         twin.set_ylabel("cumulative evaluations (red)")
         fig.suptitle(f"tt_cross, {N_GAUSSIANS} Gaussians, d={d}, n={n}:\n"
                      f"{info.evaluations:.3g} evaluations of a {float(n) ** d:.3g}-point grid", fontsize=9)
-        fig.tight_layout()
 
     return Outcome(value=rel, details=details, plot=plot)
 
