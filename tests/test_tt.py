@@ -238,3 +238,70 @@ def test_quick_validation_case_passes(name: str) -> None:
     (case,) = discover(names=[name])
     outcome = case.run(True)
     assert outcome.value <= case.tolerance, (name, outcome.value, outcome.details)
+
+
+# ----------------------------------------------------------------------------- one-site TT-cross
+
+
+def test_tt_cross_one_site_separable_sum() -> None:
+    f = lambda idx: np.sum(np.sin(GRID[idx]), axis=1)  # noqa: E731 - rank 2 exactly
+    t, info = tt_cross(f, (8,) * 4, tol=1e-10, rng=0, method="one-site")
+    dense = f(np.indices((8,) * 4).reshape(4, -1).T).reshape((8,) * 4)
+    assert t.ranks == (1, 2, 2, 2, 1)
+    assert np.linalg.norm(t.to_dense() - dense) <= 1e-10 * np.linalg.norm(dense)
+    assert info.converged and info.evaluations < dense.size
+
+
+def test_tt_cross_one_site_smooth_function_and_like(bk) -> None:
+    def f(idx):
+        x = GRID[np.asarray(bk.to_numpy(idx))]
+        return bk.asarray(1.0 / (1.0 + np.sum(x * x, axis=1)))
+
+    like = bk.asarray(np.zeros(1))
+    t, info = tt_cross(f, (8,) * 4, tol=1e-8, rng=1, like=like, method="one-site")
+    assert t.cores[0].dtype == bk.dtype("float64")
+    dense = 1.0 / (1.0 + np.sum(np.stack(np.meshgrid(*[GRID] * 4, indexing="ij")) ** 2, axis=0))
+    err = np.linalg.norm(bk.to_numpy(t.to_dense()) - dense) / np.linalg.norm(dense)
+    assert err <= 1e-7, (err, info)
+
+
+def test_tt_cross_one_site_bad_function_and_method() -> None:
+    with pytest.raises(ValueError, match=r"shape \(\d+,\) .* got shape \(\d+, 1\)"):
+        tt_cross(lambda idx: np.ones((idx.shape[0], 1)), (4, 4, 4), rng=0, method="one-site")
+    with pytest.raises(ValueError, match="NaN"):
+        tt_cross(lambda idx: np.full(idx.shape[0], np.nan), (4, 4, 4), rng=0, method="one-site")
+    with pytest.raises(ValueError, match="method"):
+        tt_cross(lambda idx: np.ones(idx.shape[0]), (4, 4), method="three-site")
+
+
+def test_tt_cross_one_site_counts_unique_evaluations() -> None:
+    seen: list[np.ndarray] = []
+
+    def f(idx):
+        seen.append(np.asarray(idx))
+        return np.sum(np.cos(GRID[idx]), axis=1)
+
+    _, info = tt_cross(f, (8,) * 5, tol=1e-10, rng=3, method="one-site")
+    rows = np.concatenate(seen)
+    assert info.calls == len(seen) and info.evaluations == rows.shape[0] == np.unique(rows, axis=0).shape[0]
+
+
+def test_tt_cross_one_site_gaussians_fewer_evaluations_than_two_site() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "validation" / "tt_cross_gaussians.py"
+    spec = importlib.util.spec_from_file_location("_tt_cross_gaussians_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    d, n = 6, 16
+    rng = np.random.default_rng(2010)
+    grid, at_points = module._gaussian_sum(d, n, rng)
+    probe = rng.integers(0, n, size=(2000, d))
+    reference = at_points(grid[probe])
+    f = lambda idx: at_points(grid[idx])  # noqa: E731
+    one, info1 = tt_cross(f, (n,) * d, tol=1e-7, rng=0, method="one-site")
+    _, info2 = tt_cross(f, (n,) * d, tol=1e-7, rng=0, method="two-site")
+    err = np.linalg.norm(np.asarray(one.evaluate(probe)) - reference) / np.linalg.norm(reference)
+    assert info1.converged and err <= 1e-6
+    assert info1.evaluations < info2.evaluations

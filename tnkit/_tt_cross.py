@@ -214,12 +214,19 @@ def tt_cross(
     like: Any = None,
     dtype: Any = None,
     callback: Callable[[TT, CrossInfo], None] | None = None,
+    method: str = "one-site",
 ) -> tuple[TT, CrossInfo]:
     """TT approximation of a tensor known only through its entries.
 
-    Two-site DMRG cross with maxvol pivoting [SO]_ [OT]_: about ``2 d n^2 r^2``
-    evaluations per sweep (``r``: the ranks reached), with ranks found by SVD
-    truncation of each superblock at relative accuracy ``tol / sqrt(d - 1)``.
+    ``method="one-site"`` (default): alternating sweeps over single modes; each step
+    evaluates one fibre block ``f(I_k, :, J_{k+1})`` (``n r^2`` entries, one call of
+    ``f``), truncates its column space by SVD at ``tol / sqrt(d - 1)``, picks the new
+    index set by maxvol and grows it by up to ``kick`` rows (rectangular maxvol, the
+    last one at random): about ``2 d n r^2`` evaluations per sweep. Entries are cached,
+    so each distinct multi-index is requested once. The result is rounded at ``tol``.
+    ``method="two-site"``: two-site DMRG cross with maxvol pivoting [SO]_ [OT]_, about
+    ``2 d n^2 r^2`` evaluations per sweep, ranks from SVD truncation of each superblock
+    at ``tol / sqrt(d - 1)``, result rounded at ``tol / 100``.
 
     Parameters
     ----------
@@ -252,12 +259,15 @@ def tt_cross(
     callback : callable, optional
         ``callback(tt, info)`` after every half-sweep, with the current approximation
         (NumPy cores, float64/complex128) — e.g. to record an error history.
+    method : {"one-site", "two-site"}
+        Cross scheme (see above); ``"one-site"`` needs far fewer evaluations.
 
     Returns
     -------
     tt : TT
     info : CrossInfo
-        ``info.evaluations`` counts every entry requested from ``f``.
+        ``info.evaluations`` counts every entry requested from ``f`` (for
+        ``"one-site"`` each distinct entry once; repeats come from the cache).
 
     Raises
     ------
@@ -289,9 +299,15 @@ def tt_cross(
                            ("kick", kick, 0)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
             raise ValueError(f"{fname}: {name} must be an int >= {low}, got {val!r}")
+    if method not in ("one-site", "two-site"):
+        raise ValueError(f"{fname}: method must be 'one-site' or 'two-site', got {method!r}")
     gen = backend.make_rng(rng)
     info = CrossInfo()
     oracle = _Oracle(f, d, like, info)
+    if method == "one-site":
+        result = _one_site(_CachedOracle(oracle), shape, tol, max_rank, n_sweeps, init_rank, kick, gen, info,
+                           callback)
+        return _to_target(result, like, dtype), info
     rel = tol / math.sqrt(d - 1)
 
     left: list[np.ndarray] = [np.zeros((1, 0), dtype=np.int64)] * (d + 1)
@@ -366,3 +382,148 @@ def _to_target(t: TT, like: Any, dtype: Any) -> TT:
     if cplx and not backend.namespace(like).isdtype(target_dtype, "complex floating"):
         raise ValueError(f"tt_cross: f returned complex values but dtype {target_dtype} is real; pass a complex dtype")
     return TT([backend.asarray_like(backend.to_host(g), like, dtype=target_dtype) for g in t.cores])
+
+
+# ----------------------------------------------------------------------------- one-site cross
+
+
+class _CachedOracle:
+    """Entries of the tensor through ``_Oracle``, each distinct multi-index asked for once.
+
+    Values are kept in a dict keyed by the raw bytes of the int64 index row; only the
+    rows not seen before go to ``f`` (in one call), and ``info.evaluations`` counts
+    those unique entries.
+    """
+
+    def __init__(self, oracle: _Oracle) -> None:
+        self.oracle = oracle
+        self.store: dict[bytes, Any] = {}
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        m, width = idx.shape
+        keys = idx.view(np.dtype((np.void, 8 * width))).reshape(m).tolist() if width else [b""] * m
+        store = self.store
+        fresh: dict[bytes, int] = {}
+        for pos, key in enumerate(keys):
+            if key not in store and key not in fresh:
+                fresh[key] = pos
+        if fresh:
+            where = np.fromiter(fresh.values(), dtype=np.int64, count=len(fresh))
+            values = self.oracle(idx[where])
+            for key, val in zip(fresh.keys(), values.tolist()):
+                store[key] = val
+        out = np.array([store[key] for key in keys])
+        if out.dtype.kind not in "fc":
+            out = out.astype(np.float64)
+        return out
+
+
+def _fibres(oracle: Callable[[np.ndarray], np.ndarray], left: np.ndarray, n: int, right: np.ndarray) -> np.ndarray:
+    """f on left x [n] x right, shape (len(left), n, len(right))."""
+    rl, rr = left.shape[0], right.shape[0]
+    shape = (rl, n, rr)
+    cols = [np.broadcast_to(left[:, None, None, j], shape) for j in range(left.shape[1])]
+    cols.append(np.broadcast_to(np.arange(n)[None, :, None], shape))
+    cols += [np.broadcast_to(right[None, None, :, j], shape) for j in range(right.shape[1])]
+    idx = np.stack([c.reshape(-1) for c in cols], axis=1).astype(np.int64)
+    return oracle(idx).reshape(shape)
+
+
+def _rect_pivots(mat: np.ndarray, rel: float, max_rank: int, kick: int,
+                 gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Row pivots of a fibre matrix and the matrix interpolating all rows from them.
+
+    The column space of ``mat`` (m x c) is truncated by SVD at relative accuracy
+    ``rel`` to ``r`` directions ``U``; maxvol gives ``r`` rows, and up to ``kick``
+    more are added greedily, each time the row of ``U @ pinv(U[rows])`` with the
+    largest norm (rectangular maxvol), which lets the rank grow on the next sweep.
+    Returns ``rows`` and ``B = U @ pinv(U[rows])`` (m x len(rows)), with
+    ``B @ mat[rows] ~= mat`` and ``B[rows] = I``.
+    """
+    m = mat.shape[0]
+    u, s, _ = np.linalg.svd(mat, full_matrices=False)
+    r = _truncation_rank(s, rel, max_rank) if s.size and s[0] > 0 else 1
+    r = min(r, u.shape[1])
+    q = u[:, :r]
+    rows = maxvol(q)
+    target = min(r + kick, max_rank, m)
+    interp = np.linalg.solve(q[rows].T, q.T).T
+    chosen = np.zeros(m, dtype=bool)
+    chosen[rows] = True
+    rows_list = rows.tolist()
+    while len(rows_list) < target:
+        if len(rows_list) == target - 1:  # the last extra row at random: keeps exploring
+            i = int(gen.choice(np.flatnonzero(~chosen)))
+        else:
+            weight = np.sum(np.abs(interp) ** 2, axis=1)
+            weight[chosen] = -1.0
+            i = int(np.argmax(weight))
+        rows_list.append(i)
+        chosen[i] = True
+        interp = q @ np.linalg.pinv(q[rows_list])
+    rows = np.asarray(rows_list, dtype=np.int64)
+    interp[rows] = np.eye(len(rows), dtype=interp.dtype)  # exact at the pivots
+    return rows, interp
+
+
+def _one_site(
+    oracle: Callable[[np.ndarray], np.ndarray],
+    shape: tuple[int, ...],
+    tol: float,
+    max_rank: int,
+    n_sweeps: int,
+    init_rank: int,
+    kick: int,
+    gen: np.random.Generator,
+    info: CrossInfo,
+    callback: Callable[[TT, CrossInfo], None] | None,
+) -> TT:
+    d = len(shape)
+    rel = tol / math.sqrt(d - 1)
+    left: list[np.ndarray] = [np.zeros((1, 0), dtype=np.int64)] * (d + 1)
+    right = _random_right_sets(shape, min(init_rank, max_rank), gen)
+    cores: list[np.ndarray] = [np.zeros(0)] * d
+    previous: TT | None = None
+    current: TT | None = None
+    for half in range(2 * n_sweeps):
+        if half % 2 == 0:  # left to right: new I_{k+1} from the rows of the (r_{k-1} n_k) x r_k fibres
+            for k in range(d):
+                blk = _fibres(oracle, left[k], shape[k], right[k + 1])
+                rl, n, rr = blk.shape
+                if k == d - 1:
+                    cores[k] = blk
+                    break
+                rows, interp = _rect_pivots(blk.reshape(rl * n, rr), rel, max_rank, kick, gen)
+                pairs = np.stack(np.unravel_index(rows, (rl, n)), axis=1)
+                left[k + 1] = np.concatenate([left[k][pairs[:, 0]], pairs[:, 1:]], axis=1)
+                cores[k] = interp.reshape(rl, n, len(rows))
+        else:  # right to left: new J_k from the columns of the r_{k-1} x (n_k r_k) fibres
+            for k in range(d - 1, -1, -1):
+                blk = _fibres(oracle, left[k], shape[k], right[k + 1])
+                rl, n, rr = blk.shape
+                if k == 0:
+                    cores[k] = blk
+                    break
+                mat = blk.reshape(rl, n * rr).T
+                cols, interp = _rect_pivots(mat, rel, max_rank, kick, gen)
+                pairs = np.stack(np.unravel_index(cols, (n, rr)), axis=1)
+                right[k] = np.concatenate([pairs[:, :1], right[k + 1][pairs[:, 1]]], axis=1)
+                cores[k] = interp.T.reshape(len(cols), n, rr)
+        current = _host_tt([c.copy() for c in cores])
+        info.sweeps += 1
+        info.ranks.append(current.ranks)
+        info.evaluations_per_sweep.append(info.evaluations)
+        if previous is not None:
+            nrm = float(current.norm())
+            diff = float((current - previous).norm())
+            change = diff / nrm if nrm > 0 else diff
+            info.changes.append(change)
+            info.converged = change <= tol
+        if callback is not None:
+            callback(current, info)
+        if info.converged:
+            break
+        previous = current
+    assert current is not None
+    return current.round(tol=tol) if tol > 0 else current

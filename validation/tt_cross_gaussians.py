@@ -83,7 +83,7 @@ def run(quick: bool) -> Outcome:
 CASE = Case(
     name="tt_cross_gaussians",
     claim="tt_cross approximates a sum of 4 Gaussians (widths 0.5-1) on a 32^10 grid over [-1,1]^10 "
-    "to relative error 1e-6 from O(d n^2 r^2) evaluations",
+    "to relative error 1e-6 from O(d n r^2) evaluations (one-site cross)",
     reference="the function evaluated directly at 10^4 random grid points",
     metric="||f - TT||_2 / ||f||_2 over the sample points",
     tolerance=1e-6,

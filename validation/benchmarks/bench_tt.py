@@ -7,7 +7,7 @@
   time ratio <= 0.05 at n = 256 with a relative error no more than 1.01x tensorly's
   (``max_rel_diff`` is ``|err_tnkit - err_tensorly| / err_tensorly``; both errors go
   into the JSON).
-* ``tt_cross gaussians``: :func:`tnkit.tt_cross` (two-site DMRG cross, tol 1e-7)
+* ``tt_cross gaussians``: :func:`tnkit.tt_cross` (one-site cross, the default, tol 1e-7)
   against ``teneva.cross`` (one-site cross with rect-maxvol rank growth, e=1e-7, start
   rank 2) on a sum of four Gaussians on an n^d grid over [-1, 1]^d; the JSON records
   each method's evaluation count and relative error on 10^4 random grid points.
