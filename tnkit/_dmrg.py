@@ -31,12 +31,9 @@ from tnkit._contract import contract
 from tnkit.linalg import davidson, eigsh, qr, truncated_svd
 from tnkit.mpo import MPO
 from tnkit.mps import MPS
+from tnkit.backend import conj as _conj
 
 __all__ = ["dmrg", "DMRGResult", "Environments"]
-
-
-def _conj(xp: Any, a: Any) -> Any:
-    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
 @dataclasses.dataclass
@@ -383,11 +380,8 @@ def _density_matrix_split(xp: Any, mat: Any, chi: int, cutoff: float, move_right
     kept subspace. Eigenvalues are resolved to about ``eps * ||mat||^2``, i.e. singular
     values below ~1e-7 of the largest are not (they are dropped).
     """
-    cplx = xp.isdtype(mat.dtype, "complex floating")
-
     def adj(m: Any) -> Any:
-        mt = xp.matrix_transpose(m)
-        return xp.conj(mt) if cplx else mt
+        return backend.adjoint(xp, m)
 
     work = mat if move_right else adj(mat)  # factor so that the orthonormal side is on the left
     rows, cols = work.shape

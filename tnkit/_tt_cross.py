@@ -201,6 +201,26 @@ def _host_tt(cores: Sequence[np.ndarray]) -> TT:
     return TT([xnp.asarray(c) for c in cores])
 
 
+def _record_sweep(current: TT, previous: TT | None, info: CrossInfo, tol: float, callback: Any) -> bool:
+    """Book-keep one finished sweep; True when the relative change since the last is <= tol.
+
+    The change ``||current - previous|| / ||current||`` is computed in TT arithmetic,
+    so it costs no evaluations of ``f``.
+    """
+    info.sweeps += 1
+    info.ranks.append(current.ranks)
+    info.evaluations_per_sweep.append(info.evaluations)
+    if previous is not None:
+        nrm = float(current.norm())
+        diff = float((current - previous).norm())
+        change = diff / nrm if nrm > 0 else diff
+        info.changes.append(change)
+        info.converged = change <= tol
+    if callback is not None:
+        callback(current, info)
+    return info.converged
+
+
 def tt_cross(
     f: Callable[[Any], Any],
     shape: Sequence[int],
@@ -352,18 +372,7 @@ def tt_cross(
                     head = (u[:, :r] * s[:r]) @ (q[cols] @ rfac).T
                     cores[k] = head.reshape(rl, n1, r)
         current = _host_tt([c.copy() for c in cores])
-        info.sweeps += 1
-        info.ranks.append(current.ranks)
-        info.evaluations_per_sweep.append(info.evaluations)
-        if previous is not None:
-            nrm = float(current.norm())
-            diff = float((current - previous).norm())
-            change = diff / nrm if nrm > 0 else diff
-            info.changes.append(change)
-            info.converged = change <= tol
-        if callback is not None:
-            callback(current, info)
-        if info.converged:
+        if _record_sweep(current, previous, info, tol, callback):
             break
         previous = current
 
@@ -511,18 +520,7 @@ def _one_site(
                 right[k] = np.concatenate([pairs[:, :1], right[k + 1][pairs[:, 1]]], axis=1)
                 cores[k] = interp.T.reshape(len(cols), n, rr)
         current = _host_tt([c.copy() for c in cores])
-        info.sweeps += 1
-        info.ranks.append(current.ranks)
-        info.evaluations_per_sweep.append(info.evaluations)
-        if previous is not None:
-            nrm = float(current.norm())
-            diff = float((current - previous).norm())
-            change = diff / nrm if nrm > 0 else diff
-            info.changes.append(change)
-            info.converged = change <= tol
-        if callback is not None:
-            callback(current, info)
-        if info.converged:
+        if _record_sweep(current, previous, info, tol, callback):
             break
         previous = current
     assert current is not None

@@ -39,6 +39,8 @@ __all__ = [
     "complex_dtype",
     "dtype_eps",
     "dtype_name",
+    "conj",
+    "adjoint",
     "einsum",
     "thin_svd",
     "expm",
@@ -223,6 +225,16 @@ def complex_dtype(xp: Any, dtype: Any) -> Any:
 
 def dtype_eps(xp: Any, dtype: Any) -> float:
     return float(xp.finfo(real_dtype(xp, dtype)).eps)
+
+
+def conj(xp: Any, a: Any) -> Any:
+    """Complex conjugate; real arrays are returned as they are (no copy)."""
+    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
+
+
+def adjoint(xp: Any, m: Any) -> Any:
+    """Conjugate transpose of the last two axes."""
+    return conj(xp, xp.matrix_transpose(m))
 
 
 # --------------------------------------------------------------------------------------

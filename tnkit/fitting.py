@@ -16,15 +16,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tnkit._contract import contract
+from tnkit.backend import conj as _conj
 
 if TYPE_CHECKING:
     from tnkit.mps import MPS
 
 __all__ = ["fit_mps"]
-
-
-def _conj(xp: Any, a: Any) -> Any:
-    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
 def fit_mps(psi: MPS, target: Any, *, sweeps: int = 4, tol: float = 1e-10) -> float:

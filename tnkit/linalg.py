@@ -27,6 +27,7 @@ import numpy as np
 
 from tnkit import backend
 from tnkit.backend import namespace
+from tnkit.backend import adjoint as _adjoint
 
 __all__ = [
     "truncated_svd",
@@ -219,11 +220,8 @@ def lq(a: Any) -> tuple[Any, Any]:
         Orthonormal rows, ``k = min(m, n)``.
     """
     xp = _check_matrix(a, "lq")
-    ah = xp.conj(xp.matrix_transpose(a)) if xp.isdtype(a.dtype, "complex floating") else xp.matrix_transpose(a)
-    q, r = qr(ah)
-    if xp.isdtype(a.dtype, "complex floating"):
-        return xp.conj(xp.matrix_transpose(r)), xp.conj(xp.matrix_transpose(q))
-    return xp.matrix_transpose(r), xp.matrix_transpose(q)
+    q, r = qr(_adjoint(xp, a))
+    return _adjoint(xp, r), _adjoint(xp, q)
 
 
 # --------------------------------------------------------------------------------------
@@ -269,14 +267,13 @@ def randomized_svd(
     _check_finite(xp, a, fname)
     width = min(rank + n_oversamples, min(m, n))
     omega = backend.random_normal(xp, (n, width), dtype=a.dtype, device=backend.device_of(a), rng=rng)
-    is_cplx = xp.isdtype(a.dtype, "complex floating")
-    ah = xp.conj(xp.matrix_transpose(a)) if is_cplx else xp.matrix_transpose(a)
+    ah = _adjoint(xp, a)
     y = a @ omega
     q, _ = xp.linalg.qr(y, mode="reduced")
     for _ in range(n_iter):
         z, _ = xp.linalg.qr(ah @ q, mode="reduced")
         q, _ = xp.linalg.qr(a @ z, mode="reduced")
-    qh = xp.conj(xp.matrix_transpose(q)) if is_cplx else xp.matrix_transpose(q)
+    qh = _adjoint(xp, q)
     ub, s, vh = backend.lookup("thin_svd", xp)(xp, qh @ a)
     u = q @ ub
     return u[:, :rank], s[:rank], vh[:rank, :]
@@ -299,11 +296,6 @@ def _vdot(xp: Any, a: Any, b: Any) -> Any:
 
 def _norm(xp: Any, v: Any) -> Any:
     return xp.linalg.vector_norm(v)
-
-
-def _adjoint(xp: Any, m: Any) -> Any:
-    mt = xp.matrix_transpose(m)
-    return xp.conj(mt) if xp.isdtype(m.dtype, "complex floating") else mt
 
 
 def _orthogonalize(xp: Any, basis: Any, w: Any) -> tuple[Any, Any]:

@@ -16,6 +16,7 @@ from tnkit import backend
 from tnkit._contract import contract
 from tnkit.backend import namespace
 from tnkit.linalg import truncated_svd
+from tnkit.backend import conj as _conj
 
 if TYPE_CHECKING:
     from tnkit.mps import MPS
@@ -29,10 +30,6 @@ __all__ = [
     "entanglement_entropies",
     "sample",
 ]
-
-
-def _conj(xp: Any, a: Any) -> Any:
-    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
 def _check_op(psi: MPS, op: Any, site: int) -> Any:

@@ -34,12 +34,9 @@ from tnkit._contract import contract
 from tnkit.backend import namespace
 from tnkit.mps import MPS, _SiteChain, _target
 from tnkit.opsum import OpSum
+from tnkit.backend import conj as _conj
 
 __all__ = ["MPO"]
-
-
-def _conj(xp: Any, a: Any) -> Any:
-    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
 class MPO(_SiteChain):

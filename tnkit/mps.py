@@ -32,6 +32,7 @@ from tnkit import backend
 from tnkit._contract import contract
 from tnkit.backend import namespace
 from tnkit.linalg import lq, qr, truncated_svd
+from tnkit.backend import conj as _conj
 
 __all__ = ["MPS"]
 
@@ -59,10 +60,6 @@ def _check_tensors(tensors: Sequence[Any]) -> Any:
     if not xp.isdtype(dtype, ("real floating", "complex floating")):
         raise TypeError(f"MPS: site tensors must be floating or complex, got {dtype}")
     return xp
-
-
-def _conj(xp: Any, a: Any) -> Any:
-    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
 class _SiteChain:
@@ -326,7 +323,7 @@ class MPS(_SiteChain):
         nrm = self.norm()
         if float(nrm) == 0.0:
             raise ValueError("normalize: the state has zero norm")
-        self.tensors[c] = self.tensors[c] / xp_cast(self.xp, nrm, self.tensors[c].dtype)
+        self.tensors[c] = self.tensors[c] / self.xp.astype(nrm, self.tensors[c].dtype)
         return self
 
     def overlap(self, other: MPS) -> Any:
@@ -427,11 +424,6 @@ class MPS(_SiteChain):
         from tnkit.interop import mps_from_quimb
 
         return mps_from_quimb(qmps, like=like)
-
-
-def xp_cast(xp: Any, scalar: Any, dtype: Any) -> Any:
-    """A 0-d array ``scalar`` cast to ``dtype`` (for scaling tensors)."""
-    return xp.astype(scalar, dtype)
 
 
 def _local_dims(local_dim: int | Sequence[int], length: int) -> list[int]:

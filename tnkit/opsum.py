@@ -14,7 +14,7 @@ the most significant digit.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -230,11 +230,3 @@ class OpSum:
     def __repr__(self) -> str:
         return f"OpSum(length={self.length}, terms={len(self.terms)}, max_range={self.max_range})"
 
-
-def sum_of(opsums: Iterable[OpSum]) -> OpSum:
-    """The sum of several OpSums on the same chain."""
-    items = list(opsums)
-    out = OpSum(items[0].local_dims)
-    for s in items:
-        out += s
-    return out

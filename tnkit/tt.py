@@ -27,16 +27,9 @@ import numpy as np
 from tnkit import backend
 from tnkit.backend import namespace
 from tnkit.linalg import _keep_count, lq, qr, truncated_svd
+from tnkit.backend import adjoint as _adjoint, conj as _conj
 
 __all__ = ["TT", "tt_svd"]
-
-
-def _conj(xp: Any, a: Any) -> Any:
-    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
-
-
-def _adjoint(xp: Any, a: Any) -> Any:
-    return _conj(xp, xp.matrix_transpose(a))
 
 
 def _host_float(v: Any) -> float:

@@ -40,6 +40,7 @@ from tnkit._contract import contract
 from tnkit._core_shape import CoreShape, core_shape, mode_spectra
 from tnkit.backend import namespace
 from tnkit.linalg import qr, randomized_svd, truncated_svd
+from tnkit.backend import adjoint as _adjoint, conj as _conj
 
 __all__ = ["Tucker", "hosvd", "sthosvd", "hooi", "core_shape", "CoreShape", "mode_spectra"]
 
@@ -200,14 +201,6 @@ class Tucker:
 
 # --------------------------------------------------------------------------------------
 # Small array helpers (all on xp; no host round-trips of data)
-
-
-def _conj(xp: Any, a: Any) -> Any:
-    return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
-
-
-def _adjoint(xp: Any, m: Any) -> Any:
-    return _conj(xp, xp.matrix_transpose(m))
 
 
 def _unfold(xp: Any, x: Any, mode: int) -> Any:
