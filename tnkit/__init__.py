@@ -10,7 +10,7 @@ that library, on the same device, in the same dtype.
 
 from __future__ import annotations
 
-from tnkit import backend, chebyshev, io, linalg, models, tr, tt, tucker
+from tnkit import backend, bug, chebyshev, io, linalg, models, tr, tt, ttn, tucker
 from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
 from tnkit.backend import namespace
 from tnkit._dmrg import DMRGResult, dmrg
@@ -26,6 +26,8 @@ from tnkit.linalg import eigsh, expm_multiply, lq, qr, randomized_svd, truncated
 from tnkit.mpo import MPO
 from tnkit.mps import MPS
 from tnkit.opsum import OpSum
+from tnkit._kron import KronOperator
+from tnkit.ttn import TTN, Tree
 
 __version__ = "0.1.0"
 
@@ -49,6 +51,11 @@ __all__ = [
     "MPS",
     "MPO",
     "OpSum",
+    "KronOperator",
+    "ttn",
+    "Tree",
+    "TTN",
+    "bug",
     "dmrg",
     "DMRGResult",
     "tebd",
