@@ -18,7 +18,7 @@ Two problems from the dynamical low-rank literature (``physics.pde.matrix_odes``
 The value is the worst of the normalised checks (each <= 1 passes): ``0.8 / order``,
 ``err_overestimated / (1.5 err_rank10)``, ``err_adaptive / 1e-5``, ``drift / 1e-10``,
 ``err_ksl_exact / 1e-10``. Full: ``n = 100``, ``T = 1``, ``dt = 0.04 ... 0.005``; quick:
-``n = 32``, ``T = 0.5``.
+``n = 24``, ``T = 0.4``, ``dt = 0.04 ... 0.01``.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def errors(problem: Any, t_final: float, steps: list[float], method: str, rank: 
 
 
 def run(quick: bool) -> Outcome:
-    n, t_final = (32, 0.5) if quick else (100, 1.0)
-    steps = [0.04, 0.02, 0.01, 0.005]
+    n, t_final = (24, 0.4) if quick else (100, 1.0)
+    steps = [0.04, 0.02, 0.01] if quick else [0.04, 0.02, 0.01, 0.005]
     start = time.perf_counter()
     schr = discrete_schrodinger_problem(n)
     e_fixed = errors(schr, t_final, steps, "fixed", 10)
@@ -73,7 +73,7 @@ def run(quick: bool) -> Outcome:
     checks = {
         "0.8 / min order (fixed rank 10)": 0.8 / float(orders.min()),
         "err(rank 20) / (1.5 err(rank 10)), worst dt": float(np.max(e_over / (1.5 * e_fixed))),
-        "err(adaptive, dt=0.005) / 1e-5": float(e_adapt[-1] / 1e-5),
+        "err(adaptive, smallest dt) / 1e-5": float(e_adapt[-1] / 1e-5),
         "norm drift (adaptive, KSL) / 1e-10": max(drift_adapt, drift_ksl) / 1e-10,
         "KSL exact-rank error / 1e-10": max(ksl_exact) / 1e-10,
     }
