@@ -357,3 +357,25 @@ def test_ttn_method_errors() -> None:
         TTN.product([np.ones(2)] * 3, Tree.balanced(4))
     with pytest.raises(ValueError, match="max_rank must be"):
         y.expand(0)
+
+
+def test_tucker_round_trip_and_bug_step(bk) -> None:
+    from tnkit import KronOperator, bug, sthosvd
+
+    rng = np.random.default_rng(7)
+    x = bk.asarray(rng.standard_normal((4, 5, 3)))
+    t = sthosvd(x, ranks=(2, 2, 2))
+    y = TTN.from_tucker(t)
+    np.testing.assert_allclose(bk.to_numpy(y.to_dense()), bk.to_numpy(t.to_dense()), atol=1e-12)
+    back = y.to_tucker()
+    np.testing.assert_allclose(bk.to_numpy(back.to_dense()), bk.to_numpy(t.to_dense()), atol=1e-12)
+    # one step of dY/dt = -Y (identity operator): the exact solution is e^{-h} Y
+    op = KronOperator([4, 5, 3]).add({}, coef=-1.0)
+    out = bug.step(y, op, 0.0, 0.1, method="adaptive", tol=0.0, inner="krylov").to_tucker()
+    np.testing.assert_allclose(bk.to_numpy(out.to_dense()), np.exp(-0.1) * bk.to_numpy(t.to_dense()), atol=1e-12)
+
+
+def test_to_tucker_needs_depth_one_tree() -> None:
+    y = TTN.random(Tree.balanced(4), [2, 2, 2, 2], 2, rng=0)
+    with pytest.raises(ValueError, match="depth-one"):
+        y.to_tucker()

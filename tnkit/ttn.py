@@ -424,6 +424,39 @@ class TTN:
         return cls(tree, tensors)
 
     @classmethod
+    def from_tucker(cls, t: Any) -> "TTN":
+        """A :class:`tnkit.Tucker` as a depth-one TTN (a matrix ``U S V^T`` is the 2-mode case).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tnkit import sthosvd
+        >>> x = np.random.default_rng(0).standard_normal((4, 5, 6))
+        >>> y = TTN.from_tucker(sthosvd(x, ranks=(2, 3, 3)))
+        >>> y.tree.spec, y.bond_dims
+        ((0, 1, 2), (2, 3, 3))
+        >>> bool(np.allclose(y.to_dense(), y.to_tucker().to_dense()))
+        True
+        """
+        xp = namespace(t.core)
+        tensors = list(t.factors) + [xp.reshape(t.core, tuple(t.core.shape) + (1,))]
+        return cls(Tree.tucker(len(t.factors)), tensors, orthonormal=bool(getattr(t, "orthonormal", False)))
+
+    def to_tucker(self) -> Any:
+        """This depth-one TTN as a :class:`tnkit.Tucker` (root bond dimension 1)."""
+        from tnkit.tucker import Tucker
+
+        tree = self.tree
+        if tree.depth() != 1 or self.root_dim != 1:
+            raise ValueError("TTN.to_tucker: needs a depth-one tree (Tree.tucker) with root bond dimension 1")
+        order = [tree.mode[c] for c in tree.children[tree.root]]
+        core = self.tensors[tree.root]
+        core = self.xp.reshape(core, tuple(core.shape[:-1]))
+        core = self.xp.permute_dims(core, tuple(order.index(m) for m in range(len(order))))
+        factors = [self.tensors[tree.leaf_of[m]] for m in range(tree.num_modes)]
+        return Tucker(core, factors, orthonormal=self.orthonormal)
+
+    @classmethod
     def random(
         cls,
         tree: Tree,
