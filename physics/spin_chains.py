@@ -21,6 +21,7 @@ __all__ = [
     "long_range_ising_operator",
     "long_range_ising_initial",
     "long_range_ising_exact",
+    "sigma_z_profile",
 ]
 
 #: Ground-state energy of the S=1/2 Heisenberg open chain with L=12, J=1 (exact diagonalisation).
@@ -209,7 +210,7 @@ def long_range_ising_initial(n_spins: int = 16) -> np.ndarray:
     return psi
 
 
-def _sigma_z_profile(psi: np.ndarray, d: int) -> np.ndarray:
+def sigma_z_profile(psi: np.ndarray, d: int) -> np.ndarray:
     """<sigma_z_i> for all sites of a state vector of length 2**d (mode 0 most significant)."""
     prob = np.abs(psi) ** 2
     out = np.empty(d)
@@ -274,5 +275,5 @@ def long_range_ising_exact(
             psi = scipy.sparse.linalg.expm_multiply(gen * dt, psi)
             t_now = times[k]
         states[k] = psi
-    sz = np.array([_sigma_z_profile(s, d) for s in states]).reshape(times.size, d)
+    sz = np.array([sigma_z_profile(s, d) for s in states]).reshape(times.size, d)
     return {"times": times, "states": states, "sz": sz, "norm": np.linalg.norm(states, axis=1)}

@@ -447,8 +447,8 @@ def test_bad_input() -> None:
         go(rhs=KronOperator([2, 2, 3]).add({2: np.eye(3)}))
     with pytest.raises(ValueError, match="needs a linear right-hand side"):
         go(rhs=lambda t, y: -y, inner="krylov")
-    # RK4 at dt * ||A|| = 5 on the imaginary axis: rejected up front (ValueError, "stability limit")
-    # or once the norm of a skew-Hermitian flow grows (ConvergenceError, "unstable")
+    # RK4 at dt * ||A|| = 5 on the imaginary axis: the norm of a skew-Hermitian flow grows
+    # beyond the log-norm bound (ConvergenceError, "unstable")
     with pytest.raises((ValueError, ConvergenceError), match="stab"):
         go(rhs=-1j * KronOperator([2] * 3).add({0: 10 * X}), inner="rk4", dt=0.5, t_final=1.0)
     go(rhs=-1j * KronOperator([2] * 3).add({0: 10 * X}), inner="rk4", dt=0.5, substeps=2, t_final=0.5)

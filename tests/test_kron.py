@@ -139,3 +139,28 @@ def test_bad_input() -> None:
         KronOperator((2, 3)).add({0: Z}).apply_dense(np.ones((3, 2)))
     with pytest.raises(TypeError):
         op * "x"
+
+
+def test_lognorm_bound_against_dense_hermitian_part() -> None:
+    rng = np.random.default_rng(5)
+    skew = random_array(rng, (3, 3), "float64")
+    skew = skew - skew.T
+    sym = random_array(rng, (2, 2), "float64")
+    sym = sym + sym.T
+    cases = [
+        (-1j * KronOperator((2, 3)).add({0: Z, 1: np.diag([1.0, 2.0, 3.0])}).add({0: X}), 0.0),  # Schrödinger
+        (KronOperator((2, 3)).add({1: skew}).add({0: sym, 1: skew}), 0.0),  # skew-symmetric terms
+        (KronOperator((2, 3)).add({0: sym, 1: np.diag([-1.0, 0.5, 2.0])}, coef=-0.5), None),  # Hermitian
+        (KronOperator((2, 3)).add({0: random_array(rng, (2, 2), "float64")}).add({1: sym[:1, :1] * np.eye(3)}),
+         None),
+    ]
+    for op, exact in cases:
+        a = op.to_dense()
+        mu = float(np.linalg.eigvalsh((a + a.conj().T) / 2).max())
+        bound = op.lognorm_bound()
+        assert mu <= bound + 1e-12
+        if exact is not None:
+            assert bound == exact
+    # a single Hermitian term: the bound is the exact largest eigenvalue
+    op = cases[2][0]
+    np.testing.assert_allclose(op.lognorm_bound(), np.linalg.eigvalsh(op.to_dense()).max(), atol=1e-12)

@@ -25,7 +25,6 @@ Two projectors share that interface:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -81,10 +80,6 @@ class OperatorProjector:
     linear = True
 
     def __init__(self, op: KronOperator, tree: Tree, like: Any, *, tol: float = 1e-13) -> None:
-        if tuple(op.dims) != tuple(_leaf_dims(like, tree)):
-            raise ValueError(
-                f"operator acts on dims {tuple(op.dims)} but the state's leaves have dims {_leaf_dims(like, tree)}"
-            )
         self.tree = tree
         self.op = op
         xp = backend.namespace(like.tensors[0])
@@ -104,9 +99,11 @@ class OperatorProjector:
         for key, idx in groups.items():
             weights = [1.0 if callable(op.terms[k].coef) else complex(op.terms[k].coef) for k in idx]
             ttno = _build_ttno(op, idx, weights, tree, tol)
-            tensors = [xp.asarray(_cast(t, self.dtype), device=backend.device_of(like.tensors[0])) for t in ttno]
+            host_dtype = backend.dtype_name(xp, self.dtype)
+            tensors = [xp.asarray(t.astype(host_dtype), device=backend.device_of(like.tensors[0])) for t in ttno]
             self.groups.append((coef_of[key], tensors))
         self.bond_dims = tuple(tuple(int(t.shape[-1]) for t in ts[:-1]) for _, ts in self.groups)
+        self._lognorm = None if op.time_dependent else op.lognorm_bound()
 
     # bottom-up ---------------------------------------------------------------------
     def leaf_data(self, node: int, u: Any) -> list[Any]:
@@ -175,8 +172,9 @@ class OperatorProjector:
             parts.append((coef, _node_apply(w[node], env[g], [cd[g] for cd in child_data])))
         return NodeRHS(parts)
 
-    def norm_bound(self, t: float) -> float:
-        return self.op.norm_bound(t)
+    def lognorm_bound(self, t: float) -> float:
+        """The operator's log-norm bound (computed once when no coefficient depends on t)."""
+        return self._lognorm if self._lognorm is not None else self.op.lognorm_bound(t)
 
 
 class _Const:
@@ -221,15 +219,6 @@ def _node_apply(w: Any, env: Any, child_data: Sequence[Any]) -> Callable[[Any], 
         return _einsum(ops, list(range(m + 1)))
 
     return apply
-
-
-def _leaf_dims(y: TTN, tree: Tree) -> tuple[int, ...]:
-    return tuple(int(y.tensors[tree.leaf_of[m]].shape[0]) for m in range(tree.num_modes))
-
-
-def _cast(t: np.ndarray, dtype: Any) -> np.ndarray:
-    name = str(dtype).rsplit(".", 1)[-1]
-    return t.astype(name if name in ("float32", "float64", "complex64", "complex128") else t.dtype)
 
 
 def _build_ttno(op: KronOperator, idx: Sequence[int], weights: Sequence[complex], tree: Tree, tol: float) -> list[Any]:
@@ -351,8 +340,7 @@ class DenseProjector:
                 if backend.is_complex_dtype(xp, z.dtype) and not backend.is_complex_dtype(xp, y.dtype):
                     raise TypeError("F(t, Y) returned complex values for a real state; start from a complex y0")
                 z = xp.astype(z, y.dtype)
-            fixed = [(a, labs) for a, labs in parts[1:]]
-            return self._project(z, fixed, out)
+            return self._project(z, parts[1:], out)
 
         return NodeRHS(func=f, sign=sign)
 
@@ -387,6 +375,3 @@ class DenseProjector:
             return parts
 
         return self._wrap(build, [100 + i for i in range(m)] + [200])
-
-    def norm_bound(self, t: float) -> float:
-        return math.nan

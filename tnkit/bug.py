@@ -60,6 +60,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tnkit import backend
+from tnkit._evolution import progress_bar, time_steps
 from tnkit._kron import KronOperator
 from tnkit._projectors import DenseProjector, NodeRHS, OperatorProjector
 from tnkit.backend import adjoint
@@ -222,27 +223,22 @@ def integrate(
         y, t, times, bonds, norms, values = _load_checkpoint(resume, y, obs)
     else:
         _record(y, t, obs, times, bonds, norms, values)
-    n_total = max(int(math.ceil((t_final - t0) / dt - 1e-9)), 0)
-    n_done = int(round((t - t0) / dt)) if resume is not None else 0
-    from tqdm import tqdm
-
-    bar = tqdm(total=n_total, initial=min(n_done, n_total), desc=f"bug[{method}]", unit="step",
-               disable=None if progress is None else not progress, leave=False)
+    schedule = time_steps(t_final - t0, dt, "integrate")
+    n_done = min(int(round((t - t0) / dt)), len(schedule)) if resume is not None else 0
+    bar = progress_bar(len(schedule), f"bug[{method}]", progress)
+    bar.update(n_done)
     start = time.perf_counter()
     steps = 0
-    k = n_done
     try:
-        while t < t_final - 1e-12 * max(1.0, abs(t_final)):
-            h = min(dt, t_final - t)
+        for k, (h, t_after) in enumerate(schedule[n_done:], start=n_done + 1):
             norm_before = float(backend.to_host(y.norm()))
             y = step(y, proj, t, h, method=method, tol=tol, max_rank=max_rank, inner=inner,
                      substeps=substeps, executor=executor)
             if proj.linear:
-                _check_growth(y, norm_before, proj.op.lognorm_bound(t), h, t, inner)
-            t = t + h
-            k += 1
+                _check_growth(y, norm_before, proj.lognorm_bound(t), h, t, inner)
+            t = t0 + t_after
             steps += 1
-            last = t >= t_final - 1e-12 * max(1.0, abs(t_final))
+            last = k == len(schedule)
             if k % every == 0 or last:
                 _record(y, t, obs, times, bonds, norms, values)
             if checkpoint is not None and (k % checkpoint_every == 0 or last):

@@ -97,9 +97,7 @@ class Tree:
         mode: list[int] = []
         seen: set[int] = set()
 
-        def visit(node: Any, depth: int) -> int:
-            if depth > 10_000:
-                raise ValueError("Tree: nesting too deep (is the spec cyclic?)")
+        def visit(node: Any) -> int:
             if _is_int(node):
                 m = int(node)
                 if m < 0:
@@ -118,12 +116,12 @@ class Tree:
                 raise ValueError(f"Tree: a node must be a mode number or a sequence of children, got {node!r}") from None
             if not items:
                 raise ValueError("Tree: an inner node needs at least one child")
-            ids = tuple(visit(item, depth + 1) for item in items)
+            ids = tuple(visit(item) for item in items)
             children.append(ids)
             mode.append(-1)
             return len(children) - 1
 
-        visit(spec, 0)
+        visit(spec)
         d = len(seen)
         if seen != set(range(d)):
             missing = sorted(set(range(max(seen) + 1)) - seen)
@@ -388,7 +386,7 @@ class TTN:
             mat = xp.reshape(moved, (math.prod(lead_shape), -1))
             u, s, vh, _ = truncated_svd(mat, max_rank=max_rank, cutoff=budget, cutoff_mode="discarded")
             tensors[node] = xp.reshape(u, lead_shape + (u.shape[1],))
-            cur = s[:, None] * vh if not backend.is_complex_dtype(xp, vh.dtype) else xp.astype(s, vh.dtype)[:, None] * vh
+            cur = xp.astype(s, vh.dtype)[:, None] * vh
             cur = xp.reshape(cur, (u.shape[1],) + tuple(moved.shape[len(lead):]))
             axis_node = [node] + [axis_node[a] for a in rest]
         root = tree.root
@@ -477,9 +475,7 @@ class TTN:
         dtype = dtype if dtype is not None else (like.dtype if like is not None else xp.float64)
         device = backend.device_of(like) if like is not None else None
         gen = backend.make_rng(rng)
-        sizes = [math.prod(dims[m] for m in tree.modes_below[node]) for node in range(tree.num_nodes)]
-        total = math.prod(dims)
-        ranks = [min(bond_dim, s, total // s) for s in sizes]
+        ranks = [_rank_cap(tree, dims, node, bond_dim) for node in range(tree.num_nodes)]
         ranks[tree.root] = 1
         tensors = []
         for node, ch in enumerate(tree.children):
@@ -681,7 +677,7 @@ class TTN:
                 w = xp.matrix_transpose(r)  # (r_c, k): w w^H = Mat_i Mat_i^H
                 p, s, _ = backend.thin_svd(w)
                 out[c] = (p, s)
-                weight[c] = p * (xp.astype(s, p.dtype) if backend.is_complex_dtype(xp, p.dtype) else s)
+                weight[c] = p * xp.astype(s, p.dtype)
         return out
 
     def truncate(
@@ -773,7 +769,6 @@ class TTN:
         xp, tree = y.xp, y.tree
         gen = backend.make_rng(rng)
         dims = y.dims
-        total = math.prod(dims)
         tensors = list(y.tensors)
         for node in range(tree.num_nodes):
             t = tensors[node]
@@ -783,10 +778,9 @@ class TTN:
             if node == tree.root:
                 tensors[node] = t
                 break
-            below = math.prod(dims[m] for m in tree.modes_below[node])
             head = tuple(t.shape[:-1])
             rows = math.prod(head)
-            target = min(bond_dim, below, total // below, rows)
+            target = min(_rank_cap(tree, dims, node, bond_dim), rows)
             basis = xp.reshape(t, (rows, t.shape[-1]))
             if target > basis.shape[1]:
                 extra = backend.random_normal(xp, (rows, target - basis.shape[1]), dtype=t.dtype,
@@ -842,6 +836,12 @@ def _block_diag(xp: Any, a: Any, b: Any, *, stack_last: bool) -> Any:
     out[sa] = a
     out[sb] = b
     return out
+
+
+def _rank_cap(tree: Tree, dims: Sequence[int], node: int, bond_dim: int) -> int:
+    """Largest useful bond above ``node``: ``min(bond_dim, n_below, n_rest)``."""
+    below = math.prod(dims[m] for m in tree.modes_below[node])
+    return min(bond_dim, below, math.prod(dims) // below)
 
 
 def _pad_children(core: Any, sizes: tuple[int, ...]) -> Any:

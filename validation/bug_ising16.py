@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from physics.spin_chains import long_range_ising_exact, long_range_ising_operator
+from physics.spin_chains import long_range_ising_exact, long_range_ising_operator, sigma_z_profile
 from tnkit import bug
 from tnkit.ttn import TTN, Tree
 from tnkit.validation import Case, Outcome
@@ -34,16 +34,6 @@ TOL = 1e-8
 MAX_RANK = 40
 
 
-def sigma_z(state: np.ndarray, n: int) -> np.ndarray:
-    """``<sigma^z_i>`` of a dense state of shape ``(2,) * n``."""
-    prob = np.abs(state.reshape((2,) * n)) ** 2
-    out = []
-    for i in range(n):
-        p = prob.sum(axis=tuple(k for k in range(n) if k != i))
-        out.append(p[0] - p[1])
-    return np.asarray(out)
-
-
 def run_method(method: str, n: int, t_final: float, nu: float, every: int) -> dict[str, Any]:
     h = long_range_ising_operator(n, nu=nu)
     tree = Tree.balanced(n)
@@ -51,7 +41,7 @@ def run_method(method: str, n: int, t_final: float, nu: float, every: int) -> di
     y0 = TTN.product([up] * n, tree)
     if method == "ksl":
         y0 = y0.expand(MAX_RANK, rng=0)
-    obs = {"sz": lambda t, y: sigma_z(y.to_dense(), n)}
+    obs = {"sz": lambda t, y: sigma_z_profile(np.reshape(y.to_dense(), -1), n)}
     start = time.perf_counter()
     res = bug.integrate(y0, -1j * h, t_final, DT, method=method, tol=TOL, max_rank=MAX_RANK, inner="krylov",
                         observables=obs, every=every, progress=False)
