@@ -125,3 +125,18 @@ def random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -
     else:
         out = rng.standard_normal(shape)
     return out.astype(dtype)
+
+
+@pytest.fixture(scope="module")
+def torch_single_thread():
+    """For modules of many tiny solves: torch's intra-op threads only add contention there
+    (up to 100x slower on 2 cores). Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -10,7 +10,7 @@ that library, on the same device, in the same dtype.
 
 from __future__ import annotations
 
-from tnkit import backend, bug, chebyshev, io, linalg, models, tr, tt, ttn, tucker
+from tnkit import backend, bug, chebyshev, io, linalg, models, network, search, tr, tt, ttn, tucker
 from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
 from tnkit.backend import namespace
 from tnkit._dmrg import DMRGResult, dmrg
@@ -28,6 +28,7 @@ from tnkit.mps import MPS
 from tnkit.opsum import OpSum
 from tnkit._kron import KronOperator
 from tnkit.ttn import TTN, Tree
+from tnkit.network import Structure, TensorNetwork
 
 __version__ = "0.1.0"
 
@@ -56,6 +57,10 @@ __all__ = [
     "Tree",
     "TTN",
     "bug",
+    "network",
+    "Structure",
+    "TensorNetwork",
+    "search",
     "dmrg",
     "DMRGResult",
     "tebd",
