@@ -159,6 +159,8 @@ class Structure:
                 raise ValueError(f"Structure: internal node {v} has no edges")
         self._ranks = mat
         self._ranks.setflags(write=False)
+        self._edges = tuple((i, j, int(mat[i, j])) for i in range(n) for j in range(i + 1, n) if mat[i, j] > 0)
+        self._nbrs = tuple(tuple(int(j) for j in np.flatnonzero(mat[v] > 0)) for v in range(n))
         if perm is None:
             perm = tuple(range(d))
         perm = tuple(perm)
@@ -258,13 +260,10 @@ class Structure:
     @property
     def edges(self) -> tuple[tuple[int, int, int], ...]:
         """``(i, j, rank)`` with ``i < j`` for every edge of rank >= 1."""
-        n = self.num_nodes
-        return tuple(
-            (i, j, int(self._ranks[i, j])) for i in range(n) for j in range(i + 1, n) if self._ranks[i, j] > 0
-        )
+        return self._edges
 
     def neighbours(self, node: int) -> tuple[int, ...]:
-        return tuple(int(j) for j in np.flatnonzero(self._ranks[node] > 0))
+        return self._nbrs[node]
 
     def phys_dim(self, node: int) -> int | None:
         """Size of the physical leg of ``node`` (None for internal nodes)."""
@@ -341,6 +340,26 @@ class Structure:
     def _term(self, node: int, phys: list[str], bond: dict[tuple[int, int], str]) -> str:
         head = phys[self.perm[node]] if node < self.ndim else ""
         return head + "".join(bond[(node, j)] for j in self.neighbours(node))
+
+    def _expression(self, skip: int | None = None, batch: bool = False) -> tuple[str, list[int]]:
+        """Contraction of all cores but ``skip`` (its bonds left open, after the physical
+        legs); with ``batch`` the physical legs are one shared sample index."""
+        phys, bond = self._labels()
+        nodes = [v for v in range(self.num_nodes) if v != skip]
+        terms = []
+        for v in nodes:
+            term = self._term(v, phys, bond)
+            if batch and v < self.ndim:
+                term = "Z" + term[1:]
+            terms.append(term)
+        if batch:
+            out = "Z"
+        else:
+            out = "".join(phys[m] for m in range(self.ndim)
+                          if skip is None or skip >= self.ndim or m != self.perm[skip])
+        if skip is not None:
+            out += "".join(bond[(skip, j)] for j in self.neighbours(skip))
+        return ",".join(terms) + "->" + out, nodes
 
 
 def _check_positive(ranks: Sequence[Any], where: str) -> None:
@@ -425,8 +444,7 @@ class TensorNetwork:
             return cls(Structure(shape, {}), [xp.reshape(cores[0], (shape[0],))])
         s = Structure.tt(shape, tuple(int(c.shape[2]) for c in cores[:-1]))
         out = [xp.reshape(cores[0], cores[0].shape[1:])]
-        out += [cores[k] for k in range(1, d - 1)]
-        out[1:] = [xp.permute_dims(c, (1, 0, 2)) for c in out[1:]]
+        out += [xp.permute_dims(cores[k], (1, 0, 2)) for k in range(1, d - 1)]
         out.append(xp.reshape(cores[-1], cores[-1].shape[:2]).T)
         return cls(s, out)
 
@@ -460,12 +478,9 @@ class TensorNetwork:
             raise ValueError(f"TensorNetwork.from_ttn: root dimension must be 1, got {y.root_dim}")
         xp = y.xp
         d = tree.num_modes
-        number = {}
-        for node in range(tree.num_nodes):
-            number[node] = tree.mode[node] if tree.is_leaf(node) else None
         inner = [v for v in range(tree.num_nodes) if not tree.is_leaf(v)]
-        for k, v in enumerate(inner):
-            number[v] = d + k
+        number = {v: tree.mode[v] for v in range(tree.num_nodes) if tree.is_leaf(v)}
+        number.update({v: d + k for k, v in enumerate(inner)})
         edges = {}
         for v in range(tree.num_nodes):
             p = tree.parent[v]
@@ -512,34 +527,16 @@ class TensorNetwork:
     def __repr__(self) -> str:
         return f"TensorNetwork({self.structure!r}, dtype={self.dtype})"
 
-    def _expression(self, skip: int | None = None, batch: bool = False) -> tuple[str, list[int]]:
-        s = self.structure
-        phys, bond = s._labels()
-        nodes = [v for v in range(s.num_nodes) if v != skip]
-        terms = []
-        for v in nodes:
-            term = s._term(v, phys, bond)
-            if batch and v < s.ndim:
-                term = "Z" + term[1:]
-            terms.append(term)
-        if batch:
-            out = "Z"
-        else:
-            out = "".join(phys[m] for m in range(s.ndim) if skip is None or skip >= s.ndim or m != s.perm[skip])
-        if skip is not None:
-            out += "".join(bond[(skip, j)] for j in s.neighbours(skip))
-        return ",".join(terms) + "->" + out, nodes
-
     def to_dense(self) -> Any:
         """The full tensor, modes in the target's order (differentiable on torch)."""
-        expr, nodes = self._expression()
+        expr, nodes = self.structure._expression()
         return contract(expr, *(self.cores[v] for v in nodes))
 
     def entries(self, index: Any) -> Any:
         """Entries at integer positions ``index`` of shape ``(m, d)`` (an array of the cores'
         library), without forming the full tensor."""
         s = self.structure
-        expr, nodes = self._expression(batch=True)
+        expr, nodes = self.structure._expression(batch=True)
         ops = [self.cores[v] if v >= s.ndim else _gather(self.xp, self.cores[v], index[:, s.perm[v]])
                for v in nodes]
         return contract(expr, *ops)
@@ -823,6 +820,7 @@ def _als(
         for v in range(d):
             col = index[:, s.perm[v]]
             by_value[v] = [xp.nonzero(col == i)[0] for i in range(s.shape[s.perm[v]])]
+    plans = [s._expression(skip=v, batch=mask is not None) for v in range(s.num_nodes)]
     history: list[float] = []
     converged = False
     sweeps = 0
@@ -831,19 +829,16 @@ def _als(
         sweeps = sweep + 1
         sq = 0.0
         for v in range(s.num_nodes):
-            tmp = TensorNetwork.__new__(TensorNetwork)
-            tmp.structure, tmp.cores = s, cores
+            expr, nodes = plans[v]
             shp = s.core_shape(v)
             bonds = shp[1:] if v < d else shp
             nb = math.prod(bonds)
             if mask is None:
-                expr, nodes = tmp._expression(skip=v)
                 env = xp.reshape(contract(expr, *(cores[u] for u in nodes)), (-1, nb))
                 rhs_t = unfold[v] if v < d else vec
                 w, resid = _solve(xp, env, rhs_t, ridge)
                 cores[v] = xp.reshape(w.T, shp) if v < d else xp.reshape(w[:, 0], shp)
             else:
-                expr, nodes = tmp._expression(skip=v, batch=True)
                 ops = [cores[u] if u >= d else _gather(xp, cores[u], index[:, s.perm[u]]) for u in nodes]
                 env = xp.reshape(contract(expr, *ops), (-1, nb))
                 if v < d:
@@ -919,7 +914,7 @@ def _gradient(
         mm = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(backend.to_host(mask))
     params = [torch.as_tensor(backend.to_host(c)).to(tt).detach().clone().requires_grad_(True) for c in net.cores]
     s = net.structure
-    expr, nodes = TensorNetwork(s, params)._expression()
+    expr, nodes = s._expression()
     goal = tt if mm is None else tt[mm]
     tnorm2 = float((goal * goal).sum())
     opt = torch.optim.Adam(params, lr=lr)

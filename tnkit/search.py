@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, io
 from tnkit.network import FitResult, Structure, TensorNetwork, _check_target, _is_int, fit
 
 __all__ = ["Objective", "Evaluation", "SearchResult", "greedy", "tnls", "tnale"]
@@ -226,16 +226,12 @@ def _record_payload(evals: Sequence[Evaluation], method: str, extra: dict[str, A
 
 
 def _save_record(path: str | Path, evals: Sequence[Evaluation], method: str, extra: dict[str, Any]) -> None:
-    from tnkit import io
-
     io.save(path, _record_payload(evals, method, extra), schema="search_record",
             generator={"function": f"tnkit.search.{method}"})
 
 
 def load_record(path: str | Path) -> tuple[str, list[Evaluation], dict[str, Any]]:
     """Read a search record: method name, evaluations and extra state."""
-    from tnkit import io
-
     data = io.load(path, schema="search_record")
     try:
         method = str(data["method"])
@@ -301,12 +297,17 @@ class _Runner:
             self.own.shutdown()
 
 
+def _warm_task(net: TensorNetwork, host: np.ndarray, options: dict[str, Any], seed: int, keep: bool) -> tuple:
+    """A :func:`_fit_task` argument tuple that starts from ``net``'s cores."""
+    return (net.structure.to_dict(), host, [backend.to_host(c) for c in net.cores], options, seed, keep)
+
+
 def _seed(base: int, s: Structure) -> int:
     h = hashlib.sha256(repr((base, s.key)).encode()).digest()
     return int.from_bytes(h[:8], "little")
 
 
-def _check_common(target: Any, fname: str, max_evals: Any, progress: Any) -> tuple[Any, np.ndarray]:
+def _check_common(target: Any, fname: str, max_evals: Any) -> tuple[Any, np.ndarray]:
     xp = _check_target(target, fname)
     if target.ndim < 2:
         raise ValueError(f"{fname}: target must have at least 2 modes, got shape {tuple(target.shape)}")
@@ -330,12 +331,11 @@ def _progress(progress: bool, total: int | None, desc: str) -> Any:
 class _Engine:
     def __init__(self, fname: str, target: Any, host: np.ndarray, objective: Any, fit_options: dict[str, Any],
                  seed: int, runner: _Runner, record: Any, resume: Any, max_evals: int | None,
-                 stop_when: Callable[[Evaluation], bool] | None, bar: Any, extra: dict[str, Any]) -> None:
+                 stop_when: Callable[[Evaluation], bool] | None, bar: Any) -> None:
         self.fname, self.target, self.host = fname, target, host
         self.objective = _as_objective(objective, fname)
         self.options, self.seed, self.runner = fit_options, seed, runner
         self.record, self.max_evals, self.stop_when, self.bar = record, max_evals, stop_when, bar
-        self.extra = extra
         self.evals: list[Evaluation] = []
         self.cache: dict[tuple, Evaluation] = {}
         self.replay: dict[tuple, Evaluation] = {}
@@ -343,12 +343,8 @@ class _Engine:
         if resume is not None:
             method, old, _ = load_record(resume)
             if method != fname:
-                from tnkit import io
-
                 raise io.DataError(f"{resume}: record of a {method!r} search, cannot resume {fname!r}")
             if old and old[0].structure.shape != tuple(host.shape):
-                from tnkit import io
-
                 raise io.DataError(f"{resume}: record for shape {old[0].structure.shape}, target has "
                                    f"{tuple(host.shape)}")
             self.replay = {e.structure.key: e for e in old}
@@ -397,12 +393,12 @@ class _Engine:
         if self.max_evals is not None and len(self.evals) >= self.max_evals and not self.stopped:
             self.stopped = "max_evals"
         if self.record is not None and new:
-            _save_record(self.record, self.evals, self.fname, self.extra)
+            _save_record(self.record, self.evals, self.fname, {})
         return out
 
     def result(self, stopped: str, t0: float) -> SearchResult:
         if self.record is not None:
-            _save_record(self.record, self.evals, self.fname, self.extra)
+            _save_record(self.record, self.evals, self.fname, {})
         best = min(self.evals, key=lambda e: (e.loss, e.index))
         res = fit(self.target, best.structure, rng=_seed(self.seed, best.structure), **self.options)
         return SearchResult(best, res.network, self.evals, self.fname, self.stopped or stopped,
@@ -744,7 +740,7 @@ def _local_prelude(fname: str, target: Any, template: Any, init_ranks: Any, min_
                    executor: Any, workers: Any, record: Any, resume: Any, max_evals: Any, stop_when: Any,
                    progress: bool, seed: int) -> tuple:
     """Checks and set-up shared by TNLS and TnALE."""
-    _, host = _check_common(target, fname, max_evals, progress)
+    _, host = _check_common(target, fname, max_evals)
     tmpl, edges, ranks = _local_setup(fname, target, template, init_ranks, min_rank, max_rank, init_perm)
     if not _is_int(perm_radius) or perm_radius < 0:
         raise ValueError(f"{fname}: perm_radius must be an int >= 0, got {perm_radius!r}")
@@ -754,7 +750,7 @@ def _local_prelude(fname: str, target: Any, template: Any, init_ranks: Any, min_
     bar = _progress(progress, max_evals, fname)
     try:
         eng = _Engine(fname, target, host, objective, opts, seed, runner, record, resume, max_evals, stop_when,
-                      bar, {})
+                      bar)
     except BaseException:
         runner.close()
         if bar is not None:
@@ -879,7 +875,7 @@ def greedy(
     (True, True)
     """
     fname = "greedy"
-    xp, host = _check_common(target, fname, None, progress)
+    xp, host = _check_common(target, fname, None)
     for name, v in (("tol", tol), ("noise", noise)):
         if not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{fname}: {name} must be a finite number >= 0, got {v!r}")
@@ -935,8 +931,6 @@ def greedy(
         start_step = 0
         if resume is not None:
             method, old, extra = load_record(resume)
-            from tnkit import io
-
             if method != fname or "state" not in extra:
                 raise io.DataError(f"{resume}: not a greedy search record")
             st = extra["state"]
@@ -988,9 +982,8 @@ def greedy(
             if not cands:
                 stopped = "max_params"
                 break
-            results = runner.run([(c.structure.to_dict(), host, [backend.to_host(x) for x in c.cores],
-                                   {**opts, "n_iter": candidate_sweeps, "restarts": 1},
-                                   _seed(seed, c.structure), False) for c in cands])
+            results = runner.run([_warm_task(c, host, {**opts, "n_iter": candidate_sweeps, "restarts": 1},
+                                             _seed(seed, c.structure), False) for c in cands])
             scores = []
             for c, (rse, sec, _) in zip(cands, results):
                 add(c.structure, rse, sec, step)
@@ -1003,10 +996,9 @@ def greedy(
                 stopped = "no_improvement"
                 break
             chosen = cands[k]
-            rse, sec, cores = runner.run([(chosen.structure.to_dict(), host,
-                                           [backend.to_host(x) for x in chosen.cores],
-                                           {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol},
-                                           _seed(seed, chosen.structure) + 1, True)])[0]
+            rse, sec, cores = runner.run([_warm_task(chosen, host,
+                                                     {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol},
+                                                     _seed(seed, chosen.structure) + 1, True)])[0]
             net = TensorNetwork(chosen.structure, cores)
             current = add(chosen.structure, rse, sec, step)
             last = step
@@ -1026,9 +1018,8 @@ def greedy(
                          if r - rank_step >= 1]
                 if not cands:
                     break
-                results = runner.run([(c.structure.to_dict(), host, [backend.to_host(x) for x in c.cores],
-                                       {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol},
-                                       _seed(seed, c.structure) + 2, True) for c in cands])
+                results = runner.run([_warm_task(c, host, {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol},
+                                                 _seed(seed, c.structure) + 2, True) for c in cands])
                 ok = []
                 for c, (rse, sec, cores) in zip(cands, results):
                     e = add(c.structure, rse, sec, step)
