@@ -489,7 +489,8 @@ _FIT_DEFAULTS = {"n_iter": 100, "restarts": 2, "tol": 1e-7, "rse_tol": 1e-8}
 def _fit_options(fit_options: dict[str, Any] | None, fname: str) -> dict[str, Any]:
     opts = dict(_FIT_DEFAULTS)
     if fit_options:
-        bad = set(fit_options) - {"method", "n_iter", "tol", "rse_tol", "restarts", "patience", "lr", "ridge", "mask"}
+        bad = set(fit_options) - {"method", "n_iter", "tol", "rse_tol", "restarts", "patience", "lr", "ridge", "mask",
+                                  "anneal"}
         if bad:
             raise ValueError(f"{fname}: unknown fit option(s) {sorted(bad)}")
         opts.update(fit_options)
@@ -646,6 +647,7 @@ def tnale(
     radius: int = 2,
     perm_radius: int = 1,
     n_rounds: int = 30,
+    restarts: int = 0,
     max_evals: int | None = None,
     stop_when: Callable[[Evaluation], bool] | None = None,
     fit_options: dict[str, Any] | None = None,
@@ -667,8 +669,14 @@ def tnale(
     radius 1 ends the search. Fitted structures are remembered, so revisiting a
     structure costs nothing.
 
-    Parameters are those of :func:`tnls` except ``radius`` (the starting rank radius)
-    and ``n_rounds`` (most rounds).
+    Parameters are those of :func:`tnls` except ``radius`` (the starting rank radius),
+    ``n_rounds`` (most rounds per start) and ``restarts``: after the search ends, start
+    again this many times from ``init_ranks`` and a random permutation (drawn from
+    ``seed``; the same permutation when ``search_perm`` is off, so restarts only make
+    sense with it), keeping the cache and the best structure over all starts. The
+    enumeration is a local method: a wrong permutation can trap it where no single swap
+    or rank step lowers the objective, and a new start is the cheap way out when the
+    evaluation budget (``max_evals``) allows it.
 
     Returns
     -------
@@ -687,52 +695,74 @@ def tnale(
     for name, v in (("n_rounds", n_rounds), ("radius", radius)):
         if not _is_int(v) or v < 1:
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
+    if not _is_int(restarts) or restarts < 0:
+        raise ValueError(f"{fname}: restarts must be an int >= 0, got {restarts!r}")
     tmpl, edges, ranks, pairs, runner, bar, eng = _local_prelude(
         fname, target, template, init_ranks, min_rank, max_rank, init_perm, search_perm, perm_radius, objective,
         fit_options, executor, workers, record, resume, max_evals, stop_when, progress, seed)
     t0 = time.perf_counter()
     stopped = "n_rounds"
+    gen = np.random.default_rng(seed)
+    start_ranks = ranks
+    rnd = 0
     try:
-        perm = tmpl.perm
-        best = eng.evaluate([_build(tmpl, edges, ranks, perm)], 0)[0]
-        rad = radius
-        for rnd in range(1, n_rounds + 1):
-            improved = False
-            variables: list[Any] = (["perm"] if pairs else []) + list(range(len(edges)))
-            for var in variables:
-                if eng.stopped:
-                    break
-                if var == "perm":
-                    options = [(ranks, _swap(perm, a, b)) for a, b in pairs]
-                else:
-                    options = []
-                    for delta in range(-rad, rad + 1):
-                        r = int(ranks[var]) + delta
-                        if delta != 0 and min_rank <= r <= max_rank:
-                            nr = ranks.copy()
-                            nr[var] = r
-                            options.append((nr, perm))
-                if not options:
-                    continue
-                evals = eng.evaluate([_build(tmpl, edges, r, p) for r, p in options], rnd)
-                cands = [(e.loss, e.index, k) for k, e in enumerate(evals) if e is not None]
-                if cands and min(cands)[0] < best.loss:
-                    k = min(cands)[2]
-                    ranks, perm = options[k]
-                    best = evals[k]
-                    improved = True
+        for start in range(restarts + 1):
             if eng.stopped:
                 break
-            if not improved:
-                if rad == 1:
-                    stopped = "converged"
-                    break
-                rad = max(1, rad // 2)
+            ranks = start_ranks.copy()
+            perm = tmpl.perm if start == 0 or not pairs else tuple(int(p) for p in gen.permutation(tmpl.num_nodes))
+            stopped = _enumerate(eng, tmpl, edges, ranks, perm, pairs, radius, n_rounds, min_rank, max_rank, rnd)
+            rnd = max(e.step for e in eng.evals) + 1 if eng.evals else rnd
         return eng.result(stopped, t0)
     finally:
         if bar is not None:
             bar.close()
         runner.close()
+
+
+def _enumerate(eng: _Engine, tmpl: Structure, edges: list[tuple[int, int]], ranks: np.ndarray,
+               perm: tuple[int, ...], pairs: list[tuple[int, int]], radius: int, n_rounds: int, min_rank: int,
+               max_rank: int, step0: int) -> str:
+    """One TnALE start: alternating enumeration from (ranks, perm) until converged; the
+    reason it ended."""
+    best = eng.evaluate([_build(tmpl, edges, ranks, perm)], step0)[0]
+    if best is None:
+        return "stopped"
+    stopped = "n_rounds"
+    rad = radius
+    for rnd in range(step0 + 1, step0 + n_rounds + 1):
+        improved = False
+        variables: list[Any] = (["perm"] if pairs else []) + list(range(len(edges)))
+        for var in variables:
+            if eng.stopped:
+                break
+            if var == "perm":
+                options = [(ranks, _swap(perm, a, b)) for a, b in pairs]
+            else:
+                options = []
+                for delta in range(-rad, rad + 1):
+                    r = int(ranks[var]) + delta
+                    if delta != 0 and min_rank <= r <= max_rank:
+                        nr = ranks.copy()
+                        nr[var] = r
+                        options.append((nr, perm))
+            if not options:
+                continue
+            evals = eng.evaluate([_build(tmpl, edges, r, p) for r, p in options], rnd)
+            cands = [(e.loss, e.index, k) for k, e in enumerate(evals) if e is not None]
+            if cands and min(cands)[0] < best.loss:
+                k = min(cands)[2]
+                ranks, perm = options[k]
+                best = evals[k]
+                improved = True
+        if eng.stopped:
+            break
+        if not improved:
+            if rad == 1:
+                stopped = "converged"
+                break
+            rad = max(1, rad // 2)
+    return stopped
 
 
 def _local_prelude(fname: str, target: Any, template: Any, init_ranks: Any, min_rank: int, max_rank: int,
@@ -792,6 +822,7 @@ def greedy(
     patience: int = 3,
     candidate_sweeps: int = 10,
     sweeps: int = 200,
+    refits: int = 2,
     noise: float = 1e-2,
     objective: Any = None,
     fit_options: dict[str, Any] | None = None,
@@ -833,9 +864,12 @@ def greedy(
         structure, starting from its ranks. A single edge of a hub gains nothing on its
         own, so hub structures such as Tucker are only found from a hub template.
     prune : bool
-        Once ``tol`` is reached, lower edge ranks by ``rank_step`` one at a time (bond
-        SVD truncation, then a warm refit) while the error stays within ``tol``; this
-        undoes growth steps that later ones made redundant.
+        Once ``tol`` is reached, try every lower rank (in steps of ``rank_step``) of every
+        edge — bond SVD truncation, then a warm refit and ``refits`` fresh ones — and keep
+        the most compact candidate within ``tol``; repeat until none is. This undoes
+        growth steps that later ones made redundant (a loop edge grown past its true rank
+        is cut back in one step: fits of an over-parameterised loop converge slowly, fits
+        at the true rank quickly).
     score : {"per_param", "error"}
         Rank candidates by the drop in squared error per added parameter, or by the
         error alone.
@@ -848,6 +882,13 @@ def greedy(
         Steps without holdout improvement before stopping.
     candidate_sweeps, sweeps : int
         ALS sweeps for candidates and for the chosen network.
+    refits : int
+        When the warm-started fit of the chosen structure misses ``tol``, it is also
+        fitted from this many fresh random starts (the first by ALS with ``anneal=50``,
+        see :func:`tnkit.network.fit`, the others plain); the lowest error wins. ALS on
+        graphs with loops can stall far from the exact solution from a warm start while
+        a fresh one reaches it, so this keeps a correct structure from being grown past.
+        Pruning candidates get half as many (rounded up).
     noise : float
         Relative size of the new slices.
     objective : Objective, str or callable, optional
@@ -883,6 +924,8 @@ def greedy(
                     ("sweeps", sweeps)):
         if not _is_int(v) or v < 1:
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
+    if not _is_int(refits) or refits < 0:
+        raise ValueError(f"{fname}: refits must be an int >= 0, got {refits!r}")
     if max_params is not None and (not _is_int(max_params) or max_params < 1):
         raise ValueError(f"{fname}: max_params must be an int >= 1 or None, got {max_params!r}")
     hold = None
@@ -926,6 +969,21 @@ def greedy(
                            "step": step, "rse": current.rse,
                            "cores": {str(k): backend.to_host(c) for k, c in enumerate(net.cores)}}}
         _save_record(record, evals, fname, extra)
+
+    def settle(nets: list[TensorNetwork], fresh: int, salt: int) -> list[tuple[float, float, list[np.ndarray]]]:
+        """Fit each network warm; those that miss ``tol`` also from ``fresh`` random starts
+        (in one batch). Per network: the best (rse, summed seconds, cores)."""
+        o = {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol}
+        bases = [_seed(seed, c.structure) + salt for c in nets]
+        out = [[r] for r in runner.run([_warm_task(c, host, o, b, True) for c, b in zip(nets, bases)])]
+        redo = [k for k, r in enumerate(out) if r[0][0] > tol]
+        tasks = [(nets[k].structure.to_dict(), host, None, {**o, "anneal": 50 if m == 0 else 0}, bases[k] + 10 * (m + 1),
+                  True)
+                 for k in redo for m in range(fresh)]
+        for n, r in enumerate(runner.run(tasks) if tasks else []):
+            out[redo[n // fresh]].append(r)
+        return [(min(rs, key=lambda t: t[0])[0], sum(t[1] for t in rs), min(rs, key=lambda t: t[0])[2])
+                for rs in out]
 
     try:
         start_step = 0
@@ -996,9 +1054,7 @@ def greedy(
                 stopped = "no_improvement"
                 break
             chosen = cands[k]
-            rse, sec, cores = runner.run([_warm_task(chosen, host,
-                                                     {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol},
-                                                     _seed(seed, chosen.structure) + 1, True)])[0]
+            rse, sec, cores = settle([chosen], refits, 1)[0]
             net = TensorNetwork(chosen.structure, cores)
             current = add(chosen.structure, rse, sec, step)
             last = step
@@ -1014,12 +1070,11 @@ def greedy(
         if prune and hold is None and current.rse <= tol:
             step = last + 1
             while True:
-                cands = [net.truncate_edge(i, j, r - rank_step) for i, j, r in net.structure.edges
-                         if r - rank_step >= 1]
+                cands = [net.truncate_edge(i, j, q) for i, j, r in net.structure.edges
+                         for q in range(r - rank_step, 0, -rank_step)]
                 if not cands:
                     break
-                results = runner.run([_warm_task(c, host, {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol},
-                                                 _seed(seed, c.structure) + 2, True) for c in cands])
+                results = settle(cands, (refits + 1) // 2, 2)
                 ok = []
                 for c, (rse, sec, cores) in zip(cands, results):
                     e = add(c.structure, rse, sec, step)
