@@ -703,13 +703,11 @@ def tnale(
     t0 = time.perf_counter()
     stopped = "n_rounds"
     gen = np.random.default_rng(seed)
-    start_ranks = ranks
     rnd = 0
     try:
         for start in range(restarts + 1):
             if eng.stopped:
                 break
-            ranks = start_ranks.copy()
             perm = tmpl.perm if start == 0 or not pairs else tuple(int(p) for p in gen.permutation(tmpl.num_nodes))
             stopped = _enumerate(eng, tmpl, edges, ranks, perm, pairs, radius, n_rounds, min_rank, max_rank, rnd)
             rnd = max(e.step for e in eng.evals) + 1 if eng.evals else rnd
@@ -982,8 +980,8 @@ def greedy(
                  for k in redo for m in range(fresh)]
         for n, r in enumerate(runner.run(tasks) if tasks else []):
             out[redo[n // fresh]].append(r)
-        return [(min(rs, key=lambda t: t[0])[0], sum(t[1] for t in rs), min(rs, key=lambda t: t[0])[2])
-                for rs in out]
+        best = [min(rs, key=lambda t: t[0]) for rs in out]
+        return [(b[0], sum(t[1] for t in rs), b[2]) for b, rs in zip(best, out)]
 
     try:
         start_step = 0
