@@ -189,6 +189,14 @@ def test_greedy_star_recovers_tucker() -> None:
     assert _rel(res.network.to_dense(), x) <= 1e-6 * 1.01
     # only the star's edges grow
     assert all(j == 3 for _, j, _ in res.best.structure.edges)
+    # one edge of a rank-1 star adds nothing (multilinear rank (2, 1, 1) is rank one), so
+    # the single-edge candidates of step 1 keep the start's error and two edges grow at once
+    step1 = [e for e in res.evaluations if e.step == 1]
+    singles = [e for e in step1 if sorted(r for *_, r in e.structure.edges) == [1, 1, 2]]
+    assert len(singles) == 3
+    assert all(e.rse == pytest.approx(res.evaluations[0].rse, rel=1e-6) for e in singles)
+    assert sorted(r for *_, r in step1[-1].structure.edges) == [1, 2, 2]
+    assert step1[-1].rse < 0.99 * res.evaluations[0].rse
 
 
 def test_greedy_start_structure_grows_only_its_edges(x_tt) -> None:

@@ -840,7 +840,10 @@ def greedy(
     there, and keeps the edge with the largest drop in squared error per added parameter;
     the winner is then fitted for up to ``sweeps`` sweeps. Stops when the relative error
     reaches ``tol``, the next step would exceed ``max_params``, after ``max_steps``, or
-    when no candidate lowers the error.
+    when no candidate lowers the error — single-edge growth first, then (fitted warm and
+    from fresh starts) growth of two edges of one core at once, which is how a hub such as
+    Tucker's core starts to pay. Drops in squared error below ``1e-8`` of the current
+    one count as fitting noise.
 
     Parameters
     ----------
@@ -983,6 +986,32 @@ def greedy(
         best = [min(rs, key=lambda t: t[0]) for rs in out]
         return [(b[0], sum(t[1] for t in rs), b[2]) for b, rs in zip(best, out)]
 
+    floor = 1e-8  # squared-error drops below this fraction are fitting noise, not gains
+
+    def pick(cands: list[TensorNetwork], results: list, step: int) -> tuple[int, float]:
+        """Record the candidates; the index of the best by ``score`` and its squared-error drop."""
+        scores, drops = [], []
+        for c, (rse, sec, _) in zip(cands, results):
+            add(c.structure, rse, sec, step)
+            drop = current.rse ** 2 - rse ** 2
+            drops.append(drop)
+            scores.append(drop / (c.num_params - net.num_params) if score == "per_param" else drop)
+        k = int(np.argmax(scores))
+        return k, drops[k]
+
+    def pair_moves(s: Structure) -> list[TensorNetwork]:
+        out = []
+        for v in range(s.num_nodes):
+            inc = [(i, j, r) for i, j, r in s.edges if v in (i, j)]
+            for a in range(len(inc)):
+                for b in range(a + 1, len(inc)):
+                    (i1, j1, r1), (i2, j2, r2) = inc[a], inc[b]
+                    new = s.with_rank(i1, j1, r1 + rank_step).with_rank(i2, j2, r2 + rank_step)
+                    if max_params is None or new.num_params <= max_params:
+                        out.append(net.expand_edge(i1, j1, r1 + rank_step, noise=noise, rng=gen)
+                                   .expand_edge(i2, j2, r2 + rank_step, noise=noise, rng=gen))
+        return out
+
     try:
         start_step = 0
         if resume is not None:
@@ -1040,19 +1069,22 @@ def greedy(
                 break
             results = runner.run([_warm_task(c, host, {**opts, "n_iter": candidate_sweeps, "restarts": 1},
                                              _seed(seed, c.structure), False) for c in cands])
-            scores = []
-            for c, (rse, sec, _) in zip(cands, results):
-                add(c.structure, rse, sec, step)
-                gain = current.rse ** 2 - rse ** 2
-                if score == "per_param":
-                    gain /= c.num_params - net.num_params
-                scores.append(gain)
-            k = int(np.argmax(scores))
-            if not scores[k] > 0:
-                stopped = "no_improvement"
-                break
-            chosen = cands[k]
-            rse, sec, cores = settle([chosen], refits, 1)[0]
+            k, gain = pick(cands, results, step)
+            if gain > floor * current.rse ** 2:
+                chosen = cands[k]
+                rse, sec, cores = settle([chosen], refits, 1)[0]
+            else:
+                # No single edge helps (an edge of a hub whose other edges have rank one
+                # adds nothing, and a warm start can sit on the saddle): grow two edges
+                # of one core at once, fitted warm and from fresh starts.
+                cands = pair_moves(s)
+                results = settle(cands, refits, 3) if cands else []
+                k, gain = pick(cands, results, step) if cands else (0, 0.0)
+                if not gain > floor * current.rse ** 2:
+                    stopped = "no_improvement"
+                    break
+                chosen = cands[k]
+                rse, sec, cores = results[k]
             net = TensorNetwork(chosen.structure, cores)
             current = add(chosen.structure, rse, sec, step)
             last = step
