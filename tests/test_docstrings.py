@@ -13,7 +13,9 @@ import pytest
     ["tnkit", "tnkit.backend", "tnkit.linalg", "physics.spin_chains", "tnkit.mps", "tnkit.mpo", "tnkit.models",
      "tnkit.opsum", "tnkit.measure", "tnkit.fitting", "tnkit._tebd", "tnkit._tdvp", "tnkit._dmrg",
      "tnkit.tucker", "tnkit.tt", "tnkit.tr", "tnkit._tt_cross", "tnkit.chebyshev",
-     "tnkit.ttn", "tnkit._kron", "tnkit.bug", "tnkit.network", "tnkit.search", "physics.pde.radiative_transfer", "physics.pde.matrix_odes"],
+     "tnkit.ttn", "tnkit._kron", "tnkit.bug", "tnkit.network", "tnkit.search", "physics.pde.radiative_transfer", "physics.pde.matrix_odes",
+     "physics.pde.spectral_solvers", "physics.pde.grf", "physics.pde.cole_hopf",
+     "physics.pde.elliptic", "tnkit.io._chunked"],
 )
 def test_module_examples(name: str) -> None:
     module = importlib.import_module(name)

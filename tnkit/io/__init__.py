@@ -15,6 +15,7 @@ Anything wrong with a file raises :class:`DataError` naming the file and the fau
 
 from __future__ import annotations
 
+from tnkit.io._chunked import ChunkedWriter
 from tnkit.io._errors import DataError
 from tnkit.io._generators import generate_dataset, generator_names, register_generator
 from tnkit.io._hdf5 import array_sha256, load, provenance, save, sha256_file
@@ -31,6 +32,7 @@ from tnkit.io._types import register_schema, register_type
 
 __all__ = [
     "DataError",
+    "ChunkedWriter",
     "save",
     "load",
     "provenance",

@@ -1,4 +1,4 @@
-"""``tnkit data list | verify [NAME ...] | generate NAME [--out PATH] [--force]``."""
+"""``tnkit data list | verify [NAME ...] | generate NAME [--out PATH] [--force] [options]``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p_generate.add_argument(
         "--force", action="store_true", help="rewrite the manifest file even when it already verifies"
     )
+    p_generate.add_argument("--samples", type=int, default=None, help="number of samples (operator datasets)")
+    p_generate.add_argument("--resolution", type=int, default=None, help="stored grid size (operator datasets)")
+    p_generate.add_argument("--seed", type=int, default=None, help="random seed (operator datasets)")
+    p_generate.add_argument("--backend", default=None, choices=("numpy", "torch", "cupy", "torch-cuda"),
+                            help="array library the solvers run on (operator datasets)")
+    p_generate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                            help="any other generator parameter, e.g. --set nu=1e-4 (repeatable)")
+    p_generate.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_generate.set_defaults(func=data_generate)
     return parser
 
@@ -134,10 +142,45 @@ def _content_difference(new: Path, reference: DatasetEntry) -> float:
     return worst
 
 
+def _parse_value(text: str) -> Any:
+    """``--set`` values: int, float, true/false/none, else the string itself."""
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key in ("samples", "resolution", "seed", "backend"):
+        value = getattr(args, key, None)
+        if value is not None:
+            options[key] = value
+    for item in getattr(args, "set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        options[key.strip()] = _parse_value(value)
+    return options
+
+
 def data_generate(args: argparse.Namespace) -> int:
     """Regenerate one dataset and compare it with the manifest; 1 if it does not reproduce."""
     name: str = args.name
     out: Path | None = args.out
+    try:
+        options = _generator_options(args)
+    except ValueError as exc:
+        return _error(str(exc))
+    if getattr(args, "no_progress", False):
+        options["progress"] = False
     try:
         entry: DatasetEntry | None = dataset_entry(name)
     except DataError as exc:
@@ -153,8 +196,8 @@ def data_generate(args: argparse.Namespace) -> int:
             print(f"OK    {name}: {entry.file} already matches the manifest (--force to rewrite it)")
             return 0
     try:
-        written = generate_dataset(name, out)
-    except DataError as exc:
+        written = generate_dataset(name, out, **options)
+    except (DataError, ValueError) as exc:
         return _error(str(exc))
     digest = sha256_file(written)
     size = written.stat().st_size

@@ -1,9 +1,13 @@
 """Dataset generators: the code that (re)makes each file named in the manifest.
 
-A generator is ``fn(out: Path) -> None`` that writes one dataset file at ``out``
-(with :func:`tnkit.io.save`, so atomically and with provenance). It is registered
-under the manifest name with :func:`register_generator` and run by
-:func:`generate_dataset` or ``tnkit data generate NAME``.
+A generator is ``fn(out: Path, **options) -> None`` that writes one dataset file at
+``out`` (with :func:`tnkit.io.save` or :class:`tnkit.io.ChunkedWriter`, so atomically and
+with provenance); ``options`` are generator parameters from the caller or the command
+line (a generator without parameters takes none). It is registered under the manifest
+name with :func:`register_generator` and run by :func:`generate_dataset` or
+``tnkit data generate NAME``. The operator-learning recipes of :mod:`physics.data`
+(``darcy``, ``navier-stokes``, ...) register themselves when that package is imported,
+which the lookup does on demand.
 
 The one generator shipped here, ``svd_reference``, makes a matrix with a
 prescribed singular spectrum for Eckart–Young checks of truncated SVDs.
@@ -24,7 +28,10 @@ from tnkit.io._types import register_schema
 
 __all__ = ["register_generator", "generate_dataset", "generator_names", "svd_reference_spectrum"]
 
-Generator = Callable[[Path], None]
+Generator = Callable[..., None]
+
+# Packages that register generators when imported (looked up when a name is unknown).
+_PLUGIN_MODULES = ("physics.data",)
 
 _GENERATORS: dict[str, Generator] = {}
 
@@ -60,13 +67,20 @@ def _find_generator(name: str) -> Generator:
             module = None
         if module is not None:
             importlib.import_module(module)
+    for plugin in _PLUGIN_MODULES:
+        if name in _GENERATORS:
+            break
+        try:
+            importlib.import_module(plugin)
+        except ImportError:
+            pass
     if name not in _GENERATORS:
         known = ", ".join(generator_names()) or "none"
         raise DataError(f"no generator registered for dataset {name!r}; known: {known}")
     return _GENERATORS[name]
 
 
-def generate_dataset(name: str, out: PathLike | None = None) -> Path:
+def generate_dataset(name: str, out: PathLike | None = None, **options: object) -> Path:
     """Run the generator of dataset ``name``.
 
     Parameters
@@ -76,6 +90,8 @@ def generate_dataset(name: str, out: PathLike | None = None) -> Path:
     out
         Where to write. Default: the dataset's manifest location (replaced
         atomically).
+    **options
+        Generator parameters (e.g. ``samples=64`` for the operator datasets).
 
     Returns
     -------
@@ -91,7 +107,14 @@ def generate_dataset(name: str, out: PathLike | None = None) -> Path:
     generator = _find_generator(name)
     target = Path(out) if out is not None else dataset_entry(name).file
     target.parent.mkdir(parents=True, exist_ok=True)
-    generator(target)
+    import inspect
+
+    takes_options = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(generator).parameters.values())
+    if not takes_options:
+        options.pop("progress", None)  # a display setting, not a data parameter
+        if options:
+            raise ValueError(f"dataset {name!r} takes no generator options, got {sorted(options)}")
+    generator(target, **options)
     return target
 
 

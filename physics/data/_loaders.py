@@ -1,0 +1,106 @@
+"""Loading operator datasets: NumPy arrays, or a torch ``Dataset`` with normalisers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["GaussianNormalizer", "UnitGaussianNormalizer", "load_arrays", "torch_dataset"]
+
+
+def load_arrays(source: str | Path, *, like: Any = None) -> dict[str, Any]:
+    """The arrays of a dataset file: ``a`` (inputs), ``u`` (outputs) and any stored
+    attributes (``times`` for Navier-Stokes). ``source`` is a path or the name of a
+    dataset in ``datasets/manifest.toml`` (verified against its sha256 first).
+
+    Raises :class:`tnkit.io.DataError` for a missing, corrupt or foreign file.
+    """
+    from tnkit import io
+
+    path = Path(source)
+    if not path.suffix and not path.exists():
+        data = io.load_dataset(str(source), like=like)
+        where = str(source)
+    else:
+        data = io.load(path, like=like)
+        where = str(path)
+    if not isinstance(data, dict) or "a" not in data or "u" not in data:
+        raise io.DataError(f"{where}: not an operator dataset (needs arrays 'a' and 'u')")
+    return data
+
+
+class UnitGaussianNormalizer:
+    """Pointwise standardisation as in the FNO code: ``(x - mean) / (std + eps)`` with the
+    mean and standard deviation over the sample axis (axis 0) of the training data.
+    Works on NumPy arrays and torch tensors (statistics are kept in the fitted library).
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(3.0, 2.0, (500, 4))
+    >>> n = UnitGaussianNormalizer(x)
+    >>> z = n.encode(x)
+    >>> bool(np.allclose(z.mean(0), 0, atol=1e-12)), bool(np.allclose(n.decode(z), x))
+    (True, True)
+    """
+
+    def __init__(self, x: Any, eps: float = 1e-5) -> None:
+        self.mean = x.mean(0)
+        self.std = x.std(0)
+        self.eps = float(eps)
+
+    def encode(self, x: Any) -> Any:
+        return (x - self.mean) / (self.std + self.eps)
+
+    def decode(self, x: Any) -> Any:
+        return x * (self.std + self.eps) + self.mean
+
+    def to(self, device: Any) -> "UnitGaussianNormalizer":
+        """Move torch statistics to ``device`` (no-op for NumPy)."""
+        if hasattr(self.mean, "to"):
+            self.mean, self.std = self.mean.to(device), self.std.to(device)
+        return self
+
+
+class GaussianNormalizer(UnitGaussianNormalizer):
+    """Standardisation by one global mean and standard deviation."""
+
+    def __init__(self, x: Any, eps: float = 1e-5) -> None:
+        self.mean = x.mean()
+        self.std = x.std()
+        self.eps = float(eps)
+
+
+def torch_dataset(source: Any, *, n: int | None = None, start: int = 0, normalize: str | None = "unit_gaussian",
+                  x_normalizer: Any = None, y_normalizer: Any = None, dtype: str = "float32") -> Any:
+    """A ``torch.utils.data.Dataset`` of ``(x, y)`` pairs from a dataset file or name (or a
+    dict with ``a`` and ``u``), samples ``start .. start + n``.
+
+    ``normalize``: ``"unit_gaussian"`` (pointwise, FNO's), ``"gaussian"`` (global) or
+    None. Normalisers are fitted on these samples unless given (pass the training set's
+    to a test set). The dataset has ``x_normalizer`` and ``y_normalizer`` attributes
+    (``decode`` maps model outputs back to physical units).
+    """
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("torch_dataset needs torch (pip install 'tnkit[torch]')") from None
+    data = source if isinstance(source, dict) else load_arrays(source)
+    total = int(np.asarray(data["a"]).shape[0])
+    stop = total if n is None else start + int(n)
+    if not 0 <= start < stop <= total:
+        raise ValueError(f"torch_dataset: samples {start}..{stop} are outside the {total} stored")
+    if normalize not in (None, "unit_gaussian", "gaussian"):
+        raise ValueError(f"torch_dataset: normalize must be 'unit_gaussian', 'gaussian' or None, got {normalize!r}")
+    tdt = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    x = torch.as_tensor(np.asarray(data["a"][start:stop]), dtype=tdt)
+    y = torch.as_tensor(np.asarray(data["u"][start:stop]), dtype=tdt)
+    kind = {"unit_gaussian": UnitGaussianNormalizer, "gaussian": GaussianNormalizer}.get(normalize or "")
+    if kind is not None:
+        x_normalizer = x_normalizer or kind(x)
+        y_normalizer = y_normalizer or kind(y)
+        x = x_normalizer.encode(x)
+    ds = torch.utils.data.TensorDataset(x, y)
+    ds.x_normalizer, ds.y_normalizer = x_normalizer, y_normalizer
+    return ds

@@ -1,0 +1,44 @@
+"""Hook the dataset generators into ``tnkit data generate``.
+
+Every recipe of :data:`physics.data.DATASETS` is a generator under its own name (written
+wherever ``--out`` says, parameters from the command line), and the small versions
+committed to ``datasets/`` are generators under their manifest names with fixed
+parameters (:data:`SMALL`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tnkit.io import register_generator
+
+__all__ = ["SMALL", "register_all"]
+
+# Small versions shipped in datasets/ (a few MB): name -> (recipe, parameters).
+SMALL: dict[str, tuple[str, dict[str, Any]]] = {
+    "darcy_64": ("darcy", {"samples": 256, "resolution": 64, "solve_resolution": 253, "seed": 0}),
+    "navier_stokes_1e-3_64": ("navier-stokes", {"samples": 64, "nu": 1e-3, "resolution": 64, "solve_resolution": 64,
+                                                "T": 10.0, "record": 1.0, "dt": 1e-3, "seed": 0}),
+}
+
+
+def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
+    def run(out: Path, progress: bool | None = None, **options: Any) -> None:
+        from physics.data._generators import generate
+
+        if fixed is not None and options:
+            raise ValueError(f"{name} is a fixed dataset; options {sorted(options)} apply to the recipe "
+                             f"{SMALL[name][0]!r} (tnkit data generate {SMALL[name][0]} --out PATH ...)")
+        generate(SMALL[name][0] if fixed is not None else name, out, progress=progress, **(fixed or options))
+
+    return run
+
+
+def register_all() -> None:
+    from physics.data._generators import DATASETS
+
+    for name in DATASETS:
+        register_generator(name)(_recipe(name, None))
+    for name, (_, params) in SMALL.items():
+        register_generator(name)(_recipe(name, params))
