@@ -195,8 +195,11 @@ def test_greedy_star_recovers_tucker() -> None:
     singles = [e for e in step1 if sorted(r for *_, r in e.structure.edges) == [1, 1, 2]]
     assert len(singles) == 3
     assert all(e.rse == pytest.approx(res.evaluations[0].rse, rel=1e-6) for e in singles)
-    assert sorted(r for *_, r in step1[-1].structure.edges) == [1, 2, 2]
-    assert step1[-1].rse < 0.99 * res.evaluations[0].rse
+    chosen = min(step1, key=lambda e: e.rse)
+    assert sorted(r for *_, r in chosen.structure.edges) == [1, 2, 2]
+    assert chosen.rse < 0.99 * res.evaluations[0].rse
+    # step 2 grows from the chosen pair
+    assert all(e.params > chosen.params for e in res.evaluations if e.step == 2)
 
 
 def test_greedy_start_structure_grows_only_its_edges(x_tt) -> None:

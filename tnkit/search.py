@@ -988,16 +988,17 @@ def greedy(
 
     floor = 1e-8  # squared-error drops below this fraction are fitting noise, not gains
 
-    def pick(cands: list[TensorNetwork], results: list, step: int) -> tuple[int, float]:
-        """Record the candidates; the index of the best by ``score`` and its squared-error drop."""
-        scores, drops = [], []
-        for c, (rse, sec, _) in zip(cands, results):
-            add(c.structure, rse, sec, step)
+    def pick(cands: list[TensorNetwork], results: list, step: int) -> tuple[int, Evaluation] | None:
+        """Record the candidates; the best by ``score`` among those whose squared error
+        drops by more than ``floor`` of the current one (None if none does)."""
+        best = None
+        for k, (c, (rse, sec, _)) in enumerate(zip(cands, results)):
+            e = add(c.structure, rse, sec, step)
             drop = current.rse ** 2 - rse ** 2
-            drops.append(drop)
-            scores.append(drop / (c.num_params - net.num_params) if score == "per_param" else drop)
-        k = int(np.argmax(scores))
-        return k, drops[k]
+            gain = drop / (c.num_params - net.num_params) if score == "per_param" else drop
+            if drop > floor * current.rse ** 2 and (best is None or gain > best[0]):
+                best = (gain, k, e)
+        return None if best is None else best[1:]
 
     def pair_moves(s: Structure) -> list[TensorNetwork]:
         out = []
@@ -1069,24 +1070,24 @@ def greedy(
                 break
             results = runner.run([_warm_task(c, host, {**opts, "n_iter": candidate_sweeps, "restarts": 1},
                                              _seed(seed, c.structure), False) for c in cands])
-            k, gain = pick(cands, results, step)
-            if gain > floor * current.rse ** 2:
-                chosen = cands[k]
+            found = pick(cands, results, step)
+            if found is not None:
+                chosen = cands[found[0]]
                 rse, sec, cores = settle([chosen], refits, 1)[0]
+                net = TensorNetwork(chosen.structure, cores)
+                current = add(chosen.structure, rse, sec, step)
             else:
                 # No single edge helps (an edge of a hub whose other edges have rank one
                 # adds nothing, and a warm start can sit on the saddle): grow two edges
                 # of one core at once, fitted warm and from fresh starts.
                 cands = pair_moves(s)
-                results = settle(cands, refits, 3) if cands else []
-                k, gain = pick(cands, results, step) if cands else (0, 0.0)
-                if not gain > floor * current.rse ** 2:
+                results = settle(cands, refits, 3)
+                found = pick(cands, results, step)
+                if found is None:
                     stopped = "no_improvement"
                     break
-                chosen = cands[k]
-                rse, sec, cores = results[k]
-            net = TensorNetwork(chosen.structure, cores)
-            current = add(chosen.structure, rse, sec, step)
+                k, current = found
+                net = TensorNetwork(cands[k].structure, results[k][2])
             last = step
             save(net, step)
             if watch(net, current):
