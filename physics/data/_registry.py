@@ -19,7 +19,7 @@ __all__ = ["SMALL", "register_all"]
 SMALL: dict[str, tuple[str, dict[str, Any]]] = {
     "darcy_64": ("darcy", {"samples": 256, "resolution": 64, "solve_resolution": 253, "seed": 0}),
     "navier_stokes_1e-3_64": ("navier-stokes", {"samples": 64, "nu": 1e-3, "resolution": 64, "solve_resolution": 64,
-                                                "T": 10.0, "record": 1.0, "dt": 1e-3, "seed": 0}),
+                                                "T": 10.0, "record": 2.0, "dt": 1e-3, "seed": 0}),
 }
 
 

@@ -203,3 +203,32 @@ def test_load_arrays_rejects_other_files(tmp_path) -> None:
     save(tmp_path / "o.h5", {"x": np.zeros(2)})
     with pytest.raises(DataError, match="not an operator dataset"):
         load_arrays(tmp_path / "o.h5")
+
+
+def _regenerate_head(name: str, tmp_path, count: int) -> tuple[dict, dict]:
+    """The shipped dataset and the first ``count`` samples regenerated from its record."""
+    from physics.data import SMALL
+
+    shipped = load_arrays(name)  # sha256-verified against the manifest
+    recipe, params = SMALL[name]
+    fresh = load_arrays(generate(recipe, tmp_path / "head.h5", progress=False,
+                                 **{**params, "samples": count, "chunk": count}))
+    return shipped, fresh
+
+
+def test_shipped_darcy_regenerates(tmp_path) -> None:
+    shipped, fresh = _regenerate_head("darcy_64", tmp_path, 2)
+    assert shipped["a"].shape == (256, 64, 64) and shipped["u"].shape == (256, 64, 64)
+    assert set(np.unique(shipped["a"])) == {3.0, 12.0}
+    assert shipped["u"].min() >= 0 and np.all(shipped["u"][:, 0] == 0)
+    assert np.array_equal(fresh["a"], shipped["a"][:2])
+    assert np.allclose(fresh["u"], shipped["u"][:2], rtol=0, atol=1e-6 * np.abs(shipped["u"]).max())
+
+
+@pytest.mark.slow
+def test_shipped_navier_stokes_regenerates(tmp_path) -> None:
+    shipped, fresh = _regenerate_head("navier_stokes_1e-3_64", tmp_path, 2)
+    assert shipped["a"].shape == (64, 64, 64) and shipped["u"].shape == (64, 5, 64, 64)
+    assert np.allclose(shipped["times"], [2, 4, 6, 8, 10])
+    assert np.allclose(fresh["a"], shipped["a"][:2], rtol=0, atol=1e-6 * np.abs(shipped["a"]).max())
+    assert np.allclose(fresh["u"], shipped["u"][:2], rtol=0, atol=1e-5 * np.abs(shipped["u"]).max())

@@ -211,7 +211,7 @@ def data_generate(args: argparse.Namespace) -> int:
         difference = _content_difference(written, entry)
         if difference <= CONTENT_RTOL:
             print(
-                f"OK    {name}: wrote {written}; bytes differ from the manifest (other library versions "
+                f"OK    {name}: wrote {written}; bytes differ from the manifest (creation time, other library versions "
                 f"or BLAS rounding) but every array agrees to {difference:.1e} relative"
             )
             return 0

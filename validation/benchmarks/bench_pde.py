@@ -11,7 +11,17 @@
     cost in units of its FFTs; target <= 1.5 (everything besides the FFTs within
     half their cost). Sizes 256 and 512 (quick: 64).
 
-Full run: ``python validation/benchmarks/run.py -k ns --json results/bench_pde.json``.
+``dataset throughput darcy`` (size = solve grid 421; no peer)
+    ``physics.data.generate("darcy", ...)`` with FNO's parameters (421² solves subsampled
+    to 85², sparse LU, float32 storage) for 8 samples in one block into a temporary file.
+    ``details["samples_per_s"]``.
+
+``dataset throughput navier-stokes`` (size = solve grid 256; no peer)
+    FNO's nu = 1e-3 recipe (256², dt = 1e-4, T = 50: 500,000 steps per sample) cannot be
+    timed whole on a CPU; timed are 20 steps of a batch of 8 samples (``cn-heun``), and
+    ``details["samples_per_s"]`` extrapolates ``8 / (time * 500000 / 20)``.
+
+Full run: ``python validation/benchmarks/run.py -k "ns step|throughput" --json results/bench_pde.json``.
 """
 
 from __future__ import annotations
@@ -53,6 +63,58 @@ def _prepare(backend: str, n: int, method: str) -> Contenders:
                       details=lambda: {"method": method, "ffts_per_step": 5 * evals})
 
 
+def _prepare_darcy_throughput() -> Contenders:
+    import tempfile
+    from pathlib import Path
+
+    from physics.data import generate
+
+    folder = Path(tempfile.mkdtemp())
+    runs: list[float] = []
+
+    def call() -> Any:
+        import time
+
+        out = folder / f"darcy_{len(runs)}.h5"
+        t0 = time.perf_counter()
+        generate("darcy", out, samples=8, chunk=8, progress=False)
+        runs.append(time.perf_counter() - t0)
+        out.unlink()
+
+    return Contenders(tnkit=call, peer=None, details=lambda: {"samples": 8, "samples_per_s": 8 / min(runs)})
+
+
+def _prepare_ns_throughput(backend: str) -> Contenders:
+    why = unavailable(backend)
+    if why:
+        raise Skip(why)
+    from physics.pde import GaussianRandomField, NavierStokes2D, fno_forcing
+
+    n, batch, steps = 256, 8, 20
+    ns = NavierStokes2D(n, 1e-3, forcing=fno_forcing, dt=1e-4)
+    w = from_host(GaussianRandomField(n, alpha=2.5, tau=7.0, sigma=7.0 ** 1.5, normalization="fno")
+                  .sample(batch, rng=0), backend)
+    runs: list[float] = []
+    sync = synchronizer(backend)
+
+    def call() -> Any:
+        import time
+
+        t0 = time.perf_counter()
+        out = ns.step(w, steps)
+        if sync is not None:
+            sync()
+        runs.append(time.perf_counter() - t0)
+        return out
+
+    def details() -> dict[str, Any]:
+        per_sample = min(runs) / batch * 500_000 / steps
+        return {"batch": batch, "steps_timed": steps, "seconds_per_sample_extrapolated": per_sample,
+                "samples_per_s": 1 / per_sample}
+
+    return Contenders(tnkit=call, peer=None, sync=sync, details=details)
+
+
 def cases(quick: bool) -> list[Case]:
     sizes = (64,) if quick else (256, 512)
     out = []
@@ -61,4 +123,9 @@ def cases(quick: bool) -> list[Case]:
             name = "ns step vs its ffts" + ("" if method == "cn-heun" else ", cn-euler")
             out += [Case(name, backend, n, "the step's ffts", lambda b=backend, n=n, m=method: _prepare(b, n, m),
                          target_ratio=1.5) for n in sizes]
+    if not quick:
+        slow = (0, 0.0, 1, 3)
+        out.append(Case("dataset throughput darcy", "numpy", 421, None, _prepare_darcy_throughput, effort=slow))
+        out += [Case("dataset throughput navier-stokes", b, 256, None, lambda b=b: _prepare_ns_throughput(b),
+                     effort=slow) for b in BACKENDS]
     return out
