@@ -115,6 +115,9 @@ class _Periodic:
         raise NotImplementedError
 
     def _step_hat(self, xp: Any, wh: Any, ops: dict[str, Any]) -> Any:
+        ws = self._workspace(xp, wh, ops)
+        if ws is not None:
+            return self._step_hat_ws(wh, ops, ws)
         if self.method == "etdrk4":
             nv = self._nonlinear(xp, wh, ops)
             a = ops["E2"] * wh + ops["Q"] * nv
@@ -137,6 +140,45 @@ class _Periodic:
         n1 *= ops["cn_h2"]
         n1 += decayed
         return n1
+
+    # ------------------------------------------------------------------ workspace path
+    # NumPy >= 2 writes FFTs and products into preallocated buffers (``out=``): the same
+    # operations in the same order as the generic path (identical numbers), without the
+    # allocator's page faults on large temporaries, which otherwise cost as much as the
+    # FFTs themselves (NS at 256^2: 2.4 ms a step instead of 5.3 ms). torch gains nothing
+    # from it on the CPU (measured) and has a caching allocator on CUDA.
+    def _workspace(self, xp: Any, wh: Any, ops: dict[str, Any]) -> dict[str, Any] | None:
+        if (self.method == "etdrk4" or not hasattr(self, "_nonlinear_ws") or backend.library_name(xp) != "numpy"
+                or np.lib.NumpyVersion(np.__version__) < "2.0.0"):
+            return None
+        key = ("ws", tuple(wh.shape))
+        ws = ops.get(key)
+        if ws is None:
+            real = tuple(wh.shape[:-1]) + (self.n,)
+            ws = {"real": [np.empty(real, dtype=ops["mask"].dtype) for _ in range(4)],
+                  "cplx": [np.empty(wh.shape, dtype=wh.dtype) for _ in range(6)]}
+            ops[key] = ws
+        return ws
+
+    def _step_hat_ws(self, wh: Any, ops: dict[str, Any], ws: dict[str, Any]) -> Any:
+        """The Crank-Nicolson steps of :meth:`_step_hat` in workspace buffers. The result
+        is one of two alternating buffers, never ``wh`` itself, so ``wh = step(wh)`` loops
+        are safe; it is overwritten two calls later."""
+        c = ws["cplx"]
+        dst = c[5] if wh is c[4] else c[4]
+        n0, decayed, pred = c[1], c[2], c[3]
+        self._nonlinear_ws(wh, ops, ws, n0)
+        np.multiply(ops["cn_a"], wh, out=decayed)
+        np.multiply(ops["cn_h"], n0, out=dst if self.method == "cn-euler" else pred)
+        if self.method == "cn-euler":
+            dst += decayed
+            return dst
+        pred += decayed
+        self._nonlinear_ws(pred, ops, ws, dst)
+        dst += n0
+        dst *= ops["cn_h2"]
+        dst += decayed
+        return dst
 
     def _check_state(self, w: Any, what: str) -> Any:
         return sp.real_float(w, self.name, what, (self.n,) * self.dims)
@@ -301,6 +343,21 @@ class NavierStokes2D(_Periodic):
         v *= wy
         u += v
         out = self._fft(xp, u)
+        out *= ops["neg_mask"]
+        out += ops["f_hat"]
+        return out
+
+    def _nonlinear_ws(self, wh: Any, ops: dict[str, Any], ws: dict[str, Any], out: Any) -> Any:
+        """:meth:`_nonlinear` into ``out`` through the workspace buffers."""
+        u, v, wx, wy = ws["real"]
+        tmp = ws["cplx"][0]
+        for op, dst in (("u_op", u), ("v_op", v), ("ikx", wx), ("iky", wy)):
+            np.multiply(ops[op], wh, out=tmp)
+            np.fft.irfftn(tmp, s=(self.n, self.n), axes=(-2, -1), out=dst)
+        u *= wx
+        v *= wy
+        u += v
+        np.fft.rfftn(u, axes=(-2, -1), out=out)
         out *= ops["neg_mask"]
         out += ops["f_hat"]
         return out

@@ -172,3 +172,20 @@ def test_cfl_violation_is_reported() -> None:
     b = Burgers1D(64, 1e-3, dt=0.1)
     with pytest.raises(ValueError, match="CFL violation"):
         b.solve(np.sin(2 * np.pi * b.grid[0]), 1.0)
+
+
+@pytest.mark.parametrize("method", ["cn-heun", "cn-euler"])
+def test_workspace_path_matches_the_generic_path(method, monkeypatch) -> None:
+    """NumPy steps in preallocated buffers; the numbers are the generic path's."""
+    ns = NavierStokes2D(32, 1e-2, forcing=fno_forcing, dt=1e-3, method=method)
+    w0 = _random_state(32, (2,))
+    fast = ns.step(w0, 7)
+    wh = ns._fft(__import__("tnkit").backend.namespace(w0), w0)
+    assert ns._workspace(__import__("tnkit").backend.namespace(w0), wh, ns._ops(w0)) is not None
+    monkeypatch.setattr(NavierStokes2D, "_workspace", lambda self, xp, wh, ops: None)
+    slow = ns.step(w0, 7)
+    assert np.array_equal(np.asarray(fast), np.asarray(slow))
+    # consecutive calls reuse the buffers without aliasing: 7 steps = 3 + 4 (up to the
+    # rounding of the extra transform to the grid and back)
+    monkeypatch.undo()
+    assert np.allclose(np.asarray(ns.step(ns.step(w0, 3), 4)), np.asarray(fast), rtol=0, atol=1e-12)
