@@ -141,3 +141,27 @@ def test_through_tnkit_main(store: Path, capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["data", "verify", "svd_reference"]) == 0
     assert "OK    svd_reference" in capsys.readouterr().out
+
+
+def test_generate_with_options(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Operator datasets take --samples/--resolution/--seed/--set; typed values; errors."""
+    out = store / "p.h5"
+    argv = ["data", "generate", "poisson", "--out", str(out), "--samples", "3", "--resolution", "9",
+            "--set", "alpha=2.5", "--set", "modes=none", "--set", "dtype=float64", "--no-progress"]
+    assert run(argv) == 0
+    params = tio.provenance(out)["generator"]["parameters"]
+    assert params["samples"] == 3 and params["alpha"] == 2.5 and params["modes"] is None
+    assert params["dtype"] == "float64" and params["seed"] == 0
+    capsys.readouterr()
+    # the same file with other parameters: refused, untouched
+    before = out.read_bytes()
+    assert run(argv[:5] + ["--samples", "4"] + argv[7:]) == 1
+    assert "exists with other generator parameters" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert run(["data", "generate", "poisson", "--out", str(store / "q.h5"), "--set", "alpha"]) == 1
+    assert "--set expects KEY=VALUE" in capsys.readouterr().err
+    assert run(["data", "generate", "navier-stokes", "--out", str(store / "n.h5"), "--set", "nu=-1"]) == 1
+    assert "nu must be a finite number >= 0" in capsys.readouterr().err
+    assert run(["data", "generate", "svd_reference", "--out", str(store / "s.h5"), "--samples", "2"]) == 1
+    assert "takes no generator options" in capsys.readouterr().err
+    assert run(["data", "generate", "svd_reference", "--out", str(store / "s.h5"), "--no-progress"]) == 0
