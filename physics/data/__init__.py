@@ -7,7 +7,7 @@
 
 from physics.data._generators import DATASETS, DatasetSpec, generate, resolve_parameters
 from physics.data._loaders import GaussianNormalizer, UnitGaussianNormalizer, load_arrays, torch_dataset
-from physics.data._registry import SMALL, register_all
+from physics.data._registry import ON_DEMAND, SMALL, register_all
 
 register_all()
 
@@ -15,6 +15,7 @@ __all__ = [
     "DATASETS",
     "DatasetSpec",
     "GaussianNormalizer",
+    "ON_DEMAND",
     "SMALL",
     "UnitGaussianNormalizer",
     "generate",

@@ -1,9 +1,9 @@
 """Hook the dataset generators into ``tnkit data generate``.
 
 Every recipe of :data:`physics.data.DATASETS` is a generator under its own name (written
-wherever ``--out`` says, parameters from the command line), and the small versions
-committed to ``datasets/`` are generators under their manifest names with fixed
-parameters (:data:`SMALL`).
+wherever ``--out`` says, parameters from the command line); the small versions committed
+to ``datasets/`` (:data:`SMALL`) and the full-size on-demand sets (:data:`ON_DEMAND`) are
+generators under their manifest names with fixed parameters.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from tnkit.io import register_generator
 
-__all__ = ["SMALL", "register_all"]
+__all__ = ["ON_DEMAND", "SMALL", "register_all"]
 
 # Small versions shipped in datasets/ (a few MB): name -> (recipe, parameters).
 SMALL: dict[str, tuple[str, dict[str, Any]]] = {
@@ -23,14 +23,22 @@ SMALL: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+# Full-size sets listed in the manifest as on_demand (not committed; their arrays' sha256
+# are): name -> (recipe, parameters).
+ON_DEMAND: dict[str, tuple[str, dict[str, Any]]] = {
+    "darcy_421_85": ("darcy", {"samples": 1024, "seed": 0}),  # FNO: 421^2 solves, stored at 85^2
+}
+FIXED = {**SMALL, **ON_DEMAND}
+
+
 def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
     def run(out: Path, progress: bool | None = None, **options: Any) -> None:
         from physics.data._generators import generate
 
         if fixed is not None and options:
             raise ValueError(f"{name} is a fixed dataset; options {sorted(options)} apply to the recipe "
-                             f"{SMALL[name][0]!r} (tnkit data generate {SMALL[name][0]} --out PATH ...)")
-        generate(SMALL[name][0] if fixed is not None else name, out, progress=progress, **(fixed or options))
+                             f"{FIXED[name][0]!r} (tnkit data generate {FIXED[name][0]} --out PATH ...)")
+        generate(FIXED[name][0] if fixed is not None else name, out, progress=progress, **(fixed or options))
 
     return run
 
@@ -40,5 +48,5 @@ def register_all() -> None:
 
     for name in DATASETS:
         register_generator(name)(_recipe(name, None))
-    for name, (_, params) in SMALL.items():
+    for name, (_, params) in FIXED.items():
         register_generator(name)(_recipe(name, params))

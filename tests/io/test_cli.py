@@ -165,3 +165,56 @@ def test_generate_with_options(store: Path, capsys: pytest.CaptureFixture[str]) 
     assert run(["data", "generate", "svd_reference", "--out", str(store / "s.h5"), "--samples", "2"]) == 1
     assert "takes no generator options" in capsys.readouterr().err
     assert run(["data", "generate", "svd_reference", "--out", str(store / "s.h5"), "--no-progress"]) == 0
+
+
+def _on_demand_store(store: Path, digest: str) -> None:
+    text = (store / "manifest.toml").read_text()
+    text += (
+        '\n[big]\non_demand = true\npath = "big.h5"\narrays = { x = "' + digest + '" }\nschema = "dict"\n'
+        'schema_version = 1\nprovenance = "test"\nlicence = "CC0-1.0"\ngenerate = "tnkit data generate big"\n'
+    )
+    (store / "manifest.toml").write_text(text)
+
+
+def test_on_demand_dataset(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = np.arange(12.0).reshape(3, 4)
+
+    @tio.register_generator("big")
+    def big(out: Path) -> None:
+        tio.save(out, {"x": x, "note": "regenerated"})
+
+    _on_demand_store(store, tio.array_sha256(x))
+    entry = tio.dataset_entry("big")
+    assert entry.on_demand and entry.arrays == {"x": tio.array_sha256(x)}
+    # not generated yet: listed as such, and verify does not fail on it
+    assert run(["data", "list"]) == 0
+    assert "on demand" in capsys.readouterr().out
+    assert run(["data", "verify", "big"]) == 0
+    assert "not generated (on demand)" in capsys.readouterr().out
+    with pytest.raises(tio.DataError, match="not generated yet"):
+        tio.load_dataset("big")
+    # generate: checked by array content, then verify and load pass
+    assert run(["data", "generate", "big"]) == 0
+    assert "every array matches" in capsys.readouterr().out
+    assert run(["data", "verify", "big"]) == 0
+    assert np.array_equal(tio.load_dataset("big")["x"], x)
+
+
+def test_on_demand_dataset_with_other_arrays(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    @tio.register_generator("big")
+    def big(out: Path) -> None:
+        tio.save(out, {"x": np.ones(3)})
+
+    _on_demand_store(store, "1" * 64)
+    assert run(["data", "generate", "big"]) == 1
+    assert "array 'x' has sha256" in capsys.readouterr().out
+    assert run(["data", "verify", "big"]) == 1
+
+
+def test_on_demand_entry_needs_arrays(store: Path) -> None:
+    text = (store / "manifest.toml").read_text()
+    text += ('\n[bad]\non_demand = true\npath = "b.h5"\nschema = "dict"\nschema_version = 1\n'
+             'provenance = "x"\nlicence = "x"\ngenerate = "x"\n')
+    (store / "manifest.toml").write_text(text)
+    with pytest.raises(tio.DataError, match="needs arrays"):
+        tio.manifest()

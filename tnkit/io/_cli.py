@@ -13,7 +13,7 @@ import numpy as np
 from tnkit.io._errors import DataError
 from tnkit.io._generators import generate_dataset
 from tnkit.io._hdf5 import load, sha256_file
-from tnkit.io._manifest import DatasetEntry, dataset_entry, datasets_dir, manifest, verify_dataset
+from tnkit.io._manifest import DatasetEntry, check_arrays, dataset_entry, datasets_dir, manifest, verify_dataset
 
 __all__ = ["add_parser", "data_list", "data_verify", "data_generate"]
 
@@ -78,7 +78,7 @@ def data_list(args: argparse.Namespace) -> int:
     print(f"datasets folder: {datasets_dir()}")
     rows = [("NAME", "SCHEMA", "SIZE", "PATH", "STATUS")]
     for entry in entries.values():
-        status = "present" if entry.file.is_file() else "missing"
+        status = "present" if entry.file.is_file() else ("on demand" if entry.on_demand else "missing")
         rows.append((entry.name, f"{entry.schema} v{entry.schema_version}", str(entry.size), entry.path, status))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -96,6 +96,13 @@ def data_verify(args: argparse.Namespace) -> int:
             return _error(str(exc))
     failures = 0
     for name in names:
+        try:
+            pending = dataset_entry(name)
+        except DataError:
+            pending = None
+        if pending is not None and pending.on_demand and not pending.file.is_file():
+            print(f"--    {name}: not generated (on demand); make it with `{pending.generate}`")
+            continue
         try:
             entry = verify_dataset(name)
         except DataError as exc:
@@ -203,6 +210,14 @@ def data_generate(args: argparse.Namespace) -> int:
     size = written.stat().st_size
     if entry is None:
         print(f"wrote {written} ({size} bytes, sha256 {digest}); {name!r} is not in the manifest")
+        return 0
+    if entry.on_demand:
+        try:
+            check_arrays(entry, written)
+        except DataError as exc:
+            print(f"DIFF  {name}: {exc}")
+            return 1
+        print(f"OK    {name}: wrote {written}; every array matches the manifest's sha256")
         return 0
     if digest == entry.sha256 and size == entry.size:
         print(f"OK    {name}: wrote {written}; matches the manifest sha256")

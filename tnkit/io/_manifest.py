@@ -13,6 +13,20 @@
     generate = "tnkit data generate svd_reference"
     generator_module = "physics.data"  # optional: imported to find the generator
 
+A dataset too large to commit is listed ``on_demand = true`` with the sha256 of each
+array instead of the whole file's (a regenerated file differs in its ``created``
+attribute, never in its arrays)::
+
+    [darcy_421_85]
+    on_demand = true
+    path = "darcy_421_85.h5"
+    arrays = { a = "5d1c...", u = "0b7e..." }
+    schema = "operator_data_darcy"
+    ...
+
+``tnkit data generate NAME`` makes it and checks the arrays; ``verify`` reports it as not
+generated (not as a failure) until then.
+
 The datasets folder is ``<repo root>/datasets`` (the folder beside the ``tnkit``
 package, as in an editable install), or the folder named by ``TNKIT_DATASETS``.
 """
@@ -77,6 +91,9 @@ class DatasetEntry:
     generator_module
         Module to import so that the dataset's generator is registered, if not
         in ``tnkit.io`` itself.
+    on_demand, arrays
+        An on-demand dataset is not committed; ``arrays`` maps each array name to
+        its sha256 (:func:`tnkit.io.array_sha256`), and ``sha256``/``size`` are unused.
     """
 
     name: str
@@ -90,6 +107,8 @@ class DatasetEntry:
     generate: str
     root: Path
     generator_module: str | None = None
+    on_demand: bool = False
+    arrays: dict[str, str] | None = None
 
     @property
     def file(self) -> Path:
@@ -118,6 +137,17 @@ def _parse_entry(name: str, table: Any, source: Path) -> DatasetEntry:
     if not isinstance(table, dict):
         raise DataError.at(source, f"[{name}] must be a table")
     values: dict[str, Any] = {}
+    on_demand = table.get("on_demand", False)
+    if not isinstance(on_demand, bool):
+        raise DataError.at(source, f"[{name}] on_demand must be true or false")
+    arrays = table.get("arrays")
+    if on_demand:
+        if not isinstance(arrays, dict) or not arrays or not all(
+                isinstance(v, str) and _SHA256.fullmatch(v) for v in arrays.values()):
+            raise DataError.at(source, f"[{name}] an on_demand dataset needs arrays = {{name = sha256, ...}}")
+        table = {"sha256": "0" * 64, "size": 0, **table}
+    elif arrays is not None:
+        raise DataError.at(source, f"[{name}] arrays is only for on_demand datasets")
     for field, kind in _FIELDS.items():
         if field not in table:
             raise DataError.at(source, f"[{name}] lacks the required key {field!r}")
@@ -133,7 +163,8 @@ def _parse_entry(name: str, table: Any, source: Path) -> DatasetEntry:
     module = table.get("generator_module")
     if module is not None and not isinstance(module, str):
         raise DataError.at(source, f"[{name}] generator_module must be a str")
-    return DatasetEntry(name=name, root=source.parent, generator_module=module, **values)
+    return DatasetEntry(name=name, root=source.parent, generator_module=module, on_demand=on_demand,
+                        arrays=dict(arrays) if on_demand else None, **values)
 
 
 def manifest(path: PathLike | None = None) -> dict[str, DatasetEntry]:
@@ -207,7 +238,12 @@ def verify_dataset(name: str) -> DatasetEntry:
     entry = dataset_entry(name)
     file = entry.file
     if not file.is_file():
+        if entry.on_demand:
+            raise DataError.at(file, f"not generated yet (on demand); make it with `{entry.generate}`")
         raise DataError.at(file, f"missing; regenerate with `{entry.generate}`")
+    if entry.on_demand:
+        check_arrays(entry, file)
+        return entry
     size = file.stat().st_size
     if size != entry.size:
         raise DataError.at(
@@ -223,6 +259,33 @@ def verify_dataset(name: str) -> DatasetEntry:
             f"regenerate with `{entry.generate}`",
         )
     return entry
+
+
+def check_arrays(entry: DatasetEntry, file: PathLike) -> None:
+    """Check that ``file`` holds exactly the arrays of an on-demand ``entry`` (by content).
+
+    Raises
+    ------
+    DataError
+        If an array is missing, extra, or has another sha256.
+    """
+    from tnkit.io._hdf5 import array_sha256
+
+    data = load(file, schema=entry.schema)
+    found = {k: v for k, v in data.items() if hasattr(v, "dtype") and getattr(v, "ndim", 0) > 0
+             and k in (entry.arrays or {})} if isinstance(data, dict) else {}
+    expected = entry.arrays or {}
+    missing = sorted(set(expected) - set(found))
+    if missing:
+        raise DataError.at(file, f"lacks array(s) {', '.join(missing)} listed in the manifest")
+    for key, digest in expected.items():
+        actual = array_sha256(found[key])
+        if actual != digest:
+            raise DataError.at(
+                file,
+                f"array {key!r} has sha256 {actual[:12]}... != {digest[:12]}... in the manifest (other parameters, "
+                f"or last-bit differences of another software stack); regenerate with `{entry.generate}`",
+            )
 
 
 def load_dataset(name: str, *, like: Any = None) -> Any:
