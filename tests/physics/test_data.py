@@ -232,3 +232,17 @@ def test_shipped_navier_stokes_regenerates(tmp_path) -> None:
     assert np.allclose(shipped["times"], [2, 4, 6, 8, 10])
     assert np.allclose(fresh["a"], shipped["a"][:2], rtol=0, atol=1e-6 * np.abs(shipped["a"]).max())
     assert np.allclose(fresh["u"], shipped["u"][:2], rtol=0, atol=1e-5 * np.abs(shipped["u"]).max())
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_torch_backend_gives_the_numpy_dataset(tmp_path, name) -> None:
+    """The solvers run on the chosen library (torch here; CUDA the same way) with the
+    same noise, so the datasets agree to rounding; the backend is recorded."""
+    pytest.importorskip("torch")
+    kw = {**SMALL[name], "dtype": "float64"}
+    a = load_arrays(generate(name, tmp_path / "np.h5", progress=False, **kw))
+    path = generate(name, tmp_path / "t.h5", progress=False, backend="torch", **kw)
+    b = load_arrays(path)
+    assert provenance(path)["generator"]["parameters"]["backend"] == "torch"
+    for key in ("a", "u"):
+        assert np.allclose(a[key], b[key], rtol=0, atol=1e-12 * np.abs(a[key]).max())

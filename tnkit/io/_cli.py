@@ -79,7 +79,8 @@ def data_list(args: argparse.Namespace) -> int:
     rows = [("NAME", "SCHEMA", "SIZE", "PATH", "STATUS")]
     for entry in entries.values():
         status = "present" if entry.file.is_file() else ("on demand" if entry.on_demand else "missing")
-        rows.append((entry.name, f"{entry.schema} v{entry.schema_version}", str(entry.size), entry.path, status))
+        size = "-" if entry.on_demand else str(entry.size)
+        rows.append((entry.name, f"{entry.schema} v{entry.schema_version}", size, entry.path, status))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
