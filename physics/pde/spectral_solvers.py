@@ -31,6 +31,7 @@ whole number of steps, and a step that breaks the advective CFL bound ``max_cfl`
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -151,7 +152,7 @@ class _Periodic:
         if (self.method == "etdrk4" or not hasattr(self, "_nonlinear_ws") or backend.library_name(xp) != "numpy"
                 or np.lib.NumpyVersion(np.__version__) < "2.0.0"):
             return None
-        key = ("ws", tuple(wh.shape))
+        key = ("ws", tuple(wh.shape), threading.get_ident())  # one workspace per thread
         ws = ops.get(key)
         if ws is None:
             real = tuple(wh.shape[:-1]) + (self.n,)

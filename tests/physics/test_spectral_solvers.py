@@ -189,3 +189,16 @@ def test_workspace_path_matches_the_generic_path(method, monkeypatch) -> None:
     # rounding of the extra transform to the grid and back)
     monkeypatch.undo()
     assert np.allclose(np.asarray(ns.step(ns.step(w0, 3), 4)), np.asarray(fast), rtol=0, atol=1e-12)
+
+
+def test_one_solver_in_several_threads() -> None:
+    """The NumPy workspace is per thread: concurrent steps on one solver do not collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ns = NavierStokes2D(32, 1e-2, forcing=fno_forcing, dt=1e-3)
+    states = [_random_state(32, seed=s) for s in range(4)]
+    expected = [ns.step(w, 30) for w in states]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda w: ns.step(w, 30), states))
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b)
