@@ -162,9 +162,7 @@ class GaussianRandomField:
             dt = dtype or backend.dtype_name(xp, like.dtype)
         if dt not in ("float32", "float64"):
             raise ValueError(f"{self.name}: dtype must be 'float32' or 'float64', got {dt!r}")
-        noise = gen.standard_normal(shape).astype(dt)
-        ref = xp.asarray(noise, dtype=getattr(xp, dt), device=dev) if dev is not None else xp.asarray(noise)
-        return self.transform(ref)
+        return self.transform(backend.random_normal(xp, shape, dtype=getattr(xp, dt), device=dev, rng=gen))
 
     def transform(self, noise: Any) -> Any:
         """Fields from white noise ``noise`` (standard normal, shape ``(num, n, ..., n)``,

@@ -42,6 +42,7 @@ from tnkit import backend
 __all__ = ["Burgers1D", "NavierStokes2D", "fno_forcing"]
 
 METHODS = ("cn-heun", "cn-euler", "etdrk4")
+_NUMPY_FFT_OUT = np.lib.NumpyVersion(np.__version__) >= "2.0.0"  # numpy.fft functions take out=
 
 
 def fno_forcing(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -121,9 +122,10 @@ class _Periodic:
             return self._step_hat_ws(wh, ops, ws)
         if self.method == "etdrk4":
             nv = self._nonlinear(xp, wh, ops)
-            a = ops["E2"] * wh + ops["Q"] * nv
+            half = ops["E2"] * wh
+            a = half + ops["Q"] * nv
             na = self._nonlinear(xp, a, ops)
-            b = ops["E2"] * wh + ops["Q"] * na
+            b = half + ops["Q"] * na
             nb = self._nonlinear(xp, b, ops)
             c = ops["E2"] * a + ops["Q"] * (2 * nb - nv)
             nc = self._nonlinear(xp, c, ops)
@@ -150,7 +152,7 @@ class _Periodic:
     # from it on the CPU (measured) and has a caching allocator on CUDA.
     def _workspace(self, xp: Any, wh: Any, ops: dict[str, Any]) -> dict[str, Any] | None:
         if (self.method == "etdrk4" or not hasattr(self, "_nonlinear_ws") or backend.library_name(xp) != "numpy"
-                or np.lib.NumpyVersion(np.__version__) < "2.0.0"):
+                or not _NUMPY_FFT_OUT):
             return None
         key = ("ws", tuple(wh.shape), threading.get_ident())  # one workspace per thread
         ws = ops.get(key)

@@ -262,19 +262,18 @@ def verify_dataset(name: str) -> DatasetEntry:
 
 
 def check_arrays(entry: DatasetEntry, file: PathLike) -> None:
-    """Check that ``file`` holds exactly the arrays of an on-demand ``entry`` (by content).
+    """Check that ``file`` holds the arrays of an on-demand ``entry`` (by content).
 
     Raises
     ------
     DataError
-        If an array is missing, extra, or has another sha256.
+        If an array listed in the manifest is missing or has another sha256.
     """
     from tnkit.io._hdf5 import array_sha256
 
     data = load(file, schema=entry.schema)
-    found = {k: v for k, v in data.items() if hasattr(v, "dtype") and getattr(v, "ndim", 0) > 0
-             and k in (entry.arrays or {})} if isinstance(data, dict) else {}
     expected = entry.arrays or {}
+    found = {k: data[k] for k in expected if isinstance(data, dict) and k in data}
     missing = sorted(set(expected) - set(found))
     if missing:
         raise DataError.at(file, f"lacks array(s) {', '.join(missing)} listed in the manifest")
