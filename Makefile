@@ -27,7 +27,11 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(SMALL) $(PY) -m pytest -q -m "slow or not slow"
 
-bench: $(STAMP)
+$(VENV)/.bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[all,test,bench]' -c constraints.txt
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
 	$(PY) validation/benchmarks/run.py --json results/bench.json
 
 clean:

@@ -12,10 +12,11 @@ import pytest
     "name",
     ["tnkit", "tnkit.backend", "tnkit.linalg", "physics.spin_chains", "tnkit.mps", "tnkit.mpo", "tnkit.models",
      "tnkit.opsum", "tnkit.measure", "tnkit.fitting", "tnkit._tebd", "tnkit._tdvp", "tnkit._dmrg",
-     "tnkit.tucker", "tnkit.tt", "tnkit.tr", "tnkit._tt_cross", "tnkit.chebyshev",
+     "tnkit.tucker", "tnkit.cp", "tnkit.tt", "tnkit.tr", "tnkit._tt_cross", "tnkit.chebyshev",
      "tnkit.ttn", "tnkit._kron", "tnkit.bug", "tnkit.network", "tnkit.search", "physics.pde.radiative_transfer", "physics.pde.matrix_odes",
      "physics.pde.spectral_solvers", "physics.pde.grf", "physics.pde.cole_hopf",
-     "physics.pde.elliptic", "tnkit.io._chunked"],
+     "physics.pde.elliptic", "tnkit.io._chunked", "physics.operators.spectral_conv", "physics.operators.fno",
+     "physics.operators.losses", "physics.operators.train", "physics.operators.mgno", "physics.operators.lsm"],
 )
 def test_module_examples(name: str) -> None:
     module = importlib.import_module(name)

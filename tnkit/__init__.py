@@ -10,7 +10,7 @@ that library, on the same device, in the same dtype.
 
 from __future__ import annotations
 
-from tnkit import backend, bug, chebyshev, io, linalg, models, network, search, tr, tt, ttn, tucker
+from tnkit import backend, bug, chebyshev, cp, io, linalg, models, network, search, tr, tt, ttn, tucker
 from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
 from tnkit.backend import namespace
 from tnkit._dmrg import DMRGResult, dmrg
@@ -19,6 +19,7 @@ from tnkit._tdvp import tdvp
 from tnkit._tebd import tebd
 from tnkit._tt_cross import CrossInfo, tt_cross
 from tnkit.chebyshev import ChebTucker
+from tnkit.cp import CP, cp_als
 from tnkit.tr import TR, tr_als, tr_svd
 from tnkit.tt import TT, tt_svd
 from tnkit.tucker import CoreShape, Tucker, core_shape, hooi, hosvd, sthosvd
@@ -73,6 +74,9 @@ __all__ = [
     "hooi",
     "core_shape",
     "CoreShape",
+    "cp",
+    "CP",
+    "cp_als",
     "tt",
     "TT",
     "tt_svd",

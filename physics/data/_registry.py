@@ -20,6 +20,13 @@ SMALL: dict[str, tuple[str, dict[str, Any]]] = {
     "darcy_64": ("darcy", {"samples": 256, "resolution": 64, "solve_resolution": 253, "seed": 0}),
     "navier_stokes_1e-3_64": ("navier-stokes", {"samples": 64, "nu": 1e-3, "resolution": 64, "solve_resolution": 64,
                                                 "T": 10.0, "record": 2.0, "dt": 1e-3, "seed": 0}),
+    # Darcy-16-style operator-learning benchmark (as neuraloperator's small Darcy set): 1000
+    # training samples at 16^2 and 50 test samples at 16^2 and 32^2, one 466-node solve each
+    # (465 = 15 * 31, so both grids are exact subsamples); the two test files hold the same
+    # 50 functions (seed 1) at two resolutions.
+    "darcy_16": ("darcy", {"samples": 1000, "resolution": 16, "solve_resolution": 466, "seed": 0}),
+    "darcy_test_16": ("darcy", {"samples": 50, "resolution": 16, "solve_resolution": 466, "seed": 1}),
+    "darcy_test_32": ("darcy", {"samples": 50, "resolution": 32, "solve_resolution": 466, "seed": 1}),
 }
 
 

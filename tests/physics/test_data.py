@@ -225,6 +225,27 @@ def test_shipped_darcy_regenerates(tmp_path) -> None:
     assert np.allclose(fresh["u"], shipped["u"][:2], rtol=0, atol=1e-6 * np.abs(shipped["u"]).max())
 
 
+@pytest.mark.parametrize("name", ["darcy_16", "darcy_test_16", "darcy_test_32"])
+def test_shipped_darcy_16_sets_regenerate(name, tmp_path) -> None:
+    shipped, fresh = _regenerate_head(name, tmp_path, 1)
+    n = 32 if name.endswith("32") else 16
+    assert shipped["a"].shape == shipped["u"].shape == (1000 if name == "darcy_16" else 50, n, n)
+    assert np.array_equal(fresh["a"], shipped["a"][:1])
+    assert np.allclose(fresh["u"], shipped["u"][:1], rtol=0, atol=1e-6 * np.abs(shipped["u"]).max())
+
+
+def test_darcy_16_test_sets_hold_the_same_functions_and_differ_from_training() -> None:
+    coarse, fine, train16 = load_arrays("darcy_test_16"), load_arrays("darcy_test_32"), load_arrays("darcy_16")
+    # both subsample the same 466^2 solves: nodes 31 i (16^2) and 15 j (32^2) meet at 0 and 465
+    ends = np.ix_(range(50), [0, 15], [0, 15])
+    assert np.array_equal(coarse["a"][ends], fine["a"][np.ix_(range(50), [0, 31], [0, 31])])
+    # a coarse bilinear check: the 32^2 field restricted to the nearest nodes of the 16^2 grid
+    near = np.rint(np.arange(16) * 31 / 15).astype(int)
+    agree = np.mean(coarse["a"] == fine["a"][:, near][:, :, near])
+    assert agree > 0.8, agree
+    assert not np.array_equal(train16["a"][:50], coarse["a"])
+
+
 @pytest.mark.slow
 def test_shipped_navier_stokes_regenerates(tmp_path) -> None:
     shipped, fresh = _regenerate_head("navier_stokes_1e-3_64", tmp_path, 2)

@@ -1,0 +1,18 @@
+"""Neural operators: FNO, TFNO (factorized through tnkit), MG-TFNO, MgNO and LSM, with training.
+
+Models map a batch of input functions sampled on a grid, ``(batch, in_channels, *spatial)``,
+to output functions ``(batch, out_channels, *spatial)``; :func:`train` fits them to
+:mod:`physics.data` datasets with relative L2/H1 losses, normalisation, schedules,
+checkpoints and multi-resolution evaluation.
+"""
+
+from physics.operators.fno import FNO, TFNO, ChannelMLP, Pointwise
+from physics.operators.lsm import LSM
+from physics.operators.losses import H1Loss, LpLoss, relative_h1, relative_lp
+from physics.operators.mgno import MgNO
+from physics.operators.spectral_conv import FACTORIZATIONS, SpectralConv, factorized_ranks
+from physics.operators.train import NormalizedOperator, TrainResult, as_pair, evaluate, train
+
+__all__ = ["FNO", "TFNO", "MgNO", "LSM", "ChannelMLP", "Pointwise", "SpectralConv", "FACTORIZATIONS", "factorized_ranks",
+           "H1Loss", "LpLoss", "relative_h1", "relative_lp",
+           "NormalizedOperator", "TrainResult", "as_pair", "evaluate", "train"]

@@ -1,0 +1,307 @@
+"""Fourier neural operators: FNO and its tensorized variant TFNO (1D, 2D, 3D).
+
+An FNO [FNO]_ lifts the input function pointwise to ``hidden_channels``, applies
+``n_layers`` Fourier blocks, and projects pointwise to the output channels::
+
+    v0 = P(x, grid)                                             lifting (channel MLP)
+    v_{l+1} = act( SpectralConv_l(v_l) + Skip_l(v_l) )          Fourier block
+              [ then act( ChannelMLP_l(.) + MLPSkip_l(.) ) ]    optional channel MLP
+    y = Q(v_L)                                                  projection (channel MLP)
+
+(no activation after the last block). Every layer but the spectral convolution is
+pointwise, and the spectral convolution keeps a fixed set of Fourier modes with
+``norm="forward"`` FFTs, so the same model evaluates the same function sampled on any grid
+with at least ``n_modes`` points per axis: trained at 16^2, it can be applied at 32^2
+(zero-shot super-resolution).
+
+A TFNO [TFNO]_ is an FNO whose spectral weights are factorized (:class:`tnkit.Tucker` by
+default, or CP / TT) and contracted with the Fourier coefficients factor by factor.
+
+References
+----------
+.. [FNO] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential
+   Equations", ICLR 2021, arXiv:2010.08895.
+.. [TFNO] J. Kossaifi, N. Kovachki, K. Azizzadenesheli, A. Anandkumar, "Multi-Grid
+   Tensorized Fourier Neural Operator for High-Resolution PDEs", TMLR 2024,
+   arXiv:2310.00120.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from physics.operators._checks import check_input
+from physics.operators.spectral_conv import SpectralConv, _mode_list
+
+__all__ = ["FNO", "TFNO", "ChannelMLP", "Pointwise", "activation_function"]
+
+_ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu, "silu": F.silu, "tanh": torch.tanh}
+SKIPS = ("linear", "identity", "soft-gating", None)
+
+
+def activation_function(name: str) -> Any:
+    """The activation called ``name`` (gelu, relu, silu, tanh)."""
+    try:
+        return _ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}") from None
+
+
+class Pointwise(nn.Module):
+    """A linear map of the channels at every point (a 1x1 convolution), any number of
+    spatial axes: ``(batch, in, *spatial) -> (batch, out, *spatial)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+        super().__init__()
+        bound = 1 / math.sqrt(in_channels)  # PyTorch's default for linear layers
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c = x.shape[:2]
+        flat = x.reshape(b, c, -1)
+        if self.bias is None:
+            y = torch.matmul(self.weight, flat)
+        else:
+            y = torch.baddbmm(self.bias[:, None].expand(b, -1, flat.shape[-1]), self.weight.expand(b, -1, -1), flat)
+        return y.reshape(b, -1, *x.shape[2:])
+
+
+class _SoftGating(nn.Module):
+    """Multiply each channel by a learned scalar (initialised to 1)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight.reshape(1, -1, *([1] * (x.ndim - 2)))
+
+
+def _skip(kind: str | None, channels: int) -> nn.Module | None:
+    if kind == "linear":
+        return Pointwise(channels, channels, bias=False)
+    if kind == "identity":
+        return nn.Identity()
+    if kind == "soft-gating":
+        return _SoftGating(channels)
+    if kind is None:
+        return None
+    raise ValueError(f"skip must be one of {SKIPS}, got {kind!r}")
+
+
+class ChannelMLP(nn.Module):
+    """A pointwise multilayer perceptron over the channels (1x1 convolutions with an
+    activation between layers, none after the last)."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int, n_layers: int = 2,
+                 activation: str = "gelu") -> None:
+        super().__init__()
+        if n_layers < 1:
+            raise ValueError(f"ChannelMLP: n_layers must be >= 1, got {n_layers}")
+        widths = [in_channels] + [hidden_channels] * (n_layers - 1) + [out_channels]
+        self.layers = nn.ModuleList([Pointwise(a, b) for a, b in zip(widths[:-1], widths[1:])])
+        self.act = activation_function(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for k, layer in enumerate(self.layers):
+            x = layer(x)
+            if k < len(self.layers) - 1:
+                x = self.act(x)
+        return x
+
+
+def _norm(kind: str | None, channels: int, dims: int) -> nn.Module | None:
+    if kind is None:
+        return None
+    if kind == "instance":
+        return (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)[dims - 1](channels, affine=True)
+    if kind == "group":
+        return nn.GroupNorm(1, channels)
+    raise ValueError(f"norm must be 'instance', 'group' or None, got {kind!r}")
+
+
+class FNO(nn.Module):
+    """Fourier neural operator on 1 to 3 spatial axes.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and output functions.
+    n_modes : int or sequence of int
+        Fourier modes per spatial axis (their number sets the dimension); see
+        :class:`physics.operators.SpectralConv`.
+    hidden_channels : int
+        Width of the Fourier blocks.
+    n_layers : int
+        Number of Fourier blocks.
+    lifting_ratio, projection_ratio : float
+        Hidden width of the two-layer lifting / projection MLPs as a multiple of
+        ``hidden_channels``; ``0`` makes the lifting a single linear map.
+    positional_grid : {"nodes", "periodic"} or None
+        Append the coordinates of each point as channels: ``"nodes"`` spans [0, 1] with
+        both ends (data on grid nodes including the boundary, like the Darcy sets),
+        ``"periodic"`` uses ``i / n`` (periodic data like Navier-Stokes); ``None`` adds none.
+    activation : {"gelu", "relu", "silu", "tanh"}
+    skip : {"linear", "identity", "soft-gating", None}
+        The path added to each spectral convolution.
+    channel_mlp : bool
+        Follow each spectral convolution with a two-layer channel MLP of width
+        ``channel_mlp_expansion * hidden_channels`` and skip ``channel_mlp_skip``.
+    norm : {"instance", "group"} or None
+        Normalisation after the spectral convolution and after the channel MLP.
+    domain_padding : float
+        Zero-pad every spatial axis by this fraction of its size before the Fourier
+        blocks (and crop after), for non-periodic problems.
+    factorization, rank, implementation, separable
+        Of the spectral weights; see :class:`physics.operators.SpectralConv`.
+
+    Shapes
+    ------
+    ``(batch, in_channels, n_1, ..., n_d)`` to ``(batch, out_channels, n_1, ..., n_d)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from physics.operators import FNO
+    >>> _ = torch.manual_seed(0)
+    >>> model = FNO(1, 1, n_modes=(8, 8), hidden_channels=16)
+    >>> model(torch.randn(4, 1, 16, 16)).shape
+    torch.Size([4, 1, 16, 16])
+    >>> model(torch.randn(4, 1, 32, 32)).shape    # the same operator on a finer grid
+    torch.Size([4, 1, 32, 32])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *,
+                 hidden_channels: int = 32, n_layers: int = 4, lifting_ratio: float = 2,
+                 projection_ratio: float = 2, positional_grid: str | None = "nodes", activation: str = "gelu",
+                 skip: str | None = "linear", channel_mlp: bool = True, channel_mlp_expansion: float = 0.5,
+                 channel_mlp_skip: str | None = "soft-gating", norm: str | None = None,
+                 domain_padding: float = 0.0, factorization: str | None = None,
+                 rank: float | int | Sequence[int] = 1.0, implementation: str = "factorized",
+                 separable: bool = False) -> None:
+        super().__init__()
+        name = type(self).__name__
+        for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("hidden_channels", hidden_channels), ("n_layers", n_layers)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
+        self.n_modes = _mode_list(n_modes, name)
+        self.dims = len(self.n_modes)
+        self.in_channels, self.out_channels, self.hidden_channels = in_channels, out_channels, hidden_channels
+        if positional_grid not in ("nodes", "periodic", None):
+            raise ValueError(f"{name}: positional_grid must be 'nodes', 'periodic' or None, got {positional_grid!r}")
+        self.positional_grid = positional_grid
+        if not 0 <= domain_padding < 10:
+            raise ValueError(f"{name}: domain_padding must be a fraction >= 0, got {domain_padding}")
+        self.domain_padding = float(domain_padding)
+        self.act = activation_function(activation)
+        self.activation = activation
+
+        lift_in = in_channels + (self.dims if positional_grid else 0)
+        lift_hidden = int(lifting_ratio * hidden_channels)
+        self.lifting = (ChannelMLP(lift_in, hidden_channels, lift_hidden, 2, activation) if lift_hidden
+                        else ChannelMLP(lift_in, hidden_channels, hidden_channels, 1, activation))
+        self.convs = nn.ModuleList([
+            SpectralConv(hidden_channels, hidden_channels, self.n_modes, factorization=factorization, rank=rank,
+                         implementation=implementation, separable=separable) for _ in range(n_layers)])
+        self.skips = nn.ModuleList([_skip(skip, hidden_channels) or nn.Identity() for _ in range(n_layers)])
+        self._use_skip = skip is not None
+        self.channel_mlps = nn.ModuleList()
+        self.mlp_skips = nn.ModuleList()
+        if channel_mlp:
+            width = max(1, round(channel_mlp_expansion * hidden_channels))
+            for _ in range(n_layers):
+                self.channel_mlps.append(ChannelMLP(hidden_channels, hidden_channels, width, 2, activation))
+                self.mlp_skips.append(_skip(channel_mlp_skip, hidden_channels) or nn.Identity())
+        self._use_mlp_skip = channel_mlp_skip is not None
+        self.norms = nn.ModuleList()
+        if norm is not None:
+            for _ in range(n_layers * (2 if channel_mlp else 1)):
+                self.norms.append(_norm(norm, hidden_channels, self.dims))
+        self.projection = ChannelMLP(hidden_channels, out_channels, int(projection_ratio * hidden_channels) or
+                                     hidden_channels, 2, activation)
+        self._grids: dict[Any, torch.Tensor] = {}
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable real parameters (a complex weight counts twice)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def _grid(self, x: torch.Tensor) -> torch.Tensor:
+        sizes = tuple(x.shape[2:])
+        key = (sizes, x.dtype, x.device, self.positional_grid)
+        grid = self._grids.get(key)
+        if grid is None:
+            axes = [torch.linspace(0, 1, n, dtype=x.dtype, device=x.device) if self.positional_grid == "nodes"
+                    else torch.arange(n, dtype=x.dtype, device=x.device) / n for n in sizes]
+            grid = torch.stack(torch.meshgrid(*axes, indexing="ij"))[None]
+            if len(self._grids) > 8:
+                self._grids.clear()
+            self._grids[key] = grid
+        return grid.expand(x.shape[0], *grid.shape[1:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
+        check_input(x, self.in_channels, self.dims, type(self).__name__)
+        sizes = tuple(x.shape[2:])
+        self.convs[0]._check_sizes(sizes, "input")
+        if self.positional_grid:
+            x = torch.cat([x, self._grid(x).to(x.dtype)], dim=1)
+        x = self.lifting(x)
+        pads = [round(self.domain_padding * n) for n in sizes]
+        if any(pads):
+            x = F.pad(x, [p for n in reversed(pads) for p in (0, n)])
+        n_layers = len(self.convs)
+        per_block = 2 if self.channel_mlps else 1
+        for k in range(n_layers):
+            y = self.convs[k](x)
+            if self.norms:
+                y = self.norms[per_block * k](y)
+            if self._use_skip:
+                y = y + self.skips[k](x)
+            if k < n_layers - 1 or self.channel_mlps:
+                y = self.act(y)
+            if self.channel_mlps:
+                z = self.channel_mlps[k](y)
+                if self._use_mlp_skip:
+                    z = z + self.mlp_skips[k](y)
+                if self.norms:
+                    z = self.norms[per_block * k + 1](z)
+                y = self.act(z) if k < n_layers - 1 else z
+            x = y
+        if any(pads):
+            x = x[(Ellipsis, *[slice(0, n) for n in sizes])]
+        return self.projection(x)
+
+
+class TFNO(FNO):
+    """A tensorized FNO: :class:`FNO` with factorized spectral weights (Tucker by default).
+
+    ``rank`` is the fraction of the dense weights' entries the factors hold (or explicit
+    ranks, see :func:`physics.operators.factorized_ranks`); ``factorization`` may be
+    ``"tucker"``, ``"cp"`` or ``"tt"``. Every other option is :class:`FNO`'s.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from physics.operators import TFNO
+    >>> _ = torch.manual_seed(0)
+    >>> model = TFNO(1, 1, n_modes=(16, 16), hidden_channels=32, rank=0.42)
+    >>> model.convs[0].ranks, round(model.convs[0].compression, 2)
+    ((26, 26, 13, 7), 0.43)
+    >>> model(torch.randn(2, 1, 16, 16)).shape
+    torch.Size([2, 1, 16, 16])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *,
+                 factorization: str = "tucker", rank: float | int | Sequence[int] = 0.1, **options: Any) -> None:
+        if factorization in (None, "dense"):
+            raise ValueError("TFNO: factorization must be 'tucker', 'cp' or 'tt' (use FNO for dense weights)")
+        super().__init__(in_channels, out_channels, n_modes, factorization=factorization, rank=rank, **options)

@@ -1,0 +1,464 @@
+"""Training neural operators on operator-learning datasets.
+
+:func:`train` fits any model mapping ``(batch, in_channels, *spatial)`` to
+``(batch, out_channels, *spatial)`` — :class:`physics.operators.FNO`, ``TFNO``, ``MGTFNO``,
+``MgNO``, ``LSM`` or your own — to pairs ``(x, y)``:
+
+- data from arrays, a ``{"a": ..., "u": ...}`` dict, an HDF5 file written by
+  :mod:`physics.data` or the name of a manifest dataset (checked against its sha256);
+  NaN or Inf anywhere is refused;
+- inputs and outputs standardised by per-channel (resolution-independent) or pointwise
+  statistics of the training set; the returned :class:`NormalizedOperator` applies them, so
+  it takes and returns physical values at any resolution;
+- relative L2 or H1 loss (:mod:`physics.operators.losses`), AdamW (or Adam), cosine or step
+  learning-rate schedules, optional gradient clipping, mixed precision on GPU (the spectral
+  convolutions stay in float32);
+- evaluation on several test sets (e.g. several resolutions) every ``eval_every`` epochs;
+- a progress bar, a loss-curve PNG (``plot=``), atomic checkpoints every
+  ``checkpoint_every`` epochs and ``resume=``: a resumed run reproduces an uninterrupted one
+  exactly (the shuffling order depends only on the seed and the epoch; random states are
+  saved); checkpoints load with ``weights_only=True``;
+- ``torch.distributed`` data parallelism when launched with ``torchrun`` (each rank trains on
+  its share of every epoch's shuffled samples; rank 0 writes checkpoints and plots).
+
+Examples
+--------
+>>> import torch
+>>> from physics.operators import FNO, train
+>>> _ = torch.manual_seed(0)
+>>> x = torch.randn(64, 1, 16, 16)
+>>> y = torch.fft.irfft2(torch.fft.rfft2(x) / 4)       # a linear operator to learn
+>>> result = train(FNO(1, 1, (8, 8), hidden_channels=8, n_layers=2), (x[:48], y[:48]),
+...                test_data={"16": (x[48:], y[48:])}, epochs=3, batch_size=16, lr=1e-2,
+...                loss="l2", progress=False)
+>>> len(result.history["train_loss"]), sorted(result.history)[:2]
+(3, ['16_h1', '16_l2'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from physics.operators._checks import check_finite
+from physics.operators.losses import H1Loss, LpLoss, relative_h1, relative_lp
+
+__all__ = ["train", "evaluate", "TrainResult", "NormalizedOperator", "as_pair"]
+
+Data = Any  # (x, y) | {"a": x, "u": y} | path | manifest name
+
+
+# --------------------------------------------------------------------------------------
+# Data and normalisation
+
+
+def as_pair(data: Data, what: str, dims: int | None = None, dtype: torch.dtype = torch.float32) -> tuple[
+        torch.Tensor, torch.Tensor]:
+    """``(x, y)`` float tensors of shape ``(n, channels, *spatial)`` from ``data``.
+
+    A channel axis is inserted when the arrays have exactly ``dims + 1`` axes (single-
+    channel data stored as ``(n, *spatial)``, like :mod:`physics.data`'s ``a`` and ``u``).
+    Raises ``ValueError`` for mismatched sample counts or non-finite values.
+    """
+    if isinstance(data, (str, Path)):
+        from physics.data import load_arrays
+
+        arrays = load_arrays(data)
+        x, y = arrays["a"], arrays["u"]
+    elif isinstance(data, Mapping):
+        if "a" not in data or "u" not in data:
+            raise ValueError(f"{what}: a dict of data needs keys 'a' (inputs) and 'u' (outputs), got {sorted(data)}")
+        x, y = data["a"], data["u"]
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = data
+    else:
+        raise TypeError(f"{what}: expected (x, y), a dict with 'a' and 'u', or a dataset path/name; got "
+                        f"{type(data).__name__}")
+    x, y = (torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v) for v in (x, y))
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{what}: {x.shape[0]} inputs but {y.shape[0]} outputs")
+    if x.shape[0] == 0:
+        raise ValueError(f"{what}: no samples")
+    if dims is not None:
+        x = x[:, None] if x.ndim == dims + 1 else x
+        y = y[:, None] if y.ndim == dims + 1 else y
+    x, y = x.to(dtype), y.to(dtype)
+    check_finite(x, f"{what}: the inputs")
+    check_finite(y, f"{what}: the outputs")
+    return x, y
+
+
+def _statistics(v: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if mode == "global":  # one mean and std per channel: valid at any resolution
+        axes = [0] + list(range(2, v.ndim))
+        return v.mean(dim=axes, keepdim=True), v.std(dim=axes, keepdim=True)
+    return v.mean(dim=0, keepdim=True), v.std(dim=0, keepdim=True)
+
+
+class NormalizedOperator(nn.Module):
+    """A model between standardisations: ``y = model((x - mx) / sx) * sy + my``.
+
+    ``mode="global"`` statistics (one per channel) apply at any resolution; pointwise ones
+    only on the training grid (another grid raises ``ValueError``).
+    """
+
+    def __init__(self, model: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None,
+                 mode: str | None = "global", eps: float = 1e-6) -> None:
+        super().__init__()
+        if mode not in ("global", "pointwise", None):
+            raise ValueError(f"normalize must be 'global', 'pointwise' or None, got {mode!r}")
+        self.model, self.mode = model, mode
+        for name, v in (("x", x), ("y", y)):
+            if mode is None or v is None:
+                mean, std = torch.zeros(()), torch.ones(())
+            else:
+                mean, std = _statistics(v, mode)
+                std = std + eps
+            self.register_buffer(f"{name}_mean", mean)
+            self.register_buffer(f"{name}_std", std)
+
+    def _check_grid(self, x: torch.Tensor) -> None:
+        if self.mode == "pointwise" and tuple(x.shape[2:]) != tuple(self.x_mean.shape[2:]):
+            raise ValueError(f"pointwise normalisation was fitted on a {tuple(self.x_mean.shape[2:])} grid, the "
+                             f"input has {tuple(x.shape[2:])}; train with normalize='global' to change resolution")
+
+    def encode_input(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_grid(x)
+        return (x - self.x_mean) / self.x_std
+
+    def decode_output(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.y_std + self.y_mean
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode_output(self.model(self.encode_input(x)))
+
+
+# --------------------------------------------------------------------------------------
+# Results
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : NormalizedOperator
+        The trained model with its normalisation (physical values in and out).
+    history : dict of lists
+        ``train_loss`` and ``epoch_time`` (seconds, training only) per epoch;
+        ``{name}_l2`` / ``{name}_h1`` per evaluated epoch for every test set (NaN where
+        not evaluated).
+    n_params : int
+        Trainable real parameters of the model.
+    """
+
+    model: NormalizedOperator
+    history: dict[str, list[float]]
+    n_params: int
+
+    def final(self) -> dict[str, float]:
+        """The last value of every history series."""
+        return {k: v[-1] for k, v in self.history.items() if v}
+
+    def plot(self, path: str | Path) -> Path:
+        """Write the loss curves (training loss, test errors) to a PNG; returns the path."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        path = Path(path)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        epochs = np.arange(1, len(self.history["train_loss"]) + 1)
+        ax.semilogy(epochs, self.history["train_loss"], label="train loss")
+        for key, values in self.history.items():
+            if key.endswith(("_l2", "_h1")):
+                v = np.asarray(values, dtype=float)
+                ok = np.isfinite(v)
+                ax.semilogy(epochs[ok], v[ok], "o-", ms=3, label=f"test {key}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("relative error")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fig.savefig(tmp, format="png", dpi=110)
+        plt.close(fig)
+        os.replace(tmp, path)
+        return path
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Data, *, batch_size: int = 64, periodic: bool = False,
+             nodes: bool = True) -> dict[str, float]:
+    """Mean relative L2 and H1 errors of ``model`` on ``data`` (physical values).
+
+    Returns ``{"l2": ..., "h1": ...}``.
+    """
+    dims = _model_dims(model)
+    x, y = as_pair(data, "evaluate", dims, _model_dtype(model))
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    l2 = h1 = 0.0
+    for start in range(0, x.shape[0], batch_size):
+        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        pred = model(xb).float()
+        yb = yb.float()
+        l2 += float(relative_lp(pred, yb, reduction="sum"))
+        h1 += float(relative_h1(pred, yb, periodic=periodic, nodes=nodes, reduction="sum"))
+    model.train(was_training)
+    return {"l2": l2 / x.shape[0], "h1": h1 / x.shape[0]}
+
+
+def _inner(model: nn.Module) -> nn.Module:
+    model = getattr(model, "module", model)  # DDP
+    return model.model if isinstance(model, NormalizedOperator) else model
+
+
+def _model_dims(model: nn.Module) -> int | None:
+    return getattr(_inner(model), "dims", None)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    p = next(iter(model.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    p = next(iter(model.parameters()), None)
+    return p.dtype if p is not None else torch.float32
+
+
+# --------------------------------------------------------------------------------------
+# Training
+
+
+def _loss_fn(loss: str | Callable[..., torch.Tensor], options: dict[str, Any]) -> Callable[..., torch.Tensor]:
+    if callable(loss):
+        return loss
+    if loss == "l2":
+        return LpLoss(2)
+    if loss == "h1":
+        return H1Loss(**options)
+    raise ValueError(f"loss must be 'l2', 'h1' or a callable, got {loss!r}")
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group torchrun describes if not yet joined."""
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        return 0, 1
+    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2 ** 63))
+    return torch.randperm(n, generator=gen)
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] | None = None, epochs: int = 20,
+          batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4, optimizer: str = "adamw",
+          scheduler: str | None = "cosine", step_size: int | None = None, gamma: float = 0.5,
+          loss: str | Callable[..., torch.Tensor] = "h1", periodic: bool = False, nodes: bool = True,
+          normalize: str | None = "global", amp: bool | None = None, grad_clip: float | None = None,
+          checkpoint: str | Path | None = None, checkpoint_every: int = 1, resume: bool | str | Path = False,
+          seed: int = 0, eval_every: int = 1, progress: bool | None = None,
+          plot: str | Path | None = None) -> TrainResult:
+    """Fit ``model`` to ``train_data``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(batch, in_channels, *spatial)`` to ``(batch, out_channels, *spatial)``; it
+        is trained in place on the device and in the dtype of its parameters.
+    train_data, test_data
+        ``(x, y)`` arrays or tensors, a dict with ``a`` and ``u``, an HDF5 dataset path or a
+        manifest name; ``test_data`` maps a label (e.g. ``"32"``) to such data.
+    epochs, batch_size, lr, weight_decay
+        The usual; the last incomplete batch of an epoch is kept.
+    optimizer : {"adamw", "adam"}
+    scheduler : {"cosine", "step"} or None
+        Cosine annealing over ``epochs``, or a step decay by ``gamma`` every ``step_size``
+        epochs (default ``epochs // 4``); stepped once per epoch.
+    loss : {"h1", "l2"} or callable
+        Relative H1 (finite differences; ``periodic`` / ``nodes`` describe the grid) or
+        relative L2, computed on physical (de-normalised) values.
+    normalize : {"global", "pointwise"} or None
+        Standardisation of inputs and outputs from the training set.
+    amp : bool or None
+        Mixed precision (bfloat16 autocast); default on for CUDA, off otherwise.
+    grad_clip : float or None
+        Clip the gradients' global norm.
+    checkpoint, checkpoint_every, resume
+        Write ``checkpoint`` atomically every ``checkpoint_every`` epochs and at the end;
+        ``resume=True`` continues from ``checkpoint`` if it exists, ``resume=PATH`` from
+        that file (it must exist). The run's settings must match the checkpoint's.
+    seed : int
+        Seeds the shuffling order (and the torch generator once at the start).
+    eval_every : int
+        Evaluate the test sets every this many epochs (and after the last).
+    progress : bool or None
+        Progress bar (default: when stderr is a terminal).
+    plot : path or None
+        Write the loss curves there as a PNG at the end.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        Bad settings, data with NaN/Inf, shapes the model refuses, a checkpoint of another
+        run.
+    """
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every),
+                    ("eval_every", eval_every)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"train: {name} must be a positive int, got {v!r}")
+    if not lr > 0 or weight_decay < 0:
+        raise ValueError(f"train: lr must be > 0 and weight_decay >= 0, got {lr}, {weight_decay}")
+    if optimizer not in ("adamw", "adam"):
+        raise ValueError(f"train: optimizer must be 'adamw' or 'adam', got {optimizer!r}")
+    if scheduler not in ("cosine", "step", None):
+        raise ValueError(f"train: scheduler must be 'cosine', 'step' or None, got {scheduler!r}")
+    loss_fn = _loss_fn(loss, {"periodic": periodic, "nodes": nodes})
+    device, dtype = _model_device(model), _model_dtype(model)
+    dims = getattr(model, "dims", None)
+    x, y = as_pair(train_data, "train_data", dims, dtype)
+    tests = {str(k): as_pair(v, f"test_data[{k!r}]", dims, dtype) for k, v in (test_data or {}).items()}
+    rank, world = _distributed()
+
+    wrapped = NormalizedOperator(model, x, y, normalize).to(device)
+    net: nn.Module = wrapped
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(wrapped)
+    opt_cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
+    opt = opt_cls(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if scheduler == "cosine":
+        sched: Any = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    elif scheduler == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size or max(1, epochs // 4), gamma=gamma)
+    else:
+        sched = None
+    use_amp = (device.type == "cuda") if amp is None else bool(amp)
+    amp_dtype = torch.bfloat16
+
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                "optimizer": optimizer, "scheduler": scheduler, "loss": loss if isinstance(loss, str) else "custom",
+                "normalize": normalize, "seed": seed, "n_train": int(x.shape[0]), "world": world}
+    history: dict[str, list[float]] = {"train_loss": [], "epoch_time": []}
+    for name in tests:
+        history[f"{name}_l2"], history[f"{name}_h1"] = [], []
+    start_epoch = 0
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    source = ckpt_path if resume is True else (Path(resume) if resume else None)
+    if resume and source is None:
+        raise ValueError("train: resume=True needs checkpoint=PATH")
+    if source is not None and (source.exists() or resume is not True):
+        if not source.exists():
+            raise FileNotFoundError(f"train: no checkpoint at {source} to resume from")
+        state = torch.load(source, map_location=device, weights_only=True)
+        if state["settings"] != settings:
+            diff = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
+            raise ValueError(f"train: checkpoint {source} belongs to another run (checkpoint vs now: {diff})")
+        wrapped.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        history = {k: list(v) for k, v in state["history"].items()}
+        start_epoch = int(state["epoch"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+    else:
+        torch.manual_seed(seed)
+
+    show = (sys.stderr.isatty() if progress is None else progress) and rank == 0
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, initial=start_epoch, desc="train", unit="epoch")
+    n = x.shape[0]
+    for epoch in range(start_epoch, epochs):
+        order = _epoch_order(n, seed, epoch)
+        if world > 1:
+            share = n // world
+            order = order[rank * share:(rank + 1) * share]
+        net.train()
+        t0 = time.perf_counter()
+        total, count = 0.0, 0
+        for s in range(0, order.numel(), batch_size):
+            idx = order[s:s + batch_size]
+            xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                pred = net(xb)
+            value = loss_fn(pred.float(), yb)
+            if not torch.isfinite(value):
+                raise FloatingPointError(f"train: the loss became {float(value)} at epoch {epoch + 1}; lower lr "
+                                         "or enable grad_clip")
+            value.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            total += float(value.detach()) * idx.numel()
+            count += idx.numel()
+        if sched is not None:
+            sched.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        history["epoch_time"].append(time.perf_counter() - t0)
+        history["train_loss"].append(total / count)
+        last = epoch == epochs - 1
+        for name, data in tests.items():
+            if last or (epoch + 1) % eval_every == 0:
+                metrics = evaluate(wrapped, data, batch_size=max(batch_size, 16), periodic=periodic, nodes=nodes)
+            else:
+                metrics = {"l2": math.nan, "h1": math.nan}
+            history[f"{name}_l2"].append(metrics["l2"])
+            history[f"{name}_h1"].append(metrics["h1"])
+        if bar is not None:
+            post = {"loss": f"{history['train_loss'][-1]:.4g}"}
+            post.update({f"{k}_l2": f"{history[f'{k}_l2'][-1]:.4g}" for k in list(tests)[:2]})
+            bar.set_postfix(post)
+            bar.update(1)
+        if ckpt_path is not None and rank == 0 and (last or (epoch + 1) % checkpoint_every == 0):
+            _save_atomic({"settings": settings, "epoch": epoch + 1, "model": wrapped.state_dict(),
+                          "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else {},
+                          "history": history, "torch_rng": torch.get_rng_state()}, ckpt_path)
+    if bar is not None:
+        bar.close()
+    result = TrainResult(model=wrapped, history=history, n_params=sum(p.numel() for p in model.parameters()
+                                                                      if p.requires_grad))
+    if plot is not None and rank == 0:
+        result.plot(plot)
+    return result
