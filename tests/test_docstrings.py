@@ -16,7 +16,8 @@ import pytest
      "tnkit.ttn", "tnkit._kron", "tnkit.bug", "tnkit.network", "tnkit.search", "physics.pde.radiative_transfer", "physics.pde.matrix_odes",
      "physics.pde.spectral_solvers", "physics.pde.grf", "physics.pde.cole_hopf",
      "physics.pde.elliptic", "tnkit.io._chunked", "physics.operators.spectral_conv", "physics.operators.fno",
-     "physics.operators.losses", "physics.operators.train", "physics.operators.mgno", "physics.operators.lsm"],
+     "physics.operators.losses", "physics.operators.train", "physics.operators.mgno", "physics.operators.lsm",
+     "physics.operators.mg_tfno"],
 )
 def test_module_examples(name: str) -> None:
     module = importlib.import_module(name)

@@ -27,6 +27,17 @@ SMALL: dict[str, tuple[str, dict[str, Any]]] = {
     "darcy_16": ("darcy", {"samples": 1000, "resolution": 16, "solve_resolution": 466, "seed": 0}),
     "darcy_test_16": ("darcy", {"samples": 50, "resolution": 16, "solve_resolution": 466, "seed": 1}),
     "darcy_test_32": ("darcy", {"samples": 50, "resolution": 32, "solve_resolution": 466, "seed": 1}),
+    # Held-out Darcy test functions for models trained on darcy_64: 64 samples (seed 1) from
+    # one 505-node solve each, stored at 64^2 (every 8th node) and 127^2 (every 4th); 504 =
+    # 8 * 63 = 4 * 126, so both are exact subsamples of the same solves (128 nodes cannot
+    # share a node grid with 64).
+    "darcy_test_64": ("darcy", {"samples": 64, "resolution": 64, "solve_resolution": 505, "seed": 1}),
+    "darcy_test_127": ("darcy", {"samples": 64, "resolution": 127, "solve_resolution": 505, "seed": 1}),
+    # Navier-Stokes nu = 1e-3 trajectories recorded every time unit to T = 20 (a = w(0),
+    # u = w(1) .. w(20)) for the FNO paper's "10 steps in, next steps out" task at 64^2.
+    "navier_stokes_1e-3_64_seq": ("navier-stokes", {"samples": 54, "nu": 1e-3, "resolution": 64,
+                                                    "solve_resolution": 64, "T": 20.0, "record": 1.0, "dt": 1e-3,
+                                                    "seed": 0}),
 }
 
 

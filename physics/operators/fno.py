@@ -4,11 +4,13 @@ An FNO [FNO]_ lifts the input function pointwise to ``hidden_channels``, applies
 ``n_layers`` Fourier blocks, and projects pointwise to the output channels::
 
     v0 = P(x, grid)                                             lifting (channel MLP)
-    v_{l+1} = act( SpectralConv_l(v_l) + Skip_l(v_l) )          Fourier block
-              [ then act( ChannelMLP_l(.) + MLPSkip_l(.) ) ]    optional channel MLP
+    h_l = act( SpectralConv_l(v_l) + Skip_l(v_l) )              Fourier block
+    v_{l+1} = act( ChannelMLP_l(h_l) + MLPSkip_l(v_l) )         optional channel MLP
     y = Q(v_L)                                                  projection (channel MLP)
 
-(no activation after the last block). Every layer but the spectral convolution is
+(without the channel MLP, ``v_{l+1} = h_l``; no activations in the last block). The
+channel MLP's skip starts from the block's input ``v_l``, so with a soft-gating skip every
+block is a residual update of ``v_l`` (the layout of the TFNO authors' code). Every layer but the spectral convolution is
 pointwise, and the spectral convolution keeps a fixed set of Fourier modes with
 ``norm="forward"`` FFTs, so the same model evaluates the same function sampled on any grid
 with at least ``n_modes`` points per axis: trained at 16^2, it can be applied at 32^2
@@ -261,20 +263,21 @@ class FNO(nn.Module):
         n_layers = len(self.convs)
         per_block = 2 if self.channel_mlps else 1
         for k in range(n_layers):
+            last = k == n_layers - 1
             y = self.convs[k](x)
             if self.norms:
                 y = self.norms[per_block * k](y)
             if self._use_skip:
                 y = y + self.skips[k](x)
-            if k < n_layers - 1 or self.channel_mlps:
+            if not last:
                 y = self.act(y)
             if self.channel_mlps:
                 z = self.channel_mlps[k](y)
                 if self._use_mlp_skip:
-                    z = z + self.mlp_skips[k](y)
+                    z = z + self.mlp_skips[k](x)
                 if self.norms:
                     z = self.norms[per_block * k + 1](z)
-                y = self.act(z) if k < n_layers - 1 else z
+                y = z if last else self.act(z)
             x = y
         if any(pads):
             x = x[(Ellipsis, *[slice(0, n) for n in sizes])]

@@ -14,9 +14,21 @@ same function sampled at any resolution (discretisation invariance).
 The weight may be held *factorized* [TFNO]_ as a :class:`tnkit.Tucker`, :class:`tnkit.CP`
 or :class:`tnkit.TT` whose factors are the trainable parameters. With
 ``implementation="factorized"`` (default) the input's Fourier coefficients are contracted
-with the factors directly, in the order :func:`tnkit.contract` plans from the shapes
-(cached), so the full weight is never formed on the forward pass; ``"reconstructed"``
-forms it first (sometimes faster for tiny ranks, always more memory).
+with the factors directly and the full weight is never formed. With the coefficients laid
+out mode by mode, ``X[m, b, i]`` (``M`` kept modes), every factorization is a chain of one
+channel map on the left, a small per-mode part and one channel map on the right::
+
+    dense   Y[m] = X[m] W[m]                         W[m] = W[:, :, m]       (in x out)
+    Tucker  Y[m] = X[m] U_in  G[m]  U_out^T          G[m] = core x_k U_k[m_k] (r_in x r_out)
+    CP      Y[m] = X[m] U_in  diag(s[m])  U_out^T    s[m] = lambda * prod_k U_k[m_k]
+    TT      Y[m] = X[m] G_1   Q[m]                   Q[m] = G_2 x G_3[m_1] ... (r_1 x out)
+
+The channel maps are single GEMMs over all modes and samples, the per-mode part one
+batched GEMM (or a scaling for CP), and the backward pass is written out by hand
+(:class:`_ModeChain`) so that no conjugated copies are made. Only the per-mode core
+``G[m]`` (Tucker, ``r_in r_out`` per mode) or ``Q[m]`` (TT) is formed, never the
+``in x out`` weight. ``"reconstructed"`` forms the dense weight first and contracts it
+with :func:`tnkit.contract` (sometimes faster for tiny ranks, always more memory).
 
 Complex parameters are stored as real tensors with a trailing axis of 2 (viewed as complex
 when used), so optimisers, weight decay and ``torch.distributed`` DDP see real tensors.
@@ -159,6 +171,56 @@ def _cap_tt(shape: tuple[int, ...], ranks: list[int]) -> tuple[int, ...]:
 # The layer
 
 
+class _ModeChain(torch.autograd.Function):
+    """``Y[m] = X[m] L P[m] R^T`` for complex ``X (M, B, I)``, ``L (I, a)``, ``P (M, a, b)``
+    (or a diagonal ``P (M, a)``), ``R (O, b)``; ``L`` / ``R`` may be None (identity).
+
+    The backward pass applies the conjugate-transposed factors through BLAS transpose
+    flags (``Z.mH``) instead of autograd's conjugated copies.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, X: torch.Tensor, L: torch.Tensor | None, P: torch.Tensor,
+                R: torch.Tensor | None) -> torch.Tensor:
+        M, B, _ = X.shape
+        T1 = X if L is None else (X.reshape(M * B, -1) @ L).reshape(M, B, -1)
+        T2 = T1 * P[:, None, :] if P.ndim == 2 else torch.bmm(T1, P)
+        Y = T2 if R is None else (T2.reshape(M * B, -1) @ R.T).reshape(M, B, -1)
+        ctx.save_for_backward(X, L, P, R, T1, T2)
+        return Y
+
+    @staticmethod
+    def backward(ctx: Any, gY: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        X, L, P, R, T1, T2 = ctx.saved_tensors
+        M, B, _ = X.shape
+        need_x, need_l, need_p, need_r = ctx.needs_input_grad
+        gY = gY.contiguous()
+        gR = gT2 = None
+        if R is None:
+            gT2 = gY
+        else:
+            flat = gY.reshape(M * B, -1)
+            if need_r:
+                gR = (T2.reshape(M * B, -1).mH @ flat).T
+            gT2 = (flat @ R.conj()).reshape(M, B, -1)
+        if P.ndim == 2:
+            gP = (T1.conj() * gT2).sum(1) if need_p else None
+            gT1 = gT2 * P.conj()[:, None, :]
+        else:
+            gP = torch.bmm(T1.mH, gT2) if need_p else None
+            gT1 = torch.bmm(gT2, P.mH)
+        gL = gX = None
+        if L is None:
+            gX = gT1 if need_x else None
+        else:
+            flat = gT1.reshape(M * B, -1)
+            if need_l:
+                gL = X.reshape(M * B, -1).mH @ flat
+            if need_x:
+                gX = (flat @ L.mH).reshape(M, B, -1)
+        return gX, gL, gP, gR
+
+
 class SpectralConv(nn.Module):
     """Fourier-space convolution with dense or factorized (Tucker, CP, TT) complex weights.
 
@@ -284,6 +346,13 @@ class SpectralConv(nn.Module):
             b = [next(letters) for _ in range(n - 1)]
             terms = [modes[0] + b[0]] + [b[k - 1] + modes[k] + b[k] for k in range(1, n - 1)] + [b[-1] + modes[-1]]
         self._equation = x_terms + "," + ",".join(terms) + "->" + out_terms
+        # the per-mode part of the chain (see _chain): mode-factor terms -> (*kept, left, right)
+        self._core_equation = ""
+        if not self.separable and self.factorization in ("tucker", "cp"):
+            right = core[:2] if self.factorization == "tucker" else k
+            self._core_equation = terms[0] + "," + ",".join(terms[3:]) + "->" + "".join(modes[2:]) + "".join(right)
+        elif not self.separable and self.factorization == "tt":
+            self._core_equation = ",".join(terms[1:]) + "->" + "".join(modes[2:]) + b[0] + "o"
         self._dense_equation = x_terms + "," + "".join(modes) + "->" + out_terms
 
     def _operands(self) -> list[Any]:
@@ -296,6 +365,24 @@ class SpectralConv(nn.Module):
             return [c(self.cp_weights)] + [c(u) for u in self.factors]
         g = [c(core) for core in self.cores]
         return [g[0][0]] + g[1:-1] + [g[-1][..., 0]]
+
+    def _chain(self) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+        """``(L, P, R)`` of :class:`_ModeChain` for the kept modes (mode-major order)."""
+        c = torch.view_as_complex
+        M = math.prod(self.kept)
+        d = self.dims
+        if self.factorization == "dense":
+            w = c(self.dense)  # (I, O, *kept)
+            return None, w.permute(*range(2, 2 + d), 0, 1).reshape(M, self.in_channels, self.out_channels), None
+        if self.factorization == "tucker":
+            core, (u_in, u_out, *modes) = c(self.core), [c(u) for u in self.factors]
+            return u_in, torch.einsum(self._core_equation, core, *modes).reshape(M, *self.ranks[:2]), u_out
+        if self.factorization == "cp":
+            lam, (u_in, u_out, *modes) = c(self.cp_weights), [c(u) for u in self.factors]
+            return u_in, torch.einsum(self._core_equation, lam, *modes).reshape(M, -1), u_out
+        g = [c(core) for core in self.cores]
+        q = torch.einsum(self._core_equation, g[1], *g[2:-1], g[-1][..., 0])
+        return g[0][0], q.reshape(M, self.ranks[0], self.out_channels), None
 
     @property
     def weight(self) -> Any:
@@ -359,11 +446,15 @@ class SpectralConv(nn.Module):
         axes = tuple(range(-self.dims, 0))
         xh = torch.fft.rfftn(x, dim=axes, norm="forward")
         xk = self._gather(xh)
-        ops = self._operands()
         if self.implementation == "reconstructed" and self.factorization != "dense":
             yk = contract(self._dense_equation, xk, self.dense_weight())
+        elif self.separable:
+            yk = contract(self._equation, xk, *self._operands())
         else:
-            yk = contract(self._equation, xk, *ops)
+            d, (b, i) = self.dims, xk.shape[:2]
+            xm = xk.permute(*range(2, 2 + d), 0, 1).reshape(-1, b, i)  # (M, batch, in), mode-major
+            ym = _ModeChain.apply(xm, *self._chain())
+            yk = ym.reshape(*self.kept, b, self.out_channels).permute(d, d + 1, *range(d))
         yh = self._scatter(yk, out_sizes)
         y = torch.fft.irfftn(yh, s=out_sizes, dim=axes, norm="forward")
         if self.bias is not None:

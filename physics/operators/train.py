@@ -363,7 +363,10 @@ def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] |
     if world > 1:
         net = nn.parallel.DistributedDataParallel(wrapped)
     opt_cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
-    opt = opt_cls(model.parameters(), lr=lr, weight_decay=weight_decay)
+    try:  # one fused kernel over all parameters (CPU and CUDA float tensors)
+        opt = opt_cls(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        opt = opt_cls(model.parameters(), lr=lr, weight_decay=weight_decay)
     if scheduler == "cosine":
         sched: Any = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     elif scheduler == "step":

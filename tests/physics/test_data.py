@@ -246,6 +246,37 @@ def test_darcy_16_test_sets_hold_the_same_functions_and_differ_from_training() -
     assert not np.array_equal(train16["a"][:50], coarse["a"])
 
 
+@pytest.mark.parametrize("name", ["darcy_test_64", "darcy_test_127"])
+def test_shipped_darcy_test_sets_for_darcy_64_regenerate(name, tmp_path) -> None:
+    shipped, fresh = _regenerate_head(name, tmp_path, 1)
+    n = int(name.rsplit("_", 1)[1])
+    assert shipped["a"].shape == shipped["u"].shape == (64, n, n)
+    assert np.array_equal(fresh["a"], shipped["a"][:1])
+    assert np.allclose(fresh["u"], shipped["u"][:1], rtol=0, atol=1e-6 * np.abs(shipped["u"]).max())
+
+
+def test_darcy_test_64_is_every_other_node_of_darcy_test_127() -> None:
+    coarse, fine = load_arrays("darcy_test_64"), load_arrays("darcy_test_127")
+    for key in ("a", "u"):
+        assert np.array_equal(coarse[key], fine[key][:, ::2, ::2]), key
+    assert not np.array_equal(load_arrays("darcy_64")["a"][:64], coarse["a"])
+
+
+def test_navier_stokes_sequence_set_continues_the_trajectories_of_its_recipe() -> None:
+    seq, coarse = load_arrays("navier_stokes_1e-3_64_seq"), load_arrays("navier_stokes_1e-3_64")
+    assert seq["a"].shape == (54, 64, 64) and seq["u"].shape == (54, 20, 64, 64)
+    assert np.allclose(seq["times"], np.arange(1, 21))
+    # same seeds, same solver and dt: w(0) agrees and w(2), w(4), ... match the coarser record
+    assert np.array_equal(seq["a"], coarse["a"][:54])
+    np.testing.assert_allclose(seq["u"][:, 1:10:2], coarse["u"][:54], rtol=0, atol=1e-5 * np.abs(coarse["u"]).max())
+
+
+@pytest.mark.slow
+def test_shipped_navier_stokes_sequence_regenerates(tmp_path) -> None:
+    shipped, fresh = _regenerate_head("navier_stokes_1e-3_64_seq", tmp_path, 1)
+    assert np.allclose(fresh["u"], shipped["u"][:1], rtol=0, atol=1e-5 * np.abs(shipped["u"]).max())
+
+
 @pytest.mark.slow
 def test_shipped_navier_stokes_regenerates(tmp_path) -> None:
     shipped, fresh = _regenerate_head("navier_stokes_1e-3_64", tmp_path, 2)
