@@ -178,6 +178,15 @@ class FNO(nn.Module):
     torch.Size([4, 1, 16, 16])
     >>> model(torch.randn(4, 1, 32, 32)).shape    # the same operator on a finer grid
     torch.Size([4, 1, 32, 32])
+
+    Training (:func:`physics.operators.train`) on ``(a, u)`` pairs:
+
+    >>> from physics.operators import train
+    >>> a = torch.randn(32, 1, 16, 16)
+    >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)        # a smoothing operator to learn
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> history["train_loss"][-1] < history["train_loss"][0]
+    True
     """
 
     def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *,
@@ -301,6 +310,12 @@ class TFNO(FNO):
     ((26, 26, 13, 7), 0.43)
     >>> model(torch.randn(2, 1, 16, 16)).shape
     torch.Size([2, 1, 16, 16])
+    >>> from physics.operators import train
+    >>> a = torch.randn(32, 1, 16, 16)
+    >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> history["train_loss"][-1] < history["train_loss"][0]     # gradients reach every factor
+    True
     """
 
     def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *,

@@ -262,6 +262,12 @@ class LSM(nn.Module):
     21426
     >>> model.padded_shape((17, 21)), model.patch_shape((17, 21))
     ((20, 24), (5, 6))
+    >>> from physics.operators import train
+    >>> a = torch.randn(32, 1, 16, 16)
+    >>> u = torch.cat([a, torch.nn.functional.avg_pool2d(a, 3, 1, 1)], 1)   # two output channels
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> history["train_loss"][-1] < history["train_loss"][0]
+    True
     """
 
     def __init__(self, in_channels: int, out_channels: int, *, hidden_channels: int = 32, n_tokens: int = 4,

@@ -323,6 +323,12 @@ class MGTFNO(nn.Module):
     3
     >>> model(torch.randn(2, 1, 32, 32)).shape  # four 16 x 16 patches per sample
     torch.Size([2, 1, 32, 32])
+    >>> from physics.operators import train
+    >>> a = torch.randn(16, 1, 32, 32)
+    >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> history["train_loss"][-1] < history["train_loss"][0]
+    True
     >>> model(torch.randn(2, 1, 30, 30))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...

@@ -237,6 +237,12 @@ class MgNO(nn.Module):
     torch.Size([2, 1, 27, 33])
     >>> model.smoothing, model.n_params
     ((1, 1, 2), 11587)
+    >>> from physics.operators import train
+    >>> a = torch.randn(32, 1, 16, 16)
+    >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=2e-3, loss="l2", progress=False).history
+    >>> history["train_loss"][-1] < history["train_loss"][0]
+    True
 
     A periodic model commutes with circular shifts by multiples of ``2**(levels - 1)``:
 
