@@ -17,7 +17,11 @@ import pytest
      "physics.pde.spectral_solvers", "physics.pde.grf", "physics.pde.cole_hopf",
      "physics.pde.elliptic", "tnkit.io._chunked", "physics.operators.spectral_conv", "physics.operators.fno",
      "physics.operators.losses", "physics.operators.train", "physics.operators.mgno", "physics.operators.lsm",
-     "physics.operators.mg_tfno"],
+     "physics.operators.mg_tfno", "physics.equivariant", "physics.equivariant._cartesian", "physics.equivariant._irreps",
+     "physics.equivariant._testing", "physics.potentials", "physics.potentials._neighbors",
+     "physics.potentials._radial", "physics.potentials._model", "physics.potentials._tensornet",
+     "physics.potentials._egnn", "physics.potentials._frames", "physics.potentials._fit", "physics.potentials._ase",
+     "physics.data._xtb", "physics.data._molecules"],
 )
 def test_module_examples(name: str) -> None:
     module = importlib.import_module(name)

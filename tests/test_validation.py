@@ -54,6 +54,26 @@ def test_failing_and_crashing_cases_exit_nonzero(tmp_path: Path, capsys: pytest.
     assert "0 passed, 3 failed" in printed
 
 
+def test_skipped_case_is_reported_and_does_not_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, "good", CASES)
+    _write(tmp_path, "needs_peer", textwrap.dedent(
+        '''
+        from tnkit.validation import Case, SkipCase
+
+        def _run(quick):
+            raise SkipCase("peerlib not installed")
+
+        CASE = Case("needs_peer", "a claim", "a peer", "ratio", 1.0, _run)
+        '''))
+    out = tmp_path / "results"
+    assert main(["validate", "--quick", "--dir", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "SKIP" in printed and "needs_peer: skipped (peerlib not installed)" in printed
+    assert "1 passed, 0 failed, 1 skipped" in printed
+    report = json.loads((out / "validation.json").read_text())
+    assert report["passed"] and report["cases"][1]["skipped"] == "peerlib not installed"
+
+
 def test_unknown_case_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(tmp_path, "good", CASES)
     assert main(["validate", "nosuch", "--dir", str(tmp_path), "--out", str(tmp_path / "r")]) == 2

@@ -23,7 +23,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Case", "Outcome", "CaseResult", "discover", "run_cases", "validation_dir", "add_parser"]
+__all__ = ["Case", "Outcome", "CaseResult", "SkipCase", "discover", "run_cases", "validation_dir", "add_parser"]
+
+
+class SkipCase(Exception):
+    """Raised by a case's ``run`` when it cannot run here (e.g. a peer library is not installed).
+
+    The case is reported as SKIP with the message, and does not count as a failure.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +87,7 @@ class CaseResult:
     details: dict[str, Any]
     error: str | None = None
     plot: str | None = None
+    skipped: str | None = None
 
 
 def validation_dir() -> Path:
@@ -143,6 +151,9 @@ def _run_one(case: Case, quick: bool, plot_dir: Path | None) -> CaseResult:
             plot_path = _save_plot(outcome.plot, plot_dir / f"{case.name}.png")
         return CaseResult(case.name, case.claim, case.reference, case.metric, value, case.tolerance,
                           passed, seconds, dict(outcome.details), plot=plot_path)
+    except SkipCase as exc:
+        return CaseResult(case.name, case.claim, case.reference, case.metric, None, case.tolerance,
+                          False, time.perf_counter() - start, {}, skipped=str(exc))
     except Exception as exc:  # a crashing case is a failing case, reported, not fatal
         seconds = time.perf_counter() - start
         msg = f"{type(exc).__name__}: {exc}"
@@ -187,7 +198,7 @@ def _fmt(x: float | None) -> str:
 def _rows(results: Sequence[CaseResult]) -> list[list[str]]:
     rows = []
     for r in results:
-        status = "PASS" if r.passed else ("ERROR" if r.error else "FAIL")
+        status = "PASS" if r.passed else ("SKIP" if r.skipped else ("ERROR" if r.error else "FAIL"))
         rows.append([r.name, r.reference, r.metric, _fmt(r.value), f"{r.tolerance:.1e}", status, f"{r.seconds:.2f}"])
     return rows
 
@@ -213,6 +224,8 @@ def format_table(results: Sequence[CaseResult], *, markdown: bool = True) -> str
     for r in results:
         if r.error:
             lines.append(f"{r.name}: {r.error}")
+        if r.skipped:
+            lines.append(f"{r.name}: skipped ({r.skipped})")
     return "\n".join(lines)
 
 
@@ -230,7 +243,7 @@ def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path 
     payload = {
         "tnkit": tnkit.__version__,
         "quick": quick,
-        "passed": all(r.passed for r in results),
+        "passed": all(r.passed or r.skipped for r in results),
         "cases": [dataclasses.asdict(r) for r in results],
     }
     text = json.dumps(payload, indent=2, default=str)
@@ -253,8 +266,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     results = run_cases(cases, quick=args.quick, plot_dir=out_dir, progress=not args.no_progress)
     print(format_table(results, markdown=False))
     write_reports(results, out_dir, Path(args.json) if args.json else None, args.quick)
-    n_fail = sum(not r.passed for r in results)
-    print(f"\n{len(results) - n_fail} passed, {n_fail} failed  (reports in {out_dir}/validation.md)")
+    n_fail = sum(not r.passed and not r.skipped for r in results)
+    n_skip = sum(bool(r.skipped) for r in results)
+    skipped = f", {n_skip} skipped" if n_skip else ""
+    print(f"\n{len(results) - n_fail - n_skip} passed, {n_fail} failed{skipped}  (reports in {out_dir}/validation.md)")
     return 1 if n_fail else 0
 
 

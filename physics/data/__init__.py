@@ -1,13 +1,28 @@
-"""Operator-learning datasets: generators (``tnkit data generate NAME``) and loaders.
+"""Reference datasets: generators (``tnkit data generate NAME``) and loaders.
 
->>> from physics.data import DATASETS
+Operator-learning recipes (:data:`DATASETS`, loaded with :func:`load_arrays`) and GFN2-xTB
+molecular dynamics of small molecules (``xtb-md``, :func:`generate_xtb_md`, loaded with
+:func:`load_molecules`, exported with :func:`to_extxyz`).
+
+>>> from physics.data import DATASETS, MOLECULES
 >>> sorted(DATASETS)
 ['burgers', 'darcy', 'helmholtz', 'navier-stokes', 'poisson']
+>>> list(MOLECULES)
+['ethanol', 'malonaldehyde', 'uracil', 'toluene', 'naphthalene', 'salicylic_acid', 'aspirin', 'benzene']
 """
 
 from physics.data._generators import DATASETS, DatasetSpec, generate, resolve_parameters
 from physics.data._loaders import GaussianNormalizer, UnitGaussianNormalizer, load_arrays, torch_dataset
+from physics.data._molecules import load_molecules, to_extxyz
 from physics.data._registry import ON_DEMAND, SMALL, register_all
+from physics.data._xtb import (
+    MOLECULES,
+    XTB_MD_DEFAULTS,
+    MoleculeSource,
+    generate_xtb_md,
+    relaxed_molecule,
+    resolve_xtb_md,
+)
 
 register_all()
 
@@ -15,11 +30,19 @@ __all__ = [
     "DATASETS",
     "DatasetSpec",
     "GaussianNormalizer",
+    "MOLECULES",
+    "MoleculeSource",
     "ON_DEMAND",
     "SMALL",
     "UnitGaussianNormalizer",
+    "XTB_MD_DEFAULTS",
     "generate",
+    "generate_xtb_md",
     "load_arrays",
+    "load_molecules",
+    "relaxed_molecule",
     "resolve_parameters",
+    "resolve_xtb_md",
+    "to_extxyz",
     "torch_dataset",
 ]

@@ -1,9 +1,11 @@
 """Hook the dataset generators into ``tnkit data generate``.
 
-Every recipe of :data:`physics.data.DATASETS` is a generator under its own name (written
-wherever ``--out`` says, parameters from the command line); the small versions committed
-to ``datasets/`` (:data:`SMALL`) and the full-size on-demand sets (:data:`ON_DEMAND`) are
-generators under their manifest names with fixed parameters.
+Every recipe of :data:`physics.data.DATASETS`, and the molecular-dynamics recipe
+``xtb-md`` (:func:`physics.data.generate_xtb_md`), is a generator under its own name
+(written wherever ``--out`` says, parameters from the command line; for ``xtb-md``,
+``samples`` means ``frames``); the small versions committed to ``datasets/``
+(:data:`SMALL`) and the full-size on-demand sets (:data:`ON_DEMAND`) are generators under
+their manifest names with fixed parameters.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from tnkit.io import register_generator
 
 __all__ = ["ON_DEMAND", "SMALL", "register_all"]
+
+XTB_MD = "xtb-md"
 
 # Small versions shipped in datasets/ (a few MB): name -> (recipe, parameters).
 SMALL: dict[str, tuple[str, dict[str, Any]]] = {
@@ -38,6 +42,10 @@ SMALL: dict[str, tuple[str, dict[str, Any]]] = {
     "navier_stokes_1e-3_64_seq": ("navier-stokes", {"samples": 54, "nu": 1e-3, "resolution": 64,
                                                     "solve_resolution": 64, "T": 20.0, "record": 1.0, "dt": 1e-3,
                                                     "seed": 0}),
+    # GFN2-xTB Langevin MD at 500 K (the xtb-md defaults: 0.5 fs steps, a frame every 20 fs
+    # after 1 ps discarded): 2000 frames each of a small and a mid-sized MD17 molecule.
+    "xtb_md_ethanol": (XTB_MD, {"molecule": "ethanol", "frames": 2000, "seed": 0}),
+    "xtb_md_aspirin": (XTB_MD, {"molecule": "aspirin", "frames": 2000, "seed": 0}),
 }
 
 
@@ -52,11 +60,20 @@ FIXED = {**SMALL, **ON_DEMAND}
 def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
     def run(out: Path, progress: bool | None = None, **options: Any) -> None:
         from physics.data._generators import generate
+        from physics.data._xtb import generate_xtb_md
 
         if fixed is not None and options:
             raise ValueError(f"{name} is a fixed dataset; options {sorted(options)} apply to the recipe "
                              f"{FIXED[name][0]!r} (tnkit data generate {FIXED[name][0]} --out PATH ...)")
-        generate(FIXED[name][0] if fixed is not None else name, out, progress=progress, **(fixed or options))
+        recipe = FIXED[name][0] if fixed is not None else name
+        if recipe != XTB_MD:
+            generate(recipe, out, progress=progress, **(fixed or options))
+            return
+        if "samples" in options:  # the command line's --samples: frames of a trajectory
+            if "frames" in options:
+                raise ValueError("xtb-md: give the number of frames once (--samples or --set frames=...)")
+            options["frames"] = options.pop("samples")
+        generate_xtb_md(out, progress=progress, **(fixed or options))
 
     return run
 
@@ -64,7 +81,7 @@ def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
 def register_all() -> None:
     from physics.data._generators import DATASETS
 
-    for name in DATASETS:
+    for name in (*DATASETS, XTB_MD):
         register_generator(name)(_recipe(name, None))
     for name, (_, params) in FIXED.items():
         register_generator(name)(_recipe(name, params))

@@ -50,6 +50,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from physics._training import distributed_rank as _distributed
+from physics._training import epoch_order as _epoch_order
+from physics._training import load_checkpoint
+from physics._training import save_atomic as _save_atomic
 from physics.operators._checks import check_finite
 from physics.operators.losses import H1Loss, LpLoss, relative_h1, relative_lp
 
@@ -259,32 +263,6 @@ def _loss_fn(loss: str | Callable[..., torch.Tensor], options: dict[str, Any]) -
     raise ValueError(f"loss must be 'l2', 'h1' or a callable, got {loss!r}")
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group torchrun describes if not yet joined."""
-    import torch.distributed as dist
-
-    if not dist.is_available():
-        return 0, 1
-    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2 ** 63))
-    return torch.randperm(n, generator=gen)
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] | None = None, epochs: int = 20,
           batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4, optimizer: str = "adamw",
           scheduler: str | None = "cosine", step_size: int | None = None, gamma: float = 0.5,
@@ -384,16 +362,8 @@ def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] |
         history[f"{name}_l2"], history[f"{name}_h1"] = [], []
     start_epoch = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    source = ckpt_path if resume is True else (Path(resume) if resume else None)
-    if resume and source is None:
-        raise ValueError("train: resume=True needs checkpoint=PATH")
-    if source is not None and (source.exists() or resume is not True):
-        if not source.exists():
-            raise FileNotFoundError(f"train: no checkpoint at {source} to resume from")
-        state = torch.load(source, map_location=device, weights_only=True)
-        if state["settings"] != settings:
-            diff = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
-            raise ValueError(f"train: checkpoint {source} belongs to another run (checkpoint vs now: {diff})")
+    state = load_checkpoint(checkpoint, resume, settings, device, "train")
+    if state is not None:
         wrapped.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None:

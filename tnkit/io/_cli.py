@@ -52,9 +52,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p_generate.add_argument(
         "--force", action="store_true", help="rewrite the manifest file even when it already verifies"
     )
-    p_generate.add_argument("--samples", type=int, default=None, help="number of samples (operator datasets)")
+    p_generate.add_argument("--samples", type=int, default=None,
+                            help="number of samples (operator datasets) or frames (xtb-md)")
+    p_generate.add_argument("--molecule", default=None, help="molecule of an xtb-md trajectory, e.g. ethanol")
     p_generate.add_argument("--resolution", type=int, default=None, help="stored grid size (operator datasets)")
-    p_generate.add_argument("--seed", type=int, default=None, help="random seed (operator datasets)")
+    p_generate.add_argument("--seed", type=int, default=None, help="random seed (operator datasets, xtb-md)")
     p_generate.add_argument("--backend", default=None, choices=("numpy", "torch", "cupy", "torch-cuda"),
                             help="array library the solvers run on (operator datasets)")
     p_generate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -167,7 +169,7 @@ def _parse_value(text: str) -> Any:
 
 def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    for key in ("samples", "resolution", "seed", "backend"):
+    for key in ("samples", "resolution", "seed", "backend", "molecule"):
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value
@@ -205,7 +207,7 @@ def data_generate(args: argparse.Namespace) -> int:
             return 0
     try:
         written = generate_dataset(name, out, **options)
-    except (DataError, ValueError) as exc:
+    except (DataError, ValueError, ImportError) as exc:
         return _error(str(exc))
     digest = sha256_file(written)
     size = written.stat().st_size

@@ -54,6 +54,9 @@ _PACKAGES = {
     "quimb": ("quimb",),
     "tensorly": ("tensorly",),
     "teneva": ("teneva",),
+    "neuralop": ("neuraloperator",),
+    "torchmdnet": ("torchmd-net",),
+    "warp": ("warp-lang",),
 }
 
 # Timing effort: (warm-up calls, seconds per case, fewest timed pairs, most timed pairs)

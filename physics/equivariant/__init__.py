@@ -1,0 +1,72 @@
+"""Equivariance toolkit: Cartesian rank-2 tensors, irreps over e3nn, symmetry property tests.
+
+* Cartesian algebra (:mod:`physics.equivariant._cartesian`): the I/A/S decomposition of
+  ``(..., 3, 3)`` tensors that TensorNet is built on, cross-product matrices, norms and
+  invariants.
+* Irreps (:mod:`physics.equivariant._irreps`): rank-2 tensors as ``0e + 1e + 2e``
+  coefficients in e3nn's basis, Wigner matrices, random rotations.
+* Property tests (:mod:`physics.equivariant._testing`): :func:`assert_invariant` and
+  :func:`assert_equivariant` for functions of atomic structures.
+
+>>> import torch
+>>> from physics.equivariant import decompose, random_rotation
+>>> R = random_rotation(generator=0)
+>>> X = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+>>> I, A, S = decompose(R @ X @ R.T)
+>>> bool(torch.allclose(S, R @ decompose(X)[2] @ R.T, atol=1e-14))
+True
+"""
+
+from physics.equivariant._cartesian import (
+    decompose,
+    frobenius_inner,
+    frobenius_norm,
+    invariants,
+    skew,
+    symmetric_traceless,
+    tensor_norm,
+    trace,
+    vector_from_skew,
+)
+from physics.equivariant._irreps import (
+    RANK2_IRREPS,
+    irreps_to_rank2,
+    random_orthogonal,
+    random_rotation,
+    rank2_change_of_basis,
+    rank2_to_irreps,
+    rank2_wigner_D,
+    wigner_D,
+)
+from physics.equivariant._testing import (
+    KINDS,
+    Transformation,
+    assert_equivariant,
+    assert_invariant,
+    random_transformation,
+)
+
+__all__ = [
+    "KINDS",
+    "RANK2_IRREPS",
+    "Transformation",
+    "assert_equivariant",
+    "assert_invariant",
+    "decompose",
+    "frobenius_inner",
+    "frobenius_norm",
+    "invariants",
+    "irreps_to_rank2",
+    "random_orthogonal",
+    "random_rotation",
+    "random_transformation",
+    "rank2_change_of_basis",
+    "rank2_to_irreps",
+    "rank2_wigner_D",
+    "skew",
+    "symmetric_traceless",
+    "tensor_norm",
+    "trace",
+    "vector_from_skew",
+    "wigner_D",
+]

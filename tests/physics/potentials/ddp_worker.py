@@ -1,0 +1,33 @@
+"""Worker for test_fit's DDP test: launched twice by ``torch.distributed.run``.
+
+Each rank fits the same small TensorNet (same seed) with :func:`physics.potentials.fit`, which
+joins the gloo process group torchrun describes and trains on its share of every epoch, and
+writes its final parameters and history to ``OUT/rank{RANK}.pt``.
+"""
+
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from test_fit import _morse_frames  # noqa: E402
+
+from physics.potentials import TensorNet, fit  # noqa: E402
+
+
+def main(out: str) -> None:
+    torch.set_num_threads(1)
+    frames = _morse_frames(32)
+    train, val = frames.split([24, 8])
+    torch.manual_seed(0)
+    model = TensorNet(8, 1, 4, elements=(1, 8))
+    result = fit(model, train, val, epochs=3, batch_size=4, lr=3e-3, ema_decay=0.0, progress=False)
+    state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
+    torch.save({"state": state, "history": result.history, "world": int(os.environ["WORLD_SIZE"])},
+               os.path.join(out, f"rank{os.environ['RANK']}.pt"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,221 @@
+"""Frames, fit() and evaluate(): learning, EMA, schedules, checkpoint/resume, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from physics.potentials import EGNN, Frames, TensorNet, evaluate, fit
+
+
+def _morse_frames(n: int = 48, seed: int = 0) -> Frames:
+    """A bent triatomic with Morse bonds and a harmonic angle: exact energies and forces by autograd."""
+    rng = np.random.default_rng(seed)
+    base = np.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
+    pos = torch.tensor(base[None] + 0.06 * rng.normal(size=(n, 3, 3)), requires_grad=True)
+
+    def energy(p):
+        d1 = (p[:, 1] - p[:, 0]).norm(dim=-1)
+        d2 = (p[:, 2] - p[:, 0]).norm(dim=-1)
+        cos = ((p[:, 1] - p[:, 0]) * (p[:, 2] - p[:, 0])).sum(-1) / (d1 * d2)
+        morse = lambda d: 5.0 * (1 - torch.exp(-2.2 * (d - 0.96))) ** 2  # noqa: E731
+        return morse(d1) + morse(d2) + 2.0 * (cos + 0.25) ** 2 - 470.0
+
+    e = energy(pos)
+    (g,) = torch.autograd.grad(e.sum(), pos)
+    return Frames.from_arrays([8, 1, 1], pos.detach().numpy(), e.detach().numpy(), -g.numpy())
+
+
+def test_frames_slicing_concat_split_and_collate():
+    f = _morse_frames(10)
+    g = Frames.from_arrays([6, 1, 1, 1, 1], np.zeros((3, 5, 3)) + np.arange(5)[:, None], np.arange(3.0),
+                           np.zeros((3, 5, 3)))
+    both = f + g
+    assert len(both) == 13 and both.total_atoms == 30 + 15
+    sub = both[[11, 2]]
+    assert sub.n_atoms.tolist() == [5, 3] and sub.energies.tolist() == [1.0, float(f.energies[2])]
+    assert np.array_equal(sub.positions[5:], f.positions[6:9])
+    batch = both.collate([2, 11])
+    assert batch["batch"].tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert batch["numbers"].tolist() == [8, 1, 1, 6, 1, 1, 1, 1]
+    a, b, c = both.split([8, 3, 2], seed=1)
+    seen = np.concatenate([a.energies, b.energies, c.energies])
+    assert sorted(seen.tolist()) == sorted(both.energies.tolist())
+    back = Frames.from_ase(both.to_ase())
+    assert np.allclose(back.positions, both.positions) and np.allclose(back.forces, both.forces)
+    assert [int(x["energy"].shape[0]) for x in both.batches(5)] == [5, 5, 3]
+
+
+def test_frames_refuse_nan_forces_and_bad_shapes():
+    pos = np.zeros((2, 2, 3))
+    pos[:, 1, 0] = 1.0
+    forces = np.zeros((2, 2, 3))
+    forces[1, 0, 2] = np.nan
+    with pytest.raises(ValueError, match="forces contain NaN or Inf .first bad frame 1"):
+        Frames.from_arrays([1, 1], pos, [0.0, 0.0], forces)
+    with pytest.raises(ValueError, match="2 frames but 3 energies"):
+        Frames.from_arrays([1, 1], pos, [0.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="unknown element Z=0"):
+        Frames.from_arrays([0, 1], pos, [0.0, 0.0])
+    with pytest.raises(ValueError, match="zero volume"):
+        Frames.from_arrays([1, 1], pos, [0.0, 0.0], cells=np.zeros((2, 3, 3)))
+
+
+@pytest.mark.parametrize("cls", [TensorNet, EGNN])
+def test_fit_learns_a_morse_molecule(cls):
+    frames = _morse_frames(64)
+    train, val = frames.split([48, 16], seed=0)
+    torch.manual_seed(0)
+    model = cls(hidden_channels=16, num_layers=2, num_rbf=8, elements=(1, 8), cutoff=3.0)
+    before = evaluate(model, val)
+    result = fit(model, train, val, epochs=25, batch_size=8, lr=5e-3, progress=False)
+    after = evaluate(result.model, val)
+    # The reference-energy fit alone already removes the -470 eV offset; training must cut the force error.
+    assert after["force_mae"] < 0.5 * before["force_mae"]
+    assert after["energy_mae"] < before["energy_mae"]
+    h = result.history
+    assert len(h["train_loss"]) == 25 and h["train_loss"][-1] < h["train_loss"][0]
+    assert result.best_epoch == 1 + int(np.argmin(h["val_loss"]))
+    # the returned weights are the best epoch's EMA weights: their validation loss is the recorded one
+    assert evaluate(result.model, val, force_weight=10.0)["loss"] == pytest.approx(min(h["val_loss"]), rel=1e-5)
+    assert result.reference_energies[8] != 0.0
+
+
+def test_evaluate_against_hand_computed_errors():
+    frames = _morse_frames(6)
+    torch.manual_seed(0)
+    model = TensorNet(8, 1, 4, elements=(1, 8), dtype=torch.float64).eval()
+    m = evaluate(model, frames, batch_size=4)
+    out = model(torch.tensor(frames.numbers), torch.tensor(frames.positions),
+                batch=torch.tensor(np.repeat(np.arange(6), 3)))
+    de = out["energy"].numpy() - frames.energies
+    df = out["forces"].numpy() - frames.forces
+    assert m["energy_mae"] == pytest.approx(1e3 * np.abs(de).mean())
+    assert m["energy_mae_per_atom"] == pytest.approx(1e3 * np.abs(de).mean() / 3)
+    assert m["force_mae"] == pytest.approx(1e3 * np.abs(df).mean())
+    assert m["force_rmse"] == pytest.approx(1e3 * np.sqrt((df ** 2).mean()))
+
+
+def test_resuming_a_finished_run_returns_its_result(tmp_path):
+    frames = _morse_frames(24)
+    train, val = frames.split([16, 8])
+    opts = dict(epochs=3, batch_size=8, lr=3e-3, progress=False, seed=3)
+
+    def model():
+        torch.manual_seed(1)
+        return TensorNet(8, 1, 4, elements=(1, 8))
+
+    ckpt = tmp_path / "run.pt"
+    full = fit(model(), train, val, **opts, checkpoint=ckpt)
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 3
+    again = fit(model(), train, val, **opts, checkpoint=ckpt, resume=True)
+    assert again.history == full.history and again.best_epoch == full.best_epoch
+    for a, b in zip(again.model.parameters(), full.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_resume_from_the_middle_continues_bit_identically(tmp_path, monkeypatch):
+    frames = _morse_frames(24)
+    train, val = frames.split([16, 8])
+    opts = dict(epochs=4, batch_size=8, lr=3e-3, progress=False, seed=3)
+
+    def model():
+        torch.manual_seed(1)
+        return TensorNet(8, 1, 4, elements=(1, 8))
+
+    full = fit(model(), train, val, **opts)
+    ckpt = tmp_path / "run.pt"
+    import physics.potentials._fit as fit_module
+
+    calls = {"n": 0}
+    real = fit_module.evaluate
+
+    def crash_after_two_epochs(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "evaluate", crash_after_two_epochs)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), train, val, **opts, checkpoint=ckpt)
+    monkeypatch.setattr(fit_module, "evaluate", real)
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2
+    resumed = fit(model(), train, val, **opts, checkpoint=ckpt, resume=True)
+    assert resumed.history["train_loss"] == full.history["train_loss"]
+    assert resumed.history["val_loss"] == full.history["val_loss"]
+    for a, b in zip(resumed.model.parameters(), full.model.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="another run"):
+        fit(model(), train, val, **{**opts, "lr": 1e-2}, checkpoint=ckpt, resume=True)
+
+
+def test_early_stopping_and_plot(tmp_path):
+    frames = _morse_frames(16)
+    train, val = frames.split([12, 4])
+    torch.manual_seed(0)
+    # lr so small nothing improves after the first epochs: patience 2 must stop the run
+    result = fit(TensorNet(8, 1, 4, elements=(1, 8)), train, val, epochs=50, batch_size=4, lr=1e-9, ema_decay=0.0,
+                 early_stopping=2, progress=False, plot=tmp_path / "curve.png")
+    assert result.stopped_early and len(result.history["train_loss"]) < 50
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_errors():
+    frames = _morse_frames(8)
+    model = TensorNet(8, 1, 4, elements=(1, 6))
+    with pytest.raises(ValueError, match="unknown element Z=8"):
+        fit(model, frames, epochs=1, progress=False)
+    no_forces = Frames.from_arrays([8, 1, 1], frames.positions.reshape(8, 3, 3), frames.energies)
+    with pytest.raises(ValueError, match="no forces"):
+        fit(TensorNet(8, 1, 4, elements=(1, 8)), no_forces, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(TensorNet(8, 1, 4, elements=(1, 8)), frames, epochs=0, progress=False)
+    with pytest.raises(TypeError, match="Frames"):
+        fit(TensorNet(8, 1, 4, elements=(1, 8)), {"positions": 1}, epochs=1, progress=False)
+
+
+def test_warmup_ramps_the_learning_rate_then_hands_over_to_the_plateau_schedule():
+    frames = _morse_frames(16)
+    torch.manual_seed(0)
+    seen = []
+    model = TensorNet(8, 1, 4, elements=(1, 8))
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy
+    try:
+        fit(model, frames, epochs=3, batch_size=4, lr=1e-3, warmup_steps=6, progress=False)
+    finally:
+        torch.optim.Adam.step = original
+    assert seen[:6] == pytest.approx([1e-3 * (k + 1) / 6 for k in range(6)])
+    assert seen[6:] == pytest.approx([1e-3] * 6)
+
+
+def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path):
+    # two gloo ranks launched by torchrun, each on half of every epoch's frames: the gradient
+    # all-reduce must leave both with bit-identical weights that differ from the start
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
+           str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    assert [r["world"] for r in ranks] == [2, 2]
+    for key, value in ranks[0]["state"].items():
+        assert torch.equal(value, ranks[1]["state"][key]), key
+    torch.manual_seed(0)
+    start = TensorNet(8, 1, 4, elements=(1, 8)).state_dict()
+    assert any(not torch.equal(start[k], v) for k, v in ranks[0]["state"].items() if k.endswith("weight"))
+    assert len(ranks[0]["history"]["val_loss"]) == 3
+    assert ranks[0]["history"]["val_loss"] == ranks[1]["history"]["val_loss"]
