@@ -88,7 +88,9 @@ def run(quick: bool) -> Outcome:
             ax.plot(md.times, 1e3 * (md.total_energy - e0) / md.n_atoms, label="total")
             ax.plot(md.times, 1e3 * (md.potential_energy - e0) / md.n_atoms, lw=0.5, label="potential")
             ax.set_ylabel("meV/atom")
-            ax.set_title(f"{name}: NVE with the fitted TensorNet ({md.summary()})", fontsize=7)
+            state = "stable" if md.stable else f"unstable at {md.unstable_time:.2f} ps"
+            ax.set_title(f"{name}, NVE with the fitted TensorNet: <T> = {md.temperature.mean():.0f} K, drift "
+                         f"{md.drift:.3f} meV/atom, max |dE| {md.max_deviation:.2f} meV/atom, {state}", fontsize=7)
             ax.legend(fontsize=7)
         np.atleast_1d(axes)[-1].set_xlabel("time (ps)")
 
