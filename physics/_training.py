@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["distributed_rank", "epoch_order", "save_atomic", "load_checkpoint"]
+__all__ = ["distributed_rank", "epoch_order", "save_atomic", "load_checkpoint", "save_png"]
 
 
 def distributed_rank() -> tuple[int, int]:
@@ -61,3 +61,15 @@ def load_checkpoint(checkpoint: str | Path | None, resume: bool | str | Path, se
         diff = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
         raise ValueError(f"{who}: checkpoint {source} belongs to another run (checkpoint vs now: {diff})")
     return state
+
+
+def save_png(fig: Any, path: str | Path) -> Path:
+    """Write a Matplotlib figure as a PNG atomically (``path.tmp``, then rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

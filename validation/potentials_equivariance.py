@@ -5,8 +5,8 @@ Both models are evaluated on rattled ethanol and aspirin (an xTB MD frame) geome
 (stress checked as a rank-2 tensor): in float64 with every weight randomly perturbed (an
 exact-symmetry test in which no path is near zero), in float32 as initialised (a rounding
 test). Random rotations (half of them improper), translations, lattice shifts and
-permutations are drawn with :func:`physics.equivariant.random_transformation`; the deviation
-is ``max |out(g x) - g out(x)| / max(1, max |out(x)|)``; the value of the case is the
+permutations are drawn and measured by :func:`physics.equivariant.equivariance_errors` (the
+measurement behind ``assert_equivariant``): ``max |out(g x) - g out(x)| / max(1, max |out(x)|)``; the value of the case is the
 worst of these over models, structures and dtypes, divided by the dtype's bound (float64:
 1e-10, float32: 1e-5). The force check compares ``-dE/dx`` from central differences (float64,
 step 1e-5 A, error O(h^2) ~ 1e-10) with the autograd forces on 12 random coordinates.
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from physics.equivariant import random_transformation
+from physics.equivariant import equivariance_errors
 from physics.potentials import EGNN, TensorNet
 from tnkit.validation import Case, Outcome
 
@@ -68,22 +68,12 @@ def _worst_deviation(model: torch.nn.Module, numbers: Any, positions: Any, cell:
     r = torch.tensor(positions, dtype=dtype)
     c = None if cell is None else torch.tensor(cell, dtype=dtype)
 
-    def outputs(zz: torch.Tensor, rr: torch.Tensor, cc: torch.Tensor | None) -> list[torch.Tensor]:
+    def outputs(zz: torch.Tensor, rr: torch.Tensor, cc: torch.Tensor | None = None) -> list[torch.Tensor]:
         out = model(zz, rr, cell=cc, stress=cc is not None)
         return [out["energy"].to(dtype), out["forces"]] + ([out["stress"][0]] if cc is not None else [])
 
-    base = outputs(z, r, c)
-    worst = 0.0
-    for k in range(trials):
-        t = random_transformation(len(numbers), dtype=dtype, cell=c, improper=(k % 2 == 0), generator=k)
-        moved_z, moved_r, moved_c = t.apply(z, r, c)
-        moved = outputs(moved_z, moved_r, moved_c)
-        kinds = ["scalar", "vector"] + (["rank2"] if c is not None else [])
-        for out0, out1, kind in zip(base, moved, kinds):
-            expected = t.expected(out0, kind)
-            scale = max(1.0, float(out0.abs().max()))
-            worst = max(worst, float((out1 - expected).abs().max()) / scale)
-    return worst
+    kinds = ["scalar", "vector"] + (["rank2"] if c is not None else [])
+    return max(equivariance_errors(outputs, z, r, kinds=kinds, cell=c, trials=trials))
 
 
 def _fd_error(model: torch.nn.Module, numbers: Any, positions: Any) -> float:

@@ -53,7 +53,7 @@ def run(quick: bool) -> Outcome:
     cfg = common.settings(quick)
     rows, md_runs, ratio = [], {}, 0.0
     for name in cfg["molecules"]:
-        result, parts, idx, _ = common.fitted_tensornet(name, quick)
+        result, parts, idx = common.fitted_tensornet(name, quick)
         frames, data = common.dataset(name)
         test = parts["test"]
         metrics = evaluate(result.model, test, batch_size=64)

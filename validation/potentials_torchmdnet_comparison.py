@@ -122,7 +122,7 @@ def run(quick: bool) -> Outcome:
     cfg = common.settings(quick)
     rows, ratio = [], 0.0
     for name in cfg["molecules"]:
-        result, parts, idx, _ = common.fitted_tensornet(name, quick)
+        result, parts, idx = common.fitted_tensornet(name, quick)
         ours = evaluate(result.model, parts["test"], batch_size=64)
         with tempfile.TemporaryDirectory(prefix=f"tmdnet_{name}_") as tmp:
             checkpoint = _train_torchmdnet(cfg, name, idx, Path(tmp))

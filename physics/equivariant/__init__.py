@@ -43,6 +43,7 @@ from physics.equivariant._testing import (
     Transformation,
     assert_equivariant,
     assert_invariant,
+    equivariance_errors,
     random_transformation,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "assert_equivariant",
     "assert_invariant",
     "decompose",
+    "equivariance_errors",
     "frobenius_inner",
     "frobenius_norm",
     "invariants",

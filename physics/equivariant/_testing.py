@@ -32,7 +32,8 @@ import torch
 
 from physics.equivariant._irreps import _as_generator, random_rotation
 
-__all__ = ["KINDS", "Transformation", "assert_equivariant", "assert_invariant", "random_transformation"]
+__all__ = ["KINDS", "Transformation", "assert_equivariant", "assert_invariant", "equivariance_errors",
+           "random_transformation"]
 
 KINDS = ("scalar", "atom_scalar", "vector", "pseudovector", "global_vector", "rank2", "atom_rank2")
 """How an output may transform; see :func:`assert_equivariant`."""
@@ -338,6 +339,77 @@ def assert_equivariant(
     ...     print(err)  # doctest: +ELLIPSIS
     output 0 (vector) is not equivariant under rotation + reflection (inversion) + translation + permutation (trial 0): max |error| = ... > tolerance ...; fails alone under: translation
     """
+    reference, kind_list, moved = _trials(fn, numbers, positions, kinds, cell, pbc, group, translations,
+                                          permutations, trials, seed)
+    numbers = torch.as_tensor(numbers, device=positions.device)
+    tolerances = []
+    for out in reference:
+        tol = atol if atol is not None else _DEFAULT_ATOL.get(out.dtype, 1e-2)
+        tolerances.append(tol * _scale(out))
+    for trial, T, outputs in moved:
+        for index, (out, new, kind, tol) in enumerate(zip(reference, outputs, kind_list, tolerances)):
+            err = _error(new, T.expected(out, kind), index)
+            if err <= tol:
+                continue
+            failing = []
+            for name, part in _components(T):
+                part_out = _call(fn, *part.apply(numbers, positions, cell))[index]
+                if _error(part_out, part.expected(out, kind), index) > tol:
+                    failing.append(name)
+            alone = f"; fails alone under: {', '.join(failing)}" if failing else "; no single part fails alone"
+            prop = "invariant" if kind == "scalar" else "equivariant"
+            raise AssertionError(
+                f"output {index} ({kind}) is not {prop} under {_describe(T)} (trial {trial}): "
+                f"max |error| = {err:.3g} > tolerance {tol:.3g}{alone}"
+            )
+
+
+def equivariance_errors(
+    fn: Callable[..., Any],
+    numbers: torch.Tensor,
+    positions: torch.Tensor,
+    *,
+    kinds: str | Sequence[str],
+    cell: torch.Tensor | None = None,
+    pbc: bool | Sequence[bool] | torch.Tensor | None = None,
+    group: str = "O(3)",
+    translations: bool = True,
+    permutations: bool = True,
+    trials: int = 3,
+    seed: int = 0,
+) -> list[float]:
+    """The measurements behind :func:`assert_equivariant`, without a verdict.
+
+    Same arguments and the same transformations (for the same ``seed``); returns, per
+    output, ``max over trials of max|actual - expected| / max(1, max|output|)`` — the number
+    :func:`assert_equivariant` compares with ``atol``.
+
+    Examples
+    --------
+    >>> positions = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> centred = lambda z, x: x - x.mean(dim=0)
+    >>> errors = equivariance_errors(centred, torch.ones(4, dtype=torch.int64), positions, kinds="vector")
+    >>> errors[0] < 1e-14
+    True
+    """
+    reference, kind_list, moved = _trials(fn, numbers, positions, kinds, cell, pbc, group, translations,
+                                          permutations, trials, seed)
+    worst = [0.0] * len(reference)
+    for _, T, outputs in moved:
+        for index, (out, new, kind) in enumerate(zip(reference, outputs, kind_list)):
+            worst[index] = max(worst[index], _error(new, T.expected(out, kind), index) / _scale(out))
+    return worst
+
+
+def _scale(out: torch.Tensor) -> float:
+    return max(1.0, float(out.detach().abs().max()) if out.numel() else 0.0)
+
+
+def _trials(fn: Callable[..., Any], numbers: Any, positions: torch.Tensor, kinds: str | Sequence[str],
+            cell: torch.Tensor | None, pbc: Any, group: str, translations: bool, permutations: bool, trials: Any,
+            seed: int) -> tuple[tuple[torch.Tensor, ...], list[str], Any]:
+    """Check the arguments; the reference outputs, the kinds and a generator of
+    ``(trial, transformation, outputs of the moved structure)``."""
     kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
     for kind in kind_list:
         if kind not in KINDS:
@@ -357,35 +429,18 @@ def assert_equivariant(
     reference = _call(fn, numbers, positions, cell)
     if len(reference) != len(kind_list):
         raise ValueError(f"fn returned {len(reference)} outputs but {len(kind_list)} kinds were given")
-    tolerances = []
-    for out in reference:
-        tol = atol if atol is not None else _DEFAULT_ATOL.get(out.dtype, 1e-2)
-        scale = float(out.detach().abs().max()) if out.numel() else 0.0
-        tolerances.append(tol * max(1.0, scale))
 
-    generator = torch.Generator().manual_seed(seed)
-    for trial in range(trials):
-        improper = None if group == "SO(3)" else trial % 2 == 0
-        T = random_transformation(
-            positions.shape[0], group=group, improper=improper, translations=translations,
-            permutations=permutations, cell=cell, pbc=pbc, dtype=positions.dtype, generator=generator,
-        )
-        moved = _call(fn, *T.apply(numbers, positions, cell))
-        for index, (out, new, kind, tol) in enumerate(zip(reference, moved, kind_list, tolerances)):
-            err = _error(new, T.expected(out, kind), index)
-            if err <= tol:
-                continue
-            failing = []
-            for name, part in _components(T):
-                part_out = _call(fn, *part.apply(numbers, positions, cell))[index]
-                if _error(part_out, part.expected(out, kind), index) > tol:
-                    failing.append(name)
-            alone = f"; fails alone under: {', '.join(failing)}" if failing else "; no single part fails alone"
-            prop = "invariant" if kind == "scalar" else "equivariant"
-            raise AssertionError(
-                f"output {index} ({kind}) is not {prop} under {_describe(T)} (trial {trial}): "
-                f"max |error| = {err:.3g} > tolerance {tol:.3g}{alone}"
+    def moved() -> Any:
+        generator = torch.Generator().manual_seed(seed)
+        for trial in range(trials):
+            improper = None if group == "SO(3)" else trial % 2 == 0
+            T = random_transformation(
+                positions.shape[0], group=group, improper=improper, translations=translations,
+                permutations=permutations, cell=cell, pbc=pbc, dtype=positions.dtype, generator=generator,
             )
+            yield trial, T, _call(fn, *T.apply(numbers, positions, cell))
+
+    return reference, kind_list, moved()
 
 
 def assert_invariant(

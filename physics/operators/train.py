@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -53,6 +52,7 @@ from torch import nn
 from physics._training import distributed_rank as _distributed
 from physics._training import epoch_order as _epoch_order
 from physics._training import load_checkpoint
+from physics._training import save_png
 from physics._training import save_atomic as _save_atomic
 from physics.operators._checks import check_finite
 from physics.operators.losses import H1Loss, LpLoss, relative_h1, relative_lp
@@ -196,11 +196,7 @@ class TrainResult:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
-        os.replace(tmp, path)
-        return path
+        return save_png(fig, path)
 
 
 # --------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ shrinks by more than ``max_bond_change``, 0.5 A by default).
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from physics._training import save_png
 from physics.potentials._model import Potential
 
 __all__ = ["Calculator", "MDResult", "run_md", "bonds_of"]
@@ -168,11 +168,7 @@ class MDResult:
             for ax in (ax1, ax2):
                 ax.axvline(self.unstable_time, color="r", ls="--", lw=1)
         fig.tight_layout()
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
-        os.replace(tmp, path)
-        return path
+        return save_png(fig, path)
 
 
 def run_md(atoms: Any, model: Potential | Any, *, time_ps: float = 1.0, timestep_fs: float = 0.5,

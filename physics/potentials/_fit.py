@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from physics._training import distributed_rank, epoch_order, load_checkpoint, save_atomic
+from physics._training import distributed_rank, epoch_order, load_checkpoint, save_atomic, save_png
 from physics.potentials._frames import Batch, Frames
 from physics.potentials._model import Potential
 
@@ -86,11 +85,7 @@ class FitResult:
             ax2.legend(fontsize=8)
             ax2.grid(True, which="both", alpha=0.3)
         fig.tight_layout()
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
-        os.replace(tmp, path)
-        return path
+        return save_png(fig, path)
 
 
 def _model_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from physics.potentials._neighbors import cell_volume, neighbor_list
+
 __all__ = ["Potential", "MIN_DISTANCE", "N_ELEMENTS", "element_counts", "fit_reference_energies"]
 
 N_ELEMENTS = 118
@@ -208,7 +210,6 @@ class Potential(torch.nn.Module):
             Unknown element, non-finite positions, atoms closer than 0.1 A, a cell of zero
             volume, shapes that do not match.
         """
-        from physics.potentials._neighbors import neighbor_list
 
         positions, numbers, batch, cell, n_structures = self._check(numbers, positions, batch, cell, pbc, stress)
         species = self.species(numbers)
@@ -245,7 +246,7 @@ class Potential(torch.nn.Module):
             if forces:
                 out["forces"] = -grads[0]
             if stress:
-                volume = torch.linalg.det(cell.detach()).abs()
+                volume = cell_volume(cell.detach())
                 out["stress"] = grads[-1] / volume[:, None, None]
         if not create_graph:
             out = {k: v.detach() for k, v in out.items()}
@@ -274,9 +275,9 @@ class Potential(torch.nn.Module):
                 cell = cell.expand(n_structures, 3, 3)
             if cell.shape != (n_structures, 3, 3):
                 raise ValueError(f"cell must have shape (3, 3) or ({n_structures}, 3, 3), got {tuple(cell.shape)}")
-            volume = torch.linalg.det(cell).abs()
+            volume = cell_volume(cell)
             scale = cell.norm(dim=(-2, -1)) ** 3
-            if bool((volume <= 1e-12 * scale).any()) or bool((volume == 0).any()):
+            if bool((volume <= 1e-12 * scale).any()):
                 raise ValueError("cell has zero volume (its vectors are linearly dependent)")
         elif stress:
             raise ValueError("the stress needs a cell")

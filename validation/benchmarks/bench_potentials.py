@@ -67,7 +67,6 @@ def _models(device: Any) -> tuple[Any, Any]:
     peer = create_model(dict(ARGS)).to(device)
     torch.manual_seed(0)
     ours = TensorNet().to(device)
-    ours.check_inputs = True
     return ours, peer
 
 

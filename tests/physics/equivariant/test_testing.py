@@ -10,6 +10,7 @@ from physics.equivariant import (  # noqa: E402
     KINDS,
     assert_equivariant,
     assert_invariant,
+    equivariance_errors,
     random_transformation,
 )
 from physics.potentials import neighbor_list  # noqa: E402
@@ -193,3 +194,20 @@ def test_input_errors():
     with pytest.raises(TypeError, match="must return tensors"):
         assert_invariant(lambda z, x: 1.0, numbers, positions)
     assert set(KINDS) == {"scalar", "atom_scalar", "vector", "pseudovector", "global_vector", "rank2", "atom_rank2"}
+
+
+def test_equivariance_errors_measure_what_the_assertion_compares():
+    numbers, positions = _structure(torch.float64)
+
+    def reversed_forces(z, x):
+        energy, forces = energy_forces(z, x)
+        return energy, forces.flip(0)
+
+    good = equivariance_errors(energy_forces, numbers, positions, kinds=("scalar", "vector"))
+    bad = equivariance_errors(reversed_forces, numbers, positions, kinds=("scalar", "vector"))
+    assert max(good) < 1e-12
+    assert bad[0] < 1e-12 and bad[1] > 1e-2  # only the unpermuted forces are off
+    # the assertion's verdict agrees with the measurement at a tolerance on either side of it
+    assert_equivariant(reversed_forces, numbers, positions, kinds=("scalar", "vector"), atol=1.01 * bad[1])
+    with pytest.raises(AssertionError, match="output 1"):
+        assert_equivariant(reversed_forces, numbers, positions, kinds=("scalar", "vector"), atol=0.99 * bad[1])
