@@ -25,15 +25,18 @@ EPOCHS = {"ethanol": 60, "aspirin": 30}
 RECIPE = dict(batch_size=8, lr=1e-3, warmup_steps=500, lr_factor=0.8, lr_patience=25, min_lr=1e-8,
               energy_weight=0.5, force_weight=0.5, per_atom=False, grad_clip=40.0, early_stopping=300,
               ema_decay=0.0)  # torchmd-net keeps no moving average of the weights
+# The torchmd-net comparison trains each library with each of these seeds and compares means.
+SEEDS = (0, 1, 2)
 CHECKPOINTS = Path("results") / "checkpoints"
 
 
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"molecules": ("ethanol",), "split": (100, 20, 100),
+        return {"molecules": ("ethanol",), "split": (100, 20, 100), "seeds": (0,),
                 "model": dict(hidden_channels=16, num_layers=1, num_rbf=8), "epochs": {"ethanol": 20},
                 "recipe": {**RECIPE, "lr": 5e-3, "warmup_steps": 20, "batch_size": 10}}
-    return {"molecules": MOLECULES, "split": (950, 50, 1000), "model": {}, "epochs": EPOCHS, "recipe": RECIPE}
+    return {"molecules": MOLECULES, "split": (950, 50, 1000), "seeds": SEEDS, "model": {}, "epochs": EPOCHS,
+            "recipe": RECIPE}
 
 
 def dataset(name: str) -> tuple[Frames, dict[str, Any]]:
@@ -53,19 +56,26 @@ def split(n_frames: int, sizes: tuple[int, int, int]) -> dict[str, np.ndarray]:
     return {"train": np.sort(order[:a]), "val": np.sort(order[a:a + b]), "test": np.sort(order[a + b:a + b + c])}
 
 
-def fitted_tensornet(name: str, quick: bool) -> tuple[Any, dict[str, Frames], dict[str, np.ndarray]]:
+def digest(key: str) -> str:
+    """A short name for a run's settings (checkpoint file names)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def fitted_tensornet(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[str, Frames], dict[str, np.ndarray]]:
     """tnkit's TensorNet fitted to molecule ``name``: (FitResult, frames by split, indices).
 
+    ``seed`` sets the initial weights and the shuffling (the split is always seed 0).
     Training time is ``sum(result.history["epoch_time"])`` (also right for a resumed fit)."""
     cfg = settings(quick)
     frames, _ = dataset(name)
     idx = split(len(frames), cfg["split"])
     parts = {k: frames[v] for k, v in idx.items()}
-    key = json.dumps({"molecule": name, "quick": quick, **{k: v for k, v in cfg.items() if k != "epochs"},
-                      "epochs": cfg["epochs"][name], "energies": float(frames.energies.sum())}, sort_keys=True)
+    key = json.dumps({"molecule": name, "quick": quick, **{k: v for k, v in cfg.items() if k not in ("epochs", "seeds")},
+                      "epochs": cfg["epochs"][name], "energies": float(frames.energies.sum()),
+                      **({"seed": seed} if seed else {})}, sort_keys=True)  # seed 0 keeps its older key
     CHECKPOINTS.mkdir(parents=True, exist_ok=True)
-    path = CHECKPOINTS / f"tensornet_{name}_{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt"
-    torch.manual_seed(0)
-    result = fit(TensorNet(**cfg["model"]), parts["train"], parts["val"], epochs=cfg["epochs"][name], seed=0,
+    path = CHECKPOINTS / f"tensornet_{name}_{digest(key)}.pt"
+    torch.manual_seed(seed)
+    result = fit(TensorNet(**cfg["model"]), parts["train"], parts["val"], epochs=cfg["epochs"][name], seed=seed,
                  progress=False, checkpoint=path, resume=True, **cfg["recipe"])
     return result, parts, idx
