@@ -56,9 +56,16 @@ def split(n_frames: int, sizes: tuple[int, int, int]) -> dict[str, np.ndarray]:
     return {"train": np.sort(order[:a]), "val": np.sort(order[a:a + b]), "test": np.sort(order[a + b:a + b + c])}
 
 
-def digest(key: str) -> str:
-    """A short name for a run's settings (checkpoint file names)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+def checkpoint_path(kind: str, name: str, quick: bool, frames: Frames, suffix: str, **extra: Any) -> Path:
+    """``results/checkpoints/{kind}_{name}_{hash}{suffix}``, the hash of all that determines the run.
+
+    That is the molecule, the size, the settings of :func:`settings` (this molecule's epochs, not
+    the list of seeds), the data (through the sum of its energies) and ``extra``."""
+    cfg = settings(quick)
+    key = json.dumps({"molecule": name, "quick": quick, **{k: v for k, v in cfg.items() if k not in ("epochs", "seeds")},
+                      "epochs": cfg["epochs"][name], "energies": float(frames.energies.sum()), **extra}, sort_keys=True)
+    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+    return CHECKPOINTS / f"{kind}_{name}_{hashlib.sha256(key.encode()).hexdigest()[:12]}{suffix}"
 
 
 def fitted_tensornet(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[str, Frames], dict[str, np.ndarray]]:
@@ -70,11 +77,8 @@ def fitted_tensornet(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[s
     frames, _ = dataset(name)
     idx = split(len(frames), cfg["split"])
     parts = {k: frames[v] for k, v in idx.items()}
-    key = json.dumps({"molecule": name, "quick": quick, **{k: v for k, v in cfg.items() if k not in ("epochs", "seeds")},
-                      "epochs": cfg["epochs"][name], "energies": float(frames.energies.sum()),
-                      **({"seed": seed} if seed else {})}, sort_keys=True)  # seed 0 keeps its older key
-    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
-    path = CHECKPOINTS / f"tensornet_{name}_{digest(key)}.pt"
+    # seed 0 keeps the name it had before there were other seeds
+    path = checkpoint_path("tensornet", name, quick, frames, ".pt", **({"seed": seed} if seed else {}))
     torch.manual_seed(seed)
     result = fit(TensorNet(**cfg["model"]), parts["train"], parts["val"], epochs=cfg["epochs"][name], seed=seed,
                  progress=False, checkpoint=path, resume=True, **cfg["recipe"])

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -81,10 +80,9 @@ def _config(cfg: dict[str, Any], name: str, folder: Path, n_test: int, seed: int
     return "\n".join(f"{k}: {fmt(v)}" for k, v in lines.items()) + "\n"
 
 
-def _start_torchmdnet(cfg: dict[str, Any], name: str, idx: dict[str, np.ndarray], seed: int, folder: Path,
-                      threads: int) -> subprocess.Popen:
-    """Launch ``torchmd-train`` on the split ``idx`` in the background (its log: ``folder/train.log``)."""
-    data = common.dataset(name)[1]
+def _start_torchmdnet(cfg: dict[str, Any], name: str, data: dict[str, Any], idx: dict[str, np.ndarray], seed: int,
+                      folder: Path, threads: int) -> subprocess.Popen:
+    """Launch ``torchmd-train`` on ``data`` split by ``idx`` in the background (its log: ``folder/train.log``)."""
     np.save(folder / "coords.npy", data["positions"].astype(np.float32))
     np.save(folder / "embed.npy", data["numbers"].astype(np.int64))
     np.save(folder / "energy.npy", data["energies"].astype(np.float32)[:, None])
@@ -155,16 +153,14 @@ def run(quick: bool) -> Outcome:
     try:
         torch.set_num_threads(threads)
         for name in cfg["molecules"]:
-            frames = common.dataset(name)[0]
+            frames, data = common.dataset(name)
             idx = common.split(len(frames), cfg["split"])
             for seed in cfg["seeds"]:
-                key = json.dumps({"molecule": name, "quick": quick, "seed": seed, "epochs": cfg["epochs"][name],
-                                  "torchmd-net": version("torchmd-net"), "energies": float(frames.energies.sum()),
-                                  **{k: v for k, v in cfg.items() if k not in ("epochs", "seeds")}}, sort_keys=True)
-                keep = common.CHECKPOINTS / f"torchmdnet_{name}_{common.digest(key)}.ckpt"
-                common.CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+                keep = common.checkpoint_path("torchmdnet", name, quick, frames, ".ckpt", seed=seed,
+                                              **{"torchmd-net": version("torchmd-net")})
                 with tempfile.TemporaryDirectory(prefix=f"tmdnet_{name}_") as tmp:
-                    proc = None if keep.exists() else _start_torchmdnet(cfg, name, idx, seed, Path(tmp), threads)
+                    proc = None if keep.exists() else _start_torchmdnet(cfg, name, data, idx, seed, Path(tmp),
+                                                                        threads)
                     try:
                         result, parts, _ = common.fitted_tensornet(name, quick, seed)
                     except BaseException:

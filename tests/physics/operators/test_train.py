@@ -161,21 +161,11 @@ def test_dataset_files_train_directly(tmp_path):
 def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path):
     # two gloo ranks launched by torchrun train one TFNO (complex weights stored as real
     # pairs); DDP must leave both with bit-identical parameters that differ from the start
-    import os
-    import subprocess
-    import sys
     from pathlib import Path
 
-    worker = Path(__file__).with_name("ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
-           str(tmp_path)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
-    assert [r["world"] for r in ranks] == [2, 2]
-    for key, value in ranks[0]["state"].items():
-        assert torch.equal(value, ranks[1]["state"][key]), key
+    from tests.physics._torchrun import ranks_in_step
+
+    ranks = ranks_in_step(Path(__file__).with_name("ddp_worker.py"), tmp_path)
     torch.manual_seed(0)
     from physics.operators import TFNO
 

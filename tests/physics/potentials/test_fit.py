@@ -97,19 +97,20 @@ def test_evaluate_against_hand_computed_errors():
     assert m["force_rmse"] == pytest.approx(1e3 * np.sqrt((df ** 2).mean()))
 
 
+def _small_tensornet():
+    torch.manual_seed(1)
+    return TensorNet(8, 1, 4, elements=(1, 8))
+
+
 def test_resuming_a_finished_run_returns_its_result(tmp_path):
     frames = _morse_frames(24)
     train, val = frames.split([16, 8])
     opts = dict(epochs=3, batch_size=8, lr=3e-3, progress=False, seed=3)
 
-    def model():
-        torch.manual_seed(1)
-        return TensorNet(8, 1, 4, elements=(1, 8))
-
     ckpt = tmp_path / "run.pt"
-    full = fit(model(), train, val, **opts, checkpoint=ckpt)
+    full = fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt)
     assert torch.load(ckpt, weights_only=True)["epoch"] == 3
-    again = fit(model(), train, val, **opts, checkpoint=ckpt, resume=True)
+    again = fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt, resume=True)
     assert again.history == full.history and again.best_epoch == full.best_epoch
     for a, b in zip(again.model.parameters(), full.model.parameters()):
         assert torch.equal(a, b)
@@ -120,11 +121,7 @@ def test_resume_from_the_middle_continues_bit_identically(tmp_path, monkeypatch)
     train, val = frames.split([16, 8])
     opts = dict(epochs=4, batch_size=8, lr=3e-3, progress=False, seed=3)
 
-    def model():
-        torch.manual_seed(1)
-        return TensorNet(8, 1, 4, elements=(1, 8))
-
-    full = fit(model(), train, val, **opts)
+    full = fit(_small_tensornet(), train, val, **opts)
     ckpt = tmp_path / "run.pt"
     import physics.potentials._fit as fit_module
 
@@ -139,16 +136,16 @@ def test_resume_from_the_middle_continues_bit_identically(tmp_path, monkeypatch)
 
     monkeypatch.setattr(fit_module, "evaluate", crash_after_two_epochs)
     with pytest.raises(KeyboardInterrupt):
-        fit(model(), train, val, **opts, checkpoint=ckpt)
+        fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt)
     monkeypatch.setattr(fit_module, "evaluate", real)
     assert torch.load(ckpt, weights_only=True)["epoch"] == 2
-    resumed = fit(model(), train, val, **opts, checkpoint=ckpt, resume=True)
+    resumed = fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt, resume=True)
     assert resumed.history["train_loss"] == full.history["train_loss"]
     assert resumed.history["val_loss"] == full.history["val_loss"]
     for a, b in zip(resumed.model.parameters(), full.model.parameters()):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="another run"):
-        fit(model(), train, val, **{**opts, "lr": 1e-2}, checkpoint=ckpt, resume=True)
+        fit(_small_tensornet(), train, val, **{**opts, "lr": 1e-2}, checkpoint=ckpt, resume=True)
 
 
 def test_early_stopping_and_plot(tmp_path):
@@ -199,21 +196,11 @@ def test_warmup_ramps_the_learning_rate_then_hands_over_to_the_plateau_schedule(
 def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path):
     # two gloo ranks launched by torchrun, each on half of every epoch's frames: the gradient
     # all-reduce must leave both with bit-identical weights that differ from the start
-    import os
-    import subprocess
-    import sys
     from pathlib import Path
 
-    worker = Path(__file__).with_name("ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
-           str(tmp_path)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
-    assert [r["world"] for r in ranks] == [2, 2]
-    for key, value in ranks[0]["state"].items():
-        assert torch.equal(value, ranks[1]["state"][key]), key
+    from tests.physics._torchrun import ranks_in_step
+
+    ranks = ranks_in_step(Path(__file__).with_name("ddp_worker.py"), tmp_path)
     torch.manual_seed(0)
     start = TensorNet(8, 1, 4, elements=(1, 8)).state_dict()
     assert any(not torch.equal(start[k], v) for k, v in ranks[0]["state"].items() if k.endswith("weight"))
