@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 SMALL  := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: validate test test-all bench install clean
+.PHONY: gpu-check gpu-wheels
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,3 +37,19 @@ bench: $(VENV)/.bench
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
+
+# `make gpu-check`: on a machine with an NVIDIA GPU, the CuPy and torch-CUDA tests and the GPU
+# benchmark cases within 8 minutes, results into validation/benchmarks/RESULTS.md (and $OUT);
+# elsewhere one line and exit 0. No $(STAMP): a lent GPU machine has its own CUDA torch and no
+# network, and pip must not swap it for the CPU torch pinned here. GPU_CHECK_ARGS passes options
+# (--out DIR, --python PATH, --online, --budget S). `make gpu-wheels` fetches into .whl/, to carry
+# along, the pure-python wheels such a machine may lack (versions from constraints.txt).
+GPU_PY     := $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+GPU_WHEELS := $(shell grep -E '^(array[-_]api[-_](compat|strict)|opt[-_]einsum|tqdm|pytest[-_]timeout)==' constraints.txt)
+
+gpu-check:
+	@$(GPU_PY) validation/benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+
+gpu-wheels:
+	$(GPU_PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from tnkit._kron import KronOperator
+from tnkit.tree.kron import KronOperator
 
 __all__ = [
     "heisenberg_hamiltonian",

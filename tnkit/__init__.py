@@ -10,33 +10,50 @@ that library, on the same device, in the same dtype.
 
 from __future__ import annotations
 
-from tnkit import backend, bug, chebyshev, cp, io, linalg, models, network, search, tr, tt, ttn, tucker
-from tnkit._contract import cache_info, clear_cache, contract, contraction_plan
+from tnkit import backend, decompositions, io, linalg, mps, network, search, tree
 from tnkit.backend import namespace
-from tnkit._dmrg import DMRGResult, dmrg
-from tnkit._evolution import EvolutionResult
-from tnkit._tdvp import tdvp
-from tnkit._tebd import tebd
-from tnkit._tt_cross import CrossInfo, tt_cross
-from tnkit.chebyshev import ChebTucker
-from tnkit.cp import CP, cp_als
-from tnkit.tr import TR, tr_als, tr_svd
-from tnkit.tt import TT, tt_svd
-from tnkit.tucker import CoreShape, Tucker, core_shape, hooi, hosvd, sthosvd
+from tnkit.contract import cache_info, clear_cache, contract, contraction_plan
+from tnkit.decompositions import (
+    CP,
+    TR,
+    TT,
+    ChebTucker,
+    CoreShape,
+    CrossInfo,
+    Tucker,
+    core_shape,
+    cp_als,
+    hooi,
+    hosvd,
+    sthosvd,
+    tr_als,
+    tr_svd,
+    tt_cross,
+    tt_svd,
+)
 from tnkit.linalg import eigsh, expm_multiply, lq, qr, randomized_svd, truncated_svd
-from tnkit.mpo import MPO
-from tnkit.mps import MPS
-from tnkit.opsum import OpSum
-from tnkit._kron import KronOperator
-from tnkit.ttn import TTN, Tree
+from tnkit.mps import (
+    MPO,
+    MPS,
+    DMRGResult,
+    EvolutionResult,
+    OpSum,
+    models,
+)
+from tnkit.mps.dmrg import dmrg
+from tnkit.mps.tdvp import tdvp
+from tnkit.mps.tebd import tebd
 from tnkit.network import Structure, TensorNetwork
-
-__version__ = "0.1.0"
+from tnkit.tree import TTN, KronOperator, Tree, bug
+from tnkit.version import __version__
 
 __all__ = [
     "__version__",
     "backend",
     "io",
+    "decompositions",
+    "mps",
+    "tree",
     "linalg",
     "namespace",
     "contract",
@@ -54,7 +71,6 @@ __all__ = [
     "MPO",
     "OpSum",
     "KronOperator",
-    "ttn",
     "Tree",
     "TTN",
     "bug",
@@ -67,25 +83,20 @@ __all__ = [
     "tebd",
     "tdvp",
     "EvolutionResult",
-    "tucker",
     "Tucker",
     "sthosvd",
     "hosvd",
     "hooi",
     "core_shape",
     "CoreShape",
-    "cp",
     "CP",
     "cp_als",
-    "tt",
     "TT",
     "tt_svd",
     "tt_cross",
     "CrossInfo",
-    "tr",
     "TR",
     "tr_svd",
     "tr_als",
-    "chebyshev",
     "ChebTucker",
 ]

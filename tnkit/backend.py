@@ -20,8 +20,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import array_api_compat
+import numpy as np
 
 __all__ = [
     "namespace",

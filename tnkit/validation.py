@@ -16,12 +16,15 @@ import importlib.util
 import json
 import math
 import os
+import platform
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from tnkit.version import __version__
 
 __all__ = ["Case", "Outcome", "CaseResult", "SkipCase", "discover", "run_cases", "validation_dir", "add_parser"]
 
@@ -230,18 +233,14 @@ def format_table(results: Sequence[CaseResult], *, markdown: bool = True) -> str
 
 
 def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path | None, quick: bool) -> None:
-    import platform
-
-    import tnkit
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    header = (f"# tnkit validation\n\ntnkit {tnkit.__version__}, Python {platform.python_version()}, "
+    header = (f"# tnkit validation\n\ntnkit {__version__}, Python {platform.python_version()}, "
               f"{platform.platform()}; mode: {'quick' if quick else 'full'}\n\n")
     body = format_table(results)
     plots = "".join(f"\n![{r.name}]({Path(r.plot).name if r.plot else ''})\n" for r in results if r.plot)
     (out_dir / "validation.md").write_text(header + body + "\n" + plots)
     payload = {
-        "tnkit": tnkit.__version__,
+        "tnkit": __version__,
         "quick": quick,
         "passed": all(r.passed or r.skipped for r in results),
         "cases": [dataclasses.asdict(r) for r in results],

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from physics.spin_chains import long_range_ising_exact, long_range_ising_operator, sigma_z_profile
-from tnkit import bug
-from tnkit.ttn import TTN, Tree
+from tnkit.tree import bug
+from tnkit.tree.ttn import TTN, Tree
 from tnkit.validation import Case, Outcome
 
 DT = 0.01

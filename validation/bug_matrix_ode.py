@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from physics.pde.matrix_odes import discrete_schrodinger_problem, skew_rotation_problem
-from tnkit import bug
-from tnkit.ttn import TTN, Tree
+from tnkit.tree import bug
+from tnkit.tree.ttn import TTN, Tree
 from tnkit.validation import Case, Outcome
 
 TREE = Tree((0, 1))

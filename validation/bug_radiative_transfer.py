@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from physics.pde.radiative_transfer import radiative_transfer_problem
-from tnkit import bug
-from tnkit.ttn import TTN, Tree
+from tnkit.tree import bug
+from tnkit.tree.ttn import TTN, Tree
 from tnkit.validation import Case, Outcome
 
 TREE = Tree(((0, 1), (2, 3)))

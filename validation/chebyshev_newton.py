@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import scipy.special
 
-from tnkit.chebyshev import ChebTucker
+from tnkit.decompositions.chebyshev import ChebTucker
 from tnkit.validation import Case, Outcome
 
 TUCKER_TOL = 1e-9

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse.linalg
 
 import tnkit
-from tnkit import models
+from tnkit.mps import models
 from tnkit.validation import Case, Outcome
 
 # (label, builder, length full, length quick); every model has a unique ground state

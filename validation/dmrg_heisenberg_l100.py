@@ -27,7 +27,7 @@ SEED = 100
 
 
 def exact_energy(length: int) -> float:
-    matrix = tnkit.models.heisenberg(length).opsum.to_sparse()
+    matrix = tnkit.mps.models.heisenberg(length).opsum.to_sparse()
     v0 = np.random.default_rng(SEED).standard_normal(matrix.shape[0])
     return float(scipy.sparse.linalg.eigsh(matrix, k=1, which="SA", tol=0.0, v0=v0)[0][0])
 
@@ -35,7 +35,7 @@ def exact_energy(length: int) -> float:
 def run(quick: bool) -> Outcome:
     length = LENGTH_QUICK if quick else LENGTH_FULL
     reference = exact_energy(length) if quick else E0_L100
-    h = tnkit.models.heisenberg(length)
+    h = tnkit.mps.models.heisenberg(length)
     t0 = time.perf_counter()
     res = tnkit.dmrg(h, bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-9, max_sweeps=20, compute_variance=False,
                      rng=SEED, progress=False)

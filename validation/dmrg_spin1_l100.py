@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse.linalg
 
 import tnkit
-from tnkit import models
+from tnkit.mps import models
 from tnkit.validation import Case, Outcome
 
 E0_L100 = -138.940086143

@@ -52,7 +52,7 @@ def run(quick: bool) -> Outcome:
     for length in LENGTHS_QUICK if quick else LENGTHS_FULL:
         exact = free_fermion_energy(length)
         t0 = time.perf_counter()
-        res = tnkit.dmrg(tnkit.models.tfim(length, J=1.0, h=1.0), bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-10,
+        res = tnkit.dmrg(tnkit.mps.models.tfim(length, J=1.0, h=1.0), bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-10,
                          max_sweeps=40, compute_variance=False, rng=length, progress=False)
         seconds = time.perf_counter() - t0
         traces[length] = np.abs(np.asarray(res.energies) - exact) / abs(exact)

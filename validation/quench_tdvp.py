@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from tnkit import models
+from tnkit.mps import models
 from tnkit import tdvp
-from tnkit.mps import MPS
+from tnkit.mps.mps import MPS
 from tnkit.validation import Case, Outcome
 
 DT = 0.1

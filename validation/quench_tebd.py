@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg
 
-from tnkit import models
+from tnkit.mps import models
 from tnkit import tebd
-from tnkit.mps import MPS
+from tnkit.mps.mps import MPS
 from tnkit.validation import Case, Outcome
 
 DT = 0.05

@@ -54,7 +54,7 @@ def run(quick: bool) -> Outcome:
     length = LENGTH_QUICK if quick else LENGTH_FULL
     edge = length // 8
     t0 = time.perf_counter()
-    res = tnkit.dmrg(tnkit.models.tfim(length, J=1.0, h=1.0), bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-10,
+    res = tnkit.dmrg(tnkit.mps.models.tfim(length, J=1.0, h=1.0), bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-10,
                      max_sweeps=40, compute_variance=False, rng=length, progress=False)
     seconds = time.perf_counter() - t0
     entropy = np.asarray(tnkit.backend.to_host(res.state.entropy()), dtype=float)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit._tt_cross import tt_cross
+from tnkit.decompositions.tt_cross import tt_cross
 from tnkit.validation import Case, Outcome
 
 N_GAUSSIANS = 4

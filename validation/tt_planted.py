@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit.tt import tt_svd
+from tnkit.decompositions.tt import tt_svd
 from tnkit.validation import Case, Outcome
 
 # (shape, planted TT ranks)

@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from tnkit._core_shape import _params, core_shape, core_shape_from_spectra, mode_spectra
-from tnkit.tucker import sthosvd
+from tnkit.decompositions.core_shape import _params, core_shape, core_shape_from_spectra, mode_spectra
+from tnkit.decompositions.tucker import sthosvd
 from tnkit.validation import Case, Outcome
 
 RRE_SLACK = 1.05

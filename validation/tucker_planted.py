@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit.tucker import hooi, hosvd, sthosvd
+from tnkit.decompositions.tucker import hooi, hosvd, sthosvd
 from tnkit.validation import Case, Outcome
 
 RECOVERY_TOL = 1e-12

@@ -387,7 +387,7 @@ def generate(name: str, out: str | Path, *, progress: bool | None = None, **over
     if writer.complete:
         return writer.path
     like = _like(params["backend"])
-    from tnkit._evolution import progress_bar
+    from tnkit.mps.evolution import progress_bar
 
     total, chunk = params["samples"], params["chunk"]
     bar = progress_bar(total, name, progress)

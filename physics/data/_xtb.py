@@ -368,7 +368,7 @@ def generate_xtb_md(out: str | Path, *, progress: bool | None = None, **override
     """
     import h5py
 
-    from tnkit._evolution import progress_bar
+    from tnkit.mps.evolution import progress_bar
 
     p = resolve_xtb_md(overrides)
     _need_chem()

@@ -8,7 +8,7 @@
   sparse direct or preconditioned CG), Poisson and Helmholtz (sine-transform solves).
 - Gaussian random fields (:mod:`physics.pde.grf`), the random inputs of the datasets.
 - Linear tensor ODEs ``dY/dt = A Y`` (radiative transfer, matrix ODEs) whose operators are
-  :class:`tnkit._kron.KronOperator` sums of Kronecker products, so the tree-tensor-network
+  :class:`tnkit.tree.kron.KronOperator` sums of Kronecker products, so the tree-tensor-network
   integrators can apply them factor by factor.
 """
 

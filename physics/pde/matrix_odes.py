@@ -1,7 +1,7 @@
 r"""Matrix differential equations used to test dynamical low-rank (BUG) integrators.
 
 Two linear test problems on ``n x n`` matrices, each given as a two-mode
-:class:`tnkit._kron.KronOperator` ``F(Y) = sum_k c_k A_k Y B_k^T`` (a factor ``A`` on mode 0
+:class:`tnkit.tree.kron.KronOperator` ``F(Y) = sum_k c_k A_k Y B_k^T`` (a factor ``A`` on mode 0
 multiplies from the left, a factor ``B`` on mode 1 acts as ``Y B^T``), together with the
 initial matrix and an exact solution:
 
@@ -31,7 +31,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 
-from tnkit._kron import KronOperator
+from tnkit.tree.kron import KronOperator
 
 __all__ = [
     "MatrixODEProblem",

@@ -17,7 +17,7 @@ parameters :math:`(\xi, \eta)`. The result is ``dY/dt = A Y`` for a 4-mode tenso
 
     ``Y[j, l, i, k] = u_l(t, x_j; xi_i, eta_k)``  (mode order: x, moment, xi, eta)
 
-with ``A`` a :class:`tnkit._kron.KronOperator`. The natural binary tree for the tree tensor
+with ``A`` a :class:`tnkit.tree.kron.KronOperator`. The natural binary tree for the tree tensor
 network is ``((x, moment), (xi, eta))``: physical space/angle in one subtree, the random
 parameters in the other.
 
@@ -103,7 +103,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 import scipy.special
 
-from tnkit._kron import KronOperator
+from tnkit.tree.kron import KronOperator
 
 __all__ = [
     "DEFAULT_SIZES",

@@ -239,7 +239,7 @@ class _Periodic:
         ops = self._ops(w0)
         wh = self._fft(xp, w0)
         frames = []
-        from tnkit._evolution import progress_bar
+        from tnkit.mps.evolution import progress_bar
 
         bar = progress_bar(total, self.name, progress)
         try:

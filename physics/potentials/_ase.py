@@ -262,7 +262,7 @@ def run_md(atoms: Any, model: Potential | Any, *, time_ps: float = 1.0, timestep
             if trajectory is not None:
                 frames.append(atoms.copy())
 
-    from tnkit._evolution import progress_bar
+    from tnkit.mps.evolution import progress_bar
 
     bar = progress_bar(steps, "md", progress)
     observe()

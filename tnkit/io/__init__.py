@@ -21,6 +21,7 @@ from tnkit.io._generators import generate_dataset, generator_names, register_gen
 from tnkit.io._hdf5 import array_sha256, load, provenance, save, sha256_file
 from tnkit.io._manifest import (
     DatasetEntry,
+    check_arrays,
     dataset_entry,
     dataset_path,
     datasets_dir,
@@ -46,6 +47,7 @@ __all__ = [
     "dataset_entry",
     "dataset_path",
     "verify_dataset",
+    "check_arrays",
     "load_dataset",
     "register_generator",
     "generate_dataset",

@@ -43,6 +43,7 @@ from tnkit.io._types import (
     stored_type_named,
     stored_type_of,
 )
+from tnkit.version import __version__
 
 __all__ = ["save", "load", "provenance", "sha256_file", "array_sha256"]
 
@@ -146,10 +147,8 @@ def _generator_json(generator: Mapping[str, Any] | None) -> str:
 
 
 def _software_json() -> str:
-    import tnkit
-
     versions = {
-        "tnkit": tnkit.__version__,
+        "tnkit": __version__,
         "numpy": np.__version__,
         "h5py": h5py.__version__,
         "hdf5": h5py.version.hdf5_version,

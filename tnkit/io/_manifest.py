@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tnkit.io._errors import DataError
-from tnkit.io._hdf5 import PathLike, load, sha256_file
+from tnkit.io._hdf5 import PathLike, array_sha256, load, sha256_file
 
 __all__ = [
     "DatasetEntry",
@@ -121,9 +121,7 @@ def datasets_dir() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser().resolve()
-    import tnkit
-
-    return Path(tnkit.__file__).resolve().parent.parent / "datasets"
+    return Path(__file__).resolve().parents[2] / "datasets"
 
 
 def _manifest_file(path: PathLike | None) -> Path:
@@ -269,8 +267,6 @@ def check_arrays(entry: DatasetEntry, file: PathLike) -> None:
     DataError
         If an array listed in the manifest is missing or has another sha256.
     """
-    from tnkit.io._hdf5 import array_sha256
-
     data = load(file, schema=entry.schema)
     expected = entry.arrays or {}
     found = {k: data[k] for k in expected if isinstance(data, dict) and k in data}

@@ -1,10 +1,10 @@
-"""BUG integrators (:mod:`tnkit.bug`): cost of one step against the full-tensor solve, and parallel BUG.
+"""BUG integrators (:mod:`tnkit.tree.bug`): cost of one step against the full-tensor solve, and parallel BUG.
 
 Every case times **one integrator step** on a "realistic" state -- one reached by
 integrating from the problem's initial state in ``prepare`` (not timed) -- so the ranks
 are those of a running simulation, not of the rank-one start. The projector (the tree
 tensor network operator and its dtype casts) is built once in ``prepare`` and handed to
-:func:`tnkit.bug.step`, as :func:`tnkit.bug.integrate` does; a step called with a
+:func:`tnkit.tree.bug.step`, as :func:`tnkit.tree.bug.integrate` does; a step called with a
 :class:`~tnkit.KronOperator` would rebuild it every call. NumPy only.
 
 ``bug step, long-range Ising`` (size = spins; peer: the full state vector)
@@ -67,11 +67,11 @@ RT_TOL = 1e-4  # relative to ||Y0||
 
 def _imports() -> tuple[Any, Any, Any, Any]:
     try:
-        from tnkit import bug
-        from tnkit._projectors import OperatorProjector
-        from tnkit.ttn import TTN, Tree
+        from tnkit.tree import bug
+        from tnkit.tree.projectors import OperatorProjector
+        from tnkit.tree.ttn import TTN, Tree
     except ImportError as exc:
-        raise Skip(f"tnkit.bug not importable: {exc}") from None
+        raise Skip(f"tnkit.tree.bug not importable: {exc}") from None
     return bug, OperatorProjector, TTN, Tree
 
 
@@ -286,14 +286,14 @@ def cases(quick: bool) -> list[Case]:
             name="bug parallel, 2 threads",
             backend="numpy",
             size=n,
-            peer="tnkit.bug parallel, no executor",
+            peer="tnkit.tree.bug parallel, no executor",
             prepare=lambda: _prepare_parallel_threads(n),
         ),
         Case(
             name="bug parallel vs adaptive",
             backend="numpy",
             size=n,
-            peer="tnkit.bug adaptive step",
+            peer="tnkit.tree.bug adaptive step",
             prepare=lambda: _prepare_parallel_vs_adaptive(n),
         ),
     ]

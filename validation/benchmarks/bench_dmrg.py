@@ -115,7 +115,7 @@ def _prepare_ground(backend: str, length: int, schedule: list[int], split: str =
     _require(backend)
     tnkit = _tnkit()
     quimb, qtn, FullSweepDMRG2 = _quimb_dmrg2()
-    h = tnkit.models.heisenberg(length)
+    h = tnkit.mps.models.heisenberg(length)
     h_quimb = qtn.MPO_ham_heis(length)
     halves = [chi for chi in schedule for _ in range(2)]
     runs: dict[str, list[dict[str, Any]]] = {"tnkit": [], "quimb": []}
@@ -185,7 +185,7 @@ def _ground_state_host(length: int, chi: int) -> tuple[np.ndarray, ...]:
     import tnkit
 
     schedule = [c for c in (16, 32, 64, 128) if c < chi] + [chi]
-    res = tnkit.dmrg(tnkit.models.heisenberg(length), bond_dims=schedule, cutoff=CUTOFF, tol=1e-8,
+    res = tnkit.dmrg(tnkit.mps.models.heisenberg(length), bond_dims=schedule, cutoff=CUTOFF, tol=1e-8,
                      max_sweeps=MAX_SWEEPS, compute_variance=False, rng=SEED, progress=False)
     return tuple(np.asarray(tnkit.backend.to_host(t)) for t in res.state.tensors)
 
@@ -223,15 +223,15 @@ def _prepare_sweep(backend: str, length: int, chi: int) -> Contenders:
     like = None if backend == "numpy" else from_host(np.zeros(1), backend)
     ours_log: list[dict[str, Any]] = []
     numpy_log: list[dict[str, Any]] = []
-    h = tnkit.models.heisenberg(length, like=like)
+    h = tnkit.mps.models.heisenberg(length, like=like)
     tensors = host if like is None else [from_host(t, backend) for t in host]
     ours = _sweep_call(tnkit, h, tensors, chi, ours_log)
     peer = None
     if backend != "numpy":
-        peer = _sweep_call(tnkit, tnkit.models.heisenberg(length), host, chi, numpy_log)
+        peer = _sweep_call(tnkit, tnkit.mps.models.heisenberg(length), host, chi, numpy_log)
         # Compile kernels and plan contractions on a short chain first.
         short = 10
-        tnkit.dmrg(tnkit.models.heisenberg(short, like=like), bond_dims=[min(chi, 32)], max_sweeps=1,
+        tnkit.dmrg(tnkit.mps.models.heisenberg(short, like=like), bond_dims=[min(chi, 32)], max_sweeps=1,
                    compute_variance=False, rng=SEED, progress=False)
     elif chi < LONG_SWEEP:
         ours()  # warm-up: contraction plans for these shapes

@@ -1,6 +1,6 @@
 """Tensor-train decompositions against their peers: TT-SVD vs tensorly, TT-cross vs teneva.
 
-* ``tt_svd 256^3``: :func:`tnkit.tt.tt_svd` with ``max_rank=16`` against
+* ``tt_svd 256^3``: :func:`tnkit.decompositions.tt.tt_svd` with ``max_rank=16`` against
   ``tensorly.decomposition.tensor_train(x, rank=[1, 16, 16, 1])`` on an n x n x n tensor
   of multilinear rank 16 plus 1e-3 relative Gaussian noise. tnkit splits the wide first
   unfolding (n x n^2) through its n x n Gram matrix instead of a full SVD; the goal is a
@@ -43,9 +43,9 @@ def _noisy_tucker(n: int, rank: int, seed: int) -> np.ndarray:
 
 def _prepare_tt_svd(n: int) -> Contenders:
     try:
-        from tnkit.tt import tt_svd
+        from tnkit.decompositions.tt import tt_svd
     except ImportError as exc:
-        raise Skip(f"tnkit.tt not importable: {exc}") from None
+        raise Skip(f"tnkit.decompositions.tt not importable: {exc}") from None
     if importlib.util.find_spec("tensorly") is None:
         raise Skip("tensorly not installed (pip install 'tnkit[peers]')")
     import tensorly as tl
@@ -84,7 +84,7 @@ def _gaussians(d: int, n: int) -> tuple[Any, np.ndarray, np.ndarray]:
 
 def _prepare_cross(d: int, n: int) -> Contenders:
     try:
-        from tnkit._tt_cross import tt_cross
+        from tnkit.decompositions.tt_cross import tt_cross
     except ImportError as exc:
         raise Skip(f"tnkit.tt_cross not importable: {exc}") from None
     if importlib.util.find_spec("teneva") is None:

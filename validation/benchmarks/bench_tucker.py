@@ -1,9 +1,9 @@
 """Tucker decomposition against tensorly on the same noisy low-rank tensor.
 
-* ``tucker hooi``: :func:`tnkit.tucker.hooi` (initialised by ST-HOSVD) against
+* ``tucker hooi``: :func:`tnkit.decompositions.tucker.hooi` (initialised by ST-HOSVD) against
   ``tensorly.decomposition.tucker`` (HOOI, ``init="svd"``, its default
   ``n_iter_max=100, tol=1e-4``), same ranks.
-* ``tucker sthosvd``: :func:`tnkit.tucker.sthosvd` (one pass, no iterations)
+* ``tucker sthosvd``: :func:`tnkit.decompositions.tucker.sthosvd` (one pass, no iterations)
   against the same tensorly call.
 
 The tensor is ``n x n x n`` of exact multilinear rank 16 (Gaussian core,
@@ -60,9 +60,9 @@ def _prepare(backend: str, n: int, algo: str) -> Contenders:
         raise Skip("tensorly not installed (pip install tensorly)") from None
     try:
         from tnkit.backend import to_host
-        from tnkit.tucker import hooi, sthosvd
+        from tnkit.decompositions.tucker import hooi, sthosvd
     except ImportError as exc:
-        raise Skip(f"tnkit.tucker not importable: {exc}") from None
+        raise Skip(f"tnkit.decompositions.tucker not importable: {exc}") from None
     x = from_host(_host_tensor(n), backend)
     x_host = _host_tensor(n)
     x_norm = float(np.linalg.norm(x_host))

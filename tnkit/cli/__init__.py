@@ -1,0 +1,81 @@
+"""The ``tnkit`` command: ``info``, ``data ...``, ``validate``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import sys
+from collections.abc import Sequence
+
+import tnkit
+from tnkit.cli.data import add_parser as add_data_parser
+from tnkit.validation import add_parser as add_validate_parser
+
+__all__ = ["main"]
+
+
+def _version_of(module: str) -> str | None:
+    try:
+        mod = importlib.import_module(module)
+    except Exception:
+        return None
+    return str(getattr(mod, "__version__", "?"))
+
+
+def _gpu_summary() -> list[str]:
+    lines = []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            lines.append(f"torch-cuda: {torch.cuda.get_device_name(0)} ({torch.cuda.device_count()} device(s))")
+        else:
+            lines.append("torch-cuda: no CUDA device")
+    except ImportError:
+        lines.append("torch-cuda: torch not installed")
+    try:
+        import cupy
+
+        try:
+            n = cupy.cuda.runtime.getDeviceCount()
+            lines.append(f"cupy: {n} CUDA device(s)")
+        except Exception as exc:
+            lines.append(f"cupy: installed, no usable device ({type(exc).__name__})")
+    except ImportError:
+        lines.append("cupy: not installed (pip install 'tnkit[gpu]')")
+    return lines
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    print(f"tnkit {tnkit.__version__}  Python {platform.python_version()}  {platform.platform()}")
+    for mod in ("numpy", "scipy", "array_api_compat", "array_api_strict", "opt_einsum", "h5py",
+                "torch", "cupy", "e3nn", "quimb", "tensorly"):
+        v = _version_of(mod)
+        print(f"  {mod:<18} {v if v is not None else 'not installed'}")
+    for line in _gpu_summary():
+        print(f"  {line}")
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tnkit", description="tnkit: tensor networks and physics models")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p_info = sub.add_parser("info", help="versions, available backends, GPU presence")
+    p_info.set_defaults(func=_cmd_info)
+
+    add_data_parser(sub)
+    add_validate_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

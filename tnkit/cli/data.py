@@ -1,0 +1,249 @@
+"""``tnkit data list | verify [NAME ...] | generate NAME [--out PATH] [--force] [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tnkit.io import (
+    DataError,
+    DatasetEntry,
+    check_arrays,
+    dataset_entry,
+    datasets_dir,
+    generate_dataset,
+    load,
+    manifest,
+    sha256_file,
+    verify_dataset,
+)
+
+__all__ = ["add_parser", "data_list", "data_verify", "data_generate"]
+
+# A regenerated file whose bytes differ from the shipped one still reproduces it when
+# every array agrees to this relative precision (last-bit BLAS/LAPACK differences).
+CONTENT_RTOL = 1e-12
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``data`` command to the ``tnkit`` CLI's sub-parsers.
+
+    Parameters
+    ----------
+    subparsers
+        The object returned by ``ArgumentParser.add_subparsers()``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``data`` parser.
+    """
+    parser = subparsers.add_parser("data", help="list, verify and regenerate reference datasets")
+    actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    actions.required = True
+
+    p_list = actions.add_parser("list", help="datasets in the manifest and whether each file is present")
+    p_list.set_defaults(func=data_list)
+
+    p_verify = actions.add_parser("verify", help="check size and sha256 against the manifest")
+    p_verify.add_argument("names", nargs="*", metavar="NAME", help="datasets to check (default: all)")
+    p_verify.set_defaults(func=data_verify)
+
+    p_generate = actions.add_parser("generate", help="regenerate a dataset with its registered generator")
+    p_generate.add_argument("name", metavar="NAME")
+    p_generate.add_argument("--out", type=Path, default=None, help="write here instead of the manifest path")
+    p_generate.add_argument(
+        "--force", action="store_true", help="rewrite the manifest file even when it already verifies"
+    )
+    p_generate.add_argument("--samples", type=int, default=None,
+                            help="number of samples (operator datasets) or frames (xtb-md)")
+    p_generate.add_argument("--molecule", default=None, help="molecule of an xtb-md trajectory, e.g. ethanol")
+    p_generate.add_argument("--resolution", type=int, default=None, help="stored grid size (operator datasets)")
+    p_generate.add_argument("--seed", type=int, default=None, help="random seed (operator datasets, xtb-md)")
+    p_generate.add_argument("--backend", default=None, choices=("numpy", "torch", "cupy", "torch-cuda"),
+                            help="array library the solvers run on (operator datasets)")
+    p_generate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                            help="any other generator parameter, e.g. --set nu=1e-4 (repeatable)")
+    p_generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_generate.set_defaults(func=data_generate)
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def data_list(args: argparse.Namespace) -> int:
+    """Print a table of the manifest's datasets; 0, or 1 if the manifest is unreadable."""
+    try:
+        entries = manifest()
+    except DataError as exc:
+        return _error(str(exc))
+    print(f"datasets folder: {datasets_dir()}")
+    rows = [("NAME", "SCHEMA", "SIZE", "PATH", "STATUS")]
+    for entry in entries.values():
+        status = "present" if entry.file.is_file() else ("on demand" if entry.on_demand else "missing")
+        size = "-" if entry.on_demand else str(entry.size)
+        rows.append((entry.name, f"{entry.schema} v{entry.schema_version}", size, entry.path, status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def data_verify(args: argparse.Namespace) -> int:
+    """Verify the named datasets (all by default); 1 if any fails."""
+    names = list(getattr(args, "names", None) or [])
+    if not names:
+        try:
+            names = list(manifest())
+        except DataError as exc:
+            return _error(str(exc))
+    failures = 0
+    for name in names:
+        try:
+            pending = dataset_entry(name)
+        except DataError:
+            pending = None
+        if pending is not None and pending.on_demand and not pending.file.is_file():
+            print(f"--    {name}: not generated (on demand); make it with `{pending.generate}`")
+            continue
+        try:
+            entry = verify_dataset(name)
+        except DataError as exc:
+            failures += 1
+            print(f"FAIL  {name}: {exc}")
+        else:
+            print(f"OK    {name}: {entry.file}")
+    if failures:
+        print(f"{failures} of {len(names)} dataset(s) failed verification")
+    return 1 if failures else 0
+
+
+def _leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_leaves(value, f"{prefix}/{key}"))
+        return out
+    return {prefix: tree}
+
+
+def _content_difference(new: Path, reference: DatasetEntry) -> float:
+    """Largest relative difference between two files' arrays (inf if they do not match up)."""
+    try:
+        fresh = _leaves(load(new, schema=reference.schema))
+        shipped = _leaves(load(reference.file, schema=reference.schema))
+    except DataError:
+        return float("inf")
+    if fresh.keys() != shipped.keys():
+        return float("inf")
+    worst = 0.0
+    for key, ref in shipped.items():
+        value = fresh[key]
+        if not isinstance(ref, np.ndarray):
+            if value != ref:
+                return float("inf")
+            continue
+        if not isinstance(value, np.ndarray) or value.shape != ref.shape or value.dtype != ref.dtype:
+            return float("inf")
+        if ref.size == 0:
+            continue
+        scale = float(np.max(np.abs(ref))) or 1.0
+        worst = max(worst, float(np.max(np.abs(value - ref))) / scale)
+    return worst
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values: int, float, true/false/none, else the string itself."""
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key in ("samples", "resolution", "seed", "backend", "molecule"):
+        value = getattr(args, key, None)
+        if value is not None:
+            options[key] = value
+    for item in getattr(args, "set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        options[key.strip()] = _parse_value(value)
+    return options
+
+
+def data_generate(args: argparse.Namespace) -> int:
+    """Regenerate one dataset and compare it with the manifest; 1 if it does not reproduce."""
+    name: str = args.name
+    out: Path | None = args.out
+    try:
+        options = _generator_options(args)
+    except ValueError as exc:
+        return _error(str(exc))
+    if getattr(args, "no_progress", False):
+        options["progress"] = False
+    try:
+        entry: DatasetEntry | None = dataset_entry(name)
+    except DataError as exc:
+        if out is None:
+            return _error(f"{exc}; pass --out PATH to generate a dataset outside the manifest")
+        entry = None
+    if out is None and entry is not None and not getattr(args, "force", False):
+        try:
+            verify_dataset(name)
+        except DataError:
+            pass
+        else:
+            print(f"OK    {name}: {entry.file} already matches the manifest (--force to rewrite it)")
+            return 0
+    try:
+        written = generate_dataset(name, out, **options)
+    except (DataError, ValueError, ImportError) as exc:
+        return _error(str(exc))
+    digest = sha256_file(written)
+    size = written.stat().st_size
+    if entry is None:
+        print(f"wrote {written} ({size} bytes, sha256 {digest}); {name!r} is not in the manifest")
+        return 0
+    if entry.on_demand:
+        try:
+            check_arrays(entry, written)
+        except DataError as exc:
+            print(f"DIFF  {name}: {exc}")
+            return 1
+        print(f"OK    {name}: wrote {written}; every array matches the manifest's sha256")
+        return 0
+    if digest == entry.sha256 and size == entry.size:
+        print(f"OK    {name}: wrote {written}; matches the manifest sha256")
+        return 0
+    if written.resolve() != entry.file.resolve() and entry.file.is_file():
+        difference = _content_difference(written, entry)
+        if difference <= CONTENT_RTOL:
+            print(
+                f"OK    {name}: wrote {written}; bytes differ from the manifest (creation time, other library versions "
+                f"or BLAS rounding) but every array agrees to {difference:.1e} relative"
+            )
+            return 0
+    print(
+        f"DIFF  {name}: wrote {written} (sha256 {digest[:12]}..., {size} bytes); the manifest has "
+        f"{entry.sha256[:12]}... ({entry.size} bytes). Restore the shipped file (git checkout) "
+        "or update the manifest if the change is intended"
+    )
+    return 1

@@ -1,0 +1,455 @@
+"""Matrix product states on any array library.
+
+An :class:`MPS` is a list of rank-3 tensors ``A[i]`` of shape ``(chi_left, d_i, chi_right)``
+with boundary bonds of size 1, so that
+
+    psi[s_0, ..., s_{L-1}] = A[0][:, s_0, :] @ A[1][:, s_1, :] @ ... @ A[L-1][:, s_{L-1}, :]
+
+The product-basis index used by :meth:`MPS.to_dense` is the C-order ravel of
+``(s_0, ..., s_{L-1})`` (site 0 most significant), the same as :class:`tnkit.OpSum`.
+
+``center`` records a known orthogonality centre: every tensor left of it is left
+orthonormal and every tensor right of it right orthonormal. Operations that need a
+canonical form create one and keep the record up to date.
+
+References
+----------
+.. [Sch] U. Schollwöck, "The density-matrix renormalization group in the age of matrix
+   product states", Ann. Phys. 326, 96 (2011).
+.. [FW] A. J. Ferris and G. Vidal, "Perfect sampling with unitary tensor networks",
+   Phys. Rev. B 85, 165146 (2012).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tnkit import backend
+from tnkit.backend import conj as _conj
+from tnkit.backend import namespace
+from tnkit.contract import contract
+from tnkit.io import register_type
+from tnkit.linalg import lq, qr, truncated_svd
+from tnkit.mps import measure
+
+__all__ = ["MPS"]
+
+
+def _check_tensors(tensors: Sequence[Any]) -> Any:
+    if len(tensors) == 0:
+        raise ValueError("MPS: need at least one site tensor")
+    xp = namespace(*tensors)
+    for i, t in enumerate(tensors):
+        if t.ndim != 3:
+            raise ValueError(f"MPS: site {i} tensor must have 3 axes (left, physical, right), got shape {tuple(t.shape)}")
+    if tensors[0].shape[0] != 1 or tensors[-1].shape[2] != 1:
+        raise ValueError(
+            f"MPS: boundary bonds must have size 1, got {tensors[0].shape[0]} (left) and {tensors[-1].shape[2]} (right)"
+        )
+    for i in range(len(tensors) - 1):
+        if tensors[i].shape[2] != tensors[i + 1].shape[0]:
+            raise ValueError(
+                f"MPS: bond {i}-{i + 1} mismatch: site {i} has right bond {tensors[i].shape[2]}, "
+                f"site {i + 1} has left bond {tensors[i + 1].shape[0]}"
+            )
+    dtype = tensors[0].dtype
+    if any(t.dtype != dtype for t in tensors):
+        raise TypeError("MPS: all site tensors must share one dtype")
+    if not xp.isdtype(dtype, ("real floating", "complex floating")):
+        raise TypeError(f"MPS: site tensors must be floating or complex, got {dtype}")
+    return xp
+
+
+class _SiteChain:
+    """What MPS and MPO share: a list of site tensors in one library."""
+
+    tensors: list[Any]
+
+    @property
+    def length(self) -> int:
+        return len(self.tensors)
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    @property
+    def dtype(self) -> Any:
+        return self.tensors[0].dtype
+
+    def _tensors_like(self, like: Any) -> list[Any]:
+        """The site tensors moved to ``like``'s library, device and dtype (host round trip)."""
+        xp, device = _target(like)
+        return [xp.asarray(backend.to_host(t), dtype=like.dtype, device=device) for t in self.tensors]
+
+
+class MPS(_SiteChain):
+    """A matrix product state.
+
+    Parameters
+    ----------
+    tensors : sequence of arrays, each of shape (chi_left, d, chi_right)
+        Site tensors from one library, on one device, with one dtype.
+    center : int, optional
+        A known orthogonality centre (not checked; pass only when true).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> psi = MPS.random(6, 2, 4, rng=0)
+    >>> round(float(psi.norm()), 12)
+    1.0
+    >>> psi.bond_dims
+    [2, 4, 4, 4, 2]
+    """
+
+    def __init__(self, tensors: Sequence[Any], *, center: int | None = None) -> None:
+        self.xp = _check_tensors(tensors)
+        self.tensors: list[Any] = list(tensors)
+        if center is not None and not (0 <= center < len(self.tensors)):
+            raise ValueError(f"MPS: center {center} outside [0, {len(self.tensors)})")
+        self.center = center
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def random(
+        cls,
+        length: int,
+        local_dim: int | Sequence[int],
+        bond_dim: int,
+        *,
+        dtype: str = "float64",
+        like: Any = None,
+        rng: np.random.Generator | int | None = None,
+        normalize: bool = True,
+    ) -> MPS:
+        """Random MPS with Gaussian entries, bonds capped by ``bond_dim`` and by the
+        Hilbert-space dimensions on either side, normalised and in right-canonical form.
+
+        ``like`` is an array whose library and device the tensors use (default NumPy).
+        """
+        dims = _local_dims(local_dim, length)
+        if isinstance(bond_dim, bool) or not isinstance(bond_dim, (int, np.integer)) or bond_dim < 1:
+            raise ValueError(f"MPS.random: bond_dim must be a positive integer, got {bond_dim!r}")
+        xp, device = _target(like)
+        dt = getattr(xp, dtype)
+        gen = backend.make_rng(rng)
+        bonds = _capped_bonds(dims, bond_dim)
+        tensors = [
+            backend.random_normal(xp, (bonds[i], dims[i], bonds[i + 1]), dtype=dt, device=device, rng=gen)
+            for i in range(length)
+        ]
+        psi = cls(tensors)
+        psi.canonicalize(0)
+        if normalize:
+            psi.normalize()
+        return psi
+
+    @classmethod
+    def product(
+        cls,
+        states: Sequence[Any],
+        *,
+        local_dim: int | Sequence[int] | None = None,
+        dtype: str = "float64",
+        like: Any = None,
+    ) -> MPS:
+        """Product state from per-site basis indices (ints, with ``local_dim``) or vectors.
+
+        Examples
+        --------
+        >>> neel = MPS.product([0, 1, 0, 1], local_dim=2)
+        >>> neel.to_dense().nonzero()[0].tolist()
+        [5]
+        """
+        xp, device = _target(like)
+        dt = getattr(xp, dtype)
+        dims = _local_dims(local_dim, len(states)) if local_dim is not None else None
+        tensors = []
+        for i, s in enumerate(states):
+            if isinstance(s, (int, np.integer)):
+                if dims is None:
+                    raise ValueError("MPS.product: give local_dim when states are basis indices")
+                if not (0 <= s < dims[i]):
+                    raise ValueError(f"MPS.product: state {s} at site {i} outside [0, {dims[i]})")
+                vec = np.zeros(dims[i])
+                vec[s] = 1.0
+            else:
+                vec = backend.to_host(s) if not isinstance(s, (list, tuple)) else np.asarray(s)
+                vec = np.asarray(vec).reshape(-1)
+            tensors.append(xp.asarray(vec.astype(np.dtype(dtype)).reshape(1, -1, 1), dtype=dt, device=device))
+        psi = cls(tensors, center=0)
+        return psi
+
+    @classmethod
+    def from_dense(
+        cls,
+        psi: Any,
+        local_dims: int | Sequence[int],
+        *,
+        max_bond: int | None = None,
+        cutoff: float = 0.0,
+    ) -> MPS:
+        """MPS of a state vector by successive SVDs (exact unless truncated).
+
+        ``psi`` has ``prod(local_dims)`` entries (any shape); the result is left
+        canonical with its centre on the last site and keeps ``psi``'s library.
+        """
+        xp = namespace(psi)
+        total = math.prod(psi.shape)
+        if isinstance(local_dims, (int, np.integer)):
+            length = round(math.log(total) / math.log(local_dims)) if total > 1 else 1
+            dims = (int(local_dims),) * length
+        else:
+            dims = tuple(int(d) for d in local_dims)
+        if math.prod(dims) != total:
+            raise ValueError(f"MPS.from_dense: vector of size {total} does not match local dimensions {dims}")
+        rest = xp.reshape(psi, (1, total))
+        tensors = []
+        left = 1
+        for i, d in enumerate(dims[:-1]):
+            mat = xp.reshape(rest, (left * d, -1))
+            u, s, vh, _ = truncated_svd(mat, max_rank=max_bond, cutoff=cutoff)
+            k = s.shape[0]
+            tensors.append(xp.reshape(u, (left, d, k)))
+            rest = xp.astype(s, vh.dtype)[:, None] * vh
+            left = k
+        tensors.append(xp.reshape(rest, (left, dims[-1], 1)))
+        return cls(tensors, center=len(dims) - 1)
+
+    def to_dense(self) -> Any:
+        """The state vector, shape ``(prod(d_i),)`` (small chains only)."""
+        xp = self.xp
+        total = math.prod(self.local_dims)
+        if total > 1 << 24:
+            raise ValueError(f"MPS.to_dense: dimension {total} too large for a dense vector")
+        out = self.tensors[0]
+        for t in self.tensors[1:]:
+            left, phys, _ = out.shape
+            out = xp.reshape(out, (left * phys, out.shape[2])) @ xp.reshape(t, (t.shape[0], -1))
+            out = xp.reshape(out, (1, left * phys * t.shape[1], t.shape[2]))
+        return xp.reshape(out, (total,))
+
+    def copy(self) -> MPS:
+        return MPS(list(self.tensors), center=self.center)
+
+    def to(self, like: Any) -> MPS:
+        """The same state with ``like``'s library, device and dtype (host round trip)."""
+        return MPS(self._tensors_like(like), center=self.center)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def local_dims(self) -> list[int]:
+        return [int(t.shape[1]) for t in self.tensors]
+
+    @property
+    def bond_dims(self) -> list[int]:
+        return [int(t.shape[2]) for t in self.tensors[:-1]]
+
+    @property
+    def max_bond(self) -> int:
+        return max(self.bond_dims, default=1)
+
+    @property
+    def device(self) -> Any:
+        return backend.device_of(self.tensors[0])
+
+    def __repr__(self) -> str:
+        return (f"MPS(length={self.length}, local_dims={sorted(set(self.local_dims))}, "
+                f"max_bond={self.max_bond}, dtype={self.dtype}, center={self.center})")
+
+    # ------------------------------------------------------------------ canonical forms
+
+    def _move_right(self, i: int) -> None:
+        """Left-orthonormalise site i by QR, pushing R into site i+1."""
+        xp = self.xp
+        t = self.tensors[i]
+        left, d, right = t.shape
+        q, r = qr(xp.reshape(t, (left * d, right)))
+        self.tensors[i] = xp.reshape(q, (left, d, q.shape[1]))
+        nxt = self.tensors[i + 1]
+        self.tensors[i + 1] = xp.reshape(r @ xp.reshape(nxt, (nxt.shape[0], -1)), (r.shape[0], *nxt.shape[1:]))
+
+    def _move_left(self, i: int) -> None:
+        """Right-orthonormalise site i by LQ, pushing L into site i-1."""
+        xp = self.xp
+        t = self.tensors[i]
+        left, d, right = t.shape
+        lmat, q = lq(xp.reshape(t, (left, d * right)))
+        self.tensors[i] = xp.reshape(q, (q.shape[0], d, right))
+        prv = self.tensors[i - 1]
+        self.tensors[i - 1] = xp.reshape(xp.reshape(prv, (-1, prv.shape[2])) @ lmat, (*prv.shape[:2], lmat.shape[1]))
+
+    def canonicalize(self, center: int) -> MPS:
+        """Bring the orthogonality centre to ``center`` (in place; returns self)."""
+        if not (0 <= center < self.length):
+            raise ValueError(f"canonicalize: center {center} outside [0, {self.length})")
+        if self.center is None:
+            for i in range(center):
+                self._move_right(i)
+            for i in range(self.length - 1, center, -1):
+                self._move_left(i)
+        else:
+            for i in range(self.center, center):
+                self._move_right(i)
+            for i in range(self.center, center, -1):
+                self._move_left(i)
+        self.center = center
+        return self
+
+    def left_canonicalize(self) -> MPS:
+        return self.canonicalize(self.length - 1)
+
+    def right_canonicalize(self) -> MPS:
+        return self.canonicalize(0)
+
+    # ------------------------------------------------------------------ norms and overlaps
+
+    def norm(self) -> Any:
+        """``sqrt(<psi|psi>)`` as a 0-d array."""
+        xp = self.xp
+        if self.center is not None:
+            return xp.linalg.vector_norm(self.tensors[self.center])
+        return xp.sqrt(xp.abs(self.overlap(self)))
+
+    def normalize(self) -> MPS:
+        """Scale to unit norm (in place; returns self)."""
+        if self.center is None:
+            self.canonicalize(0)
+        c = self.center
+        nrm = self.norm()
+        if float(nrm) == 0.0:
+            raise ValueError("normalize: the state has zero norm")
+        self.tensors[c] = self.tensors[c] / self.xp.astype(nrm, self.tensors[c].dtype)
+        return self
+
+    def overlap(self, other: MPS) -> Any:
+        """``<self|other>`` (self conjugated) as a 0-d array."""
+        _check_compatible(self, other)
+        xp = self.xp
+        env = xp.ones((1, 1), dtype=xp.result_type(self.dtype, other.dtype), device=self.device)
+        for a, b in zip(self.tensors, other.tensors):
+            env = contract("ab,asc,bsd->cd", env, _conj(xp, a), b)
+        return env[0, 0]
+
+    # ------------------------------------------------------------------ compression
+
+    def compress(
+        self,
+        max_bond: int | None = None,
+        cutoff: float = 0.0,
+        *,
+        cutoff_mode: str = "rel",
+    ) -> Any:
+        """Truncate every bond by SVD (in place), sweeping right to left from a left
+        canonical form so each truncation is optimal for its bond.
+
+        Returns the total discarded weight (sum over bonds, relative to the norm²).
+        """
+        xp = self.xp
+        self.canonicalize(self.length - 1)
+        discarded = 0.0
+        for i in range(self.length - 1, 0, -1):
+            t = self.tensors[i]
+            left, d, right = t.shape
+            u, s, vh, dw = truncated_svd(xp.reshape(t, (left, d * right)), max_rank=max_bond, cutoff=cutoff,
+                                         cutoff_mode=cutoff_mode)  # type: ignore[arg-type]
+            norm2 = float(xp.sum(s * s)) + float(dw)
+            discarded += float(dw) / norm2 if norm2 > 0 else 0.0
+            k = s.shape[0]
+            self.tensors[i] = xp.reshape(vh, (k, d, right))
+            us = u * xp.astype(s, u.dtype)[None, :]
+            prv = self.tensors[i - 1]
+            self.tensors[i - 1] = xp.reshape(xp.reshape(prv, (-1, prv.shape[2])) @ us, (*prv.shape[:2], k))
+            self.center = i - 1
+        return discarded
+
+    # ------------------------------------------------------------------ measurements
+
+    def expect(self, op: Any, site: int | None = None) -> Any:
+        """``<op_site>`` (normalised); all sites as a 1-d array when ``site`` is None."""
+        if site is None:
+            return measure.expectation_all(self, op)
+        return measure.expectation_local(self, op, site)
+
+    def correlation(self, op_a: Any, op_b: Any, sites: Sequence[int] | None = None) -> Any:
+        """Matrix ``C[i, j] = <A_i B_j>`` over ``sites`` (all by default)."""
+        return measure.correlation_matrix(self, op_a, op_b, sites)
+
+    def schmidt_values(self, bond: int) -> Any:
+        """Schmidt coefficients across the cut between sites ``bond`` and ``bond + 1``."""
+        return measure.schmidt_values(self, bond)
+
+    def entropy(self, bond: int | None = None, *, alpha: float = 1.0) -> Any:
+        """Entanglement (Rényi-``alpha``) entropy at one bond, or at every bond."""
+        if bond is None:
+            return measure.entanglement_entropies(self, alpha=alpha)
+        return measure.entanglement_entropy(self, bond, alpha=alpha)
+
+    def sample(self, n_samples: int, *, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """Perfect samples of basis configurations, shape ``(n_samples, L)`` [FW]_."""
+        return measure.sample(self, n_samples, rng=rng)
+
+
+def _local_dims(local_dim: int | Sequence[int], length: int) -> list[int]:
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(f"need a positive number of sites, got {length!r}")
+    if isinstance(local_dim, (int, np.integer)):
+        dims = [int(local_dim)] * length
+    else:
+        dims = [int(d) for d in local_dim]
+        if len(dims) != length:
+            raise ValueError(f"{len(dims)} local dimensions given for {length} sites")
+    if any(d < 1 for d in dims):
+        raise ValueError(f"local dimensions must be positive, got {dims}")
+    return dims
+
+
+def _capped_bonds(dims: Sequence[int], bond_dim: int) -> list[int]:
+    """Bond sizes min(bond_dim, dim of the left part, dim of the right part)."""
+    length = len(dims)
+    bonds = [1] * (length + 1)
+    for b in range(1, length):
+        left = math.prod(dims[:b])
+        right = math.prod(dims[b:])
+        bonds[b] = min(bond_dim, left, right)
+    return bonds
+
+
+def _target(like: Any) -> tuple[Any, Any]:
+    if like is None:
+        import array_api_compat.numpy as xnp
+
+        return xnp, "cpu"
+    return namespace(like), backend.device_of(like)
+
+
+def _check_compatible(a: MPS, b: MPS) -> None:
+    if a.length != b.length:
+        raise ValueError(f"MPS lengths differ: {a.length} and {b.length}")
+    if a.local_dims != b.local_dims:
+        bad = next(i for i, (x, y) in enumerate(zip(a.local_dims, b.local_dims)) if x != y)
+        raise ValueError(
+            f"physical dimensions differ at site {bad}: {a.local_dims[bad]} and {b.local_dims[bad]}"
+        )
+
+
+def _mps_to_dict(psi: MPS) -> dict[str, Any]:
+    return {
+        "tensors": {f"{i:05d}": t for i, t in enumerate(psi.tensors)},
+        "center": -1 if psi.center is None else int(psi.center),
+    }
+
+
+def _mps_from_dict(data: dict[str, Any]) -> MPS:
+    tensors = [data["tensors"][k] for k in sorted(data["tensors"])]
+    center = int(data["center"])
+    return MPS(tensors, center=None if center < 0 else center)
+
+
+register_type(MPS, "mps", _mps_to_dict, _mps_from_dict, version=1)

@@ -1,0 +1,206 @@
+"""One run control for every long driver: progress, checkpoints, resume, executor, plots.
+
+DMRG, TEBD/TDVP, the BUG integrators, the structure searches and both trainers take
+their science as arguments and their plumbing in one :class:`Run`::
+
+    tnkit.dmrg(h, psi, bond_dims=[64], run=tnkit.Run(checkpoint="gs.h5", resume=True))
+
+:func:`progress` is the progress report they all use: a bar on a terminal, and on a log
+(output redirected to a file, a batch job) one line every ``log_every`` seconds and at
+the end, so a job's log says how far it got. ``progress=None`` (the default) means "a bar
+on a terminal, log lines otherwise"; ``True`` forces the report on; ``False`` silences it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["Run", "Progress", "progress"]
+
+# On a log, one line at least this often (seconds) while work goes on.
+LOG_EVERY = 30.0
+
+
+class Progress:
+    """Progress of ``total`` units of work (``None``: unknown), reported on ``stream``.
+
+    On a terminal this is a tqdm bar; elsewhere it writes lines such as
+    ``dmrg: 3/10 sweeps (30%) 12.1 s, energy=-44.127`` at most every ``log_every``
+    seconds, and one line when closed. Use it as a context manager or call :meth:`close`.
+
+    Examples
+    --------
+    >>> import io
+    >>> log = io.StringIO()
+    >>> with Progress(3, "demo", unit="step", stream=log, log_every=0.0) as bar:
+    ...     for _ in range(3):
+    ...         bar.update()
+    >>> print(log.getvalue().splitlines()[-1].split(" (")[0])
+    demo: 3/3 steps
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        desc: str,
+        *,
+        unit: str = "it",
+        enabled: bool | None = None,
+        initial: int = 0,
+        stream: TextIO | None = None,
+        log_every: float = LOG_EVERY,
+    ) -> None:
+        self.total = total
+        self.desc = desc
+        self.unit = unit
+        self.n = int(initial)
+        self._stream = sys.stderr if stream is None else stream
+        self._postfix: dict[str, Any] = {}
+        self._start = time.monotonic()
+        self._last_line = -math.inf
+        self._log_every = float(log_every)
+        self._closed = False
+        self._bar: Any = None
+        on_terminal = bool(getattr(self._stream, "isatty", lambda: False)())
+        self.enabled = enabled is not False and not os.environ.get("TNKIT_NO_PROGRESS")
+        if self.enabled and on_terminal:
+            from tqdm import tqdm  # a heavy import, needed only on a terminal
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, initial=initial, leave=False, file=self._stream)
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more units done."""
+        self.n += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self.enabled and time.monotonic() - self._last_line >= self._log_every:
+            self._write_line()
+
+    def set_postfix(self, values: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        """Figures shown after the count (energy, loss, bond dimension, ...)."""
+        self._postfix = {**(dict(values) if values else {}), **kwargs}
+        if self._bar is not None:
+            self._bar.set_postfix(self._postfix)
+
+    def close(self) -> None:
+        """End the report (a final log line off a terminal)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled and self.n > 0:
+            self._write_line()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write_line(self) -> None:
+        self._last_line = time.monotonic()
+        units = self.unit if self.unit.endswith("s") else self.unit + "s"
+        count = f"{self.n}/{self.total} {units}" if self.total else f"{self.n} {units}"
+        pct = f" ({100.0 * self.n / self.total:.0f}%)" if self.total else ""
+        extra = ", ".join(f"{k}={_short(v)}" for k, v in self._postfix.items())
+        line = f"{self.desc}: {count}{pct} {self._last_line - self._start:.1f} s" + (f", {extra}" if extra else "")
+        print(line, file=self._stream, flush=True)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def progress(total: int | None, desc: str, enabled: bool | None = None, *, unit: str = "it",
+             initial: int = 0) -> Progress:
+    """A :class:`Progress` on standard error: a bar on a terminal, log lines otherwise.
+
+    ``enabled=False`` silences it, as does the environment variable ``TNKIT_NO_PROGRESS``.
+    """
+    return Progress(total, desc, unit=unit, enabled=enabled, initial=initial)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """How a long computation runs, as opposed to what it computes.
+
+    Parameters
+    ----------
+    progress : bool or None
+        ``None`` (default): a bar on a terminal, a line every 30 s on a log.
+        ``True``: always report; ``False``: never.
+    checkpoint : str or Path, optional
+        HDF5 file the driver saves its state to (atomically) every
+        ``checkpoint_every`` steps, sweeps or epochs, and at the end.
+    checkpoint_every : int
+        Steps between checkpoints (>= 1).
+    resume : bool
+        Continue from ``checkpoint`` when that file exists (a fresh start otherwise).
+        The resumed run gives the same numbers as an uninterrupted one.
+    executor : Executor, "serial" or None
+        Where independent tasks run (structure-search fits, parallel BUG steps): any
+        :class:`concurrent.futures.Executor` or a ``dask.distributed.Client``;
+        ``"serial"`` in the calling process; ``None`` the driver's default.
+    plot : str or Path, optional
+        PNG file the driver draws its history into when it finishes.
+
+    Examples
+    --------
+    >>> Run(checkpoint="gs.h5", resume=True).resume_from()  # no such file yet
+    >>> Run(checkpoint_every=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Run: checkpoint_every must be an int >= 1, got 0
+    """
+
+    progress: bool | None = None
+    checkpoint: str | Path | None = None
+    checkpoint_every: int = 1
+    resume: bool = False
+    executor: Executor | str | None = None
+    plot: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int) \
+                or self.checkpoint_every < 1:
+            raise ValueError(f"Run: checkpoint_every must be an int >= 1, got {self.checkpoint_every!r}")
+        if self.resume and self.checkpoint is None:
+            raise ValueError("Run: resume=True needs a checkpoint path (Run(checkpoint=..., resume=True))")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise TypeError(f"Run: progress must be True, False or None, got {self.progress!r}")
+        if isinstance(self.executor, str) and self.executor != "serial":
+            raise ValueError(f"Run: executor must be an Executor, 'serial' or None, got {self.executor!r}")
+
+    def bar(self, total: int | None, desc: str, *, unit: str = "it", initial: int = 0) -> Progress:
+        """The progress report of this run."""
+        return progress(total, desc, self.progress, unit=unit, initial=initial)
+
+    def resume_from(self) -> Path | None:
+        """The checkpoint to continue from, or None for a fresh start."""
+        if self.resume and self.checkpoint is not None and Path(self.checkpoint).exists():
+            return Path(self.checkpoint)
+        return None
+
+    def checkpoint_due(self, step: int, last: bool = False) -> bool:
+        """Whether a checkpoint is written after ``step`` (counted from 1)."""
+        return self.checkpoint is not None and (last or step % self.checkpoint_every == 0)
+
+
+def as_run(run: Run | None) -> Run:
+    """``run`` itself, or the default :class:`Run` for ``None``."""
+    if run is None:
+        return Run()
+    if not isinstance(run, Run):
+        raise TypeError(f"run must be a tnkit.Run, got {type(run).__name__}")
+    return run
