@@ -27,7 +27,7 @@ def distributed_rank() -> tuple[int, int]:
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The shuffled sample order of ``epoch``: depends only on ``seed`` and ``epoch`` (so resumes repeat it)."""
-    gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2 ** 63))
+    gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63))
     return torch.randperm(n, generator=gen)
 
 
@@ -40,16 +40,18 @@ def save_atomic(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(checkpoint: str | Path | None, resume: bool | str | Path, settings: Mapping[str, Any],
-                    device: Any, who: str) -> dict[str, Any] | None:
+def load_checkpoint(
+    checkpoint: str | Path | None, resume: bool | str | Path, settings: Mapping[str, Any], device: Any, who: str
+) -> dict[str, Any] | None:
     """The checkpoint state to resume from, or None to start afresh.
 
     ``resume=True`` continues from ``checkpoint`` if that file exists; ``resume=PATH`` from
     ``PATH``, which must exist. The stored run settings must equal ``settings`` (one-line
     ``ValueError`` listing the differences otherwise). Loads with ``weights_only=True``.
     """
-    source = (Path(checkpoint) if checkpoint is not None else None) if resume is True else (
-        Path(resume) if resume else None)
+    source = (
+        (Path(checkpoint) if checkpoint is not None else None) if resume is True else (Path(resume) if resume else None)
+    )
     if resume and source is None:
         raise ValueError(f"{who}: resume=True needs checkpoint=PATH")
     if source is None or not (source.exists() or resume is not True):

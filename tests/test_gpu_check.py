@@ -47,8 +47,15 @@ def _no_gpu_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
 def test_make_gpu_check_without_gpu_says_one_line_and_exits_0(tmp_path: Path) -> None:
-    done = subprocess.run(["make", "--no-print-directory", "gpu-check"], check=False, cwd=ROOT,
-                          env=_no_gpu_env(tmp_path), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "gpu-check"],
+        check=False,
+        cwd=ROOT,
+        env=_no_gpu_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = (done.stdout + done.stderr).splitlines()
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(lines) == 1, lines
@@ -56,16 +63,20 @@ def test_make_gpu_check_without_gpu_says_one_line_and_exits_0(tmp_path: Path) ->
     assert "no-nvidia-smi not found" in lines[0] and lines[0].endswith("; nothing to do")
 
 
-@pytest.mark.skipif(shutil.which("nvidia-smi") is not None or bool(glob.glob("/dev/nvidia[0-9]*")),
-                    reason="this machine may have an NVIDIA GPU")
+@pytest.mark.skipif(
+    shutil.which("nvidia-smi") is not None or bool(glob.glob("/dev/nvidia[0-9]*")),
+    reason="this machine may have an NVIDIA GPU",
+)
 def test_script_detects_a_machine_without_gpu() -> None:
     env = {k: v for k, v in os.environ.items() if k != "GPU_CHECK_NVIDIA_SMI"}
-    done = subprocess.run([sys.executable, str(SCRIPT)], check=False, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT)], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0
     assert done.stderr == ""
-    assert done.stdout == ("gpu-check: no NVIDIA GPU on this machine (nvidia-smi not found, "
-                           "no /dev/nvidia* device); nothing to do\n")
+    assert done.stdout == (
+        "gpu-check: no NVIDIA GPU on this machine (nvidia-smi not found, no /dev/nvidia* device); nothing to do\n"
+    )
 
 
 def _sha(path: Path) -> str:
@@ -95,8 +106,10 @@ def test_section_appended_then_replaced_on_a_copy_of_results(tmp_path: Path) -> 
 
 
 def test_section_replaced_in_the_middle_and_inline_markers_ignored() -> None:
-    text = (f"# Results\n\nProse naming {report.START} inline is not a block.\n\n{report.START}\nold\n"
-            f"{report.END}\n\n## Later section\nkept\n")
+    text = (
+        f"# Results\n\nProse naming {report.START} inline is not a block.\n\n{report.START}\nold\n"
+        f"{report.END}\n\n## Later section\nkept\n"
+    )
     new = report.replace_section(text, "new")
     assert new == text.replace(f"{report.START}\nold\n", f"{report.START}\nnew\n")
     prose_only = f"# Results\n\nSee {report.START} and {report.END} in prose.\n"
@@ -133,22 +146,49 @@ def test_count_tests_per_backend_from_verbose_output() -> None:
 
 def _results() -> dict:
     """A small results file in run.py's format (two runs, a skip on two sizes, an error)."""
+
     def case(name: str, backend: str, size: int, peer: str | None, status: str, **more: object) -> dict:
-        rec = {"module": "bench_core", "name": name, "backend": backend, "size": size, "peer": peer,
-               "status": status, "reason": None, "tnkit_median_s": None, "peer_median_s": None, "ratio": None,
-               "target_ratio": None, "meets_target": None, "repeats": None, "pair_ratio_quartiles": None,
-               "max_rel_diff": None}
+        rec = {
+            "module": "bench_core",
+            "name": name,
+            "backend": backend,
+            "size": size,
+            "peer": peer,
+            "status": status,
+            "reason": None,
+            "tnkit_median_s": None,
+            "peer_median_s": None,
+            "ratio": None,
+            "target_ratio": None,
+            "meets_target": None,
+            "repeats": None,
+            "pair_ratio_quartiles": None,
+            "max_rel_diff": None,
+        }
         rec.update(more)
         return rec
 
     return {
-        "generated": "2026-12-01T10:00:00+00:00", "quick": False, "git_commit": "abc1234",
+        "generated": "2026-12-01T10:00:00+00:00",
+        "quick": False,
+        "git_commit": "abc1234",
         "machine": {"cpu": "x86", "usable_cores": 16, "gpu": "NVIDIA H100 80GB HBM3"},
         "versions": {"torch": "2.11.0+cu130", "cupy": "14.2.0"},
         "summary": {"ran": 2, "skipped": 2, "errors": 1, "met_target": 1, "missed_target": 0},
         "cases": [
-            case("contract mps-sandwich", "cupy", 512, "cupy.einsum(optimize=True)", "ok", tnkit_median_s=0.0012,
-                 peer_median_s=0.0024, ratio=0.5, target_ratio=1.05, meets_target=True, repeats=50),
+            case(
+                "contract mps-sandwich",
+                "cupy",
+                512,
+                "cupy.einsum(optimize=True)",
+                "ok",
+                tnkit_median_s=0.0012,
+                peer_median_s=0.0024,
+                ratio=0.5,
+                target_ratio=1.05,
+                meets_target=True,
+                repeats=50,
+            ),
             case("dmrg sweep", "torch-cuda", 32, None, "ok", tnkit_median_s=2.5, repeats=1, quick=True),
             case("tucker hooi", "cupy", 256, "tensorly", "skipped", reason="tensorly not installed"),
             case("tucker hooi", "cupy", 64, "tensorly", "skipped", reason="tensorly not installed"),
@@ -160,8 +200,9 @@ def _results() -> dict:
 def test_bench_table_from_run_py_results() -> None:
     table = report.bench_table(_results()).splitlines()
     assert table[0] == "| case | size | backend | peer | tnkit ms | peer ms | ratio | target | met |"
-    assert table[2] == ("| contract mps-sandwich | 512 | cupy | cupy.einsum(optimize=True) | 1.2 | 2.4 | 0.500 "
-                        "| ≤ 1.05 | yes |")
+    assert table[2] == (
+        "| contract mps-sandwich | 512 | cupy | cupy.einsum(optimize=True) | 1.2 | 2.4 | 0.500 | ≤ 1.05 | yes |"
+    )
     assert table[3] == "| dmrg sweep | 32 (quick) | torch-cuda | – (tnkit alone) | 2500 |  |  |  | – |"
     assert table[4:] == [
         "",
@@ -172,10 +213,21 @@ def test_bench_table_from_run_py_results() -> None:
 
 
 def test_section_holds_device_counts_and_table() -> None:
-    info = {"date": "2026-12-01", "device": "NVIDIA H100 80GB HBM3, 81559 MiB, driver 580.1", "python": "3.12.3",
-            "torch": "2.11.0+cu130", "cupy": "14.2.0", "commit": "abc1234", "wall_s": 401.2, "budget_s": 480}
-    tests = ({"cupy": {"PASSED": 260, "SKIPPED": 7}, "torch-cuda": {"PASSED": 266, "FAILED": 1}},
-             ["tests/test_linalg.py::test_svd[torch-cuda-float32] FAILED"], "526 passed, 1 failed in 200.00s")
+    info = {
+        "date": "2026-12-01",
+        "device": "NVIDIA H100 80GB HBM3, 81559 MiB, driver 580.1",
+        "python": "3.12.3",
+        "torch": "2.11.0+cu130",
+        "cupy": "14.2.0",
+        "commit": "abc1234",
+        "wall_s": 401.2,
+        "budget_s": 480,
+    }
+    tests = (
+        {"cupy": {"PASSED": 260, "SKIPPED": 7}, "torch-cuda": {"PASSED": 266, "FAILED": 1}},
+        ["tests/test_linalg.py::test_svd[torch-cuda-float32] FAILED"],
+        "526 passed, 1 failed in 200.00s",
+    )
     text = report.section(info, tests, report.bench_table(_results()))
     assert text.startswith("## GPU — `make gpu-check`, 2026-12-01\n\nNVIDIA H100 80GB HBM3, 81559 MiB, driver 580.1;")
     assert "torch 2.11.0+cu130, CuPy 14.2.0; commit abc1234; 401 s of a 480 s budget." in text

@@ -21,7 +21,9 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         for line in block.splitlines():
             if "TypeError" in line and line.lstrip().startswith("tnkit.namespace"):
                 stmt = line.split("#")[0].strip()
-                lines.append(f"try:\n    {stmt}\nexcept TypeError:\n    pass\nelse:\n    raise AssertionError('no TypeError')")
+                lines.append(
+                    f"try:\n    {stmt}\nexcept TypeError:\n    pass\nelse:\n    raise AssertionError('no TypeError')"
+                )
             else:
                 lines.append(line)
         exec(compile("\n".join(lines), "README.md", "exec"), namespace)

@@ -140,17 +140,13 @@ def namespace(*arrays: Any) -> Any:
     first_lib, first = found[0]
     for lib, x in found[1:]:
         if lib != first_lib:
-            raise TypeError(
-                f"mixed array libraries: {first_lib} and {lib}; convert all inputs to one library"
-            )
+            raise TypeError(f"mixed array libraries: {first_lib} and {lib}; convert all inputs to one library")
     if first_lib != "numpy":
         dev0 = device_of(first)
         for _, x in found[1:]:
             dev = device_of(x)
             if dev != dev0:
-                raise TypeError(
-                    f"arrays on different devices: {dev0} and {dev}; move them to one device"
-                )
+                raise TypeError(f"arrays on different devices: {dev0} and {dev}; move them to one device")
     return array_api_compat.array_namespace(*(x for _, x in found))
 
 
@@ -406,9 +402,20 @@ def _expm_cupy(xp: Any, a: Any) -> Any:
 
 # Padé(13) coefficients for scaling and squaring (Higham 2005, SIAM J. Matrix Anal. Appl. 26).
 _PADE13 = (
-    64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
-    129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
-    40840800.0, 960960.0, 16380.0, 182.0, 1.0,
+    64764752532480000.0,
+    32382376266240000.0,
+    7771770303897600.0,
+    1187353796428800.0,
+    129060195264000.0,
+    10559470521600.0,
+    670442572800.0,
+    33522128640.0,
+    1323241920.0,
+    40840800.0,
+    960960.0,
+    16380.0,
+    182.0,
+    1.0,
 )
 _THETA13 = 5.371920351148152
 

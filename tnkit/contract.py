@@ -132,22 +132,16 @@ def _parse(subscripts: str, n_operands: int) -> tuple[list[str], str]:
         raise TypeError(f"subscripts must be a str, got {type(subscripts).__name__}")
     expr = "".join(subscripts.split())
     if "." in expr:
-        raise ValueError(
-            f"ellipsis ('...') is not supported in {subscripts!r}; name every index explicitly"
-        )
+        raise ValueError(f"ellipsis ('...') is not supported in {subscripts!r}; name every index explicitly")
     if expr.count("->") > 1:
         raise ValueError(f"more than one '->' in {subscripts!r}")
     lhs, arrow, rhs = expr.partition("->")
     terms = lhs.split(",")
     for label in lhs.replace(",", "") + rhs:
         if not label.isalpha():
-            raise ValueError(
-                f"invalid index {label!r} in {subscripts!r}: indices must be letters"
-            )
+            raise ValueError(f"invalid index {label!r} in {subscripts!r}: indices must be letters")
     if len(terms) != n_operands:
-        raise ValueError(
-            f"{subscripts!r} has {len(terms)} operand term(s) but {n_operands} array(s) were given"
-        )
+        raise ValueError(f"{subscripts!r} has {len(terms)} operand term(s) but {n_operands} array(s) were given")
     if not arrow:
         # Implicit form (as numpy.einsum): indices that occur once, in sorted order.
         flat = "".join(terms)
@@ -156,9 +150,7 @@ def _parse(subscripts: str, n_operands: int) -> tuple[list[str], str]:
         raise ValueError(f"output {rhs!r} of {subscripts!r} repeats an index")
     missing = set(rhs) - set("".join(terms))
     if missing:
-        raise ValueError(
-            f"output index {sorted(missing)[0]!r} of {subscripts!r} appears in no input term"
-        )
+        raise ValueError(f"output index {sorted(missing)[0]!r} of {subscripts!r} appears in no input term")
     return terms, rhs
 
 
@@ -167,8 +159,7 @@ def _index_sizes(terms: list[str], shapes: tuple[tuple[int, ...], ...]) -> dict[
     for k, (term, shape) in enumerate(zip(terms, shapes)):
         if len(term) != len(shape):
             raise ValueError(
-                f"operand {k} has {len(shape)} axes (shape {tuple(shape)}) "
-                f"but its term {term!r} names {len(term)}"
+                f"operand {k} has {len(shape)} axes (shape {tuple(shape)}) but its term {term!r} names {len(term)}"
             )
         for label, size in zip(term, shape):
             known = sizes.setdefault(label, size)
@@ -271,9 +262,7 @@ def _make_pair(
 
 
 @functools.lru_cache(maxsize=_PLAN_CACHE_SIZE)
-def _cached_plan(
-    subscripts: str, shapes: tuple[tuple[int, ...], ...], optimize: Any
-) -> ContractionPlan:
+def _cached_plan(subscripts: str, shapes: tuple[tuple[int, ...], ...], optimize: Any) -> ContractionPlan:
     terms, output = _parse(subscripts, len(shapes))
     sizes = _index_sizes(terms, shapes)
     explicit = ",".join(terms) + "->" + output
@@ -283,8 +272,16 @@ def _cached_plan(
     if n == 1:
         unary = _make_unary(terms[0], list(output))
         return ContractionPlan(
-            explicit, shapes, output_shape, ((0,),), math.prod(shapes[0]), math.prod(output_shape),
-            (unary,), (), None, 0,
+            explicit,
+            shapes,
+            output_shape,
+            ((0,),),
+            math.prod(shapes[0]),
+            math.prod(output_shape),
+            (unary,),
+            (),
+            None,
+            0,
         )
 
     # Unary phase. Afterwards every label of an operand is in the output or in
@@ -344,9 +341,7 @@ def _hashable_optimize(optimize: PathSpec) -> Any:
     return optimize
 
 
-def contraction_plan(
-    subscripts: str, *shapes: Sequence[int], optimize: PathSpec = "auto"
-) -> ContractionPlan:
+def contraction_plan(subscripts: str, *shapes: Sequence[int], optimize: PathSpec = "auto") -> ContractionPlan:
     """Plan a contraction from operand shapes alone (cached).
 
     Parameters

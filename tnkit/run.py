@@ -23,7 +23,9 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Run", "Progress", "progress"]
+import numpy as np
+
+__all__ = ["Run", "Progress", "progress", "time_steps"]
 
 # On a log, one line at least this often (seconds) while work goes on.
 LOG_EVERY = 30.0
@@ -84,8 +86,9 @@ class Progress:
         elif self.enabled and time.monotonic() - self._last_line >= self._log_every:
             self._write_line()
 
-    def set_postfix(self, values: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def set_postfix(self, values: Mapping[str, Any] | None = None, *, refresh: bool = True, **kwargs: Any) -> None:
         """Figures shown after the count (energy, loss, bond dimension, ...)."""
+        del refresh  # tqdm's flag; a log line is written on the next update anyway
         self._postfix = {**(dict(values) if values else {}), **kwargs}
         if self._bar is not None:
             self._bar.set_postfix(self._postfix)
@@ -122,8 +125,9 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def progress(total: int | None, desc: str, enabled: bool | None = None, *, unit: str = "it",
-             initial: int = 0) -> Progress:
+def progress(
+    total: int | None, desc: str, enabled: bool | None = None, *, unit: str = "it", initial: int = 0
+) -> Progress:
     """A :class:`Progress` on standard error: a bar on a terminal, log lines otherwise.
 
     ``enabled=False`` silences it, as does the environment variable ``TNKIT_NO_PROGRESS``.
@@ -172,8 +176,11 @@ class Run:
     plot: str | Path | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int) \
-                or self.checkpoint_every < 1:
+        if (
+            isinstance(self.checkpoint_every, bool)
+            or not isinstance(self.checkpoint_every, int)
+            or self.checkpoint_every < 1
+        ):
             raise ValueError(f"Run: checkpoint_every must be an int >= 1, got {self.checkpoint_every!r}")
         if self.resume and self.checkpoint is None:
             raise ValueError("Run: resume=True needs a checkpoint path (Run(checkpoint=..., resume=True))")
@@ -204,3 +211,33 @@ def as_run(run: Run | None) -> Run:
     if not isinstance(run, Run):
         raise TypeError(f"run must be a tnkit.Run, got {type(run).__name__}")
     return run
+
+
+def time_steps(t_final: float, dt: float, fname: str) -> list[tuple[float, float]]:
+    """``(step, time after it)`` pairs reaching ``t_final``: ``dt`` repeated, the last step
+    shortened to fit. Times are ``k * dt`` (not a running sum) and end on ``t_final``.
+
+    Examples
+    --------
+    >>> time_steps(1.0, 0.4, "demo")
+    [(0.4, 0.4), (0.4, 0.8), (0.19999999999999996, 1.0)]
+    >>> time_steps(0.3, 0.1, "demo")[-1]
+    (0.1, 0.3)
+    """
+    for name, value in (("dt", dt), ("t_final", t_final)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{fname}: {name} must be a real number, got {type(value).__name__}")
+        if not math.isfinite(value):
+            raise ValueError(f"{fname}: {name} must be finite, got {value}")
+    if dt <= 0:
+        raise ValueError(f"{fname}: dt must be > 0, got {dt}")
+    if t_final < 0:
+        raise ValueError(f"{fname}: t_final must be >= 0, got {t_final}")
+    n = int(math.ceil(t_final / dt - 1e-9)) if t_final > 0 else 0
+    if n == 0:
+        return []
+    dt, t_final = float(dt), float(t_final)
+    last = t_final - (n - 1) * dt
+    if abs(last - dt) <= 1e-9 * dt:
+        last = dt  # a multiple of dt up to rounding: keep one gate set
+    return [(dt, (k + 1) * dt) for k in range(n - 1)] + [(last, t_final)]

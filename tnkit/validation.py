@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tnkit.run import progress as progress_report
 from tnkit.version import __version__
 
 __all__ = ["Case", "Outcome", "CaseResult", "SkipCase", "discover", "run_cases", "validation_dir", "add_parser"]
@@ -152,17 +153,47 @@ def _run_one(case: Case, quick: bool, plot_dir: Path | None) -> CaseResult:
         plot_path = None
         if outcome.plot is not None and plot_dir is not None:
             plot_path = _save_plot(outcome.plot, plot_dir / f"{case.name}.png")
-        return CaseResult(case.name, case.claim, case.reference, case.metric, value, case.tolerance,
-                          passed, seconds, dict(outcome.details), plot=plot_path)
+        return CaseResult(
+            case.name,
+            case.claim,
+            case.reference,
+            case.metric,
+            value,
+            case.tolerance,
+            passed,
+            seconds,
+            dict(outcome.details),
+            plot=plot_path,
+        )
     except SkipCase as exc:
-        return CaseResult(case.name, case.claim, case.reference, case.metric, None, case.tolerance,
-                          False, time.perf_counter() - start, {}, skipped=str(exc))
+        return CaseResult(
+            case.name,
+            case.claim,
+            case.reference,
+            case.metric,
+            None,
+            case.tolerance,
+            False,
+            time.perf_counter() - start,
+            {},
+            skipped=str(exc),
+        )
     except Exception as exc:  # a crashing case is a failing case, reported, not fatal
         seconds = time.perf_counter() - start
         msg = f"{type(exc).__name__}: {exc}"
         tb = traceback.format_exc(limit=3)
-        return CaseResult(case.name, case.claim, case.reference, case.metric, None, case.tolerance,
-                          False, seconds, {"traceback": tb}, error=msg)
+        return CaseResult(
+            case.name,
+            case.claim,
+            case.reference,
+            case.metric,
+            None,
+            case.tolerance,
+            False,
+            seconds,
+            {"traceback": tb},
+            error=msg,
+        )
 
 
 def _save_plot(draw: Callable[[Any], None], path: Path) -> str:
@@ -183,14 +214,12 @@ def run_cases(
     progress: bool = True,
 ) -> list[CaseResult]:
     """Run ``cases`` in order with a progress bar; exceptions become failed results."""
-    from tqdm import tqdm
-
     results = []
-    bar = tqdm(cases, desc="validate", unit="case", disable=not progress, file=sys.stderr, leave=False)
-    for case in bar:
-        bar.set_postfix_str(case.name)
-        results.append(_run_one(case, quick, plot_dir))
-    bar.close()
+    with progress_report(len(cases), "validate", None if progress else False, unit="case") as bar:
+        for case in cases:
+            bar.set_postfix(case=case.name)
+            results.append(_run_one(case, quick, plot_dir))
+            bar.update()
     return results
 
 
@@ -234,8 +263,10 @@ def format_table(results: Sequence[CaseResult], *, markdown: bool = True) -> str
 
 def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path | None, quick: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    header = (f"# tnkit validation\n\ntnkit {__version__}, Python {platform.python_version()}, "
-              f"{platform.platform()}; mode: {'quick' if quick else 'full'}\n\n")
+    header = (
+        f"# tnkit validation\n\ntnkit {__version__}, Python {platform.python_version()}, "
+        f"{platform.platform()}; mode: {'quick' if quick else 'full'}\n\n"
+    )
     body = format_table(results)
     plots = "".join(f"\n![{r.name}]({Path(r.plot).name if r.plot else ''})\n" for r in results if r.plot)
     (out_dir / "validation.md").write_text(header + body + "\n" + plots)

@@ -43,8 +43,19 @@ def run_method(method: str, n: int, t_final: float, nu: float, every: int) -> di
         y0 = y0.expand(MAX_RANK, rng=0)
     obs = {"sz": lambda t, y: sigma_z_profile(np.reshape(y.to_dense(), -1), n)}
     start = time.perf_counter()
-    res = bug.integrate(y0, -1j * h, t_final, DT, method=method, tol=TOL, max_rank=MAX_RANK, inner="krylov",
-                        observables=obs, every=every, progress=False)
+    res = bug.integrate(
+        y0,
+        -1j * h,
+        t_final,
+        DT,
+        method=method,
+        tol=TOL,
+        max_rank=MAX_RANK,
+        inner="krylov",
+        observables=obs,
+        every=every,
+        progress=False,
+    )
     return {"result": res, "seconds": time.perf_counter() - start}
 
 

@@ -36,8 +36,7 @@ from tnkit.validation import Case, Outcome
 TREE = Tree((0, 1))
 
 
-def errors(problem: Any, t_final: float, steps: list[float], method: str,
-           rank: int | None) -> tuple[np.ndarray, Any]:
+def errors(problem: Any, t_final: float, steps: list[float], method: str, rank: int | None) -> tuple[np.ndarray, Any]:
     """Errors at ``t_final`` for every step size, and the result of the last run."""
     exact = problem.exact(t_final)
     if rank is None:
@@ -46,8 +45,7 @@ def errors(problem: Any, t_final: float, steps: list[float], method: str,
         y0 = TTN.from_dense(problem.initial, TREE, max_rank=rank)
     out = []
     for dt in steps:
-        res = bug.integrate(y0, problem.operator, t_final, dt, method=method, tol=1e-10, inner="krylov",
-                            progress=False)
+        res = bug.integrate(y0, problem.operator, t_final, dt, method=method, tol=1e-10, inner="krylov", progress=False)
         out.append(np.linalg.norm(res.state.to_dense() - exact))
     return np.asarray(out), res
 
@@ -91,8 +89,12 @@ def run(quick: bool) -> Outcome:
 
     def plot(fig: Any) -> None:
         ax = fig.subplots()
-        for label, e, mark in (("fixed BUG r=10", e_fixed, "o-"), ("fixed BUG r=20", e_over, "s--"),
-                               ("adaptive BUG", e_adapt, "^-"), ("KSL r=10", e_ksl, "v-")):
+        for label, e, mark in (
+            ("fixed BUG r=10", e_fixed, "o-"),
+            ("fixed BUG r=20", e_over, "s--"),
+            ("adaptive BUG", e_adapt, "^-"),
+            ("KSL r=10", e_ksl, "v-"),
+        ):
             ax.loglog(steps, e, mark, label=label)
         ax.loglog(steps, e_fixed[0] * np.asarray(steps) / steps[0], "k:", label="order 1")
         ax.set_xlabel("dt")

@@ -53,23 +53,38 @@ def run(quick: bool) -> Outcome:
     norm0 = float(y0.norm())
     mass0 = problem.mass(problem.initial)
     dt = problem.cfl_dt() / DT_FRACTION
-    details: dict[str, Any] = {"dims": problem.dims, "t_end": problem.t_end, "dt": dt,
-                               "reference seconds": round(time.perf_counter() - start, 2)}
+    details: dict[str, Any] = {
+        "dims": problem.dims,
+        "t_end": problem.t_end,
+        "dt": dt,
+        "reference seconds": round(time.perf_counter() - start, 2),
+    }
     ranks_over_time: dict[str, Any] = {}
     value = np.nan
     for method, tols in (("adaptive", TOLS), ("parallel", PARALLEL_TOLS)):
         for tol in tols:
             t0 = time.perf_counter()
-            res = bug.integrate(y0, problem.operator, problem.t_end, dt, method=method, tol=tol * norm0,
-                                inner="rk4", every=5, progress=False)
+            res = bug.integrate(
+                y0,
+                problem.operator,
+                problem.t_end,
+                dt,
+                method=method,
+                tol=tol * norm0,
+                inner="rk4",
+                every=5,
+                progress=False,
+            )
             y = res.state.to_dense()
             err = float(np.linalg.norm(y - ref) / ref_norm)
             key = f"{method} tol={tol:g}"
             details[f"{key}: rel. error"] = err
-            details[f"{key}: E[phi] rel. error"] = float(np.linalg.norm(problem.expected_scalar_flux(y) - mean_ref)
-                                                        / np.linalg.norm(mean_ref))
-            details[f"{key}: Var[phi] rel. error"] = float(np.linalg.norm(problem.variance_scalar_flux(y) - var_ref)
-                                                          / np.linalg.norm(var_ref))
+            details[f"{key}: E[phi] rel. error"] = float(
+                np.linalg.norm(problem.expected_scalar_flux(y) - mean_ref) / np.linalg.norm(mean_ref)
+            )
+            details[f"{key}: Var[phi] rel. error"] = float(
+                np.linalg.norm(problem.variance_scalar_flux(y) - var_ref) / np.linalg.norm(var_ref)
+            )
             details[f"{key}: max ranks per edge"] = res.bond_dims.max(axis=0).tolist()
             details[f"{key}: mass drift"] = abs(problem.mass(y) - mass0)
             details[f"{key}: seconds"] = round(time.perf_counter() - t0, 2)

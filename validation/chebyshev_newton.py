@@ -56,8 +56,13 @@ def inverse_r(points: np.ndarray) -> np.ndarray:
 # label, function, box, working degree (full, quick), sweep of degrees (full, quick)
 PROBLEMS = [
     ("erf(r)/r on [-1,1]^3", erf_over_r, [(-1.0, 1.0)] * 3, (24, 16), ([6, 8, 10, 12, 16, 20, 24], [8, 12, 16])),
-    ("1/r on [1,3]x[-1,1]^2", inverse_r, [(1.0, 3.0), (-1.0, 1.0), (-1.0, 1.0)], (32, 24),
-     ([8, 12, 16, 20, 24, 28, 32], [12, 18, 24])),
+    (
+        "1/r on [1,3]x[-1,1]^2",
+        inverse_r,
+        [(1.0, 3.0), (-1.0, 1.0), (-1.0, 1.0)],
+        (32, 24),
+        ([8, 12, 16, 20, 24, 28, 32], [12, 18, 24]),
+    ),
     ("erf(r)/r on [-8,8]^3", erf_over_r, [(-8.0, 8.0)] * 3, (64, 56), ([16, 24, 32, 40, 48, 56, 64], [32, 56])),
 ]
 
@@ -83,13 +88,22 @@ def run(quick: bool) -> Outcome:
         start = time.perf_counter()
         err = _max_rel_error(ct, f, points)
         eval_s = time.perf_counter() - start
-        results.append({"problem": label, "degree": degree, "ranks": list(ct.ranks), "max_rel_error": err,
-                        "fit_seconds": round(fit_s, 4), "eval_seconds_per_1e4_points": round(eval_s * 1e4 / n_points, 5)})
+        results.append(
+            {
+                "problem": label,
+                "degree": degree,
+                "ranks": list(ct.ranks),
+                "max_rel_error": err,
+                "fit_seconds": round(fit_s, 4),
+                "eval_seconds_per_1e4_points": round(eval_s * 1e4 / n_points, 5),
+            }
+        )
         rows = []
         for n in sweep[1] if quick else sweep[0]:
             trial = ChebTucker.fit(f, box, n, tol=TUCKER_TOL)
-            rows.append({"degree": n, "ranks": list(trial.ranks),
-                         "max_rel_error": _max_rel_error(trial, f, points[:2000])})
+            rows.append(
+                {"degree": n, "ranks": list(trial.ranks), "max_rel_error": _max_rel_error(trial, f, points[:2000])}
+            )
         sweeps[label] = rows
 
     def plot(fig: Any) -> None:

@@ -49,23 +49,34 @@ def run(quick: bool) -> Outcome:
         h = build(length)
         e_exact, gap = exact_ground(h)
         t0 = time.perf_counter()
-        res = tnkit.dmrg(h, bond_dims=BOND_DIMS, cutoff=1e-14, tol=SWEEP_TOL, eig_tol=1e-8, max_sweeps=20,
-                         compute_variance=False, rng=SEED, progress=False)
+        res = tnkit.dmrg(
+            h,
+            bond_dims=BOND_DIMS,
+            cutoff=1e-14,
+            tol=SWEEP_TOL,
+            eig_tol=1e-8,
+            max_sweeps=20,
+            compute_variance=False,
+            rng=SEED,
+            progress=False,
+        )
         seconds = time.perf_counter() - t0
         rel = abs(res.energy - e_exact) / abs(e_exact)
         name = f"{label}, L={length}"
         traces[name] = np.abs(np.asarray(res.energies) - e_exact) / abs(e_exact)
-        rows.append({
-            "model": name,
-            "E_exact": e_exact,
-            "E_dmrg": res.energy,
-            "rel_error": rel,
-            "gap": gap,
-            "sweeps": res.n_sweeps,
-            "max_bond": res.bond_dims[-1],
-            "converged": res.converged,
-            "dmrg_seconds": round(seconds, 2),
-        })
+        rows.append(
+            {
+                "model": name,
+                "E_exact": e_exact,
+                "E_dmrg": res.energy,
+                "rel_error": rel,
+                "gap": gap,
+                "sweeps": res.n_sweeps,
+                "max_bond": res.bond_dims[-1],
+                "converged": res.converged,
+                "dmrg_seconds": round(seconds, 2),
+            }
+        )
 
     def plot(fig: Any) -> None:
         from matplotlib.ticker import MaxNLocator
@@ -91,7 +102,7 @@ def run(quick: bool) -> Outcome:
 CASE = Case(
     name="dmrg_ed",
     claim="two-site DMRG reproduces exact ground-state energies (S=1/2 Heisenberg, XXZ in a field, "
-          "off-critical TFIM at L=14; S=1 Heisenberg at L=10)",
+    "off-critical TFIM at L=14; S=1 Heisenberg at L=10)",
     reference="scipy.sparse.linalg.eigsh on OpSum.to_sparse() (exact diagonalisation)",
     metric="max over models of |E_DMRG - E_ED| / |E_ED|",
     tolerance=1e-10,

@@ -37,8 +37,9 @@ def run(quick: bool) -> Outcome:
     reference = exact_energy(length) if quick else E0_L100
     h = tnkit.mps.models.heisenberg(length)
     t0 = time.perf_counter()
-    res = tnkit.dmrg(h, bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-9, max_sweeps=20, compute_variance=False,
-                     rng=SEED, progress=False)
+    res = tnkit.dmrg(
+        h, bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-9, max_sweeps=20, compute_variance=False, rng=SEED, progress=False
+    )
     seconds = time.perf_counter() - t0
     variance = float(h.variance(res.state))  # an independent quality check: zero for an eigenstate
     entropies = np.asarray(tnkit.backend.to_host(res.state.entropy()))

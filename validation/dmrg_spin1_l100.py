@@ -59,8 +59,9 @@ def sector_energies(h: tnkit.MPO, length: int) -> tuple[float, float]:
 def _solve(length: int, field: float) -> tuple[Any, float, float]:
     h = models.heisenberg(length, spin=1, h=field)
     t0 = time.perf_counter()
-    res = tnkit.dmrg(h, bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-9, max_sweeps=20, sector=0,
-                     compute_variance=False, progress=False)
+    res = tnkit.dmrg(
+        h, bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-9, max_sweeps=20, sector=0, compute_variance=False, progress=False
+    )
     seconds = time.perf_counter() - t0
     sz = float(models.total_sz(length, spin=1).expectation(res.state))
     return res, seconds, sz
@@ -78,20 +79,22 @@ def run(quick: bool) -> Outcome:
         res, seconds, sz = _solve(length, field)
         label = f"L={length}, h={field:g}"
         traces[label] = np.abs(np.asarray(res.energies) - reference) / abs(reference)
-        rows.append({
-            "L": length,
-            "h": field,
-            "reference": reference,
-            "E_unrestricted_ED": e_unrestricted,
-            "energy": res.energy,
-            "rel_error": abs(res.energy - reference) / abs(reference),
-            "total_sz": sz,
-            "bond_dims": res.bond_dims,
-            "max_discarded": res.discarded[-1],
-            "sweeps": res.n_sweeps,
-            "converged": res.converged,
-            "dmrg_seconds": round(seconds, 2),
-        })
+        rows.append(
+            {
+                "L": length,
+                "h": field,
+                "reference": reference,
+                "E_unrestricted_ED": e_unrestricted,
+                "energy": res.energy,
+                "rel_error": abs(res.energy - reference) / abs(reference),
+                "total_sz": sz,
+                "bond_dims": res.bond_dims,
+                "max_discarded": res.discarded[-1],
+                "sweeps": res.n_sweeps,
+                "converged": res.converged,
+                "dmrg_seconds": round(seconds, 2),
+            }
+        )
 
     def plot(fig: Any) -> None:
         from matplotlib.ticker import MaxNLocator

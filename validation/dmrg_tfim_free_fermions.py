@@ -52,21 +52,31 @@ def run(quick: bool) -> Outcome:
     for length in LENGTHS_QUICK if quick else LENGTHS_FULL:
         exact = free_fermion_energy(length)
         t0 = time.perf_counter()
-        res = tnkit.dmrg(tnkit.mps.models.tfim(length, J=1.0, h=1.0), bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-10,
-                         max_sweeps=40, compute_variance=False, rng=length, progress=False)
+        res = tnkit.dmrg(
+            tnkit.mps.models.tfim(length, J=1.0, h=1.0),
+            bond_dims=BOND_DIMS,
+            cutoff=1e-10,
+            tol=1e-10,
+            max_sweeps=40,
+            compute_variance=False,
+            rng=length,
+            progress=False,
+        )
         seconds = time.perf_counter() - t0
         traces[length] = np.abs(np.asarray(res.energies) - exact) / abs(exact)
-        rows.append({
-            "L": length,
-            "E_exact": exact,
-            "E_dmrg": res.energy,
-            "rel_error": abs(res.energy - exact) / abs(exact),
-            "sweeps": res.n_sweeps,
-            "max_bond": res.bond_dims[-1],
-            "max_discarded": res.discarded[-1],
-            "converged": res.converged,
-            "dmrg_seconds": round(seconds, 2),
-        })
+        rows.append(
+            {
+                "L": length,
+                "E_exact": exact,
+                "E_dmrg": res.energy,
+                "rel_error": abs(res.energy - exact) / abs(exact),
+                "sweeps": res.n_sweeps,
+                "max_bond": res.bond_dims[-1],
+                "max_discarded": res.discarded[-1],
+                "converged": res.converged,
+                "dmrg_seconds": round(seconds, 2),
+            }
+        )
 
     def plot(fig: Any) -> None:
         from matplotlib.ticker import MaxNLocator
@@ -81,8 +91,12 @@ def run(quick: bool) -> Outcome:
         ax.set_title(f"critical TFIM (J = h = 1) vs free fermions, χ ≤ {BOND_DIMS[-1]}")
         ax.legend()
 
-    details = {"bond_dims": BOND_DIMS, "E0_L128_formula": free_fermion_energy(128), "E0_L128_published": E0_L128,
-               "runs": rows}
+    details = {
+        "bond_dims": BOND_DIMS,
+        "E0_L128_formula": free_fermion_energy(128),
+        "E0_L128_published": E0_L128,
+        "runs": rows,
+    }
     return Outcome(value=max(r["rel_error"] for r in rows), details=details, plot=plot)
 
 
@@ -90,7 +104,7 @@ CASE = Case(
     name="dmrg_tfim_free_fermions",
     claim="DMRG finds the ground-state energy of the critical open TFIM chain (L = 64, 128)",
     reference="free fermions: E0 = -sum_k sigma_k(B), B bidiagonal (h on the diagonal, J above); "
-              "E0(128) = -162.612300177569",
+    "E0(128) = -162.612300177569",
     metric="max over L of |E - E0| / |E0|",
     tolerance=1e-9,
     run=run,

@@ -55,7 +55,7 @@ import torch
 from torch import nn
 
 from physics.data import load_arrays
-from physics.operators import FNO, TFNO, LSM, MgNO, evaluate, train
+from physics.operators import FNO, LSM, TFNO, MgNO, evaluate, train
 from physics.operators.mg_tfno import MGTFNO
 from tnkit.validation import Case, Outcome
 
@@ -73,26 +73,58 @@ def models(quick: bool) -> dict[str, tuple[Callable[[], nn.Module], float, str]]
         return {
             "FNO": (lambda: FNO(1, 1, (8, 8), **spectral), 1e-2, "8 modes, 12 channels, 2 layers"),
             "TFNO": (lambda: TFNO(1, 1, (8, 8), rank=0.2, **spectral), 1e-2, "Tucker rank 0.2, as FNO"),
-            "MGTFNO": (lambda: MGTFNO(1, 1, (8, 8), levels=1, n_patches=2, padding_fraction=0.125, rank=0.2,
-                                      boundary="zeros", **spectral), 1e-2,
-                       "2x2 patches, 1 context level, zero boundary; TFNO backbone"),
-            "MgNO": (lambda: MgNO(1, 1, hidden_channels=8, n_layers=3, levels=4), 2e-3,
-                     "8 channels, 3 layers, 4 levels, Dirichlet"),
-            "LSM": (lambda: LSM(1, 1, hidden_channels=8, n_heads=2, n_scales=3, projection_channels=16), 5e-3,
-                    "8 channels, 3 scales, 2 heads"),
+            "MGTFNO": (
+                lambda: MGTFNO(
+                    1, 1, (8, 8), levels=1, n_patches=2, padding_fraction=0.125, rank=0.2, boundary="zeros", **spectral
+                ),
+                1e-2,
+                "2x2 patches, 1 context level, zero boundary; TFNO backbone",
+            ),
+            "MgNO": (
+                lambda: MgNO(1, 1, hidden_channels=8, n_layers=3, levels=4),
+                2e-3,
+                "8 channels, 3 layers, 4 levels, Dirichlet",
+            ),
+            "LSM": (
+                lambda: LSM(1, 1, hidden_channels=8, n_heads=2, n_scales=3, projection_channels=16),
+                5e-3,
+                "8 channels, 3 scales, 2 heads",
+            ),
         }
     spectral = dict(hidden_channels=32, n_layers=4)
     return {
         "FNO": (lambda: FNO(1, 1, (12, 12), **spectral), 5e-3, "12 modes, 32 channels, 4 layers"),
-        "TFNO": (lambda: TFNO(1, 1, (12, 12), factorization="tucker", rank=0.2, **spectral), 5e-3,
-                 "Tucker rank 0.2 (4.5x smaller spectral weights), as FNO"),
-        "MGTFNO": (lambda: MGTFNO(1, 1, (12, 12), levels=1, n_patches=2, padding_fraction=0.125, boundary="zeros",
-                                  factorization="tucker", rank=0.2, **spectral), 5e-3,
-                   "2x2 patches of 32^2 + 4 overlap, 1 context level, zero boundary; TFNO backbone as TFNO"),
-        "MgNO": (lambda: MgNO(1, 1, hidden_channels=32, n_layers=5, levels=4, boundary="dirichlet"), 1e-3,
-                 "32 channels, 5 layers, 4 levels, Dirichlet"),
-        "LSM": (lambda: LSM(1, 1, hidden_channels=16, n_heads=4, n_scales=4, projection_channels=64), 1e-3,
-                "16 channels, 4 scales, 4 heads, 4 tokens, 12 bases"),
+        "TFNO": (
+            lambda: TFNO(1, 1, (12, 12), factorization="tucker", rank=0.2, **spectral),
+            5e-3,
+            "Tucker rank 0.2 (4.5x smaller spectral weights), as FNO",
+        ),
+        "MGTFNO": (
+            lambda: MGTFNO(
+                1,
+                1,
+                (12, 12),
+                levels=1,
+                n_patches=2,
+                padding_fraction=0.125,
+                boundary="zeros",
+                factorization="tucker",
+                rank=0.2,
+                **spectral,
+            ),
+            5e-3,
+            "2x2 patches of 32^2 + 4 overlap, 1 context level, zero boundary; TFNO backbone as TFNO",
+        ),
+        "MgNO": (
+            lambda: MgNO(1, 1, hidden_channels=32, n_layers=5, levels=4, boundary="dirichlet"),
+            1e-3,
+            "32 channels, 5 layers, 4 levels, Dirichlet",
+        ),
+        "LSM": (
+            lambda: LSM(1, 1, hidden_channels=16, n_heads=4, n_scales=4, projection_channels=64),
+            1e-3,
+            "16 channels, 4 scales, 4 heads, 4 tokens, 12 bases",
+        ),
     }
 
 
@@ -103,8 +135,9 @@ def _rows_text(rows: list[dict[str, Any]]) -> str:
     head = "| model | params | rel L2 64^2 | rel L2 127^2 | train s |"
     lines = [head, "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['params']} | {cell(r['l2_64'])} | {cell(r['l2_127'])} | "
-                     f"{r['train_seconds']:.0f} |")
+        lines.append(
+            f"| {r['model']} | {r['params']} | {cell(r['l2_64'])} | {cell(r['l2_127'])} | {r['train_seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -120,19 +153,27 @@ def run(quick: bool) -> Outcome:
 
     mean_u = train_pair[1].mean(axis=0)
     test_u = tests["64"][1]
-    mean_predictor = float(np.mean(np.linalg.norm((test_u - mean_u).reshape(len(test_u), -1), axis=1)
-                                   / np.linalg.norm(test_u.reshape(len(test_u), -1), axis=1)))
+    mean_predictor = float(
+        np.mean(
+            np.linalg.norm((test_u - mean_u).reshape(len(test_u), -1), axis=1)
+            / np.linalg.norm(test_u.reshape(len(test_u), -1), axis=1)
+        )
+    )
 
     rows: list[dict[str, Any]] = []
     notes: dict[str, str] = {}
     for name, (make, lr, description) in models(quick).items():
         torch.manual_seed(SEED)
         start = time.perf_counter()
-        result = train(make(), train_pair, epochs=epochs, batch_size=batch, lr=lr, loss="l2", progress=False,
-                       seed=SEED)
+        result = train(make(), train_pair, epochs=epochs, batch_size=batch, lr=lr, loss="l2", progress=False, seed=SEED)
         seconds = time.perf_counter() - start
-        row: dict[str, Any] = {"model": name, "description": description, "params": result.n_params,
-                               "train_seconds": seconds, "final_train_loss": result.history["train_loss"][-1]}
+        row: dict[str, Any] = {
+            "model": name,
+            "description": description,
+            "params": result.n_params,
+            "train_seconds": seconds,
+            "final_train_loss": result.history["train_loss"][-1],
+        }
         for label, pair in tests.items():
             try:
                 row[f"l2_{label}"] = evaluate(result.model, pair)["l2"]
@@ -155,8 +196,15 @@ def run(quick: bool) -> Outcome:
         "rows": rows,
         "n_a": notes,
         "mean_predictor_l2_64": mean_predictor,
-        "train": {"dataset": TRAIN, "samples": n_train, "epochs": epochs, "batch_size": batch, "loss": "l2",
-                  "optimizer": "adamw", "scheduler": "cosine"},
+        "train": {
+            "dataset": TRAIN,
+            "samples": n_train,
+            "epochs": epochs,
+            "batch_size": batch,
+            "loss": "l2",
+            "optimizer": "adamw",
+            "scheduler": "cosine",
+        },
         "test": {"datasets": TESTS, "samples": n_test},
         "checks": checks,
     }
@@ -168,8 +216,14 @@ def run(quick: bool) -> Outcome:
         bottom = 0.5 * min(measured)
         for k, (label, colour) in enumerate((("64", "C0"), ("127", "C1"))):
             values = [r[f"l2_{label}"] if isinstance(r[f"l2_{label}"], float) else bottom for r in rows]
-            bars = ax.bar(x + (k - 0.5) * 0.38, [v - bottom for v in values], 0.38, bottom=bottom, color=colour,
-                          label=f"test {label}^2")
+            bars = ax.bar(
+                x + (k - 0.5) * 0.38,
+                [v - bottom for v in values],
+                0.38,
+                bottom=bottom,
+                color=colour,
+                label=f"test {label}^2",
+            )
             for bar, r, v in zip(bars, rows, values):
                 text = f"{v:.3f}" if isinstance(r[f"l2_{label}"], float) else "n/a"
                 ax.text(bar.get_x() + bar.get_width() / 2, v * 1.05, text, ha="center", va="bottom", fontsize=7)
@@ -180,18 +234,21 @@ def run(quick: bool) -> Outcome:
         ax.axhline(mean_predictor, color="0.5", ls=":", lw=1, label="u = training mean")
         ax.set_ylabel("mean relative L2 error of u")
         ax.legend(fontsize=7, loc="upper left")
-        ax.set_title(f"Darcy, trained on {n_train} samples at 64^2 ({epochs} epochs); test {n_test} samples",
-                     fontsize=9)
+        ax.set_title(
+            f"Darcy, trained on {n_train} samples at 64^2 ({epochs} epochs); test {n_test} samples", fontsize=9
+        )
 
     return Outcome(value=max(checks.values()), details=details, plot=plot)
 
 
 CASE = Case(
     name="operators_darcy",
-    claim=("FNO, TFNO, MG-TFNO, MgNO and LSM trained on Darcy at 64^2 reach a small test error, and FNO/TFNO keep it "
-           "at 127^2 without retraining (zero-shot super-resolution)"),
+    claim=(
+        "FNO, TFNO, MG-TFNO, MgNO and LSM trained on Darcy at 64^2 reach a small test error, and FNO/TFNO keep it "
+        "at 127^2 without retraining (zero-shot super-resolution)"
+    ),
     reference="finite-difference Darcy solutions (darcy_64 for training; darcy_test_64 / darcy_test_127, the same "
-              "64 held-out functions at two resolutions)",
+    "64 held-out functions at two resolutions)",
     metric="worst of: each model's test rel L2 at 64^2 / 0.05 (quick 0.4); FNO/TFNO err(127^2)/err(64^2) / 1.25",
     tolerance=1.0,
     run=run,

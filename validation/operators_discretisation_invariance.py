@@ -4,7 +4,8 @@ The same smooth periodic function is sampled on ``n x n`` and ``2n x 2n`` grids 
 so the coarse points are every other fine point) and fed to the same model; the outputs are
 compared on the shared points. The function is *band-limited*: the vorticity ``w(10)`` of a
 held-out trajectory of ``navier_stokes_1e-3_64_seq`` (four of them) with its Fourier series cut
-to ``|k_x|, |k_y| <= 7`` and evaluated exactly (by the inverse FFT of the zero-padded spectrum) on each grid, so every grid of
+to ``|k_x|, |k_y| <= 7`` and evaluated exactly (by the inverse FFT of the zero-padded spectrum) on
+each grid, so every grid of
 16 or more points holds exactly the same function.
 
 Why the outputs agree, and to what accuracy:
@@ -67,7 +68,7 @@ def band_limited_spectrum(field: np.ndarray, band: int = BAND) -> np.ndarray:
     """The Fourier coefficients ``c[kx, ky]`` (``norm="forward"``) of ``field`` (n, n) with
     ``|kx|, |ky| <= band``, as a ``(2 band + 1, 2 band + 1)`` array, frequencies ``-band .. band``."""
     coeffs = np.fft.fft2(field, norm="forward")
-    k = np.r_[0:band + 1, -band:0]
+    k = np.r_[0 : band + 1, -band:0]
     low = coeffs[np.ix_(k, k)]
     return np.fft.fftshift(low)
 
@@ -79,19 +80,17 @@ def sample(spectrum: np.ndarray, n: int) -> np.ndarray:
     if n <= 2 * band:
         raise ValueError(f"a band of |k| <= {band} needs more than {2 * band} points per axis, got {n}")
     full = np.zeros((n, n), dtype=complex)
-    k = np.r_[0:band + 1, -band:0]
+    k = np.r_[0 : band + 1, -band:0]
     full[np.ix_(k % n, k % n)] = np.fft.ifftshift(spectrum)
     return np.fft.ifft2(full, norm="forward").real
 
 
 @torch.no_grad()
-def discrepancies(model: torch.nn.Module, spectrum: np.ndarray, sizes: list[int],
-                  dtype: torch.dtype) -> list[float]:
+def discrepancies(model: torch.nn.Module, spectrum: np.ndarray, sizes: list[int], dtype: torch.dtype) -> list[float]:
     """``max |y_n - y_2n[::2, ::2]| / max |y_2n|`` for each ``n`` of ``sizes`` (each doubled)."""
     out = []
     for n in sizes:
-        coarse, fine = (model(torch.as_tensor(sample(spectrum, m), dtype=dtype)[None, None])[0]
-                        for m in (n, 2 * n))
+        coarse, fine = (model(torch.as_tensor(sample(spectrum, m), dtype=dtype)[None, None])[0] for m in (n, 2 * n))
         out.append(float((coarse - fine[..., ::2, ::2]).abs().max() / fine.abs().max()))
     return out
 
@@ -117,25 +116,45 @@ def run(quick: bool) -> Outcome:
     n_traj, epochs, hidden = (10, 6, 8) if quick else (N_TRAIN_TRAJ, 15, 24)
     steps = slice(0, 20, 2)
     x_train, y_train = frames[:n_traj, steps].reshape(-1, 64, 64), frames[:n_traj, 1:21:2].reshape(-1, 64, 64)
-    x_test, y_test = (frames[N_TRAIN_TRAJ:, steps].reshape(-1, 64, 64),
-                      frames[N_TRAIN_TRAJ:, 1:21:2].reshape(-1, 64, 64))
+    x_test, y_test = (
+        frames[N_TRAIN_TRAJ:, steps].reshape(-1, 64, 64),
+        frames[N_TRAIN_TRAJ:, 1:21:2].reshape(-1, 64, 64),
+    )
     trained: dict[str, Any] = {}
     curves = {}
     for grid in (None, "periodic"):
         torch.manual_seed(SEED)
         model = FNO(1, 1, (12, 12), hidden_channels=hidden, n_layers=4, positional_grid=grid)
         untrained = [max(v) for v in zip(*(discrepancies(model.eval(), s, sizes, torch.float32) for s in spectra))]
-        result = train(model, (x_train, y_train), test_data={"64": (x_test, y_test)}, epochs=epochs,
-                       batch_size=16, lr=5e-3, loss="l2", periodic=True, nodes=False, progress=False, seed=0)
+        result = train(
+            model,
+            (x_train, y_train),
+            test_data={"64": (x_test, y_test)},
+            epochs=epochs,
+            batch_size=16,
+            lr=5e-3,
+            loss="l2",
+            periodic=True,
+            nodes=False,
+            progress=False,
+            seed=0,
+        )
         net = result.model.eval()
         curve = [max(v) for v in zip(*(discrepancies(net, s, sizes, torch.float32) for s in spectra))]
         label = "no grid channel" if grid is None else "periodic grid channel"
         curves[label] = curve
-        trained[label] = {"test_rel_l2_64": result.final()["64_l2"], "n_params": result.n_params,
-                          "untrained_discrepancy": dict(zip(map(str, sizes), untrained)),
-                          "trained_discrepancy": dict(zip(map(str, sizes), curve))}
-    persistence = float(np.mean(np.linalg.norm((x_test - y_test).reshape(len(x_test), -1), axis=1)
-                                / np.linalg.norm(y_test.reshape(len(y_test), -1), axis=1)))
+        trained[label] = {
+            "test_rel_l2_64": result.final()["64_l2"],
+            "n_params": result.n_params,
+            "untrained_discrepancy": dict(zip(map(str, sizes), untrained)),
+            "trained_discrepancy": dict(zip(map(str, sizes), curve)),
+        }
+    persistence = float(
+        np.mean(
+            np.linalg.norm((x_test - y_test).reshape(len(x_test), -1), axis=1)
+            / np.linalg.norm(y_test.reshape(len(y_test), -1), axis=1)
+        )
+    )
 
     no_grid = curves["no grid channel"]
     sawtooth = curves["periodic grid channel"]
@@ -157,8 +176,13 @@ def run(quick: bool) -> Outcome:
         "random_fno_float64": dict(zip(map(str, sizes), map(float, random_curve))),
         "trained_float32": trained,
         "grid_channel_observed_orders": grid_orders,
-        "train": {"task": "w(t) -> w(t + 1), t = 0, 2, ..., 18", "trajectories": n_traj,
-                  "samples": int(x_train.shape[0]), "epochs": epochs, "hidden_channels": hidden},
+        "train": {
+            "task": "w(t) -> w(t + 1), t = 0, 2, ..., 18",
+            "trajectories": n_traj,
+            "samples": int(x_train.shape[0]),
+            "epochs": epochs,
+            "hidden_channels": hidden,
+        },
         "persistence_test_rel_l2": persistence,
         "checks": checks,
     }
@@ -183,14 +207,16 @@ def run(quick: bool) -> Outcome:
 
 CASE = Case(
     name="operators_discretisation_invariance",
-    claim=("an FNO applied to the same band-limited function sampled at n^2 and (2n)^2 gives outputs that agree "
-           "on the shared points: to rounding for a spectral convolution, to the (spectrally small) aliasing "
-           "error of the hidden features for the full model"),
+    claim=(
+        "an FNO applied to the same band-limited function sampled at n^2 and (2n)^2 gives outputs that agree "
+        "on the shared points: to rounding for a spectral convolution, to the (spectrally small) aliasing "
+        "error of the hidden features for the full model"
+    ),
     reference="exact sampling of a band-limited Fourier series (w(10) of held-out navier_stokes_1e-3_64_seq "
-              "trajectories cut to |k| <= 7)",
+    "trajectories cut to |k| <= 7)",
     metric="worst of max|y_n - y_2n| / max|y_2n| normalised by its bound (1e-12 spectral conv, 1e-12 random "
-           "float64 FNO at the finest pair, 1e-4 trained float32 FNO at the finest pair and 1e-2 of its value at "
-           "16 -> 32)",
+    "float64 FNO at the finest pair, 1e-4 trained float32 FNO at the finest pair and 1e-2 of its value at "
+    "16 -> 32)",
     tolerance=1.0,
     run=run,
 )

@@ -56,26 +56,50 @@ MAX_ROLLOUT = {True: 0.3, False: 0.1}  # each model's rollout rel L2 averaged ov
 def models(quick: bool) -> dict[str, tuple[Callable[[], nn.Module], float, str]]:
     """``name -> (constructor, learning rate, description)``."""
     if quick:
-        spectral = dict(hidden_channels=12, n_layers=2, lifting_ratio=1, projection_ratio=1, channel_mlp=False,
-                        positional_grid="periodic")
+        spectral = dict(
+            hidden_channels=12,
+            n_layers=2,
+            lifting_ratio=1,
+            projection_ratio=1,
+            channel_mlp=False,
+            positional_grid="periodic",
+        )
         return {
             "FNO": (lambda: FNO(HISTORY, 1, (8, 8), **spectral), 1e-2, "8 modes, 12 channels, 2 layers"),
-            "TFNO": (lambda: TFNO(HISTORY, 1, (8, 8), rank=0.2, **spectral), 1e-2,
-                     "Tucker rank 0.2, 8 modes, 12 channels, 2 layers"),
-            "MgNO": (lambda: MgNO(HISTORY, 1, hidden_channels=8, n_layers=2, levels=3, boundary="periodic"), 5e-3,
-                     "8 channels, 2 layers, 3 levels, periodic"),
-            "LSM": (lambda: LSM(HISTORY, 1, hidden_channels=8, n_heads=2, n_scales=3, projection_channels=16), 5e-3,
-                    "8 channels, 3 scales, 2 heads"),
+            "TFNO": (
+                lambda: TFNO(HISTORY, 1, (8, 8), rank=0.2, **spectral),
+                1e-2,
+                "Tucker rank 0.2, 8 modes, 12 channels, 2 layers",
+            ),
+            "MgNO": (
+                lambda: MgNO(HISTORY, 1, hidden_channels=8, n_layers=2, levels=3, boundary="periodic"),
+                5e-3,
+                "8 channels, 2 layers, 3 levels, periodic",
+            ),
+            "LSM": (
+                lambda: LSM(HISTORY, 1, hidden_channels=8, n_heads=2, n_scales=3, projection_channels=16),
+                5e-3,
+                "8 channels, 3 scales, 2 heads",
+            ),
         }
     spectral = dict(hidden_channels=32, n_layers=4, positional_grid="periodic")
     return {
         "FNO": (lambda: FNO(HISTORY, 1, (12, 12), **spectral), 5e-3, "12 modes, 32 channels, 4 layers"),
-        "TFNO": (lambda: TFNO(HISTORY, 1, (12, 12), factorization="tucker", rank=0.2, **spectral), 5e-3,
-                 "Tucker rank 0.2, 12 modes, 32 channels, 4 layers"),
-        "MgNO": (lambda: MgNO(HISTORY, 1, hidden_channels=32, n_layers=4, levels=4, boundary="periodic"), 1e-3,
-                 "32 channels, 4 layers, 4 levels, periodic"),
-        "LSM": (lambda: LSM(HISTORY, 1, hidden_channels=16, n_heads=4, n_scales=4, projection_channels=64), 1e-3,
-                "16 channels, 4 scales, 4 heads, 4 tokens, 12 bases"),
+        "TFNO": (
+            lambda: TFNO(HISTORY, 1, (12, 12), factorization="tucker", rank=0.2, **spectral),
+            5e-3,
+            "Tucker rank 0.2, 12 modes, 32 channels, 4 layers",
+        ),
+        "MgNO": (
+            lambda: MgNO(HISTORY, 1, hidden_channels=32, n_layers=4, levels=4, boundary="periodic"),
+            1e-3,
+            "32 channels, 4 layers, 4 levels, periodic",
+        ),
+        "LSM": (
+            lambda: LSM(HISTORY, 1, hidden_channels=16, n_heads=4, n_scales=4, projection_channels=64),
+            1e-3,
+            "16 channels, 4 scales, 4 heads, 4 tokens, 12 bases",
+        ),
     }
 
 
@@ -83,8 +107,8 @@ def windows(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All ``(w(t-9..t), w(t+1))`` pairs of trajectories ``frames`` (n, T, *grid): inputs
     ``(n * (T - 10), 10, *grid)``, targets ``(n * (T - 10), 1, *grid)``."""
     n, steps = frames.shape[:2]
-    xs = [frames[:, s:s + HISTORY] for s in range(steps - HISTORY)]
-    ys = [frames[:, s + HISTORY:s + HISTORY + 1] for s in range(steps - HISTORY)]
+    xs = [frames[:, s : s + HISTORY] for s in range(steps - HISTORY)]
+    ys = [frames[:, s + HISTORY : s + HISTORY + 1] for s in range(steps - HISTORY)]
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -98,7 +122,7 @@ def rollout(model: nn.Module, frames: np.ndarray) -> np.ndarray:
     errors = []
     for t in range(HISTORY, truth.shape[1]):
         pred = model(window)
-        errors.append(float(relative_lp(pred, truth[:, t:t + 1])))
+        errors.append(float(relative_lp(pred, truth[:, t : t + 1])))
         window = torch.cat([window[:, 1:], pred], dim=1)
     return np.asarray(errors)
 
@@ -108,8 +132,8 @@ def one_step(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 32) ->
     model.eval()
     total = 0.0
     for s in range(0, x.shape[0], batch):
-        pred = model(torch.as_tensor(x[s:s + batch]))
-        total += float(relative_lp(pred, torch.as_tensor(y[s:s + batch]), reduction="sum"))
+        pred = model(torch.as_tensor(x[s : s + batch]))
+        total += float(relative_lp(pred, torch.as_tensor(y[s : s + batch]), reduction="sum"))
     return total / x.shape[0]
 
 
@@ -119,7 +143,7 @@ def run(quick: bool) -> Outcome:
     times = np.concatenate([[0.0], np.asarray(data["times"], dtype=float)])
     if quick:
         frames = frames[..., ::2, ::2]
-        train_traj, test_traj, epochs, batch = frames[:16], frames[N_TRAIN_TRAJ:N_TRAIN_TRAJ + 2], 8, 16
+        train_traj, test_traj, epochs, batch = frames[:16], frames[N_TRAIN_TRAJ : N_TRAIN_TRAJ + 2], 8, 16
     else:
         train_traj, test_traj, epochs, batch = frames[:N_TRAIN_TRAJ], frames[N_TRAIN_TRAJ:], 30, 16
     x_train, y_train = windows(train_traj)
@@ -127,44 +151,85 @@ def run(quick: bool) -> Outcome:
 
     # what a model must beat: persistence w(t+1) = w(t) one step ahead, w(t) = w(9) for the rollout
     persistence = one_step(nn.Identity(), x_test[:, -1:], y_test)
-    frozen = np.asarray([float(relative_lp(torch.as_tensor(test_traj[:, HISTORY - 1:HISTORY]),
-                                           torch.as_tensor(test_traj[:, t:t + 1])))
-                         for t in range(HISTORY, test_traj.shape[1])])
+    frozen = np.asarray(
+        [
+            float(
+                relative_lp(
+                    torch.as_tensor(test_traj[:, HISTORY - 1 : HISTORY]), torch.as_tensor(test_traj[:, t : t + 1])
+                )
+            )
+            for t in range(HISTORY, test_traj.shape[1])
+        ]
+    )
 
     rows: list[dict[str, Any]] = []
     curves: dict[str, np.ndarray] = {}
     for name, (make, lr, description) in models(quick).items():
         torch.manual_seed(SEED)
         start = time.perf_counter()
-        result = train(make(), (x_train, y_train), epochs=epochs, batch_size=batch, lr=lr, loss="l2",
-                       periodic=True, nodes=False, progress=False, seed=SEED)
+        result = train(
+            make(),
+            (x_train, y_train),
+            epochs=epochs,
+            batch_size=batch,
+            lr=lr,
+            loss="l2",
+            periodic=True,
+            nodes=False,
+            progress=False,
+            seed=SEED,
+        )
         seconds = time.perf_counter() - start
         curve = rollout(result.model, test_traj)
         curves[name] = curve
-        rows.append({"model": name, "description": description, "params": result.n_params,
-                     "one_step_l2": one_step(result.model, x_test, y_test), "rollout_l2_mean": float(curve.mean()),
-                     "rollout_l2_final": float(curve[-1]), "train_seconds": seconds,
-                     "final_train_loss": result.history["train_loss"][-1]})
+        rows.append(
+            {
+                "model": name,
+                "description": description,
+                "params": result.n_params,
+                "one_step_l2": one_step(result.model, x_test, y_test),
+                "rollout_l2_mean": float(curve.mean()),
+                "rollout_l2_final": float(curve[-1]),
+                "train_seconds": seconds,
+                "final_train_loss": result.history["train_loss"][-1],
+            }
+        )
 
-    table = ["| model | params | one-step rel L2 | rollout rel L2 (mean t=10..20) | at t=20 | train s |",
-             "|---|---|---|---|---|---|"]
-    table += [f"| {r['model']} | {r['params']} | {r['one_step_l2']:.4f} | {r['rollout_l2_mean']:.4f} | "
-              f"{r['rollout_l2_final']:.4f} | {r['train_seconds']:.0f} |" for r in rows]
-    table.append(f"| no model: w(t+1) = w(t); rollout w(t) = w(9) | 0 | {persistence:.4f} | {frozen.mean():.4f} | "
-                 f"{frozen[-1]:.4f} | - |")
-    checks = {f"{r['model']} rollout mean / {MAX_ROLLOUT[quick]}": r["rollout_l2_mean"] / MAX_ROLLOUT[quick]
-              for r in rows}
+    table = [
+        "| model | params | one-step rel L2 | rollout rel L2 (mean t=10..20) | at t=20 | train s |",
+        "|---|---|---|---|---|---|",
+    ]
+    table += [
+        f"| {r['model']} | {r['params']} | {r['one_step_l2']:.4f} | {r['rollout_l2_mean']:.4f} | "
+        f"{r['rollout_l2_final']:.4f} | {r['train_seconds']:.0f} |"
+        for r in rows
+    ]
+    table.append(
+        f"| no model: w(t+1) = w(t); rollout w(t) = w(9) | 0 | {persistence:.4f} | {frozen.mean():.4f} | "
+        f"{frozen[-1]:.4f} | - |"
+    )
+    checks = {
+        f"{r['model']} rollout mean / {MAX_ROLLOUT[quick]}": r["rollout_l2_mean"] / MAX_ROLLOUT[quick] for r in rows
+    }
     rollout_times = times[HISTORY:]
     details = {
         "table": "\n".join(table),
         "rows": rows,
-        "baselines": {"persistence_one_step_l2": persistence, "frozen_w9_rollout_l2_mean": float(frozen.mean()),
-                      "frozen_w9_rollout_l2_final": float(frozen[-1])},
+        "baselines": {
+            "persistence_one_step_l2": persistence,
+            "frozen_w9_rollout_l2_mean": float(frozen.mean()),
+            "frozen_w9_rollout_l2_final": float(frozen[-1]),
+        },
         "rollout_times": rollout_times.tolist(),
         "rollout_l2": {k: v.tolist() for k, v in curves.items()},
         "grid": frames.shape[-1],
-        "train": {"trajectories": len(train_traj), "windows": int(x_train.shape[0]), "epochs": epochs,
-                  "batch_size": batch, "loss": "l2"},
+        "train": {
+            "trajectories": len(train_traj),
+            "windows": int(x_train.shape[0]),
+            "epochs": epochs,
+            "batch_size": batch,
+            "loss": "l2",
+        },
         "test": {"trajectories": len(test_traj), "windows": int(x_test.shape[0])},
         "checks": checks,
     }
@@ -172,23 +237,33 @@ def run(quick: bool) -> Outcome:
     def plot(fig: Any) -> None:
         ax = fig.subplots()
         for r in rows:
-            ax.semilogy(rollout_times, curves[r["model"]], "o-", ms=3,
-                        label=f"{r['model']} ({r['params'] / 1e3:.0f}k params, one-step {r['one_step_l2']:.3f})")
+            ax.semilogy(
+                rollout_times,
+                curves[r["model"]],
+                "o-",
+                ms=3,
+                label=f"{r['model']} ({r['params'] / 1e3:.0f}k params, one-step {r['one_step_l2']:.3f})",
+            )
         ax.semilogy(rollout_times, frozen, "k:", label="w(t) = w(9) (no dynamics)")
         ax.set_xlabel("t (rollout from the true w(0..9))")
         ax.set_ylabel("relative L2 error of w(t)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-        ax.set_title(f"Navier-Stokes nu=1e-3, {frames.shape[-1]}^2: {len(train_traj)} train / {len(test_traj)} test "
-                     f"trajectories, {epochs} epochs", fontsize=9)
+        ax.set_title(
+            f"Navier-Stokes nu=1e-3, {frames.shape[-1]}^2: {len(train_traj)} train / {len(test_traj)} test "
+            f"trajectories, {epochs} epochs",
+            fontsize=9,
+        )
 
     return Outcome(value=max(checks.values()), details=details, plot=plot)
 
 
 CASE = Case(
     name="operators_navier_stokes",
-    claim=("FNO, TFNO, MgNO and LSM trained one step ahead on Navier-Stokes (nu = 1e-3, 64^2, 10 frames in) roll out "
-           "from t = 10 to t = 20 with a bounded relative error"),
+    claim=(
+        "FNO, TFNO, MgNO and LSM trained one step ahead on Navier-Stokes (nu = 1e-3, 64^2, 10 frames in) roll out "
+        "from t = 10 to t = 20 with a bounded relative error"
+    ),
     reference="pseudo-spectral Navier-Stokes trajectories (navier_stokes_1e-3_64_seq, 10 held-out trajectories)",
     metric="worst model's rollout rel L2 averaged over t = 10..20 / 0.1 (quick: / 0.3)",
     tolerance=1.0,

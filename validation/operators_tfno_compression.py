@@ -47,32 +47,64 @@ MAX_RATIO = {True: 1.5, False: 1.2}  # best err at >= 10x / dense err (quick, fu
 
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"ranks": (0.1, 0.05), "n_train": 48, "n_test": 16, "epochs": 8, "batch": 8, "lr": 1e-2,
-                "model": dict(n_modes=(8, 8), hidden_channels=12, n_layers=2, lifting_ratio=1, projection_ratio=1,
-                              channel_mlp=False)}
-    return {"ranks": (0.1, 0.05, 0.02), "n_train": 256, "n_test": 64, "epochs": 40, "batch": 16, "lr": 5e-3,
-            "model": dict(n_modes=(12, 12), hidden_channels=32, n_layers=4)}
+        return {
+            "ranks": (0.1, 0.05),
+            "n_train": 48,
+            "n_test": 16,
+            "epochs": 8,
+            "batch": 8,
+            "lr": 1e-2,
+            "model": dict(
+                n_modes=(8, 8), hidden_channels=12, n_layers=2, lifting_ratio=1, projection_ratio=1, channel_mlp=False
+            ),
+        }
+    return {
+        "ranks": (0.1, 0.05, 0.02),
+        "n_train": 256,
+        "n_test": 64,
+        "epochs": 40,
+        "batch": 16,
+        "lr": 5e-3,
+        "model": dict(n_modes=(12, 12), hidden_channels=32, n_layers=4),
+    }
 
 
 def run(quick: bool) -> Outcome:
     cfg = settings(quick)
     data, test = load_arrays(TRAIN), load_arrays(TEST)
-    train_pair = (data["a"][:cfg["n_train"]], data["u"][:cfg["n_train"]])
-    test_pair = (test["a"][:cfg["n_test"]], test["u"][:cfg["n_test"]])
+    train_pair = (data["a"][: cfg["n_train"]], data["u"][: cfg["n_train"]])
+    test_pair = (test["a"][: cfg["n_test"]], test["u"][: cfg["n_test"]])
     opts = dict(cfg["model"])
     modes = opts.pop("n_modes")
 
     def fit(factorization: str | None, rank: float) -> dict[str, Any]:
         torch.manual_seed(SEED)
-        model = (FNO(1, 1, modes, **opts) if factorization is None
-                 else TFNO(1, 1, modes, factorization=factorization, rank=rank, **opts))
+        model = (
+            FNO(1, 1, modes, **opts)
+            if factorization is None
+            else TFNO(1, 1, modes, factorization=factorization, rank=rank, **opts)
+        )
         start = time.perf_counter()
-        result = train(model, train_pair, epochs=cfg["epochs"], batch_size=cfg["batch"], lr=cfg["lr"], loss="l2",
-                       progress=False, seed=SEED)
+        result = train(
+            model,
+            train_pair,
+            epochs=cfg["epochs"],
+            batch_size=cfg["batch"],
+            lr=cfg["lr"],
+            loss="l2",
+            progress=False,
+            seed=SEED,
+        )
         conv = model.convs[0]
-        return {"factorization": factorization or "dense", "rank": rank, "ranks": list(conv.ranks),
-                "compression": 1.0 / conv.compression, "params": result.n_params,
-                "test_l2": evaluate(result.model, test_pair)["l2"], "train_seconds": time.perf_counter() - start}
+        return {
+            "factorization": factorization or "dense",
+            "rank": rank,
+            "ranks": list(conv.ranks),
+            "compression": 1.0 / conv.compression,
+            "params": result.n_params,
+            "test_l2": evaluate(result.model, test_pair)["l2"],
+            "train_seconds": time.perf_counter() - start,
+        }
 
     dense = fit(None, 1.0)
     runs = [fit(f, r) for f in FACTORIZATIONS for r in cfg["ranks"]]
@@ -81,12 +113,17 @@ def run(quick: bool) -> Outcome:
         r["error_ratio"] = r["test_l2"] / dense["test_l2"]
     compressed = [r for r in runs if r["compression"] >= MIN_COMPRESSION]
     best = min(compressed, key=lambda r: r["error_ratio"])
-    within = {f: max([r["compression"] for r in runs if r["factorization"] == f and r["error_ratio"] <= 1.2],
-                     default=None) for f in FACTORIZATIONS}
+    within = {
+        f: max([r["compression"] for r in runs if r["factorization"] == f and r["error_ratio"] <= 1.2], default=None)
+        for f in FACTORIZATIONS
+    }
 
     table = ["| weights | rank | spectral compression | params | test rel L2 | / dense |", "|---|---|---|---|---|---|"]
-    table += [f"| {r['factorization']} | {r['rank']} {tuple(r['ranks'])} | {r['compression']:.1f}x | {r['params']} | "
-              f"{r['test_l2']:.4f} | {r['error_ratio']:.2f} |" for r in [dense, *runs]]
+    table += [
+        f"| {r['factorization']} | {r['rank']} {tuple(r['ranks'])} | {r['compression']:.1f}x | {r['params']} | "
+        f"{r['test_l2']:.4f} | {r['error_ratio']:.2f} |"
+        for r in [dense, *runs]
+    ]
     details = {
         "table": "\n".join(table),
         "runs": [dense, *runs],
@@ -99,8 +136,13 @@ def run(quick: bool) -> Outcome:
         ax = fig.subplots()
         ax.plot([1.0], [dense["test_l2"]], "k*", ms=10, label=f"dense FNO ({dense['params'] / 1e3:.0f}k params)")
         ax.axhline(dense["test_l2"], color="k", lw=0.8)
-        ax.axhline(MAX_RATIO[quick] * dense["test_l2"], color="k", ls="--", lw=0.8,
-                   label=f"{MAX_RATIO[quick]} x dense (bound at >= {MIN_COMPRESSION:g}x)")
+        ax.axhline(
+            MAX_RATIO[quick] * dense["test_l2"],
+            color="k",
+            ls="--",
+            lw=0.8,
+            label=f"{MAX_RATIO[quick]} x dense (bound at >= {MIN_COMPRESSION:g}x)",
+        )
         for f, mark in zip(FACTORIZATIONS, "osd"):
             pts = sorted((r["compression"], r["test_l2"]) for r in runs if r["factorization"] == f)
             ax.plot(*np.asarray(pts).T, mark + "-", label=f"TFNO {f}")
@@ -119,8 +161,10 @@ def run(quick: bool) -> Outcome:
 
 CASE = Case(
     name="operators_tfno_compression",
-    claim=("factorizing an FNO's spectral weights (Tucker, CP or TT) compresses them >= 10x with a test error within "
-           "20% of the dense FNO's (MG-TFNO paper: large compression without loss)"),
+    claim=(
+        "factorizing an FNO's spectral weights (Tucker, CP or TT) compresses them >= 10x with a test error within "
+        "20% of the dense FNO's (MG-TFNO paper: large compression without loss)"
+    ),
     reference="dense FNO of the same architecture and training on Darcy (darcy_64 -> darcy_test_64)",
     metric="min over runs with >= 10x spectral compression of err / err_dense, over 1.2 (quick: 1.5)",
     tolerance=1.0,

@@ -36,14 +36,19 @@ def error_at(n: int, dt: float, t: float) -> tuple[float, float, np.ndarray, np.
 def run(quick: bool) -> Outcome:
     err, t, x, u, exact = error_at(2048, 1e-4, 1 / np.pi)
     details: dict[str, Any] = {"N": 2048, "dt": 1e-4, "t": t, "max error at t = 1/pi": f"{err:.2e}"}
-    details["reference: max |400 nodes - 200 nodes|"] = float(np.abs(exact - burgers_sine_exact(x, t, NU, nodes=200)).max())
+    details["reference: max |400 nodes - 200 nodes|"] = float(
+        np.abs(exact - burgers_sine_exact(x, t, NU, nodes=200)).max()
+    )
     h = 1e-6
     ends = burgers_sine_exact(np.array([-h, h]), 1.6037 / np.pi, NU)
-    details["reference: steepest gradient at 1.6037/pi (published 152.00516)"] = round(float((ends[0] - ends[1]) / (2 * h)), 5)
+    details["reference: steepest gradient at 1.6037/pi (published 152.00516)"] = round(
+        float((ends[0] - ends[1]) / (2 * h)), 5
+    )
     if not quick:
         details["max error at t = 1.6037/pi"] = f"{error_at(2048, 1e-4, 1.6037 / np.pi)[0]:.2e}"
-        details["dt convergence (dt: error at 1/pi)"] = {dt: f"{error_at(2048, dt, 1 / np.pi)[0]:.2e}"
-                                                         for dt in (4e-4, 2e-4, 5e-5)}
+        details["dt convergence (dt: error at 1/pi)"] = {
+            dt: f"{error_at(2048, dt, 1 / np.pi)[0]:.2e}" for dt in (4e-4, 2e-4, 5e-5)
+        }
 
     def plot(fig: Any) -> None:
         ax1, ax2 = fig.subplots(1, 2)

@@ -28,7 +28,7 @@ def shells(grf: GaussianRandomField, num: int, seed: int) -> tuple[np.ndarray, n
     c = np.asarray(grf.coefficients(u))
     lam = grf.eigenvalues()
     ks = grf.integer_modes()
-    radius = np.sqrt(sum(k ** 2 for k in ks))
+    radius = np.sqrt(sum(k**2 for k in ks))
     power = np.abs(c) ** 2 / np.where(lam > 0, lam, 1.0)
     # |c|^2 / lambda is chi^2_1 (mean 1, variance 2) for a real coefficient and chi^2_2 / 2
     # (mean 1, variance 1) for a complex one. Periodic (2D, rfft layout): the modes of the
@@ -60,7 +60,7 @@ def shells(grf: GaussianRandomField, num: int, seed: int) -> tuple[np.ndarray, n
 def run(quick: bool) -> Outcome:
     n, num = (32, 400) if quick else (64, 2000)
     fields = {
-        "periodic (alpha 2.5, tau 7)": GaussianRandomField(n, alpha=2.5, tau=7.0, sigma=7.0 ** 1.5),
+        "periodic (alpha 2.5, tau 7)": GaussianRandomField(n, alpha=2.5, tau=7.0, sigma=7.0**1.5),
         "neumann (alpha 2, tau 3)": GaussianRandomField(n, alpha=2.0, tau=3.0, bc="neumann"),
     }
     results = {name: shells(g, num, seed) for seed, (name, g) in enumerate(fields.items())}

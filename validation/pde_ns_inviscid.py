@@ -28,7 +28,7 @@ STEPS = 1000
 
 def run(quick: bool) -> Outcome:
     n = 64 if quick else 128
-    w0 = GaussianRandomField(n, alpha=2.5, tau=7.0, sigma=7.0 ** 1.5).sample(1, rng=0)[0]
+    w0 = GaussianRandomField(n, alpha=2.5, tau=7.0, sigma=7.0**1.5).sample(1, rng=0)[0]
     w0 = np.fft.irfft2(np.fft.rfft2(w0) * _spectral.dealias_mask(n, 2), s=(n, n))
     details: dict[str, Any] = {"grid": f"{n}^2", "steps": STEPS}
     drifts: dict[bool, tuple[float, float]] = {}

@@ -1,12 +1,14 @@
 """TensorNet and EGNN: energies invariant and forces equivariant under O(3), translations and
 relabelling of atoms; forces equal minus the finite-difference gradient of the energy.
 
-Both models are evaluated on rattled ethanol and aspirin (an xTB MD frame) geometries and, for the periodic case, a rattled silicon supercell
+Both models are evaluated on rattled ethanol and aspirin (an xTB MD frame) geometries and, for the
+periodic case, a rattled silicon supercell
 (stress checked as a rank-2 tensor): in float64 with every weight randomly perturbed (an
 exact-symmetry test in which no path is near zero), in float32 as initialised (a rounding
 test). Random rotations (half of them improper), translations, lattice shifts and
 permutations are drawn and measured by :func:`physics.equivariant.equivariance_errors` (the
-measurement behind ``assert_equivariant``): ``max |out(g x) - g out(x)| / max(1, max |out(x)|)``; the value of the case is the
+measurement behind ``assert_equivariant``): ``max |out(g x) - g out(x)| / max(1, max |out(x)|)``;
+the value of the case is the
 worst of these over models, structures and dtypes, divided by the dtype's bound (float64:
 1e-10, float32: 1e-5). The force check compares ``-dE/dx`` from central differences (float64,
 step 1e-5 A, error O(h^2) ~ 1e-10) with the autograd forces on 12 random coordinates.
@@ -62,8 +64,9 @@ def _models(dtype: torch.dtype) -> dict[str, torch.nn.Module]:
     return models
 
 
-def _worst_deviation(model: torch.nn.Module, numbers: Any, positions: Any, cell: Any, dtype: torch.dtype,
-                     trials: int) -> float:
+def _worst_deviation(
+    model: torch.nn.Module, numbers: Any, positions: Any, cell: Any, dtype: torch.dtype, trials: int
+) -> float:
     z = torch.tensor(numbers)
     r = torch.tensor(positions, dtype=dtype)
     c = None if cell is None else torch.tensor(cell, dtype=dtype)
@@ -109,18 +112,24 @@ def run(quick: bool) -> Outcome:
             if cell is None:
                 fd[f"{model_name} {name}"] = _fd_error(model, numbers, positions)
                 ratio = max(ratio, fd[f"{model_name} {name}"] / FD_BOUND)
-    details = {"table": "\n".join(table), "runs": rows, "force_vs_finite_difference": fd,
-               "bounds": {"float64": BOUND[torch.float64], "float32": BOUND[torch.float32], "fd": FD_BOUND}}
+    details = {
+        "table": "\n".join(table),
+        "runs": rows,
+        "force_vs_finite_difference": fd,
+        "bounds": {"float64": BOUND[torch.float64], "float32": BOUND[torch.float32], "fd": FD_BOUND},
+    }
     return Outcome(value=ratio, details=details)
 
 
 CASE = Case(
     name="potentials_equivariance",
-    claim=("TensorNet and EGNN energies are invariant and forces (and the stress) equivariant under rotations, "
-           "reflections, translations and atom permutations to 1e-10 in float64 and 1e-5 in float32; forces equal "
-           "minus the finite-difference energy gradient"),
+    claim=(
+        "TensorNet and EGNN energies are invariant and forces (and the stress) equivariant under rotations, "
+        "reflections, translations and atom permutations to 1e-10 in float64 and 1e-5 in float32; forces equal "
+        "minus the finite-difference energy gradient"
+    ),
     reference="exact symmetry (random O(3) transformations, translations, lattice shifts, permutations); central "
-              "finite differences of the energy",
+    "finite differences of the energy",
     metric="max over models, structures, dtypes of max|out(g x) - g out(x)| / max(1, |out|), over the dtype's bound",
     tolerance=1.0,
     run=run,

@@ -61,25 +61,54 @@ def run(quick: bool) -> Outcome:
         md_model = TensorNet(**cfg["model"], dtype=torch.float64)
         md_model.load_state_dict(result.model.state_dict())
         k0 = int(idx["test"][0])
-        md = run_md(_atoms_from(frames[[k0]], 0, data["velocities"][k0]), md_model, time_ps=MD_PS[quick],
-                    timestep_fs=0.5, ensemble="nve", interval=20, progress=False)
+        md = run_md(
+            _atoms_from(frames[[k0]], 0, data["velocities"][k0]),
+            md_model,
+            time_ps=MD_PS[quick],
+            timestep_fs=0.5,
+            ensemble="nve",
+            interval=20,
+            progress=False,
+        )
         md_runs[name] = md
         force_ratio = metrics["force_mae"] / (FORCE_FRACTION[quick] * mean_force)
         ratio = max(ratio, md.drift / DRIFT_BOUND, force_ratio, 0.0 if md.stable else 10.0)
-        rows.append({"molecule": name, "atoms": int(frames.n_atoms[0]), "epochs": len(result.history["train_loss"]),
-                     "best_epoch": result.best_epoch, "fit_seconds": float(sum(result.history["epoch_time"])),
-                     "energy_mae_meV": metrics["energy_mae"], "energy_mae_meV_per_atom": metrics["energy_mae_per_atom"],
-                     "force_mae_meV_per_A": metrics["force_mae"], "force_rmse_meV_per_A": metrics["force_rmse"],
-                     "mean_abs_force_meV_per_A": mean_force, "md": md.summary(), "md_drift_meV_per_atom": md.drift,
-                     "md_max_deviation_meV_per_atom": md.max_deviation, "md_stable": md.stable,
-                     "md_mean_temperature_K": float(md.temperature.mean())})
-    table = ["| molecule | epochs | energy MAE (meV) | force MAE (meV/A) | mean abs F (meV/A) | NVE drift "
-             "(meV/atom) | stable |", "|---|---|---|---|---|---|---|"]
-    table += [f"| {r['molecule']} | {r['epochs']} | {r['energy_mae_meV']:.1f} | {r['force_mae_meV_per_A']:.1f} | "
-              f"{r['mean_abs_force_meV_per_A']:.0f} | {r['md_drift_meV_per_atom']:.3f} | {r['md_stable']} |"
-              for r in rows]
-    details = {"table": "\n".join(table), "runs": rows, "split": cfg["split"], "recipe": cfg["recipe"],
-               "model": cfg["model"] or "TensorNet defaults"}
+        rows.append(
+            {
+                "molecule": name,
+                "atoms": int(frames.n_atoms[0]),
+                "epochs": len(result.history["train_loss"]),
+                "best_epoch": result.best_epoch,
+                "fit_seconds": float(sum(result.history["epoch_time"])),
+                "energy_mae_meV": metrics["energy_mae"],
+                "energy_mae_meV_per_atom": metrics["energy_mae_per_atom"],
+                "force_mae_meV_per_A": metrics["force_mae"],
+                "force_rmse_meV_per_A": metrics["force_rmse"],
+                "mean_abs_force_meV_per_A": mean_force,
+                "md": md.summary(),
+                "md_drift_meV_per_atom": md.drift,
+                "md_max_deviation_meV_per_atom": md.max_deviation,
+                "md_stable": md.stable,
+                "md_mean_temperature_K": float(md.temperature.mean()),
+            }
+        )
+    table = [
+        "| molecule | epochs | energy MAE (meV) | force MAE (meV/A) | mean abs F (meV/A) | NVE drift "
+        "(meV/atom) | stable |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    table += [
+        f"| {r['molecule']} | {r['epochs']} | {r['energy_mae_meV']:.1f} | {r['force_mae_meV_per_A']:.1f} | "
+        f"{r['mean_abs_force_meV_per_A']:.0f} | {r['md_drift_meV_per_atom']:.3f} | {r['md_stable']} |"
+        for r in rows
+    ]
+    details = {
+        "table": "\n".join(table),
+        "runs": rows,
+        "split": cfg["split"],
+        "recipe": cfg["recipe"],
+        "model": cfg["model"] or "TensorNet defaults",
+    }
 
     def plot(fig: Any) -> None:
         axes = fig.subplots(len(md_runs), 1, sharex=True)
@@ -89,8 +118,11 @@ def run(quick: bool) -> Outcome:
             ax.plot(md.times, 1e3 * (md.potential_energy - e0) / md.n_atoms, lw=0.5, label="potential")
             ax.set_ylabel("meV/atom")
             state = "stable" if md.stable else f"unstable at {md.unstable_time:.2f} ps"
-            ax.set_title(f"{name}, NVE with the fitted TensorNet: <T> = {md.temperature.mean():.0f} K, drift "
-                         f"{md.drift:.3f} meV/atom, max |dE| {md.max_deviation:.2f} meV/atom, {state}", fontsize=7)
+            ax.set_title(
+                f"{name}, NVE with the fitted TensorNet: <T> = {md.temperature.mean():.0f} K, drift "
+                f"{md.drift:.3f} meV/atom, max |dE| {md.max_deviation:.2f} meV/atom, {state}",
+                fontsize=7,
+            )
             ax.legend(fontsize=7)
         np.atleast_1d(axes)[-1].set_xlabel("time (ps)")
 
@@ -99,8 +131,10 @@ def run(quick: bool) -> Outcome:
 
 CASE = Case(
     name="potentials_tensornet_md",
-    claim=("TensorNet fitted to 950 xTB frames each of ethanol and aspirin predicts test forces well (MAE < 20% of "
-           "mean |F|) and runs 10 ps of stable NVE dynamics with <= 1 meV/atom energy drift"),
+    claim=(
+        "TensorNet fitted to 950 xTB frames each of ethanol and aspirin predicts test forces well (MAE < 20% of "
+        "mean |F|) and runs 10 ps of stable NVE dynamics with <= 1 meV/atom energy drift"
+    ),
     reference="GFN2-xTB energies and forces (xtb_md_ethanol, xtb_md_aspirin test frames); exact energy conservation",
     metric="max(drift / 1 meV/atom, force MAE / (0.2 mean|F|), 10 if any bond changed by > 0.5 A)",
     tolerance=1.0,

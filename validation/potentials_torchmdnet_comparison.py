@@ -54,23 +54,62 @@ def _config(cfg: dict[str, Any], name: str, folder: Path, n_test: int, seed: int
     r = cfg["recipe"]
     m = {"hidden_channels": 128, "num_layers": 2, "num_rbf": 32, **cfg["model"]}
     lines = {
-        "model": "tensornet", "embedding_dimension": m["hidden_channels"], "num_layers": m["num_layers"],
-        "num_rbf": m["num_rbf"], "rbf_type": "expnorm", "trainable_rbf": False, "activation": "silu",
-        "cutoff_lower": 0.0, "cutoff_upper": 4.5, "max_z": 100, "max_num_neighbors": 32,
-        "equivariance_invariance_group": "O(3)", "output_model": "Scalar", "reduce_op": "add", "aggr": "add",
-        "derivative": True, "prior_model": None, "atom_filter": -1,
-        "precision": 32, "standardize": True,
-        "dataset": "Custom", "dataset_root": str(folder), "coord_files": str(folder / "coords.npy"),
-        "embed_files": str(folder / "embed.npy"), "energy_files": str(folder / "energy.npy"),
-        "force_files": str(folder / "forces.npy"), "splits": str(folder / "splits.npz"),
-        "train_size": cfg["split"][0], "val_size": cfg["split"][1], "test_size": n_test,
-        "batch_size": r["batch_size"], "inference_batch_size": 64, "lr": r["lr"], "lr_factor": r["lr_factor"],
-        "lr_patience": r["lr_patience"], "lr_min": r["min_lr"], "lr_warmup_steps": r["warmup_steps"],
-        "y_weight": r["energy_weight"], "neg_dy_weight": r["force_weight"], "ema_alpha_y": 1.0,
-        "ema_alpha_neg_dy": 1.0, "gradient_clipping": r["grad_clip"], "weight_decay": 0.0,
-        "early_stopping_patience": r["early_stopping"], "num_epochs": cfg["epochs"][name], "seed": seed,
-        "ngpus": 1, "num_nodes": 1, "num_workers": 0, "log_dir": str(folder / "logs"), "save_interval": 1,
-        "test_interval": 0, "redirect": False, "load_model": None, "box_vecs": None, "charge": False,
+        "model": "tensornet",
+        "embedding_dimension": m["hidden_channels"],
+        "num_layers": m["num_layers"],
+        "num_rbf": m["num_rbf"],
+        "rbf_type": "expnorm",
+        "trainable_rbf": False,
+        "activation": "silu",
+        "cutoff_lower": 0.0,
+        "cutoff_upper": 4.5,
+        "max_z": 100,
+        "max_num_neighbors": 32,
+        "equivariance_invariance_group": "O(3)",
+        "output_model": "Scalar",
+        "reduce_op": "add",
+        "aggr": "add",
+        "derivative": True,
+        "prior_model": None,
+        "atom_filter": -1,
+        "precision": 32,
+        "standardize": True,
+        "dataset": "Custom",
+        "dataset_root": str(folder),
+        "coord_files": str(folder / "coords.npy"),
+        "embed_files": str(folder / "embed.npy"),
+        "energy_files": str(folder / "energy.npy"),
+        "force_files": str(folder / "forces.npy"),
+        "splits": str(folder / "splits.npz"),
+        "train_size": cfg["split"][0],
+        "val_size": cfg["split"][1],
+        "test_size": n_test,
+        "batch_size": r["batch_size"],
+        "inference_batch_size": 64,
+        "lr": r["lr"],
+        "lr_factor": r["lr_factor"],
+        "lr_patience": r["lr_patience"],
+        "lr_min": r["min_lr"],
+        "lr_warmup_steps": r["warmup_steps"],
+        "y_weight": r["energy_weight"],
+        "neg_dy_weight": r["force_weight"],
+        "ema_alpha_y": 1.0,
+        "ema_alpha_neg_dy": 1.0,
+        "gradient_clipping": r["grad_clip"],
+        "weight_decay": 0.0,
+        "early_stopping_patience": r["early_stopping"],
+        "num_epochs": cfg["epochs"][name],
+        "seed": seed,
+        "ngpus": 1,
+        "num_nodes": 1,
+        "num_workers": 0,
+        "log_dir": str(folder / "logs"),
+        "save_interval": 1,
+        "test_interval": 0,
+        "redirect": False,
+        "load_model": None,
+        "box_vecs": None,
+        "charge": False,
         "spin": False,
     }
 
@@ -80,8 +119,15 @@ def _config(cfg: dict[str, Any], name: str, folder: Path, n_test: int, seed: int
     return "\n".join(f"{k}: {fmt(v)}" for k, v in lines.items()) + "\n"
 
 
-def _start_torchmdnet(cfg: dict[str, Any], name: str, data: dict[str, Any], idx: dict[str, np.ndarray], seed: int,
-                      folder: Path, threads: int) -> subprocess.Popen:
+def _start_torchmdnet(
+    cfg: dict[str, Any],
+    name: str,
+    data: dict[str, Any],
+    idx: dict[str, np.ndarray],
+    seed: int,
+    folder: Path,
+    threads: int,
+) -> subprocess.Popen:
     """Launch ``torchmd-train`` on ``data`` split by ``idx`` in the background (its log: ``folder/train.log``)."""
     np.save(folder / "coords.npy", data["positions"].astype(np.float32))
     np.save(folder / "embed.npy", data["numbers"].astype(np.int64))
@@ -91,8 +137,13 @@ def _start_torchmdnet(cfg: dict[str, Any], name: str, data: dict[str, Any], idx:
     (folder / "config.yaml").write_text(_config(cfg, name, folder, len(idx["test"]), seed))
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     out = open(folder / "train.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "torchmdnet.scripts.train", "--conf", str(folder / "config.yaml")],
-                            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=folder)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torchmdnet.scripts.train", "--conf", str(folder / "config.yaml")],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=folder,
+    )
     out.close()  # the child holds its own descriptor
     return proc
 
@@ -125,7 +176,7 @@ def _evaluate_torchmdnet(checkpoint: Path, test: Frames) -> dict[str, float]:
         from torchmdnet.models.model import load_model
 
         model = load_model(str(checkpoint), derivative=True)
-        model(torch.tensor(test.numbers[:test.n_atoms[0]]), torch.tensor(test.positions[:test.n_atoms[0]]).float())
+        model(torch.tensor(test.numbers[: test.n_atoms[0]]), torch.tensor(test.positions[: test.n_atoms[0]]).float())
     model.eval()
     ae, af, nf = 0.0, 0.0, 0
     for batch in test.batches(64):
@@ -156,11 +207,11 @@ def run(quick: bool) -> Outcome:
             frames, data = common.dataset(name)
             idx = common.split(len(frames), cfg["split"])
             for seed in cfg["seeds"]:
-                keep = common.checkpoint_path("torchmdnet", name, quick, frames, ".ckpt", seed=seed,
-                                              **{"torchmd-net": version("torchmd-net")})
+                keep = common.checkpoint_path(
+                    "torchmdnet", name, quick, frames, ".ckpt", seed=seed, **{"torchmd-net": version("torchmd-net")}
+                )
                 with tempfile.TemporaryDirectory(prefix=f"tmdnet_{name}_") as tmp:
-                    proc = None if keep.exists() else _start_torchmdnet(cfg, name, data, idx, seed, Path(tmp),
-                                                                        threads)
+                    proc = None if keep.exists() else _start_torchmdnet(cfg, name, data, idx, seed, Path(tmp), threads)
                     try:
                         result, parts, _ = common.fitted_tensornet(name, quick, seed)
                     except BaseException:
@@ -172,36 +223,60 @@ def run(quick: bool) -> Outcome:
                         _finish_torchmdnet(proc, Path(tmp), keep)
                 ours = evaluate(result.model, parts["test"], batch_size=64)
                 theirs = _evaluate_torchmdnet(keep, parts["test"])
-                runs.append({"molecule": name, "seed": seed, "epochs": cfg["epochs"][name],
-                             "tnkit_best_epoch": result.best_epoch,
-                             "tnkit_energy_mae_meV": ours["energy_mae"], "tnkit_force_mae_meV_per_A": ours["force_mae"],
-                             "torchmdnet_energy_mae_meV": theirs["energy_mae"],
-                             "torchmdnet_force_mae_meV_per_A": theirs["force_mae"],
-                             "force_mae_ratio": ours["force_mae"] / theirs["force_mae"]})
+                runs.append(
+                    {
+                        "molecule": name,
+                        "seed": seed,
+                        "epochs": cfg["epochs"][name],
+                        "tnkit_best_epoch": result.best_epoch,
+                        "tnkit_energy_mae_meV": ours["energy_mae"],
+                        "tnkit_force_mae_meV_per_A": ours["force_mae"],
+                        "torchmdnet_energy_mae_meV": theirs["energy_mae"],
+                        "torchmdnet_force_mae_meV_per_A": theirs["force_mae"],
+                        "force_mae_ratio": ours["force_mae"] / theirs["force_mae"],
+                    }
+                )
     finally:
         torch.set_num_threads(saved_threads)
 
-    table = ["| molecule | epochs | seeds | energy MAE tnkit / torchmd-net (meV) | "
-             "force MAE tnkit / torchmd-net (meV/A) | ratio of means |", "|---|---|---|---|---|---|"]
+    table = [
+        "| molecule | epochs | seeds | energy MAE tnkit / torchmd-net (meV) | "
+        "force MAE tnkit / torchmd-net (meV/A) | ratio of means |",
+        "|---|---|---|---|---|---|",
+    ]
     ratio, summary = 0.0, []
     for name in cfg["molecules"]:
         rs = [r for r in runs if r["molecule"] == name]
         col = {k: [r[k] for r in rs] for k in rs[0]}
         r_mean = float(np.mean(col["tnkit_force_mae_meV_per_A"]) / np.mean(col["torchmdnet_force_mae_meV_per_A"]))
         ratio = max(ratio, r_mean / MARGIN)
-        summary.append({"molecule": name, "force_mae_ratio_of_means": r_mean,
-                        "per_seed_force_mae_ratios": col["force_mae_ratio"]})
-        table.append(f"| {name} | {rs[0]['epochs']} | {len(rs)} | {_stats(col['tnkit_energy_mae_meV'])} / "
-                     f"{_stats(col['torchmdnet_energy_mae_meV'])} | {_stats(col['tnkit_force_mae_meV_per_A'])} / "
-                     f"{_stats(col['torchmdnet_force_mae_meV_per_A'])} | {r_mean:.3f} |")
-    return Outcome(value=ratio, details={"table": "\n".join(table), "summary": summary, "runs": runs,
-                                         "recipe": cfg["recipe"], "split": cfg["split"], "seeds": list(cfg["seeds"])})
+        summary.append(
+            {"molecule": name, "force_mae_ratio_of_means": r_mean, "per_seed_force_mae_ratios": col["force_mae_ratio"]}
+        )
+        table.append(
+            f"| {name} | {rs[0]['epochs']} | {len(rs)} | {_stats(col['tnkit_energy_mae_meV'])} / "
+            f"{_stats(col['torchmdnet_energy_mae_meV'])} | {_stats(col['tnkit_force_mae_meV_per_A'])} / "
+            f"{_stats(col['torchmdnet_force_mae_meV_per_A'])} | {r_mean:.3f} |"
+        )
+    return Outcome(
+        value=ratio,
+        details={
+            "table": "\n".join(table),
+            "summary": summary,
+            "runs": runs,
+            "recipe": cfg["recipe"],
+            "split": cfg["split"],
+            "seeds": list(cfg["seeds"]),
+        },
+    )
 
 
 CASE = Case(
     name="potentials_torchmdnet_comparison",
-    claim=("tnkit's TensorNet, trained like torchmd-net's (same data split, recipe, epochs, seeds), reaches a mean "
-           "test force MAE within 10% of torchmd-net 3.1's TensorNet or better, on ethanol and aspirin"),
+    claim=(
+        "tnkit's TensorNet, trained like torchmd-net's (same data split, recipe, epochs, seeds), reaches a mean "
+        "test force MAE within 10% of torchmd-net 3.1's TensorNet or better, on ethanol and aspirin"
+    ),
     reference="torchmd-net 3.1 TensorNet trained by torchmd-train on the same xTB frames, evaluated in this process",
     metric="max over molecules of mean force MAE(tnkit) / (1.1 mean force MAE(torchmd-net)), means over seeds",
     tolerance=1.0,

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from tnkit.mps import models
 from tnkit import tdvp
+from tnkit.mps import models
 from tnkit.mps.mps import MPS
 from tnkit.validation import Case, Outcome
 

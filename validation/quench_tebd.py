@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg
 
-from tnkit.mps import models
 from tnkit import tebd
+from tnkit.mps import models
 from tnkit.mps.mps import MPS
 from tnkit.validation import Case, Outcome
 

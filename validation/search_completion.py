@@ -29,7 +29,7 @@ from tnkit.validation import Case, Outcome
 
 def image(bits: int) -> np.ndarray:
     """The image at ``2^bits`` x ``2^bits`` pixels as an order-``bits`` tensor of size 4."""
-    n = 2 ** bits
+    n = 2**bits
     x = (np.arange(n) + 0.5) / n
     X, Y = np.meshgrid(x, x, indexing="ij")
     f = np.exp(-((X - 0.3) ** 2 + (Y - 0.6) ** 2) / 0.05) + 0.5 * np.sin(4 * np.pi * X) * np.cos(3 * np.pi * Y)
@@ -62,8 +62,17 @@ def run(quick: bool) -> Outcome:
     t0 = time.perf_counter()
     split = rng.random(x.shape) < 0.8
     train, hold = mask & split, mask & ~split
-    g = greedy(x, tol=1e-4, max_params=int(mask.sum()), fit_options={"mask": train, "ridge": 1e-8},
-               holdout=hold, patience=3, executor="serial", seed=0, sweeps=50)
+    g = greedy(
+        x,
+        tol=1e-4,
+        max_params=int(mask.sum()),
+        fit_options={"mask": train, "ridge": 1e-8},
+        holdout=hold,
+        patience=3,
+        executor="serial",
+        seed=0,
+        sweeps=50,
+    )
     g_err = test_error(g.network, x, mask)
     details["greedy: params, test RSE"] = (g.best.params, round(g_err, 4))
     details["greedy: structure"] = repr(g.best.structure)

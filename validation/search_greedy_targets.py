@@ -55,11 +55,15 @@ def search(x: np.ndarray, seed: int, planted_params: int) -> dict[str, Any]:
     ok = {k: r for k, (r, _) in runs.items() if r.best.rse <= RSE}
     pick = min(ok, key=lambda k: ok[k].best.params) if ok else min(runs, key=lambda k: runs[k][0].best.rse)
     res = runs[pick][0]
-    return {"start": pick, "params": res.best.params, "rse": res.best.rse,
-            "evaluations": sum(r.num_evaluations for r, _ in runs.values()),
-            "seconds": sum(t for _, t in runs.values()),
-            "full": (runs["full"][0].best.params, runs["full"][0].best.rse),
-            "structure": repr(res.best.structure)}
+    return {
+        "start": pick,
+        "params": res.best.params,
+        "rse": res.best.rse,
+        "evaluations": sum(r.num_evaluations for r, _ in runs.values()),
+        "seconds": sum(t for _, t in runs.values()),
+        "full": (runs["full"][0].best.params, runs["full"][0].best.rse),
+        "structure": repr(res.best.structure),
+    }
 
 
 def run(quick: bool) -> Outcome:
@@ -84,8 +88,9 @@ def run(quick: bool) -> Outcome:
         details[f"{name}: planted params"] = planted.num_params
         details[f"{name}: successes"] = f"{n_ok}/{len(rows)}"
         details[f"{name}: params found"] = [o["params"] for o, _ in rows]
-        details[f"{name}: greedy from full graph alone (params)"] = [o["full"][0] if o["full"][1] <= RSE else None
-                                                                     for o, _ in rows]
+        details[f"{name}: greedy from full graph alone (params)"] = [
+            o["full"][0] if o["full"][1] <= RSE else None for o, _ in rows
+        ]
         details[f"{name}: mean evaluations"] = float(np.mean([o["evaluations"] for o, _ in rows]))
         details[f"{name}: mean seconds"] = round(float(np.mean([o["seconds"] for o, _ in rows])), 2)
         details[f"{name}: first structure"] = rows[0][0]["structure"]

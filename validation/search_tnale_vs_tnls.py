@@ -60,12 +60,19 @@ def run(quick: bool) -> Outcome:
         p_max = planted.num_params
         details[f"{label}: planted"] = repr(planted)
         for name, search in (("tnale", tnale), ("tnls", tnls)):
+
             def hit(e: Any, p_max: int = p_max) -> bool:
                 return e.params <= p_max and e.rse <= RSE
 
-            kw: dict[str, Any] = dict(init_ranks=(3,) * planted.ndim, perm_radius=2, max_evals=budget,
-                                      stop_when=hit, executor="serial", seed=0,
-                                      fit_options={"n_iter": 60, "tol": 1e-6, "restarts": 2})
+            kw: dict[str, Any] = dict(
+                init_ranks=(3,) * planted.ndim,
+                perm_radius=2,
+                max_evals=budget,
+                stop_when=hit,
+                executor="serial",
+                seed=0,
+                fit_options={"n_iter": 60, "tol": 1e-6, "restarts": 2},
+            )
             if name == "tnls":
                 kw.update(n_iter=10_000, patience=10_000, rank_radius=1)
             else:

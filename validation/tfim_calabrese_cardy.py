@@ -54,8 +54,16 @@ def run(quick: bool) -> Outcome:
     length = LENGTH_QUICK if quick else LENGTH_FULL
     edge = length // 8
     t0 = time.perf_counter()
-    res = tnkit.dmrg(tnkit.mps.models.tfim(length, J=1.0, h=1.0), bond_dims=BOND_DIMS, cutoff=1e-10, tol=1e-10,
-                     max_sweeps=40, compute_variance=False, rng=length, progress=False)
+    res = tnkit.dmrg(
+        tnkit.mps.models.tfim(length, J=1.0, h=1.0),
+        bond_dims=BOND_DIMS,
+        cutoff=1e-10,
+        tol=1e-10,
+        max_sweeps=40,
+        compute_variance=False,
+        rng=length,
+        progress=False,
+    )
     seconds = time.perf_counter() - t0
     entropy = np.asarray(tnkit.backend.to_host(res.state.entropy()), dtype=float)
     c, const = fit_central_charge(entropy, length, edge)
@@ -69,8 +77,13 @@ def run(quick: bool) -> Outcome:
         ax1.plot(x[fitted], entropy[fitted], "o", color="C0", ms=3, label="fitted bonds")
         grid = np.linspace(x.min(), x.max(), 50)
         ax1.plot(grid, c / 6 * grid + const, "r-", lw=1, label=f"fit: c = {c:.4f}")
-        ax1.plot(grid, EXACT_C / 6 * grid + (c - EXACT_C) / 6 * x[fitted].mean() + const, "k--", lw=1,
-                 label="slope of c = 1/2")
+        ax1.plot(
+            grid,
+            EXACT_C / 6 * grid + (c - EXACT_C) / 6 * x[fitted].mean() + const,
+            "k--",
+            lw=1,
+            label="slope of c = 1/2",
+        )
         ax1.set_xlabel(r"$\ln[(2L/\pi)\,\sin(\pi l / L)]$")
         ax1.set_ylabel("entanglement entropy S(l)")
         ax1.legend(fontsize=7)
@@ -81,8 +94,9 @@ def run(quick: bool) -> Outcome:
         ax2.set_ylabel("S(l) − fit")
         fig.suptitle(f"critical TFIM, open chain L = {length}: Calabrese–Cardy fit")
 
-    sensitivity = {str(k): round(fit_central_charge(entropy, length, k)[0], 5)
-                   for k in (2, 4, 8, 16) if k < length // 4}
+    sensitivity = {
+        str(k): round(fit_central_charge(entropy, length, k)[0], 5) for k in (2, 4, 8, 16) if k < length // 4
+    }
     details = {
         "L": length,
         "c_fit": c,
@@ -100,7 +114,7 @@ def run(quick: bool) -> Outcome:
 CASE = Case(
     name="tfim_calabrese_cardy",
     claim="the entanglement entropy of the critical TFIM ground state (open chain, L = 128) follows "
-          "Calabrese–Cardy with central charge c = 1/2",
+    "Calabrese–Cardy with central charge c = 1/2",
     reference="CFT: S(l) = (c/6) ln[(2L/π) sin(πl/L)] + const, c = 1/2 (Ising)",
     metric="|c_fit - 1/2|, least squares over bonds L/8 <= l <= 7L/8",
     tolerance=0.02,

@@ -74,8 +74,11 @@ def run(quick: bool) -> Outcome:
         twin = ax2.twinx()
         twin.semilogy(sweeps, [h["evaluations"] for h in history], "r.--", label="evaluations")
         twin.set_ylabel("cumulative evaluations (red)")
-        fig.suptitle(f"tt_cross, {N_GAUSSIANS} Gaussians, d={d}, n={n}:\n"
-                     f"{info.evaluations:.3g} evaluations of a {float(n) ** d:.3g}-point grid", fontsize=9)
+        fig.suptitle(
+            f"tt_cross, {N_GAUSSIANS} Gaussians, d={d}, n={n}:\n"
+            f"{info.evaluations:.3g} evaluations of a {float(n) ** d:.3g}-point grid",
+            fontsize=9,
+        )
 
     return Outcome(value=rel, details=details, plot=plot)
 

@@ -65,7 +65,9 @@ def _synthetic(m: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, li
 
 def _smooth(n: int) -> np.ndarray:
     i = np.arange(n, dtype=np.float64)
-    return 1.0 / (1.0 + i[:, None, None, None] + i[None, :, None, None] + i[None, None, :, None] + i[None, None, None, :])
+    return 1.0 / (
+        1.0 + i[:, None, None, None] + i[None, :, None, None] + i[None, None, :, None] + i[None, None, None, :]
+    )
 
 
 def _rre(x: np.ndarray, ranks: tuple[int, ...]) -> float:
@@ -94,22 +96,24 @@ def _sweep(x: np.ndarray, budgets: list[int], rng: np.random.Generator) -> dict[
             _rre(x, r)
             times.append(time.perf_counter() - t1)
         brute = len(cands) * float(np.median(times))
-        rows.append({
-            "budget": budget,
-            "exact_ranks": ex.ranks,
-            "greedy_ranks": gr.ranks,
-            "exact_params": ex.params,
-            "greedy_params": gr.params,
-            "exact_rre": _rre(x, ex.ranks),
-            "greedy_rre": _rre(x, gr.ranks),
-            "bound_optimum_ranks": pure.ranks,
-            "bound_optimum_rre": _rre(x, pure.ranks),
-            "exact_bound": ex.estimated_rre,
-            "greedy_bound": gr.estimated_rre,
-            "exact_seconds": t_exact,
-            "brute_force_candidates": len(cands),
-            "brute_force_seconds_est": brute,
-        })
+        rows.append(
+            {
+                "budget": budget,
+                "exact_ranks": ex.ranks,
+                "greedy_ranks": gr.ranks,
+                "exact_params": ex.params,
+                "greedy_params": gr.params,
+                "exact_rre": _rre(x, ex.ranks),
+                "greedy_rre": _rre(x, gr.ranks),
+                "bound_optimum_ranks": pure.ranks,
+                "bound_optimum_rre": _rre(x, pure.ranks),
+                "exact_bound": ex.estimated_rre,
+                "greedy_bound": gr.estimated_rre,
+                "exact_seconds": t_exact,
+                "brute_force_candidates": len(cands),
+                "brute_force_seconds_est": brute,
+            }
+        )
     return {"shape": shape, "rows": rows}
 
 

@@ -58,8 +58,12 @@ def run(quick: bool) -> Outcome:
         x = _planted(rng, shape, ranks)
         by_tol = sthosvd(x, tol=1e-8)
         ranks_found &= by_tol.ranks == ranks
-        errs = [_rel(sthosvd(x, ranks=ranks), x), _rel(hosvd(x, ranks=ranks), x), _rel(hooi(x, ranks), x),
-                _rel(by_tol, x)]
+        errs = [
+            _rel(sthosvd(x, ranks=ranks), x),
+            _rel(hosvd(x, ranks=ranks), x),
+            _rel(hooi(x, ranks), x),
+            _rel(by_tol, x),
+        ]
         recovery.append(max(errs))
         noise = rng.standard_normal(shape)
         y = x + NOISE * np.linalg.norm(x) / np.linalg.norm(noise) * noise

@@ -42,6 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tnkit.io import ChunkedWriter, register_schema
+from tnkit.run import progress as progress_report
 
 __all__ = ["DATASETS", "DatasetSpec", "generate", "resolve_parameters"]
 
@@ -136,8 +137,7 @@ def _subsample_step(p: dict[str, Any], *, nodes: bool) -> int:
     span, sub = (big - 1, s - 1) if nodes else (big, s)
     if span % sub:
         what = "(solve_resolution - 1) / (resolution - 1)" if nodes else "solve_resolution / resolution"
-        raise ValueError(f"{what} must be a whole number to subsample, got resolution {s} and "
-                         f"solve_resolution {big}")
+        raise ValueError(f"{what} must be a whole number to subsample, got resolution {s} and solve_resolution {big}")
     return span // sub
 
 
@@ -160,8 +160,10 @@ def _modes_fit(p: dict[str, Any], n: int, bc: str) -> None:
         top = n // 2 if bc == "periodic" else n
         m = _int(p, "modes", 1)
         if m > top:
-            raise ValueError(f"modes = {m} exceeds what the {n}-point solve grid resolves ({top}); raise "
-                             "solve_resolution or lower modes")
+            raise ValueError(
+                f"modes = {m} exceeds what the {n}-point solve grid resolves ({top}); raise "
+                "solve_resolution or lower modes"
+            )
 
 
 def _square_arrays(p: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -204,9 +206,14 @@ def _ns_check(p: dict[str, Any]) -> None:
         raise ValueError(f"T has no FNO default for nu = {nu:g} (only for {sorted(_NS_T)}); pass T")
     t_end = _NS_T.get(nu) if p["T"] is None else _num(p, "T")
     record, dt = _num(p, "record"), _num(p, "dt")
-    if abs(round(t_end / record) * record - t_end) > 1e-9 * t_end or abs(round(record / dt) * dt - record) > 1e-9 * record:
-        raise ValueError(f"T = {t_end:g} must be a whole number of record = {record:g} intervals and record a whole "
-                         f"number of dt = {dt:g} steps")
+    if (
+        abs(round(t_end / record) * record - t_end) > 1e-9 * t_end
+        or abs(round(record / dt) * dt - record) > 1e-9 * record
+    ):
+        raise ValueError(
+            f"T = {t_end:g} must be a whole number of record = {record:g} intervals and record a whole "
+            f"number of dt = {dt:g} steps"
+        )
     for key in ("alpha", "tau", "sigma"):
         _num(p, key)
     if p["method"] not in ("cn-heun", "cn-euler", "etdrk4"):
@@ -230,8 +237,9 @@ def _ns_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str,
     from physics.pde import GaussianRandomField, NavierStokes2D, fno_forcing
 
     n = p["solve_resolution"]
-    grf = GaussianRandomField(n, alpha=p["alpha"], tau=p["tau"], sigma=p["sigma"], normalization="fno",
-                              modes=p.get("modes"))
+    grf = GaussianRandomField(
+        n, alpha=p["alpha"], tau=p["tau"], sigma=p["sigma"], normalization="fno", modes=p.get("modes")
+    )
     w0 = grf.transform(_noise(p["seed"], start, count, (n, n), like))
     ns = NavierStokes2D(n, p["nu"], forcing=fno_forcing, dt=p["dt"], method=p["method"])
     times = _ns_times(p)
@@ -300,27 +308,81 @@ _BASE = {"samples": 1024, "seed": 0, "dtype": "float32", "backend": "numpy", "mo
 DATASETS: dict[str, DatasetSpec] = {
     "darcy": DatasetSpec(
         "darcy",
-        {**_BASE, "resolution": 85, "solve_resolution": 421, "alpha": 2.0, "tau": 3.0, "a_high": 12.0,
-         "a_low": 3.0, "f": 1.0, "mean": "harmonic", "chunk": 16},
-        _darcy_check, _square_arrays, _darcy_block, "Darcy flow, piecewise-constant permeability (a: permeability, u: pressure)"),
+        {
+            **_BASE,
+            "resolution": 85,
+            "solve_resolution": 421,
+            "alpha": 2.0,
+            "tau": 3.0,
+            "a_high": 12.0,
+            "a_low": 3.0,
+            "f": 1.0,
+            "mean": "harmonic",
+            "chunk": 16,
+        },
+        _darcy_check,
+        _square_arrays,
+        _darcy_block,
+        "Darcy flow, piecewise-constant permeability (a: permeability, u: pressure)",
+    ),
     "navier-stokes": DatasetSpec(
         "navier-stokes",
-        {**_BASE, "samples": 1000, "nu": 1e-3, "resolution": 64, "solve_resolution": 256, "T": None, "record": 1.0,
-         "dt": 1e-4, "method": "cn-heun", "alpha": 2.5, "tau": 7.0, "sigma": 7.0 ** 1.5, "chunk": 8},
-        _ns_check, _ns_arrays, _ns_block, "2D Navier-Stokes vorticity, FNO forcing (a: w0, u: snapshots)"),
+        {
+            **_BASE,
+            "samples": 1000,
+            "nu": 1e-3,
+            "resolution": 64,
+            "solve_resolution": 256,
+            "T": None,
+            "record": 1.0,
+            "dt": 1e-4,
+            "method": "cn-heun",
+            "alpha": 2.5,
+            "tau": 7.0,
+            "sigma": 7.0**1.5,
+            "chunk": 8,
+        },
+        _ns_check,
+        _ns_arrays,
+        _ns_block,
+        "2D Navier-Stokes vorticity, FNO forcing (a: w0, u: snapshots)",
+    ),
     "burgers": DatasetSpec(
         "burgers",
-        {**_BASE, "samples": 2048, "nu": 0.1, "resolution": 1024, "solve_resolution": 8192, "T": 1.0, "dt": 2e-5,
-         "alpha": 2.0, "tau": 5.0, "sigma": 25.0, "chunk": 32},
-        _burgers_check, _burgers_arrays, _burgers_block, "1D viscous Burgers (a: u0, u: u(T))"),
+        {
+            **_BASE,
+            "samples": 2048,
+            "nu": 0.1,
+            "resolution": 1024,
+            "solve_resolution": 8192,
+            "T": 1.0,
+            "dt": 2e-5,
+            "alpha": 2.0,
+            "tau": 5.0,
+            "sigma": 25.0,
+            "chunk": 32,
+        },
+        _burgers_check,
+        _burgers_arrays,
+        _burgers_block,
+        "1D viscous Burgers (a: u0, u: u(T))",
+    ),
     "poisson": DatasetSpec(
         "poisson",
         {**_BASE, "resolution": 65, "alpha": 2.0, "tau": 3.0, "chunk": 64},
-        _elliptic_check, _square_arrays, _elliptic_block, "Poisson, Dirichlet (a: source f, u: solution)"),
+        _elliptic_check,
+        _square_arrays,
+        _elliptic_block,
+        "Poisson, Dirichlet (a: source f, u: solution)",
+    ),
     "helmholtz": DatasetSpec(
         "helmholtz",
         {**_BASE, "resolution": 65, "alpha": 2.0, "tau": 3.0, "k": 10.0, "chunk": 64},
-        _elliptic_check, _square_arrays, _elliptic_block, "Helmholtz, Dirichlet (a: source f, u: solution)"),
+        _elliptic_check,
+        _square_arrays,
+        _elliptic_block,
+        "Helmholtz, Dirichlet (a: source f, u: solution)",
+    ),
 }
 
 for _spec in DATASETS.values():
@@ -382,15 +444,14 @@ def generate(name: str, out: str | Path, *, progress: bool | None = None, **over
     attrs: dict[str, Any] = {"dataset": name, "summary": spec.summary}
     if name == "navier-stokes":
         attrs["times"] = _ns_times(params)
-    writer = ChunkedWriter(out, spec.arrays(params), schema=spec.schema, generator=record, attrs=attrs,
-                           compression="gzip", chunk_rows=1)
+    writer = ChunkedWriter(
+        out, spec.arrays(params), schema=spec.schema, generator=record, attrs=attrs, compression="gzip", chunk_rows=1
+    )
     if writer.complete:
         return writer.path
     like = _like(params["backend"])
-    from tnkit.mps.evolution import progress_bar
-
     total, chunk = params["samples"], params["chunk"]
-    bar = progress_bar(total, name, progress)
+    bar = progress_report(total, name, progress, unit="sample")
     try:
         if bar is not None:
             bar.update(writer.done)

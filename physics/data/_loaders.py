@@ -72,8 +72,16 @@ class GaussianNormalizer(UnitGaussianNormalizer):
         self.eps = float(eps)
 
 
-def torch_dataset(source: Any, *, n: int | None = None, start: int = 0, normalize: str | None = "unit_gaussian",
-                  x_normalizer: Any = None, y_normalizer: Any = None, dtype: str = "float32") -> Any:
+def torch_dataset(
+    source: Any,
+    *,
+    n: int | None = None,
+    start: int = 0,
+    normalize: str | None = "unit_gaussian",
+    x_normalizer: Any = None,
+    y_normalizer: Any = None,
+    dtype: str = "float32",
+) -> Any:
     """A ``torch.utils.data.Dataset`` of ``(x, y)`` pairs from a dataset file or name (or a
     dict with ``a`` and ``u``), samples ``start .. start + n``.
 

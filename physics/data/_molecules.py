@@ -56,11 +56,17 @@ def load_molecules(source: str | Path) -> dict[str, Any]:
         raise io.DataError(f"{where}: not a molecular dataset (needs {', '.join(needed)})")
     numbers = np.asarray(data["numbers"])
     frames = np.asarray(data["energies"]).shape[0] if np.ndim(data["energies"]) == 1 else -1
-    expected = {"positions": (frames, numbers.size, 3), "energies": (frames,), "forces": (frames, numbers.size, 3),
-                "velocities": (frames, numbers.size, 3)}
+    expected = {
+        "positions": (frames, numbers.size, 3),
+        "energies": (frames,),
+        "forces": (frames, numbers.size, 3),
+        "velocities": (frames, numbers.size, 3),
+    }
     if numbers.ndim != 1 or numbers.dtype.kind not in "iu" or frames < 0:
-        raise io.DataError(f"{where}: numbers must be (n_atoms,) integers and energies (frames,), got shapes "
-                           f"{numbers.shape} and {np.shape(data['energies'])}")
+        raise io.DataError(
+            f"{where}: numbers must be (n_atoms,) integers and energies (frames,), got shapes "
+            f"{numbers.shape} and {np.shape(data['energies'])}"
+        )
     out = dict(data)
     out["numbers"] = numbers.astype(np.int64)
     for key in _PER_FRAME:
@@ -68,13 +74,16 @@ def load_molecules(source: str | Path) -> dict[str, Any]:
             continue
         value = np.asarray(data[key])
         if value.shape != expected[key] or value.dtype.kind != "f":
-            raise io.DataError(f"{where}: {key} has shape {value.shape} ({value.dtype}), expected {expected[key]} "
-                               "floats")
+            raise io.DataError(
+                f"{where}: {key} has shape {value.shape} ({value.dtype}), expected {expected[key]} floats"
+            )
         bad = ~np.isfinite(value)
         if bad.any():
             frame = int(np.argwhere(bad)[0][0])
-            raise io.DataError(f"{where}: {key} hold NaN or Inf ({int(bad.sum())} values, first in frame {frame}); "
-                               "the file is unusable, regenerate it")
+            raise io.DataError(
+                f"{where}: {key} hold NaN or Inf ({int(bad.sum())} values, first in frame {frame}); "
+                "the file is unusable, regenerate it"
+            )
         out[key] = value.astype(np.float64, copy=False)
     return out
 
@@ -94,8 +103,9 @@ def _frame_indices(frames: int | slice | Sequence[int] | None, total: int) -> li
     return [i % total for i in picked]
 
 
-def to_extxyz(source: str | Path | dict[str, Any], path: str | Path, *,
-              frames: int | slice | Sequence[int] | None = None) -> Path:
+def to_extxyz(
+    source: str | Path | dict[str, Any], path: str | Path, *, frames: int | slice | Sequence[int] | None = None
+) -> Path:
     """Write a molecular dataset as extended XYZ (readable by ``ase.io.read(path, ":")``).
 
     Each frame becomes one structure with its energy (eV) and forces (eV/Å) attached as

@@ -22,8 +22,19 @@ XTB_MD = "xtb-md"
 # Small versions shipped in datasets/ (a few MB): name -> (recipe, parameters).
 SMALL: dict[str, tuple[str, dict[str, Any]]] = {
     "darcy_64": ("darcy", {"samples": 256, "resolution": 64, "solve_resolution": 253, "seed": 0}),
-    "navier_stokes_1e-3_64": ("navier-stokes", {"samples": 64, "nu": 1e-3, "resolution": 64, "solve_resolution": 64,
-                                                "T": 10.0, "record": 2.0, "dt": 1e-3, "seed": 0}),
+    "navier_stokes_1e-3_64": (
+        "navier-stokes",
+        {
+            "samples": 64,
+            "nu": 1e-3,
+            "resolution": 64,
+            "solve_resolution": 64,
+            "T": 10.0,
+            "record": 2.0,
+            "dt": 1e-3,
+            "seed": 0,
+        },
+    ),
     # Darcy-16-style operator-learning benchmark (as neuraloperator's small Darcy set): 1000
     # training samples at 16^2 and 50 test samples at 16^2 and 32^2, one 466-node solve each
     # (465 = 15 * 31, so both grids are exact subsamples); the two test files hold the same
@@ -39,9 +50,19 @@ SMALL: dict[str, tuple[str, dict[str, Any]]] = {
     "darcy_test_127": ("darcy", {"samples": 64, "resolution": 127, "solve_resolution": 505, "seed": 1}),
     # Navier-Stokes nu = 1e-3 trajectories recorded every time unit to T = 20 (a = w(0),
     # u = w(1) .. w(20)) for the FNO paper's "10 steps in, next steps out" task at 64^2.
-    "navier_stokes_1e-3_64_seq": ("navier-stokes", {"samples": 54, "nu": 1e-3, "resolution": 64,
-                                                    "solve_resolution": 64, "T": 20.0, "record": 1.0, "dt": 1e-3,
-                                                    "seed": 0}),
+    "navier_stokes_1e-3_64_seq": (
+        "navier-stokes",
+        {
+            "samples": 54,
+            "nu": 1e-3,
+            "resolution": 64,
+            "solve_resolution": 64,
+            "T": 20.0,
+            "record": 1.0,
+            "dt": 1e-3,
+            "seed": 0,
+        },
+    ),
     # GFN2-xTB Langevin MD at 500 K (the xtb-md defaults: 0.5 fs steps, a frame every 20 fs
     # after 1 ps discarded): 2000 frames each of a small and a mid-sized MD17 molecule.
     "xtb_md_ethanol": (XTB_MD, {"molecule": "ethanol", "frames": 2000, "seed": 0}),
@@ -63,8 +84,10 @@ def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
         from physics.data._xtb import generate_xtb_md
 
         if fixed is not None and options:
-            raise ValueError(f"{name} is a fixed dataset; options {sorted(options)} apply to the recipe "
-                             f"{FIXED[name][0]!r} (tnkit data generate {FIXED[name][0]} --out PATH ...)")
+            raise ValueError(
+                f"{name} is a fixed dataset; options {sorted(options)} apply to the recipe "
+                f"{FIXED[name][0]!r} (tnkit data generate {FIXED[name][0]} --out PATH ...)"
+            )
         recipe = FIXED[name][0] if fixed is not None else name
         if recipe != XTB_MD:
             generate(recipe, out, progress=progress, **(fixed or options))

@@ -60,9 +60,18 @@ from typing import Any
 import numpy as np
 
 from tnkit.io import ChunkedWriter, DataError, register_schema
+from tnkit.run import progress as progress_report
 
-__all__ = ["EMBED_CONFORMERS", "EMBED_SEED", "MOLECULES", "XTB_MD_DEFAULTS", "MoleculeSource",
-           "generate_xtb_md", "relaxed_molecule", "resolve_xtb_md"]
+__all__ = [
+    "EMBED_CONFORMERS",
+    "EMBED_SEED",
+    "MOLECULES",
+    "XTB_MD_DEFAULTS",
+    "MoleculeSource",
+    "generate_xtb_md",
+    "relaxed_molecule",
+    "resolve_xtb_md",
+]
 
 SCHEMA = "xtb_md"
 register_schema(SCHEMA, 1)
@@ -84,8 +93,10 @@ class MoleculeSource:
     def description(self) -> str:
         if self.g2 is not None:
             return f"ase.build.molecule({self.g2!r}) (G2 collection)"
-        return (f"SMILES {self.smiles} embedded by RDKit (ETKDGv3, randomSeed {EMBED_SEED}, {EMBED_CONFORMERS} "
-                "conformers, lowest MMFF94 energy)")
+        return (
+            f"SMILES {self.smiles} embedded by RDKit (ETKDGv3, randomSeed {EMBED_SEED}, {EMBED_CONFORMERS} "
+            "conformers, lowest MMFF94 energy)"
+        )
 
 
 MOLECULES: dict[str, MoleculeSource] = {
@@ -100,8 +111,18 @@ MOLECULES: dict[str, MoleculeSource] = {
 }
 
 XTB_MD_DEFAULTS: dict[str, Any] = {
-    "molecule": None, "frames": 2000, "temperature": 500.0, "timestep": 0.5, "friction": 0.01, "stride": 40,
-    "equilibration": 2000, "seed": 0, "chunk": 100, "method": "GFN2-xTB", "accuracy": 0.01, "relax_fmax": 0.01,
+    "molecule": None,
+    "frames": 2000,
+    "temperature": 500.0,
+    "timestep": 0.5,
+    "friction": 0.01,
+    "stride": 40,
+    "equilibration": 2000,
+    "seed": 0,
+    "chunk": 100,
+    "method": "GFN2-xTB",
+    "accuracy": 0.01,
+    "relax_fmax": 0.01,
 }
 
 
@@ -259,8 +280,14 @@ def _langevin(atoms: Any, p: dict[str, Any], rng: np.random.Generator) -> Any:
     from ase import units
     from ase.md.langevin import Langevin
 
-    return Langevin(atoms, p["timestep"] * units.fs, temperature_K=p["temperature"],
-                    friction=p["friction"] / units.fs, fixcm=False, rng=rng)
+    return Langevin(
+        atoms,
+        p["timestep"] * units.fs,
+        temperature_K=p["temperature"],
+        friction=p["friction"] / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
 
 
 def _run(atoms: Any, p: dict[str, Any], steps: int, rng: np.random.Generator, where: str) -> None:
@@ -292,19 +319,25 @@ def _equilibrated(p: dict[str, Any], start: Any) -> tuple[np.ndarray, np.ndarray
     return atoms.get_positions(), atoms.get_velocities() * units.fs
 
 
-def _frame(p: dict[str, Any], numbers: np.ndarray, positions: np.ndarray, velocities: np.ndarray,
-           index: int) -> dict[str, Any]:
+def _frame(
+    p: dict[str, Any], numbers: np.ndarray, positions: np.ndarray, velocities: np.ndarray, index: int
+) -> dict[str, Any]:
     """Frame ``index``: ``stride`` steps on from the previous frame's stored state."""
     from ase import units
 
     atoms = _state(numbers, positions, velocities, p)
     _run(atoms, p, p["stride"], np.random.default_rng([p["seed"], 1, index]), f"frame {index}")
-    frame = {"positions": atoms.get_positions(), "velocities": atoms.get_velocities() * units.fs,
-             "energies": np.float64(atoms.get_potential_energy()),
-             "forces": atoms.get_forces(apply_constraint=False)}
+    frame = {
+        "positions": atoms.get_positions(),
+        "velocities": atoms.get_velocities() * units.fs,
+        "energies": np.float64(atoms.get_potential_energy()),
+        "forces": atoms.get_forces(apply_constraint=False),
+    }
     if not all(np.isfinite(v).all() for v in frame.values()):
-        raise RuntimeError(f"xtb-md {p['molecule']}: non-finite energy, forces or positions at frame {index}; "
-                           "lower the timestep or the temperature")
+        raise RuntimeError(
+            f"xtb-md {p['molecule']}: non-finite energy, forces or positions at frame {index}; "
+            "lower the timestep or the temperature"
+        )
     return frame
 
 
@@ -368,8 +401,6 @@ def generate_xtb_md(out: str | Path, *, progress: bool | None = None, **override
     """
     import h5py
 
-    from tnkit.mps.evolution import progress_bar
-
     p = resolve_xtb_md(overrides)
     _need_chem()
     record = {"function": f"{__name__}.generate_xtb_md", "parameters": {"name": "xtb-md", **p}}
@@ -378,24 +409,33 @@ def generate_xtb_md(out: str | Path, *, progress: bool | None = None, **override
     n, total = len(numbers), p["frames"]
     source = MOLECULES[p["molecule"]]
     attrs = {
-        "dataset": "xtb-md", "molecule": p["molecule"], "formula": start.get_chemical_formula(),
-        "smiles": source.smiles, "source": source.description, "numbers": numbers,
+        "dataset": "xtb-md",
+        "molecule": p["molecule"],
+        "formula": start.get_chemical_formula(),
+        "smiles": source.smiles,
+        "source": source.description,
+        "numbers": numbers,
         "start_positions": start.positions,
         "start_geometry": f"{source.description}; relaxed with {p['method']} (tblite) by ASE BFGS to fmax "
-                          f"{p['relax_fmax']:g} eV/Å",
+        f"{p['relax_fmax']:g} eV/Å",
         "summary": f"{p['method']} Langevin MD of {p['molecule']} at {p['temperature']:g} K, {p['timestep']:g} fs "
-                   f"steps, friction {p['friction']:g}/fs, a frame every {p['stride']} steps after {p['equilibration']} "
-                   f"discarded steps; centre of mass fixed; tblite SCF accuracy {p['accuracy']:g}",
+        f"steps, friction {p['friction']:g}/fs, a frame every {p['stride']} steps after {p['equilibration']} "
+        f"discarded steps; centre of mass fixed; tblite SCF accuracy {p['accuracy']:g}",
         "units": "positions: angstrom; energies: eV; forces: eV/angstrom; velocities: angstrom/fs",
         **_versions(),
     }
-    arrays = {"positions": ((total, n, 3), "float64"), "velocities": ((total, n, 3), "float64"),
-              "energies": ((total,), "float64"), "forces": ((total, n, 3), "float64")}
-    writer = ChunkedWriter(out, arrays, schema=SCHEMA, generator=record, attrs=attrs, compression="gzip",
-                           chunk_rows=p["chunk"])
+    arrays = {
+        "positions": ((total, n, 3), "float64"),
+        "velocities": ((total, n, 3), "float64"),
+        "energies": ((total,), "float64"),
+        "forces": ((total, n, 3), "float64"),
+    }
+    writer = ChunkedWriter(
+        out, arrays, schema=SCHEMA, generator=record, attrs=attrs, compression="gzip", chunk_rows=p["chunk"]
+    )
     if writer.complete:
         return writer.path
-    bar = progress_bar(total, p["molecule"], progress)
+    bar = progress_report(total, p["molecule"], progress, unit="frame")
     try:
         if writer.done == 0:
             positions, velocities = _equilibrated(p, start)
@@ -406,7 +446,6 @@ def generate_xtb_md(out: str | Path, *, progress: bool | None = None, **override
             if not (np.isfinite(positions).all() and np.isfinite(velocities).all()):
                 raise DataError.at(writer.partial, f"frame {writer.done - 1} is not finite; remove the partial file")
         if bar is not None:
-            bar.unit = "frame"
             bar.update(writer.done)
         for first in range(writer.done, total, p["chunk"]):
             block: dict[str, list[Any]] = {key: [] for key in arrays}

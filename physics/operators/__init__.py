@@ -7,13 +7,33 @@ checkpoints and multi-resolution evaluation.
 """
 
 from physics.operators.fno import FNO, TFNO, ChannelMLP, Pointwise
-from physics.operators.lsm import LSM
 from physics.operators.losses import H1Loss, LpLoss, relative_h1, relative_lp
+from physics.operators.lsm import LSM
 from physics.operators.mg_tfno import MGTFNO, multigrid_patches, stitch
 from physics.operators.mgno import MgNO
 from physics.operators.spectral_conv import FACTORIZATIONS, SpectralConv, factorized_ranks
 from physics.operators.train import NormalizedOperator, TrainResult, as_pair, evaluate, train
 
-__all__ = ["FNO", "TFNO", "MGTFNO", "multigrid_patches", "stitch", "MgNO", "LSM", "ChannelMLP", "Pointwise", "SpectralConv", "FACTORIZATIONS", "factorized_ranks",
-           "H1Loss", "LpLoss", "relative_h1", "relative_lp",
-           "NormalizedOperator", "TrainResult", "as_pair", "evaluate", "train"]
+__all__ = [
+    "FNO",
+    "TFNO",
+    "MGTFNO",
+    "multigrid_patches",
+    "stitch",
+    "MgNO",
+    "LSM",
+    "ChannelMLP",
+    "Pointwise",
+    "SpectralConv",
+    "FACTORIZATIONS",
+    "factorized_ranks",
+    "H1Loss",
+    "LpLoss",
+    "relative_h1",
+    "relative_lp",
+    "NormalizedOperator",
+    "TrainResult",
+    "as_pair",
+    "evaluate",
+    "train",
+]

@@ -25,11 +25,16 @@ def check_input(x: Any, in_channels: int, dims: int, name: str) -> None:
     if not x.is_floating_point():
         raise TypeError(f"{name}: expected a real floating-point tensor, got {x.dtype}")
     if x.ndim != dims + 2:
-        raise ValueError(f"{name}: expected input of shape (batch, {in_channels}, " + ", ".join(["n"] * dims)
-                         + f") ({dims + 2} axes), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected input of shape (batch, {in_channels}, "
+            + ", ".join(["n"] * dims)
+            + f") ({dims + 2} axes), got shape {tuple(x.shape)}"
+        )
     if x.shape[1] != in_channels:
-        raise ValueError(f"{name}: channel mismatch: the model takes {in_channels} input channel(s), the input "
-                         f"has {x.shape[1]} (shape {tuple(x.shape)}; channels are axis 1)")
+        raise ValueError(
+            f"{name}: channel mismatch: the model takes {in_channels} input channel(s), the input "
+            f"has {x.shape[1]} (shape {tuple(x.shape)}; channels are axis 1)"
+        )
 
 
 def check_finite(x: Any, what: str) -> None:

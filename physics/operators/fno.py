@@ -10,7 +10,8 @@ An FNO [FNO]_ lifts the input function pointwise to ``hidden_channels``, applies
 
 (without the channel MLP, ``v_{l+1} = h_l``; no activations in the last block). The
 channel MLP's skip starts from the block's input ``v_l``, so with a soft-gating skip every
-block is a residual update of ``v_l`` (the layout of the TFNO authors' code). Every layer but the spectral convolution is
+block is a residual update of ``v_l`` (the layout of the TFNO authors' code). Every layer but the
+spectral convolution is
 pointwise, and the spectral convolution keeps a fixed set of Fourier modes with
 ``norm="forward"`` FFTs, so the same model evaluates the same function sampled on any grid
 with at least ``n_modes`` points per axis: trained at 16^2, it can be applied at 32^2
@@ -102,8 +103,9 @@ class ChannelMLP(nn.Module):
     """A pointwise multilayer perceptron over the channels (1x1 convolutions with an
     activation between layers, none after the last)."""
 
-    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int, n_layers: int = 2,
-                 activation: str = "gelu") -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, hidden_channels: int, n_layers: int = 2, activation: str = "gelu"
+    ) -> None:
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"ChannelMLP: n_layers must be >= 1, got {n_layers}")
@@ -189,18 +191,37 @@ class FNO(nn.Module):
     True
     """
 
-    def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *,
-                 hidden_channels: int = 32, n_layers: int = 4, lifting_ratio: float = 2,
-                 projection_ratio: float = 2, positional_grid: str | None = "nodes", activation: str = "gelu",
-                 skip: str | None = "linear", channel_mlp: bool = True, channel_mlp_expansion: float = 0.5,
-                 channel_mlp_skip: str | None = "soft-gating", norm: str | None = None,
-                 domain_padding: float = 0.0, factorization: str | None = None,
-                 rank: float | int | Sequence[int] = 1.0, implementation: str = "factorized",
-                 separable: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        n_modes: int | Sequence[int],
+        *,
+        hidden_channels: int = 32,
+        n_layers: int = 4,
+        lifting_ratio: float = 2,
+        projection_ratio: float = 2,
+        positional_grid: str | None = "nodes",
+        activation: str = "gelu",
+        skip: str | None = "linear",
+        channel_mlp: bool = True,
+        channel_mlp_expansion: float = 0.5,
+        channel_mlp_skip: str | None = "soft-gating",
+        norm: str | None = None,
+        domain_padding: float = 0.0,
+        factorization: str | None = None,
+        rank: float | int | Sequence[int] = 1.0,
+        implementation: str = "factorized",
+        separable: bool = False,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("hidden_channels", hidden_channels), ("n_layers", n_layers)):
+        for what, v in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("hidden_channels", hidden_channels),
+            ("n_layers", n_layers),
+        ):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
         self.n_modes = _mode_list(n_modes, name)
@@ -217,11 +238,25 @@ class FNO(nn.Module):
 
         lift_in = in_channels + (self.dims if positional_grid else 0)
         lift_hidden = int(lifting_ratio * hidden_channels)
-        self.lifting = (ChannelMLP(lift_in, hidden_channels, lift_hidden, 2, activation) if lift_hidden
-                        else ChannelMLP(lift_in, hidden_channels, hidden_channels, 1, activation))
-        self.convs = nn.ModuleList([
-            SpectralConv(hidden_channels, hidden_channels, self.n_modes, factorization=factorization, rank=rank,
-                         implementation=implementation, separable=separable) for _ in range(n_layers)])
+        self.lifting = (
+            ChannelMLP(lift_in, hidden_channels, lift_hidden, 2, activation)
+            if lift_hidden
+            else ChannelMLP(lift_in, hidden_channels, hidden_channels, 1, activation)
+        )
+        self.convs = nn.ModuleList(
+            [
+                SpectralConv(
+                    hidden_channels,
+                    hidden_channels,
+                    self.n_modes,
+                    factorization=factorization,
+                    rank=rank,
+                    implementation=implementation,
+                    separable=separable,
+                )
+                for _ in range(n_layers)
+            ]
+        )
         self.skips = nn.ModuleList([_skip(skip, hidden_channels) or nn.Identity() for _ in range(n_layers)])
         self._use_skip = skip is not None
         self.channel_mlps = nn.ModuleList()
@@ -236,8 +271,9 @@ class FNO(nn.Module):
         if norm is not None:
             for _ in range(n_layers * (2 if channel_mlp else 1)):
                 self.norms.append(_norm(norm, hidden_channels, self.dims))
-        self.projection = ChannelMLP(hidden_channels, out_channels, int(projection_ratio * hidden_channels) or
-                                     hidden_channels, 2, activation)
+        self.projection = ChannelMLP(
+            hidden_channels, out_channels, int(projection_ratio * hidden_channels) or hidden_channels, 2, activation
+        )
         self._grids: dict[Any, torch.Tensor] = {}
 
     @property
@@ -250,8 +286,12 @@ class FNO(nn.Module):
         key = (sizes, x.dtype, x.device, self.positional_grid)
         grid = self._grids.get(key)
         if grid is None:
-            axes = [torch.linspace(0, 1, n, dtype=x.dtype, device=x.device) if self.positional_grid == "nodes"
-                    else torch.arange(n, dtype=x.dtype, device=x.device) / n for n in sizes]
+            axes = [
+                torch.linspace(0, 1, n, dtype=x.dtype, device=x.device)
+                if self.positional_grid == "nodes"
+                else torch.arange(n, dtype=x.dtype, device=x.device) / n
+                for n in sizes
+            ]
             grid = torch.stack(torch.meshgrid(*axes, indexing="ij"))[None]
             if len(self._grids) > 8:
                 self._grids.clear()
@@ -318,8 +358,16 @@ class TFNO(FNO):
     True
     """
 
-    def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *,
-                 factorization: str = "tucker", rank: float | int | Sequence[int] = 0.1, **options: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        n_modes: int | Sequence[int],
+        *,
+        factorization: str = "tucker",
+        rank: float | int | Sequence[int] = 0.1,
+        **options: Any,
+    ) -> None:
         if factorization in (None, "dense"):
             raise ValueError("TFNO: factorization must be 'tucker', 'cp' or 'tt' (use FNO for dense weights)")
         super().__init__(in_channels, out_channels, n_modes, factorization=factorization, rank=rank, **options)

@@ -36,8 +36,9 @@ def _check(pred: torch.Tensor, target: torch.Tensor, name: str) -> int:
     return pred.ndim - 2
 
 
-def relative_lp(pred: torch.Tensor, target: torch.Tensor, p: float = 2, reduction: str = "mean",
-                eps: float = 1e-12) -> torch.Tensor:
+def relative_lp(
+    pred: torch.Tensor, target: torch.Tensor, p: float = 2, reduction: str = "mean", eps: float = 1e-12
+) -> torch.Tensor:
     """``||pred - target||_p / ||target||_p`` per sample (channels and grid together).
 
     Shapes: ``(batch, channels, *spatial)`` each; returns a scalar (``"mean"``/``"sum"``)
@@ -80,8 +81,16 @@ def _derivatives(u: torch.Tensor, dims: int, periodic: bool, length: float, node
     return out
 
 
-def relative_h1(pred: torch.Tensor, target: torch.Tensor, *, periodic: bool = False, length: float = 1.0,
-                nodes: bool = True, reduction: str = "mean", eps: float = 1e-12) -> torch.Tensor:
+def relative_h1(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    periodic: bool = False,
+    length: float = 1.0,
+    nodes: bool = True,
+    reduction: str = "mean",
+    eps: float = 1e-12,
+) -> torch.Tensor:
     """Relative H1 error ``|pred - target|_H1 / |target|_H1`` per sample, with
     ``|u|_H1^2 = ||u||^2 + sum_axes ||du/dx||^2`` (grid sums, derivatives by second-order
     finite differences on a grid of side ``length``: ``nodes=True`` for data on nodes
@@ -98,8 +107,9 @@ def relative_h1(pred: torch.Tensor, target: torch.Tensor, *, periodic: bool = Fa
         return x2.reshape(x.shape[0], -1).sum(1)
 
     num, den = sq(diff), sq(target)
-    for dd, dt in zip(_derivatives(diff, dims, periodic, length, nodes),
-                      _derivatives(target, dims, periodic, length, nodes)):
+    for dd, dt in zip(
+        _derivatives(diff, dims, periodic, length, nodes), _derivatives(target, dims, periodic, length, nodes)
+    ):
         num = num + sq(dd)
         den = den + sq(dt)
     return _reduce(torch.sqrt(num) / (torch.sqrt(den) + eps), reduction)
@@ -134,10 +144,10 @@ class LpLoss:
 class H1Loss:
     """Callable relative H1 loss (see :func:`relative_h1`)."""
 
-    def __init__(self, *, periodic: bool = False, length: float = 1.0, nodes: bool = True,
-                 reduction: str = "mean") -> None:
-        self.options: dict[str, Any] = {"periodic": periodic, "length": length, "nodes": nodes,
-                                        "reduction": reduction}
+    def __init__(
+        self, *, periodic: bool = False, length: float = 1.0, nodes: bool = True, reduction: str = "mean"
+    ) -> None:
+        self.options: dict[str, Any] = {"periodic": periodic, "length": length, "nodes": nodes, "reduction": reduction}
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return relative_h1(pred, target, **self.options)

@@ -76,8 +76,12 @@ def _double_conv(dims: int, c_in: int, c_out: int, c_mid: int, norm: str) -> nn.
     # without a norm the convolution needs its own.
     bias = norm == "none"
     return nn.Sequential(
-        _conv(dims, c_in, c_mid, 3, bias), _norm(norm, dims, c_mid), nn.ReLU(),
-        _conv(dims, c_mid, c_out, 3, bias), _norm(norm, dims, c_out), nn.ReLU(),
+        _conv(dims, c_in, c_mid, 3, bias),
+        _norm(norm, dims, c_mid),
+        nn.ReLU(),
+        _conv(dims, c_mid, c_out, 3, bias),
+        _norm(norm, dims, c_out),
+        nn.ReLU(),
     )
 
 
@@ -270,10 +274,22 @@ class LSM(nn.Module):
     True
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, hidden_channels: int = 32, n_tokens: int = 4,
-                 n_bases: int = 12, n_heads: int = 8, n_scales: int = 5,
-                 patch_size: int | Sequence[int] | None = None, projection_channels: int = 128,
-                 norm: str = "batch", positional_grid: bool = True, dims: int = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int = 32,
+        n_tokens: int = 4,
+        n_bases: int = 12,
+        n_heads: int = 8,
+        n_scales: int = 5,
+        patch_size: int | Sequence[int] | None = None,
+        projection_channels: int = 128,
+        norm: str = "batch",
+        positional_grid: bool = True,
+        dims: int = 2,
+    ) -> None:
         super().__init__()
         if isinstance(dims, bool) or dims not in (1, 2, 3):
             raise ValueError(f"LSM: dims must be 1, 2 or 3 spatial axes, got {dims!r}")
@@ -297,32 +313,38 @@ class LSM(nn.Module):
         width = hidden_channels
         # Channels per scale; the coarsest matches the one above it because its upsampled
         # copy is concatenated with that scale's skip features (the authors' bilinear U-Net).
-        channels = [width * 2 ** i for i in range(n_scales - 1)] + [width * 2 ** max(n_scales - 2, 0)]
+        channels = [width * 2**i for i in range(n_scales - 1)] + [width * 2 ** max(n_scales - 2, 0)]
         self.lift = _conv(dims, in_channels + (dims if positional_grid else 0), width, 1)
         self.inc = _double_conv(dims, width, width, width, norm)
         self.downs = nn.ModuleList(
-            nn.Sequential((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)[dims - 1](2),
-                          _double_conv(dims, channels[i], channels[i + 1], channels[i + 1], norm))
-            for i in range(n_scales - 1))
+            nn.Sequential(
+                (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)[dims - 1](2),
+                _double_conv(dims, channels[i], channels[i + 1], channels[i + 1], norm),
+            )
+            for i in range(n_scales - 1)
+        )
         # ups[i] merges scale i's skip features with the upsampled scale i + 1.
         self.ups = nn.ModuleList(
             _double_conv(dims, 2 * channels[i], channels[i - 1] if i else width, channels[i], norm)
-            for i in range(n_scales - 1))
-        self.blocks = nn.ModuleList(
-            _NeuralSpectralBlock(dims, c, n_tokens, n_bases, n_heads) for c in channels)
+            for i in range(n_scales - 1)
+        )
+        self.blocks = nn.ModuleList(_NeuralSpectralBlock(dims, c, n_tokens, n_bases, n_heads) for c in channels)
         # The authors apply this pointwise map before the projection too; two linear maps
         # in a row add no expressiveness but keep the parameter count theirs.
         self.out_conv = _conv(dims, width, width, 1)
-        self.project = nn.Sequential(_conv(dims, width, projection_channels, 1), nn.GELU(),
-                                     _conv(dims, projection_channels, out_channels, 1))
+        self.project = nn.Sequential(
+            _conv(dims, width, projection_channels, 1), nn.GELU(), _conv(dims, projection_channels, out_channels, 1)
+        )
 
     def _patch_tuple(self, patch_size: int | Sequence[int] | None) -> tuple[int, ...] | None:
         if patch_size is None:
             return None
         sizes = [patch_size] * self.dims if isinstance(patch_size, int) else list(patch_size)
         if len(sizes) != self.dims or any(isinstance(p, bool) or not isinstance(p, int) or p < 1 for p in sizes):
-            raise ValueError(f"LSM: patch_size must be None, a positive int or {self.dims} positive ints "
-                             f"(one per axis), got {patch_size!r}")
+            raise ValueError(
+                f"LSM: patch_size must be None, a positive int or {self.dims} positive ints "
+                f"(one per axis), got {patch_size!r}"
+            )
         return tuple(sizes)
 
     @property
@@ -353,13 +375,17 @@ class LSM(nn.Module):
     def _check_norm_size(self, batch: int, padded: Sequence[int]) -> None:
         coarsest = math.prod(n // 2 ** (self.n_scales - 1) for n in padded)
         if self.norm == "instance" and coarsest == 1:
-            raise ValueError(f"LSM: norm='instance' needs more than one point at the coarsest scale; the padded "
-                             f"input {tuple(padded)} has one after {self.n_scales - 1} halvings: use a larger input "
-                             f"or fewer n_scales")
+            raise ValueError(
+                f"LSM: norm='instance' needs more than one point at the coarsest scale; the padded "
+                f"input {tuple(padded)} has one after {self.n_scales - 1} halvings: use a larger input "
+                f"or fewer n_scales"
+            )
         if self.norm == "batch" and self.training and batch * coarsest == 1:
-            raise ValueError(f"LSM: norm='batch' in training mode needs more than one value per channel at the "
-                             f"coarsest scale; a batch of 1 padded to {tuple(padded)} has one: train with a "
-                             f"batch > 1, a larger input or fewer n_scales")
+            raise ValueError(
+                f"LSM: norm='batch' in training mode needs more than one value per channel at the "
+                f"coarsest scale; a batch of 1 padded to {tuple(padded)} has one: train with a "
+                f"batch > 1, a larger input or fewer n_scales"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the model to ``x`` of shape ``(batch, in_channels, n_1, ..., n_dims)``;
@@ -389,6 +415,8 @@ class LSM(nn.Module):
 
     def extra_repr(self) -> str:
         patch = "auto" if self.patch_size is None else self.patch_size
-        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, dims={self.dims}, "
-                f"hidden_channels={self.hidden_channels}, n_scales={self.n_scales}, n_tokens={self.n_tokens}, "
-                f"n_bases={self.n_bases}, n_heads={self.n_heads}, patch_size={patch}, norm={self.norm!r}")
+        return (
+            f"in_channels={self.in_channels}, out_channels={self.out_channels}, dims={self.dims}, "
+            f"hidden_channels={self.hidden_channels}, n_scales={self.n_scales}, n_tokens={self.n_tokens}, "
+            f"n_bases={self.n_bases}, n_heads={self.n_heads}, patch_size={patch}, norm={self.norm!r}"
+        )

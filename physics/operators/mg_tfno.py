@@ -78,10 +78,10 @@ _POOLS = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 def _per_axis(value: int | Sequence[int], dims: int, what: str, name: str, minimum: int) -> tuple[int, ...]:
     """``value`` as one int per spatial axis, each ``>= minimum``."""
     values = [value] * dims if isinstance(value, int) else list(value)
-    if len(values) != dims or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-                                      for v in values):
-        raise ValueError(f"{name}: {what} must be an int >= {minimum} or {dims} such ints (one per spatial axis), "
-                         f"got {value!r}")
+    if len(values) != dims or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in values):
+        raise ValueError(
+            f"{name}: {what} must be an int >= {minimum} or {dims} such ints (one per spatial axis), got {value!r}"
+        )
     return tuple(values)
 
 
@@ -118,8 +118,9 @@ def _extend(x: torch.Tensor, margins: Sequence[int], boundary: str) -> torch.Ten
     return x
 
 
-def _window_starts(n: int, n_patches: int, width: int, padding: int, factor: int,
-                   boundary: str | None) -> tuple[int, list[int]]:
+def _window_starts(
+    n: int, n_patches: int, width: int, padding: int, factor: int, boundary: str | None
+) -> tuple[int, list[int]]:
     """Margin added to each side of an axis of ``n`` points, and the first point (in the
     extended axis) of each patch's window of ``factor * width`` points."""
     s = n // n_patches
@@ -130,29 +131,44 @@ def _window_starts(n: int, n_patches: int, width: int, padding: int, factor: int
     return margin, [k * s for k in range(n_patches)]  # k s - p - (factor - 1) w / 2 + margin
 
 
-def _check_layout(sizes: Sequence[int], levels: int, n_patches: Sequence[int], padding: Sequence[int],
-                  boundary: str | None, name: str) -> None:
+def _check_layout(
+    sizes: Sequence[int], levels: int, n_patches: Sequence[int], padding: Sequence[int], boundary: str | None, name: str
+) -> None:
     for axis, (n, k, p) in enumerate(zip(sizes, n_patches, padding)):
         if n % k:
-            raise ValueError(f"{name}: spatial axis {axis} has {n} points, not divisible by n_patches={k}; "
-                             f"use a multiple of {k} points or another n_patches")
+            raise ValueError(
+                f"{name}: spatial axis {axis} has {n} points, not divisible by n_patches={k}; "
+                f"use a multiple of {k} points or another n_patches"
+            )
         s = n // k
         if levels >= 1 and s % 2:
-            raise ValueError(f"{name}: patches of {s} points along spatial axis {axis} ({n} / {k}) are odd; "
-                             f"levels >= 1 centres the coarse windows on patches and needs an even patch size")
+            raise ValueError(
+                f"{name}: patches of {s} points along spatial axis {axis} ({n} / {k}) are odd; "
+                f"levels >= 1 centres the coarse windows on patches and needs an even patch size"
+            )
         if boundary is None:
             if p:
-                raise ValueError(f"{name}: padding needs a boundary rule (boundary=None takes no values outside "
-                                 f"the domain); use padding 0 or boundary='reflect', 'periodic' or 'zeros'")
-            if (2 ** levels) * s > n:
-                raise ValueError(f"{name}: the level-{levels} context spans {2 ** levels} patches of {s} points, "
-                                 f"wider than the {n} points of spatial axis {axis}, and boundary=None adds none; "
-                                 f"use boundary='reflect', 'periodic' or 'zeros', or levels <= "
-                                 f"{int(math.log2(k))}")
+                raise ValueError(
+                    f"{name}: padding needs a boundary rule (boundary=None takes no values outside "
+                    f"the domain); use padding 0 or boundary='reflect', 'periodic' or 'zeros'"
+                )
+            if (2**levels) * s > n:
+                raise ValueError(
+                    f"{name}: the level-{levels} context spans {2**levels} patches of {s} points, "
+                    f"wider than the {n} points of spatial axis {axis}, and boundary=None adds none; "
+                    f"use boundary='reflect', 'periodic' or 'zeros', or levels <= "
+                    f"{int(math.log2(k))}"
+                )
 
 
-def multigrid_patches(x: torch.Tensor, levels: int, n_patches: int | Sequence[int], *,
-                      padding: int | Sequence[int] = 0, boundary: str | None = "reflect") -> torch.Tensor:
+def multigrid_patches(
+    x: torch.Tensor,
+    levels: int,
+    n_patches: int | Sequence[int],
+    *,
+    padding: int | Sequence[int] = 0,
+    boundary: str | None = "reflect",
+) -> torch.Tensor:
     """Split ``x`` into patches, each with ``levels`` coarser views of its neighbourhood.
 
     Parameters
@@ -193,8 +209,10 @@ def multigrid_patches(x: torch.Tensor, levels: int, n_patches: int | Sequence[in
     """
     name = "multigrid_patches"
     if not isinstance(x, torch.Tensor) or x.ndim not in (3, 4, 5):
-        raise ValueError(f"{name}: expected a tensor (batch, channels, n_1, ..., n_d) with d = 1, 2 or 3, got "
-                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        raise ValueError(
+            f"{name}: expected a tensor (batch, channels, n_1, ..., n_d) with d = 1, 2 or 3, got "
+            f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
+        )
     dims = x.ndim - 2
     if not isinstance(levels, int) or isinstance(levels, bool) or levels < 0:
         raise ValueError(f"{name}: levels must be an int >= 0, got {levels!r}")
@@ -208,7 +226,7 @@ def multigrid_patches(x: torch.Tensor, levels: int, n_patches: int | Sequence[in
 
     groups = []
     for level in range(levels + 1):
-        factor = 2 ** level
+        factor = 2**level
         layout = [_window_starts(n, k, w, p, factor, boundary) for n, k, w, p in zip(sizes, counts, widths, pads)]
         field = _extend(x, [m for m, _ in layout], boundary) if boundary is not None else x
         # pool once on the whole field with the coarsest stride that still hits every window's cells
@@ -256,15 +274,18 @@ def stitch(patches: torch.Tensor, n_patches: int | Sequence[int], *, padding: in
     """
     name = "stitch"
     if not isinstance(patches, torch.Tensor) or patches.ndim not in (3, 4, 5):
-        raise ValueError(f"{name}: expected patches (batch * n_patches, channels, *patch) with 1 to 3 spatial "
-                         f"axes, got {tuple(patches.shape) if isinstance(patches, torch.Tensor) else type(patches)}")
+        raise ValueError(
+            f"{name}: expected patches (batch * n_patches, channels, *patch) with 1 to 3 spatial "
+            f"axes, got {tuple(patches.shape) if isinstance(patches, torch.Tensor) else type(patches)}"
+        )
     dims = patches.ndim - 2
     counts = _per_axis(n_patches, dims, "n_patches", name, 1)
     pads = _per_axis(padding, dims, "padding", name, 0)
     total = math.prod(counts)
     if patches.shape[0] % total:
-        raise ValueError(f"{name}: {patches.shape[0]} patches do not make whole samples of {total} patches "
-                         f"(n_patches={counts})")
+        raise ValueError(
+            f"{name}: {patches.shape[0]} patches do not make whole samples of {total} patches (n_patches={counts})"
+        )
     widths = tuple(patches.shape[2:])
     if any(w <= 2 * p for w, p in zip(widths, pads)):
         raise ValueError(f"{name}: patches of {widths} points leave nothing after cropping padding {pads} per side")
@@ -335,9 +356,18 @@ class MGTFNO(nn.Module):
     ValueError: MGTFNO: patches of 15 points along spatial axis 0 (30 / 2) are odd; ...
     """
 
-    def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *, levels: int = 1,
-                 n_patches: int | Sequence[int] = 2, padding_fraction: float = 0.0,
-                 boundary: str | None = "reflect", **tfno_options: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        n_modes: int | Sequence[int],
+        *,
+        levels: int = 1,
+        n_patches: int | Sequence[int] = 2,
+        padding_fraction: float = 0.0,
+        boundary: str | None = "reflect",
+        **tfno_options: Any,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels < 1:
@@ -345,13 +375,16 @@ class MGTFNO(nn.Module):
         if not isinstance(levels, int) or isinstance(levels, bool) or levels < 0:
             raise ValueError(f"{name}: levels must be an int >= 0, got {levels!r}")
         if not (isinstance(padding_fraction, (int, float)) and 0 <= padding_fraction <= 1):
-            raise ValueError(f"{name}: padding_fraction must be a fraction of the patch size in [0, 1], got "
-                             f"{padding_fraction!r}")
+            raise ValueError(
+                f"{name}: padding_fraction must be a fraction of the patch size in [0, 1], got {padding_fraction!r}"
+            )
         _check_boundary(boundary, name)
         if boundary is None and padding_fraction > 0:
-            raise ValueError(f"{name}: padding_fraction needs a boundary rule (boundary=None takes no values "
-                             f"outside the domain); use padding_fraction=0 or boundary='reflect', 'periodic' or "
-                             f"'zeros'")
+            raise ValueError(
+                f"{name}: padding_fraction needs a boundary rule (boundary=None takes no values "
+                f"outside the domain); use padding_fraction=0 or boundary='reflect', 'periodic' or "
+                f"'zeros'"
+            )
         self.backbone = TFNO(in_channels * (levels + 1), out_channels, n_modes, **tfno_options)
         self.dims = self.backbone.dims
         self.n_modes = self.backbone.n_modes
@@ -360,10 +393,12 @@ class MGTFNO(nn.Module):
         self.n_patches = _per_axis(n_patches, self.dims, "n_patches", name, 1)
         if boundary is None:
             for axis, k in enumerate(self.n_patches):
-                if 2 ** levels > k:
-                    raise ValueError(f"{name}: the level-{levels} context spans {2 ** levels} patches but spatial "
-                                     f"axis {axis} has {k}, and boundary=None adds none; use boundary='reflect', "
-                                     f"'periodic' or 'zeros', or levels <= {int(math.log2(k))}")
+                if 2**levels > k:
+                    raise ValueError(
+                        f"{name}: the level-{levels} context spans {2**levels} patches but spatial "
+                        f"axis {axis} has {k}, and boundary=None adds none; use boundary='reflect', "
+                        f"'periodic' or 'zeros', or levels <= {int(math.log2(k))}"
+                    )
 
     @property
     def n_params(self) -> int:
@@ -385,12 +420,16 @@ class MGTFNO(nn.Module):
         try:
             self.backbone.convs[0]._check_sizes(widths, "patch")
         except ValueError as err:
-            raise ValueError(f"{name}: patches of {tuple(widths)} points (input {sizes} / n_patches "
-                             f"{self.n_patches} + overlap) are too small for n_modes={tuple(self.n_modes)}; "
-                             f"use fewer patches or modes ({err})") from None
+            raise ValueError(
+                f"{name}: patches of {tuple(widths)} points (input {sizes} / n_patches "
+                f"{self.n_patches} + overlap) are too small for n_modes={tuple(self.n_modes)}; "
+                f"use fewer patches or modes ({err})"
+            ) from None
         patches = multigrid_patches(x, self.levels, self.n_patches, padding=pads, boundary=self.boundary)
         return stitch(self.backbone(patches), self.n_patches, padding=pads)
 
     def extra_repr(self) -> str:
-        return (f"levels={self.levels}, n_patches={self.n_patches}, padding_fraction={self.padding_fraction}, "
-                f"boundary={self.boundary!r}")
+        return (
+            f"levels={self.levels}, n_patches={self.n_patches}, padding_fraction={self.padding_fraction}, "
+            f"boundary={self.boundary!r}"
+        )

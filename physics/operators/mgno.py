@@ -90,8 +90,9 @@ _PAD_MODES = {"dirichlet": "constant", "periodic": "circular", "neumann": "repli
 _ACTIVATION_NAMES = ("gelu", "relu", "silu", "tanh")
 
 
-def _counts(value: int | Sequence[int] | None, n: int, what: str, minimum: int, default: tuple[int, ...]
-            ) -> tuple[int, ...]:
+def _counts(
+    value: int | Sequence[int] | None, n: int, what: str, minimum: int, default: tuple[int, ...]
+) -> tuple[int, ...]:
     """``value`` as ``n`` per-level counts, each ``>= minimum``; raise ValueError naming ``what``."""
     if value is None:
         return default
@@ -100,8 +101,7 @@ def _counts(value: int | Sequence[int] | None, n: int, what: str, minimum: int, 
     elif isinstance(value, Sequence) and not isinstance(value, str):
         counts = tuple(value)
         if len(counts) != n:
-            raise ValueError(f"MgNO: {what} needs {n} per-level counts (fine to coarse), got {len(counts)}: "
-                             f"{value!r}")
+            raise ValueError(f"MgNO: {what} needs {n} per-level counts (fine to coarse), got {len(counts)}: {value!r}")
     else:
         raise ValueError(f"MgNO: {what} must be an int or a sequence of ints, got {value!r}")
     for c in counts:
@@ -113,8 +113,15 @@ def _counts(value: int | Sequence[int] | None, n: int, what: str, minimum: int, 
 class _VCycle(nn.Module):
     """One multi-channel V-cycle ``f (batch, c_f, *grid) -> u (batch, c_u, *grid)``, linear in f."""
 
-    def __init__(self, f_channels: int, u_channels: int, smoothing: tuple[int, ...],
-                 post_smoothing: tuple[int, ...], dims: int, boundary: str) -> None:
+    def __init__(
+        self,
+        f_channels: int,
+        u_channels: int,
+        smoothing: tuple[int, ...],
+        post_smoothing: tuple[int, ...],
+        dims: int,
+        boundary: str,
+    ) -> None:
         super().__init__()
         conv = (nn.Conv1d, nn.Conv2d)[dims - 1]
         conv_t = (nn.ConvTranspose1d, nn.ConvTranspose2d)[dims - 1]
@@ -127,18 +134,25 @@ class _VCycle(nn.Module):
             return conv(c_in, c_out, kernel_size=3, stride=stride, padding=0, bias=False)
 
         # A^l exists only where something reads it, so every parameter gets a gradient.
-        self.operators = nn.ModuleList([
-            stencil(u_channels, f_channels) if (l < levels - 1 or smoothing[l] > 1) else nn.Identity()
-            for l in range(levels)])
-        self.smoothers = nn.ModuleList([
-            nn.ModuleList([stencil(f_channels, u_channels) for _ in range(smoothing[l])]) for l in range(levels)])
-        self.post_smoothers = nn.ModuleList([
-            nn.ModuleList([stencil(f_channels, u_channels) for _ in range(post_smoothing[l])])
-            for l in range(levels - 1)])
+        self.operators = nn.ModuleList(
+            [
+                stencil(u_channels, f_channels) if (l < levels - 1 or smoothing[l] > 1) else nn.Identity()
+                for l in range(levels)
+            ]
+        )
+        self.smoothers = nn.ModuleList(
+            [nn.ModuleList([stencil(f_channels, u_channels) for _ in range(smoothing[l])]) for l in range(levels)]
+        )
+        self.post_smoothers = nn.ModuleList(
+            [
+                nn.ModuleList([stencil(f_channels, u_channels) for _ in range(post_smoothing[l])])
+                for l in range(levels - 1)
+            ]
+        )
         self.restrictions = nn.ModuleList([stencil(f_channels, f_channels, stride=2) for _ in range(levels - 1)])
-        self.prolongations = nn.ModuleList([
-            conv_t(u_channels, u_channels, kernel_size=4, stride=2, padding=0, bias=False)
-            for _ in range(levels - 1)])
+        self.prolongations = nn.ModuleList(
+            [conv_t(u_channels, u_channels, kernel_size=4, stride=2, padding=0, bias=False) for _ in range(levels - 1)]
+        )
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         return F.pad(x, [1, 1] * self.dims, mode=self.pad_mode)
@@ -252,13 +266,28 @@ class MgNO(nn.Module):
     True
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, hidden_channels: int = 32, n_layers: int = 5,
-                 levels: int = 4, smoothing: int | Sequence[int] | None = None,
-                 post_smoothing: int | Sequence[int] = 0, boundary: str = "dirichlet",
-                 activation: str = "gelu", dims: int = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int = 32,
+        n_layers: int = 5,
+        levels: int = 4,
+        smoothing: int | Sequence[int] | None = None,
+        post_smoothing: int | Sequence[int] = 0,
+        boundary: str = "dirichlet",
+        activation: str = "gelu",
+        dims: int = 2,
+    ) -> None:
         super().__init__()
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("hidden_channels", hidden_channels), ("n_layers", n_layers), ("levels", levels)):
+        for what, v in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("hidden_channels", hidden_channels),
+            ("n_layers", n_layers),
+            ("levels", levels),
+        ):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"MgNO: {what} must be a positive int, got {v!r}")
         if boundary not in _PAD_MODES:
@@ -275,9 +304,12 @@ class MgNO(nn.Module):
         self.act = activation_function(activation)
 
         widths = [in_channels] + [hidden_channels] * (n_layers - 1) + [out_channels]
-        self.vcycles = nn.ModuleList([
-            _VCycle(c_in, c_out, self.smoothing, self.post_smoothing, dims, boundary)
-            for c_in, c_out in zip(widths[:-1], widths[1:])])
+        self.vcycles = nn.ModuleList(
+            [
+                _VCycle(c_in, c_out, self.smoothing, self.post_smoothing, dims, boundary)
+                for c_in, c_out in zip(widths[:-1], widths[1:])
+            ]
+        )
         self.pointwise = nn.ModuleList([Pointwise(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])])
 
     @property
@@ -286,10 +318,12 @@ class MgNO(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
-                f"hidden_channels={self.hidden_channels}, n_layers={self.n_layers}, levels={self.levels}, "
-                f"smoothing={self.smoothing}, post_smoothing={self.post_smoothing}, boundary={self.boundary!r}, "
-                f"activation={self.activation!r}, dims={self.dims}")
+        return (
+            f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"hidden_channels={self.hidden_channels}, n_layers={self.n_layers}, levels={self.levels}, "
+            f"smoothing={self.smoothing}, post_smoothing={self.post_smoothing}, boundary={self.boundary!r}, "
+            f"activation={self.activation!r}, dims={self.dims}"
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1[, n_2])``."""

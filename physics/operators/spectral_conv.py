@@ -127,12 +127,13 @@ def factorized_ranks(shape: Sequence[int], factorization: str, rank: float | int
             raise ValueError(f"rank as a fraction of the dense weight must be positive, got {rank}")
         target = rank * total
         if factorization == "tucker":
-            c = _solve_increasing(lambda c: c ** n * total + c * sum(s * s for s in shape), target, 1.0)
+            c = _solve_increasing(lambda c: c**n * total + c * sum(s * s for s in shape), target, 1.0)
             return tuple(max(1, min(s, round(c * s))) for s in shape)
         if factorization == "cp":
             return (max(1, round(target / (sum(shape) + 1))),)
+
         def tt_count(r: float) -> float:
-            bonds = (1.0, *(min(r, math.prod(shape[: k + 1]), math.prod(shape[k + 1:])) for k in range(n - 1)), 1.0)
+            bonds = (1.0, *(min(r, math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(n - 1)), 1.0)
             return sum(bonds[k] * s * bonds[k + 1] for k, s in enumerate(shape))
 
         r = _solve_increasing(tt_count, target, float(total))
@@ -162,7 +163,7 @@ def _cap_tt(shape: tuple[int, ...], ranks: list[int]) -> tuple[int, ...]:
     """TT bonds cannot exceed the smaller of the products of the modes on either side."""
     out = []
     for k, r in enumerate(ranks):
-        left, right = math.prod(shape[: k + 1]), math.prod(shape[k + 1:])
+        left, right = math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])
         out.append(min(r, left, right))
     return tuple(out)
 
@@ -180,8 +181,9 @@ class _ModeChain(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, X: torch.Tensor, L: torch.Tensor | None, P: torch.Tensor,
-                R: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        ctx: Any, X: torch.Tensor, L: torch.Tensor | None, P: torch.Tensor, R: torch.Tensor | None
+    ) -> torch.Tensor:
         M, B, _ = X.shape
         T1 = X if L is None else (X.reshape(M * B, -1) @ L).reshape(M, B, -1)
         T2 = T1 * P[:, None, :] if P.ndim == 2 else torch.bmm(T1, P)
@@ -272,10 +274,19 @@ class SpectralConv(nn.Module):
     torch.Size([2, 5, 16, 16])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int], *,
-                 factorization: str | None = None, rank: float | int | Sequence[int] = 1.0,
-                 implementation: str = "factorized", separable: bool = False, bias: bool = True,
-                 init_std: float | str = "auto") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        n_modes: int | Sequence[int],
+        *,
+        factorization: str | None = None,
+        rank: float | int | Sequence[int] = 1.0,
+        implementation: str = "factorized",
+        separable: bool = False,
+        bias: bool = True,
+        init_std: float | str = "auto",
+    ) -> None:
         super().__init__()
         name = "SpectralConv"
         for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
@@ -291,8 +302,9 @@ class SpectralConv(nn.Module):
             raise ValueError(f"{name}: implementation must be 'factorized' or 'reconstructed', got {implementation!r}")
         self.implementation = implementation
         if separable and in_channels != out_channels:
-            raise ValueError(f"{name}: separable weights need in_channels == out_channels, got {in_channels} and "
-                             f"{out_channels}")
+            raise ValueError(
+                f"{name}: separable weights need in_channels == out_channels, got {in_channels} and {out_channels}"
+            )
         self.separable = bool(separable)
         if init_std == "auto":
             init_std = (2 / (in_channels + out_channels)) ** 0.5
@@ -316,8 +328,8 @@ class SpectralConv(nn.Module):
         n = len(shape)
         letters = iter(_LETTERS)
         modes = ["i"] + ([] if self.separable else ["o"]) + [next(letters) for _ in range(self.dims)]
-        x_terms = "bi" + "".join(modes[-self.dims:])
-        out_terms = "b" + ("i" if self.separable else "o") + "".join(modes[-self.dims:])
+        x_terms = "bi" + "".join(modes[-self.dims :])
+        out_terms = "b" + ("i" if self.separable else "o") + "".join(modes[-self.dims :])
         self.ranks: tuple[int, ...] = ()
         if self.factorization == "dense":
             self.dense = self._complex_param(shape, s)
@@ -341,8 +353,9 @@ class SpectralConv(nn.Module):
             self.ranks = factorized_ranks(shape, "tt", rank)
             sigma = (s * s / math.prod(self.ranks)) ** (1 / (2 * n))
             bonds = (1, *self.ranks, 1)
-            self.cores = nn.ParameterList([self._complex_param((bonds[k], d, bonds[k + 1]), sigma)
-                                           for k, d in enumerate(shape)])
+            self.cores = nn.ParameterList(
+                [self._complex_param((bonds[k], d, bonds[k + 1]), sigma) for k, d in enumerate(shape)]
+            )
             b = [next(letters) for _ in range(n - 1)]
             terms = [modes[0] + b[0]] + [b[k - 1] + modes[k] + b[k] for k in range(1, n - 1)] + [b[-1] + modes[-1]]
         self._equation = x_terms + "," + ",".join(terms) + "->" + out_terms
@@ -420,8 +433,10 @@ class SpectralConv(nn.Module):
         for axis, (k, n) in enumerate(zip(self.n_modes, sizes)):
             last = axis == self.dims - 1
             if (k // 2 + 1 > n // 2 + 1) if last else (k > n):
-                raise ValueError(f"SpectralConv: {k} Fourier modes along spatial axis {axis} lie above the Nyquist "
-                                 f"limit of the {what}'s {n} points; use at least {k} points or fewer modes")
+                raise ValueError(
+                    f"SpectralConv: {k} Fourier modes along spatial axis {axis} lie above the Nyquist "
+                    f"limit of the {what}'s {n} points; use at least {k} points or fewer modes"
+                )
 
     def forward(self, x: torch.Tensor, output_shape: Sequence[int] | None = None) -> torch.Tensor:
         """Apply the layer to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
@@ -488,5 +503,7 @@ class SpectralConv(nn.Module):
 
     def extra_repr(self) -> str:
         extra = "" if self.factorization == "dense" else f", ranks={self.ranks}, implementation={self.implementation!r}"
-        return (f"{self.in_channels}, {self.out_channels}, n_modes={tuple(self.n_modes)}, "
-                f"factorization={self.factorization!r}{extra}" + (", separable=True" if self.separable else ""))
+        return (
+            f"{self.in_channels}, {self.out_channels}, n_modes={tuple(self.n_modes)}, "
+            f"factorization={self.factorization!r}{extra}" + (", separable=True" if self.separable else "")
+        )

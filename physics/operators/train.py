@@ -51,8 +51,7 @@ from torch import nn
 
 from physics._training import distributed_rank as _distributed
 from physics._training import epoch_order as _epoch_order
-from physics._training import load_checkpoint
-from physics._training import save_png
+from physics._training import load_checkpoint, save_png
 from physics._training import save_atomic as _save_atomic
 from physics.operators._checks import check_finite
 from physics.operators.losses import H1Loss, LpLoss, relative_h1, relative_lp
@@ -66,8 +65,9 @@ Data = Any  # (x, y) | {"a": x, "u": y} | path | manifest name
 # Data and normalisation
 
 
-def as_pair(data: Data, what: str, dims: int | None = None, dtype: torch.dtype = torch.float32) -> tuple[
-        torch.Tensor, torch.Tensor]:
+def as_pair(
+    data: Data, what: str, dims: int | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, y)`` float tensors of shape ``(n, channels, *spatial)`` from ``data``.
 
     A channel axis is inserted when the arrays have exactly ``dims + 1`` axes (single-
@@ -86,8 +86,9 @@ def as_pair(data: Data, what: str, dims: int | None = None, dtype: torch.dtype =
     elif isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
     else:
-        raise TypeError(f"{what}: expected (x, y), a dict with 'a' and 'u', or a dataset path/name; got "
-                        f"{type(data).__name__}")
+        raise TypeError(
+            f"{what}: expected (x, y), a dict with 'a' and 'u', or a dataset path/name; got {type(data).__name__}"
+        )
     x, y = (torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v) for v in (x, y))
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"{what}: {x.shape[0]} inputs but {y.shape[0]} outputs")
@@ -116,8 +117,14 @@ class NormalizedOperator(nn.Module):
     only on the training grid (another grid raises ``ValueError``).
     """
 
-    def __init__(self, model: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None,
-                 mode: str | None = "global", eps: float = 1e-6) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor | None = None,
+        y: torch.Tensor | None = None,
+        mode: str | None = "global",
+        eps: float = 1e-6,
+    ) -> None:
         super().__init__()
         if mode not in ("global", "pointwise", None):
             raise ValueError(f"normalize must be 'global', 'pointwise' or None, got {mode!r}")
@@ -133,8 +140,10 @@ class NormalizedOperator(nn.Module):
 
     def _check_grid(self, x: torch.Tensor) -> None:
         if self.mode == "pointwise" and tuple(x.shape[2:]) != tuple(self.x_mean.shape[2:]):
-            raise ValueError(f"pointwise normalisation was fitted on a {tuple(self.x_mean.shape[2:])} grid, the "
-                             f"input has {tuple(x.shape[2:])}; train with normalize='global' to change resolution")
+            raise ValueError(
+                f"pointwise normalisation was fitted on a {tuple(self.x_mean.shape[2:])} grid, the "
+                f"input has {tuple(x.shape[2:])}; train with normalize='global' to change resolution"
+            )
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
         self._check_grid(x)
@@ -204,8 +213,9 @@ class TrainResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Data, *, batch_size: int = 64, periodic: bool = False,
-             nodes: bool = True) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, data: Data, *, batch_size: int = 64, periodic: bool = False, nodes: bool = True
+) -> dict[str, float]:
     """Mean relative L2 and H1 errors of ``model`` on ``data`` (physical values).
 
     Returns ``{"l2": ..., "h1": ...}``.
@@ -217,7 +227,7 @@ def evaluate(model: nn.Module, data: Data, *, batch_size: int = 64, periodic: bo
     model.eval()
     l2 = h1 = 0.0
     for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        xb, yb = x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
         pred = model(xb).float()
         yb = yb.float()
         l2 += float(relative_lp(pred, yb, reduction="sum"))
@@ -259,14 +269,33 @@ def _loss_fn(loss: str | Callable[..., torch.Tensor], options: dict[str, Any]) -
     raise ValueError(f"loss must be 'l2', 'h1' or a callable, got {loss!r}")
 
 
-def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] | None = None, epochs: int = 20,
-          batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4, optimizer: str = "adamw",
-          scheduler: str | None = "cosine", step_size: int | None = None, gamma: float = 0.5,
-          loss: str | Callable[..., torch.Tensor] = "h1", periodic: bool = False, nodes: bool = True,
-          normalize: str | None = "global", amp: bool | None = None, grad_clip: float | None = None,
-          checkpoint: str | Path | None = None, checkpoint_every: int = 1, resume: bool | str | Path = False,
-          seed: int = 0, eval_every: int = 1, progress: bool | None = None,
-          plot: str | Path | None = None) -> TrainResult:
+def train(
+    model: nn.Module,
+    train_data: Data,
+    *,
+    test_data: Mapping[str, Data] | None = None,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    optimizer: str = "adamw",
+    scheduler: str | None = "cosine",
+    step_size: int | None = None,
+    gamma: float = 0.5,
+    loss: str | Callable[..., torch.Tensor] = "h1",
+    periodic: bool = False,
+    nodes: bool = True,
+    normalize: str | None = "global",
+    amp: bool | None = None,
+    grad_clip: float | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1,
+    resume: bool | str | Path = False,
+    seed: int = 0,
+    eval_every: int = 1,
+    progress: bool | None = None,
+    plot: str | Path | None = None,
+) -> TrainResult:
     """Fit ``model`` to ``train_data``.
 
     Parameters
@@ -315,8 +344,12 @@ def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] |
         Bad settings, data with NaN/Inf, shapes the model refuses, a checkpoint of another
         run.
     """
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every),
-                    ("eval_every", eval_every)):
+    for name, v in (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("checkpoint_every", checkpoint_every),
+        ("eval_every", eval_every),
+    ):
         if not isinstance(v, int) or v < 1:
             raise ValueError(f"train: {name} must be a positive int, got {v!r}")
     if not lr > 0 or weight_decay < 0:
@@ -350,9 +383,19 @@ def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] |
     use_amp = (device.type == "cuda") if amp is None else bool(amp)
     amp_dtype = torch.bfloat16
 
-    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                "optimizer": optimizer, "scheduler": scheduler, "loss": loss if isinstance(loss, str) else "custom",
-                "normalize": normalize, "seed": seed, "n_train": int(x.shape[0]), "world": world}
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "loss": loss if isinstance(loss, str) else "custom",
+        "normalize": normalize,
+        "seed": seed,
+        "n_train": int(x.shape[0]),
+        "world": world,
+    }
     history: dict[str, list[float]] = {"train_loss": [], "epoch_time": []}
     for name in tests:
         history[f"{name}_l2"], history[f"{name}_h1"] = [], []
@@ -381,20 +424,21 @@ def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] |
         order = _epoch_order(n, seed, epoch)
         if world > 1:
             share = n // world
-            order = order[rank * share:(rank + 1) * share]
+            order = order[rank * share : (rank + 1) * share]
         net.train()
         t0 = time.perf_counter()
         total, count = 0.0, 0
         for s in range(0, order.numel(), batch_size):
-            idx = order[s:s + batch_size]
+            idx = order[s : s + batch_size]
             xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 pred = net(xb)
             value = loss_fn(pred.float(), yb)
             if not torch.isfinite(value):
-                raise FloatingPointError(f"train: the loss became {float(value)} at epoch {epoch + 1}; lower lr "
-                                         "or enable grad_clip")
+                raise FloatingPointError(
+                    f"train: the loss became {float(value)} at epoch {epoch + 1}; lower lr or enable grad_clip"
+                )
             value.backward()
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -421,13 +465,23 @@ def train(model: nn.Module, train_data: Data, *, test_data: Mapping[str, Data] |
             bar.set_postfix(post)
             bar.update(1)
         if ckpt_path is not None and rank == 0 and (last or (epoch + 1) % checkpoint_every == 0):
-            _save_atomic({"settings": settings, "epoch": epoch + 1, "model": wrapped.state_dict(),
-                          "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else {},
-                          "history": history, "torch_rng": torch.get_rng_state()}, ckpt_path)
+            _save_atomic(
+                {
+                    "settings": settings,
+                    "epoch": epoch + 1,
+                    "model": wrapped.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict() if sched else {},
+                    "history": history,
+                    "torch_rng": torch.get_rng_state(),
+                },
+                ckpt_path,
+            )
     if bar is not None:
         bar.close()
-    result = TrainResult(model=wrapped, history=history, n_params=sum(p.numel() for p in model.parameters()
-                                                                      if p.requires_grad))
+    result = TrainResult(
+        model=wrapped, history=history, n_params=sum(p.numel() for p in model.parameters() if p.requires_grad)
+    )
     if plot is not None and rank == 0:
         result.plot(plot)
     return result

@@ -65,9 +65,8 @@ def real_float(x: Any, name: str, what: str, trailing: tuple[int, ...]) -> Any:
     if x.dtype not in (xp.float32, xp.float64):
         raise ValueError(f"{name}: {what} must be float32 or float64, got {x.dtype}")
     k = len(trailing)
-    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != trailing:
-        raise ValueError(f"{name}: {what} must have trailing shape {trailing} (batch axes first), "
-                         f"got {tuple(x.shape)}")
+    if x.ndim < k or tuple(x.shape[x.ndim - k :]) != trailing:
+        raise ValueError(f"{name}: {what} must have trailing shape {trailing} (batch axes first), got {tuple(x.shape)}")
     return xp
 
 
@@ -94,7 +93,7 @@ def etdrk4_coefficients(lin: np.ndarray, h: float, contour: int = 32) -> tuple[n
     z = hl[..., None] + roots
     ez = np.exp(z)
     q = h * np.real(np.mean((np.exp(z / 2) - 1) / z, axis=-1))
-    f1 = h * np.real(np.mean((-4 - z + ez * (4 - 3 * z + z ** 2)) / z ** 3, axis=-1))
-    f2 = h * np.real(np.mean((2 + z + ez * (z - 2)) / z ** 3, axis=-1))
-    f3 = h * np.real(np.mean((-4 - 3 * z - z ** 2 + ez * (4 - z)) / z ** 3, axis=-1))
+    f1 = h * np.real(np.mean((-4 - z + ez * (4 - 3 * z + z**2)) / z**3, axis=-1))
+    f2 = h * np.real(np.mean((2 + z + ez * (z - 2)) / z**3, axis=-1))
+    f3 = h * np.real(np.mean((-4 - 3 * z - z**2 + ez * (4 - z)) / z**3, axis=-1))
     return np.exp(hl), np.exp(hl / 2), q, f1, f2, f3

@@ -300,9 +300,7 @@ class Darcy2D:
         host_dtype = np.float32 if a.dtype == xp.float32 else np.float64
         return xp.asarray(u.astype(host_dtype), dtype=a.dtype, device=device_of(a))
 
-    def _solve_cg(
-        self, xp: Any, a: Any, rhs: Any, batch: int, rtol: float, maxiter: int, preconditioner: str
-    ) -> Any:
+    def _solve_cg(self, xp: Any, a: Any, rhs: Any, batch: int, rtol: float, maxiter: int, preconditioner: str) -> Any:
         ax, ay = _face_coefficients(xp, a, self.mean)
         m = self.n - 2
         b = xp.broadcast_to(rhs[:, 1:-1, 1:-1] * self.h**2, (batch, m, m))
@@ -494,7 +492,8 @@ class _SineTransformSolver:
         if gap <= 64.0 * dtype_eps(xp, dtype) * scale:
             raise ValueError(
                 f"{where}: k**2 = {self._shift:.12g} is the discrete Dirichlet eigenvalue "
-                f"{self._shift + eig[p, q]:.12g} (mode p={p + 1}, q={q + 1}) of the 5-point Laplacian with n={self.n}; the problem is singular, "
+                f"{self._shift + eig[p, q]:.12g} (mode p={p + 1}, q={q + 1}) of the 5-point Laplacian "
+                f"with n={self.n}; the problem is singular, "
                 "change k or n"
             )
 
@@ -577,7 +576,7 @@ class Helmholtz2D(_SineTransformSolver):
     >>> Helmholtz2D(3, k=4.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Helmholtz2D: k**2 = 16 is the discrete Dirichlet eigenvalue 16 (mode p=1, q=1) ... singular, change k or n
+    ValueError: Helmholtz2D: k**2 = 16 is the discrete Dirichlet eigenvalue 16 ... singular, change k or n
     """
 
     _name = "Helmholtz2D"
@@ -686,7 +685,8 @@ def _broadcast_batch(a: Any, f: Any, where: str) -> int:
     batch_f = f.shape[0] if f.ndim == 3 else None
     if batch_a is not None and batch_f is not None and batch_a != batch_f:
         raise ValueError(
-            f"{where}: a has a batch of {batch_a} samples but f has {batch_f}; give f one per sample or one (n, n) field"
+            f"{where}: a has a batch of {batch_a} samples but f has {batch_f}; "
+            "give f one per sample or one (n, n) field"
         )
     return batch_a if batch_a is not None else (batch_f if batch_f is not None else 1)
 

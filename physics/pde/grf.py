@@ -72,9 +72,20 @@ class GaussianRandomField:
 
     name = "GaussianRandomField"
 
-    def __init__(self, n: int, *, dim: int = 2, alpha: float = 2.0, tau: float = 3.0, sigma: float | None = None,
-                 bc: str = "periodic", length: float = 1.0, modes: int | None = None, zero_mean: bool = True,
-                 normalization: str = "kl") -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        dim: int = 2,
+        alpha: float = 2.0,
+        tau: float = 3.0,
+        sigma: float | None = None,
+        bc: str = "periodic",
+        length: float = 1.0,
+        modes: int | None = None,
+        zero_mean: bool = True,
+        normalization: str = "kl",
+    ) -> None:
         if bc not in ("periodic", "neumann"):
             raise ValueError(f"{self.name}: bc must be 'periodic' or 'neumann', got {bc!r}")
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim not in (1, 2, 3):
@@ -88,16 +99,19 @@ class GaussianRandomField:
             self.n = int(n)
         self.alpha = sp.check_positive(alpha, "alpha", self.name)
         self.tau = sp.check_positive(tau, "tau", self.name)
-        self.sigma = (self.tau ** (self.alpha - self.dim / 2) if sigma is None
-                      else sp.check_positive(sigma, "sigma", self.name))
+        self.sigma = (
+            self.tau ** (self.alpha - self.dim / 2) if sigma is None else sp.check_positive(sigma, "sigma", self.name)
+        )
         self.length = sp.check_positive(length, "length", self.name)
         top = self.n // 2 if bc == "periodic" else self.n
         if modes is not None:
             if isinstance(modes, bool) or not isinstance(modes, (int, np.integer)) or modes < 1:
                 raise ValueError(f"{self.name}: modes must be an int >= 1 or None, got {modes!r}")
             if modes > top:
-                raise ValueError(f"{self.name}: the grid n = {self.n} resolves at most {top} modes per direction "
-                                 f"({bc}), got modes = {modes}; raise n or lower modes")
+                raise ValueError(
+                    f"{self.name}: the grid n = {self.n} resolves at most {top} modes per direction "
+                    f"({bc}), got modes = {modes}; raise n or lower modes"
+                )
         self.modes = top if modes is None else int(modes)
         if normalization not in ("kl", "fno"):
             raise ValueError(f"{self.name}: normalization must be 'kl' or 'fno', got {normalization!r}")
@@ -124,7 +138,7 @@ class GaussianRandomField:
         ks = self.integer_modes()
         scale = (2 if self.bc == "periodic" else 1) * math.pi / self.length
         mu = sum((scale * k) ** 2 for k in ks)
-        lam = self.sigma ** 2 * (mu + self.tau ** 2) ** (-self.alpha)
+        lam = self.sigma**2 * (mu + self.tau**2) ** (-self.alpha)
         keep = np.ones(lam.shape, dtype=bool)
         for k in ks:
             keep &= np.abs(k) < self.modes
@@ -171,8 +185,9 @@ class GaussianRandomField:
         sample index, so a batch's fields do not depend on how the batch is split)."""
         xp = sp.real_float(noise, self.name, "the noise", (self.n,) * self.dim)
         if noise.ndim != self.dim + 1:
-            raise ValueError(f"{self.name}: the noise must have shape (num,) + {(self.n,) * self.dim}, "
-                             f"got {tuple(noise.shape)}")
+            raise ValueError(
+                f"{self.name}: the noise must have shape (num,) + {(self.n,) * self.dim}, got {tuple(noise.shape)}"
+            )
         axes = tuple(range(1, self.dim + 1))
         vol = self.length ** (-self.dim / 2)
         if self.bc == "periodic":
@@ -192,7 +207,7 @@ class GaussianRandomField:
         axes = tuple(range(u.ndim - self.dim, u.ndim))
         vol = self.length ** (self.dim / 2)
         if self.bc == "periodic":
-            return xp.fft.rfftn(u, axes=axes) * (vol / self.n ** self.dim)
+            return xp.fft.rfftn(u, axes=axes) * (vol / self.n**self.dim)
         b = sp.to_device(self.cosine_matrix() / self.n, u)
         out = u
         for a in axes:

@@ -134,7 +134,7 @@ def skew_rotation_problem(
     if rank is not None:
         if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 <= rank <= n:
             raise ValueError(f"skew_rotation_problem: rank must be an integer in 0..{n}, got {rank!r}")
-        d[int(rank):] = 0.0
+        d[int(rank) :] = 0.0
     rng = np.random.default_rng(seed)
     w1 = random_skew_symmetric(n, rng)
     w2 = random_skew_symmetric(n, rng)

@@ -533,10 +533,9 @@ class RadiativeTransfer1D:
         # i sin(theta)/dx and (cos(theta) - 1)/dx. Each mode and node is an n_moments system.
         theta = 2.0 * np.pi * np.arange(self.nx // 2 + 1) / self.nx
         stab = self.abs_transport_matrix if self.stabilization == "roe" else self.max_speed * np.eye(self.n_moments)
-        modes = (
-            (-1j * np.sin(theta) / self.dx)[:, None, None] * self.transport_matrix
-            + ((np.cos(theta) - 1.0) / self.dx)[:, None, None] * stab
-        )
+        modes = (-1j * np.sin(theta) / self.dx)[:, None, None] * self.transport_matrix + (
+            (np.cos(theta) - 1.0) / self.dx
+        )[:, None, None] * stab
         projector = self._scattering_projector()
         identity = np.eye(self.n_moments)
         out = np.empty((t.size, *self.dims))

@@ -38,6 +38,7 @@ import numpy as np
 
 from physics.pde import _spectral as sp
 from tnkit import backend
+from tnkit.run import progress as progress_report
 
 __all__ = ["Burgers1D", "NavierStokes2D", "fno_forcing"]
 
@@ -56,8 +57,7 @@ class _Periodic:
     dims: int
     name: str
 
-    def __init__(self, n: int, nu: float, length: float, dt: float, method: str, dealias: bool,
-                 max_cfl: float) -> None:
+    def __init__(self, n: int, nu: float, length: float, dt: float, method: str, dealias: bool, max_cfl: float) -> None:
         self.n = sp.check_grid(n, self.name)
         self.nu = sp.check_positive(nu, "the viscosity nu", self.name, allow_zero=True)
         self.length = sp.check_positive(length, "the period length", self.name)
@@ -69,7 +69,7 @@ class _Periodic:
         self.dealias = bool(dealias)
         self.dx = self.length / self.n
         self._k = sp.wavenumbers(self.n, self.dims, self.length)
-        k2 = sum(k ** 2 for k in self._k)
+        k2 = sum(k**2 for k in self._k)
         self._lin = -self.nu * k2
         self._mask = sp.dealias_mask(self.n, self.dims) if self.dealias else np.ones_like(k2)
         self._cache: dict[Any, dict[str, Any]] = {}
@@ -151,15 +151,21 @@ class _Periodic:
     # FFTs themselves (NS at 256^2: 2.4 ms a step instead of 5.3 ms). torch gains nothing
     # from it on the CPU (measured) and has a caching allocator on CUDA.
     def _workspace(self, xp: Any, wh: Any, ops: dict[str, Any]) -> dict[str, Any] | None:
-        if (self.method == "etdrk4" or not hasattr(self, "_nonlinear_ws") or backend.library_name(xp) != "numpy"
-                or not _NUMPY_FFT_OUT):
+        if (
+            self.method == "etdrk4"
+            or not hasattr(self, "_nonlinear_ws")
+            or backend.library_name(xp) != "numpy"
+            or not _NUMPY_FFT_OUT
+        ):
             return None
         key = ("ws", tuple(wh.shape), threading.get_ident())  # one workspace per thread
         ws = ops.get(key)
         if ws is None:
             real = tuple(wh.shape[:-1]) + (self.n,)
-            ws = {"real": [np.empty(real, dtype=ops["mask"].dtype) for _ in range(4)],
-                  "cplx": [np.empty(wh.shape, dtype=wh.dtype) for _ in range(6)]}
+            ws = {
+                "real": [np.empty(real, dtype=ops["mask"].dtype) for _ in range(4)],
+                "cplx": [np.empty(wh.shape, dtype=wh.dtype) for _ in range(6)],
+            }
             ops[key] = ws
         return ws
 
@@ -189,12 +195,16 @@ class _Periodic:
     def _check_cfl(self, xp: Any, w: Any, t: float) -> None:
         speed = self.max_speed(w)
         if not math.isfinite(speed):
-            raise FloatingPointError(f"{self.name}: the solution is not finite at t = {t:.6g} (the time step "
-                                     f"dt = {self.dt:g} is unstable; lower it)")
+            raise FloatingPointError(
+                f"{self.name}: the solution is not finite at t = {t:.6g} (the time step "
+                f"dt = {self.dt:g} is unstable; lower it)"
+            )
         cfl = self.dt * speed / self.dx
         if cfl > self.max_cfl:
-            raise ValueError(f"{self.name}: CFL violation at t = {t:.6g}: dt * max speed / dx = {cfl:.3g} > "
-                             f"max_cfl = {self.max_cfl:g}; lower dt to <= {self.max_cfl * self.dx / speed:.3g}")
+            raise ValueError(
+                f"{self.name}: CFL violation at t = {t:.6g}: dt * max speed / dx = {cfl:.3g} > "
+                f"max_cfl = {self.max_cfl:g}; lower dt to <= {self.max_cfl * self.dx / speed:.3g}"
+            )
 
     def max_speed(self, w: Any) -> float:
         """Sum over directions of the largest absolute velocity component (CFL speed)."""
@@ -218,8 +228,15 @@ class _Periodic:
             wh = self._step_hat(xp, wh, ops)
         return xp.astype(self._ifft(xp, wh), w.dtype)
 
-    def solve(self, w0: Any, t_final: float, *, snapshots: int = 0, progress: bool | None = None,
-              callback: Callable[[float, Any], None] | None = None) -> tuple[Any, Any]:
+    def solve(
+        self,
+        w0: Any,
+        t_final: float,
+        *,
+        snapshots: int = 0,
+        progress: bool | None = None,
+        callback: Callable[[float, Any], None] | None = None,
+    ) -> tuple[Any, Any]:
         """Integrate from ``w0`` to ``t_final``.
 
         ``snapshots`` equally spaced states after the start (the last at ``t_final``) are
@@ -232,16 +249,16 @@ class _Periodic:
         if isinstance(snapshots, bool) or not isinstance(snapshots, (int, np.integer)) or snapshots < 0:
             raise ValueError(f"{self.name}: snapshots must be an int >= 0, got {snapshots!r}")
         if snapshots and total % snapshots:
-            raise ValueError(f"{self.name}: {total} steps do not split into {snapshots} equal snapshot "
-                             f"intervals; choose t_final, dt and snapshots so they do")
+            raise ValueError(
+                f"{self.name}: {total} steps do not split into {snapshots} equal snapshot "
+                f"intervals; choose t_final, dt and snapshots so they do"
+            )
         self._check_cfl(xp, w0, 0.0)
         every = total // snapshots if snapshots else max(total, 1)
         ops = self._ops(w0)
         wh = self._fft(xp, w0)
         frames = []
-        from tnkit.mps.evolution import progress_bar
-
-        bar = progress_bar(total, self.name, progress)
+        bar = progress_report(total, self.name, progress, unit="step")
         try:
             for k in range(1, total + 1):
                 wh = self._step_hat(xp, wh, ops)
@@ -308,34 +325,48 @@ class NavierStokes2D(_Periodic):
     dims = 2
     name = "NavierStokes2D"
 
-    def __init__(self, n: int, nu: float, *, length: float = 1.0, forcing: Any = None, dt: float = 1e-4,
-                 method: str = "cn-heun", dealias: bool = True, max_cfl: float = 1.0) -> None:
+    def __init__(
+        self,
+        n: int,
+        nu: float,
+        *,
+        length: float = 1.0,
+        forcing: Any = None,
+        dt: float = 1e-4,
+        method: str = "cn-heun",
+        dealias: bool = True,
+        max_cfl: float = 1.0,
+    ) -> None:
         super().__init__(n, nu, length, dt, method, dealias, max_cfl)
         if forcing is None:
             f = np.zeros((self.n, self.n))
         elif callable(forcing):
             f = np.asarray(forcing(*self.grid), dtype=np.float64)
         else:
-            f = np.asarray(backend.to_host(forcing) if not isinstance(forcing, np.ndarray) else forcing,
-                           dtype=np.float64)
+            f = np.asarray(
+                backend.to_host(forcing) if not isinstance(forcing, np.ndarray) else forcing, dtype=np.float64
+            )
         if f.shape != (self.n, self.n):
             raise ValueError(f"{self.name}: forcing must be an ({self.n}, {self.n}) grid, got shape {f.shape}")
         if not np.isfinite(f).all():
             raise ValueError(f"{self.name}: forcing has NaN or Inf values")
         self.forcing = f
         kx, ky = self._k
-        k2 = kx ** 2 + ky ** 2
+        k2 = kx**2 + ky**2
         inv = np.zeros_like(k2)
         inv[k2 > 0] = 1 / k2[k2 > 0]
         self._inv_lap = inv  # psi_hat = omega_hat / |k|^2 (zero mean)
 
     def _extra_ops(self, w: Any) -> dict[str, Any]:
         kx, ky = self._k
-        return {"ikx": sp.to_device(1j * kx, w, complex_=True), "iky": sp.to_device(1j * ky, w, complex_=True),
-                "u_op": sp.to_device(1j * ky * self._inv_lap, w, complex_=True),  # u = psi_y
-                "v_op": sp.to_device(-1j * kx * self._inv_lap, w, complex_=True),  # v = -psi_x
-                "f_hat": sp.to_device(np.fft.rfftn(self.forcing) * self._mask, w, complex_=True),
-                "neg_mask": sp.to_device(-self._mask, w)}
+        return {
+            "ikx": sp.to_device(1j * kx, w, complex_=True),
+            "iky": sp.to_device(1j * ky, w, complex_=True),
+            "u_op": sp.to_device(1j * ky * self._inv_lap, w, complex_=True),  # u = psi_y
+            "v_op": sp.to_device(-1j * kx * self._inv_lap, w, complex_=True),  # v = -psi_x
+            "f_hat": sp.to_device(np.fft.rfftn(self.forcing) * self._mask, w, complex_=True),
+            "neg_mask": sp.to_device(-self._mask, w),
+        }
 
     def _nonlinear(self, xp: Any, wh: Any, ops: dict[str, Any]) -> Any:
         u = self._ifft(xp, ops["u_op"] * wh)
@@ -370,8 +401,10 @@ class NavierStokes2D(_Periodic):
         xp = self._check_state(w, "the vorticity")
         ops = self._ops(w)
         wh = self._fft(xp, w)
-        return (xp.astype(self._ifft(xp, ops["u_op"] * wh), w.dtype),
-                xp.astype(self._ifft(xp, ops["v_op"] * wh), w.dtype))
+        return (
+            xp.astype(self._ifft(xp, ops["u_op"] * wh), w.dtype),
+            xp.astype(self._ifft(xp, ops["v_op"] * wh), w.dtype),
+        )
 
     def max_speed(self, w: Any) -> float:
         xp = backend.namespace(w)
@@ -382,12 +415,12 @@ class NavierStokes2D(_Periodic):
         """Kinetic energy ``1/2 int |u|^2`` per sample (shape of the batch axes)."""
         xp = backend.namespace(w)
         u, v = self.velocity(w)
-        return 0.5 * xp.mean(u * u + v * v, axis=(-2, -1)) * self.length ** 2
+        return 0.5 * xp.mean(u * u + v * v, axis=(-2, -1)) * self.length**2
 
     def enstrophy(self, w: Any) -> Any:
         """Enstrophy ``1/2 int omega^2`` per sample."""
         xp = self._check_state(w, "the vorticity")
-        return 0.5 * xp.mean(w * w, axis=(-2, -1)) * self.length ** 2
+        return 0.5 * xp.mean(w * w, axis=(-2, -1)) * self.length**2
 
 
 class Burgers1D(_Periodic):
@@ -425,8 +458,18 @@ class Burgers1D(_Periodic):
     dims = 1
     name = "Burgers1D"
 
-    def __init__(self, n: int, nu: float, *, length: float = 1.0, x0: float = 0.0, dt: float = 1e-4,
-                 method: str = "etdrk4", dealias: bool = True, max_cfl: float = 1.0) -> None:
+    def __init__(
+        self,
+        n: int,
+        nu: float,
+        *,
+        length: float = 1.0,
+        x0: float = 0.0,
+        dt: float = 1e-4,
+        method: str = "etdrk4",
+        dealias: bool = True,
+        max_cfl: float = 1.0,
+    ) -> None:
         super().__init__(n, nu, length, dt, method, dealias, max_cfl)
         if not isinstance(x0, (int, float, np.integer, np.floating)) or not math.isfinite(float(x0)):
             raise ValueError(f"{self.name}: x0 must be a finite number, got {x0!r}")

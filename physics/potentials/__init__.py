@@ -25,7 +25,29 @@ from physics.potentials._neighbors import NeighborList, cell_volume, minimum_ima
 from physics.potentials._radial import ExpNormalBasis, GaussianBasis, cosine_cutoff
 from physics.potentials._tensornet import TensorNet
 
-__all__ = ["Potential", "TensorNet", "EGNN", "Frames", "Batch", "load_frames", "fit", "evaluate", "FitResult",
-           "Calculator", "run_md", "MDResult", "bonds_of", "fit_reference_energies", "element_counts",
-           "MIN_DISTANCE", "ExpNormalBasis", "GaussianBasis", "cosine_cutoff",
-           "NeighborList", "cell_volume", "minimum_image", "neighbor_list", "perpendicular_widths"]
+__all__ = [
+    "Potential",
+    "TensorNet",
+    "EGNN",
+    "Frames",
+    "Batch",
+    "load_frames",
+    "fit",
+    "evaluate",
+    "FitResult",
+    "Calculator",
+    "run_md",
+    "MDResult",
+    "bonds_of",
+    "fit_reference_energies",
+    "element_counts",
+    "MIN_DISTANCE",
+    "ExpNormalBasis",
+    "GaussianBasis",
+    "cosine_cutoff",
+    "NeighborList",
+    "cell_volume",
+    "minimum_image",
+    "neighbor_list",
+    "perpendicular_widths",
+]

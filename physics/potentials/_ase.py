@@ -18,6 +18,7 @@ import torch
 
 from physics._training import save_png
 from physics.potentials._model import Potential
+from tnkit.run import progress as progress_report
 
 __all__ = ["Calculator", "MDResult", "run_md", "bonds_of"]
 
@@ -81,9 +82,12 @@ class Calculator(_AseCalculator or object):  # type: ignore[misc]
         positions = torch.tensor(atoms.positions, dtype=self.dtype, device=self.device)
         out = self.model(numbers, positions, **kwargs)
         energy = float(out["energy"][0])
-        self.results = {"energy": energy, "free_energy": energy,
-                        "energies": out["atomic_energies"].detach().cpu().numpy().astype(np.float64),
-                        "forces": out["forces"].detach().cpu().numpy().astype(np.float64)}
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": out["atomic_energies"].detach().cpu().numpy().astype(np.float64),
+            "forces": out["forces"].detach().cpu().numpy().astype(np.float64),
+        }
         if want_stress:
             s = out["stress"][0].detach().cpu().numpy().astype(np.float64)
             self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
@@ -144,8 +148,10 @@ class MDResult:
 
     def summary(self) -> str:
         state = "stable" if self.stable else f"UNSTABLE at {self.unstable_time:.3f} ps"
-        return (f"{self.times[-1]:.3f} ps, <T> = {self.temperature.mean():.0f} K, drift {self.drift:.3f} meV/atom, "
-                f"max |dE| {self.max_deviation:.3f} meV/atom, {state} (max bond change {self.max_bond_change:.3f} A)")
+        return (
+            f"{self.times[-1]:.3f} ps, <T> = {self.temperature.mean():.0f} K, drift {self.drift:.3f} meV/atom, "
+            f"max |dE| {self.max_deviation:.3f} meV/atom, {state} (max bond change {self.max_bond_change:.3f} A)"
+        )
 
     def plot(self, path: str | Path) -> Path:
         """Energies and temperature against time as a PNG."""
@@ -171,10 +177,22 @@ class MDResult:
         return save_png(fig, path)
 
 
-def run_md(atoms: Any, model: Potential | Any, *, time_ps: float = 1.0, timestep_fs: float = 0.5,
-           temperature_K: float = 300.0, ensemble: str = "nve", friction: float = 0.01, interval: int = 10,
-           seed: int = 0, max_bond_change: float = 0.5, stop_when_unstable: bool = False,
-           trajectory: str | Path | None = None, progress: bool | None = None) -> MDResult:
+def run_md(
+    atoms: Any,
+    model: Potential | Any,
+    *,
+    time_ps: float = 1.0,
+    timestep_fs: float = 0.5,
+    temperature_K: float = 300.0,
+    ensemble: str = "nve",
+    friction: float = 0.01,
+    interval: int = 10,
+    seed: int = 0,
+    max_bond_change: float = 0.5,
+    stop_when_unstable: bool = False,
+    trajectory: str | Path | None = None,
+    progress: bool | None = None,
+) -> MDResult:
     """Molecular dynamics of ``atoms`` with a model (or any ASE calculator).
 
     Parameters
@@ -262,9 +280,7 @@ def run_md(atoms: Any, model: Potential | Any, *, time_ps: float = 1.0, timestep
             if trajectory is not None:
                 frames.append(atoms.copy())
 
-    from tnkit.mps.evolution import progress_bar
-
-    bar = progress_bar(steps, "md", progress)
+    bar = progress_report(steps, "md", progress, unit="step")
     observe()
     try:
         done = 0
@@ -291,8 +307,16 @@ def run_md(atoms: Any, model: Potential | Any, *, time_ps: float = 1.0, timestep
     etot = epot + ekin
     n = len(atoms)
     w = max(1, len(etot) // 10)
-    return MDResult(times=t, potential_energy=epot, kinetic_energy=ekin, total_energy=etot, temperature=temp,
-                    n_atoms=n, drift=1e3 * abs(etot[-w:].mean() - etot[:w].mean()) / n,
-                    max_deviation=1e3 * float(np.max(np.abs(etot - etot[0]))) / n,
-                    stable=state["unstable"] is None, unstable_time=state["unstable"],
-                    max_bond_change=state["max_change"])
+    return MDResult(
+        times=t,
+        potential_energy=epot,
+        kinetic_energy=ekin,
+        total_energy=etot,
+        temperature=temp,
+        n_atoms=n,
+        drift=1e3 * abs(etot[-w:].mean() - etot[:w].mean()) / n,
+        max_deviation=1e3 * float(np.max(np.abs(etot - etot[0]))) / n,
+        stable=state["unstable"] is None,
+        unstable_time=state["unstable"],
+        max_bond_change=state["max_change"],
+    )

@@ -40,8 +40,9 @@ def _mlp(sizes: Sequence[int], act: type[nn.Module], last_act: bool = False) -> 
 
 
 class _Layer(nn.Module):
-    def __init__(self, hidden: int, n_rbf: int, act: type[nn.Module], update_positions: bool, attention: bool,
-                 norm: float) -> None:
+    def __init__(
+        self, hidden: int, n_rbf: int, act: type[nn.Module], update_positions: bool, attention: bool, norm: float
+    ) -> None:
         super().__init__()
         self.edge = _mlp([2 * hidden + 1 + n_rbf, hidden, hidden], act, last_act=True)
         self.node = _mlp([2 * hidden, hidden, hidden], act)
@@ -54,8 +55,9 @@ class _Layer(nn.Module):
             self.coord = None
         self.norm = norm
 
-    def forward(self, h: torch.Tensor, vectors: torch.Tensor, edge_index: torch.Tensor, basis: nn.Module,
-                cut: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, h: torch.Tensor, vectors: torch.Tensor, edge_index: torch.Tensor, basis: nn.Module, cut: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         src, dst = edge_index
         d2 = (vectors * vectors).sum(-1)
         d = torch.sqrt(d2 + 1e-12)
@@ -118,10 +120,20 @@ class EGNN(Potential):
     ICML 2021, arXiv:2102.09844.
     """
 
-    def __init__(self, hidden_channels: int = 128, num_layers: int = 4, cutoff: float = 5.0, num_rbf: int = 32, *,
-                 update_positions: bool = True, attention: bool = True, neighbor_norm: float = 10.0,
-                 activation: str = "silu", elements: Sequence[int] | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        hidden_channels: int = 128,
+        num_layers: int = 4,
+        cutoff: float = 5.0,
+        num_rbf: int = 32,
+        *,
+        update_positions: bool = True,
+        attention: bool = True,
+        neighbor_norm: float = 10.0,
+        activation: str = "silu",
+        elements: Sequence[int] | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(cutoff, elements)
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
@@ -133,9 +145,16 @@ class EGNN(Potential):
         self.embedding = nn.Embedding(self.n_species, hidden_channels)
         self.basis = GaussianBasis(num_rbf, cutoff) if num_rbf >= 2 else _Empty()
         self.layers = nn.ModuleList(
-            _Layer(hidden_channels, num_rbf if num_rbf >= 2 else 0, act, update_positions and k < num_layers - 1,
-                   attention, neighbor_norm)
-            for k in range(num_layers))
+            _Layer(
+                hidden_channels,
+                num_rbf if num_rbf >= 2 else 0,
+                act,
+                update_positions and k < num_layers - 1,
+                attention,
+                neighbor_norm,
+            )
+            for k in range(num_layers)
+        )
         self.head = _mlp([hidden_channels, hidden_channels, 1], act)
         if dtype is not None:
             self.to(dtype)
@@ -149,8 +168,10 @@ class EGNN(Potential):
         return self.head(h).squeeze(-1)
 
     def extra_repr(self) -> str:
-        return (f"hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, num_rbf={self.num_rbf}, "
-                f"cutoff={self.cutoff}, update_positions={self.update_positions}")
+        return (
+            f"hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, num_rbf={self.num_rbf}, "
+            f"cutoff={self.cutoff}, update_positions={self.update_positions}"
+        )
 
 
 class _Empty(nn.Module):

@@ -100,8 +100,9 @@ def _predict(net: nn.Module, batch: Batch, create_graph: bool, forces: bool = Tr
     return net(batch["numbers"], batch["positions"], **kwargs)
 
 
-def _loss(out: dict[str, torch.Tensor], batch: Batch, energy_weight: float, force_weight: float,
-          per_atom: bool) -> torch.Tensor:
+def _loss(
+    out: dict[str, torch.Tensor], batch: Batch, energy_weight: float, force_weight: float, per_atom: bool
+) -> torch.Tensor:
     de = out["energy"] - batch["energy"]
     if per_atom:
         de = de / batch["n_atoms"]
@@ -112,8 +113,15 @@ def _loss(out: dict[str, torch.Tensor], batch: Batch, energy_weight: float, forc
     return loss
 
 
-def evaluate(model: Potential, frames: Frames, *, batch_size: int = 32, energy_weight: float = 1.0,
-             force_weight: float = 1.0, per_atom: bool = True) -> dict[str, float]:
+def evaluate(
+    model: Potential,
+    frames: Frames,
+    *,
+    batch_size: int = 32,
+    energy_weight: float = 1.0,
+    force_weight: float = 1.0,
+    per_atom: bool = True,
+) -> dict[str, float]:
     """Errors of ``model`` on ``frames``.
 
     Returns
@@ -147,8 +155,9 @@ def evaluate(model: Potential, frames: Frames, *, batch_size: int = 32, energy_w
             ae += float(de.abs().sum())
             ae_atom += float((de.abs() / batch["n_atoms"]).sum())
             se += float((de * de).sum())
-            loss += float(_loss({k: v.detach() for k, v in out.items()}, batch, energy_weight, force_weight,
-                                per_atom)) * len(de)
+            loss += float(
+                _loss({k: v.detach() for k, v in out.items()}, batch, energy_weight, force_weight, per_atom)
+            ) * len(de)
             if has_forces:
                 df = (out["forces"].detach() - batch["forces"]).double()
                 af += float(df.abs().sum())
@@ -158,9 +167,15 @@ def evaluate(model: Potential, frames: Frames, *, batch_size: int = 32, energy_w
         model.train(was_training)
     n = len(frames)
     nan = float("nan")
-    return {"energy_mae": 1e3 * ae / n, "energy_mae_per_atom": 1e3 * ae_atom / n, "energy_rmse": 1e3 * math.sqrt(se / n),
-            "force_mae": 1e3 * af / nf if nf else nan, "force_rmse": 1e3 * math.sqrt(sf / nf) if nf else nan,
-            "loss": loss / n, "n_frames": n}
+    return {
+        "energy_mae": 1e3 * ae / n,
+        "energy_mae_per_atom": 1e3 * ae_atom / n,
+        "energy_rmse": 1e3 * math.sqrt(se / n),
+        "force_mae": 1e3 * af / nf if nf else nan,
+        "force_rmse": 1e3 * math.sqrt(sf / nf) if nf else nan,
+        "loss": loss / n,
+        "n_frames": n,
+    }
 
 
 class _EMA:
@@ -191,13 +206,34 @@ class _EMA:
             b_ema.copy_(b)
 
 
-def fit(model: Potential, train: Frames, validation: Frames | None = None, *, epochs: int = 100,
-        batch_size: int = 16, lr: float = 1e-3, weight_decay: float = 0.0, energy_weight: float = 1.0,
-        force_weight: float = 10.0, per_atom: bool = True, ema_decay: float = 0.99, lr_factor: float = 0.8,
-        lr_patience: int = 10, min_lr: float = 1e-6, warmup_steps: int = 0, early_stopping: int | None = 50,
-        reference_energies: bool = True, scale_to_forces: bool = True, grad_clip: float | None = 100.0,
-        checkpoint: str | Path | None = None, checkpoint_every: int = 1, resume: bool | str | Path = False,
-        seed: int = 0, progress: bool | None = None, plot: str | Path | None = None) -> FitResult:
+def fit(
+    model: Potential,
+    train: Frames,
+    validation: Frames | None = None,
+    *,
+    epochs: int = 100,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    energy_weight: float = 1.0,
+    force_weight: float = 10.0,
+    per_atom: bool = True,
+    ema_decay: float = 0.99,
+    lr_factor: float = 0.8,
+    lr_patience: int = 10,
+    min_lr: float = 1e-6,
+    warmup_steps: int = 0,
+    early_stopping: int | None = 50,
+    reference_energies: bool = True,
+    scale_to_forces: bool = True,
+    grad_clip: float | None = 100.0,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1,
+    resume: bool | str | Path = False,
+    seed: int = 0,
+    progress: bool | None = None,
+    plot: str | Path | None = None,
+) -> FitResult:
     """Fit ``model`` to the energies and forces of ``train``.
 
     Parameters
@@ -288,7 +324,7 @@ def fit(model: Potential, train: Frames, validation: Frames | None = None, *, ep
     if reference_energies:
         ref = model.fit_reference_energies(train.composition(), train.energies)
     if scale_to_forces and train.forces is not None:
-        rms = float(np.sqrt(np.mean(train.forces ** 2)))
+        rms = float(np.sqrt(np.mean(train.forces**2)))
         if rms > 0:
             model.energy_scale.fill_(rms)
     if reference_energies:
@@ -314,11 +350,25 @@ def fit(model: Potential, train: Frames, validation: Frames | None = None, *, ep
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=lr_factor, patience=lr_patience, min_lr=min_lr)
     ema = _EMA(model, ema_decay)
 
-    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                "energy_weight": energy_weight, "force_weight": force_weight, "per_atom": per_atom,
-                "ema_decay": ema_decay, "lr_factor": lr_factor, "lr_patience": lr_patience, "min_lr": min_lr,
-                "warmup_steps": warmup_steps, "early_stopping": early_stopping, "seed": seed, "n_train": len(train), "world": world,
-                "n_validation": 0 if validation is None else len(validation)}
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "energy_weight": energy_weight,
+        "force_weight": force_weight,
+        "per_atom": per_atom,
+        "ema_decay": ema_decay,
+        "lr_factor": lr_factor,
+        "lr_patience": lr_patience,
+        "min_lr": min_lr,
+        "warmup_steps": warmup_steps,
+        "early_stopping": early_stopping,
+        "seed": seed,
+        "n_train": len(train),
+        "world": world,
+        "n_validation": 0 if validation is None else len(validation),
+    }
     keys = ("train_loss", "val_loss", "val_energy_mae", "val_force_mae", "lr", "epoch_time")
     history: dict[str, list[float]] = {k: [] for k in keys}
     best = {"loss": math.inf, "epoch": 0, "state": copy.deepcopy(ema.model.state_dict())}
@@ -350,7 +400,7 @@ def fit(model: Potential, train: Frames, validation: Frames | None = None, *, ep
         order = epoch_order(n, seed, epoch).numpy()
         if world > 1:
             share = n // world
-            order = order[rank * share:(rank + 1) * share]
+            order = order[rank * share : (rank + 1) * share]
         model.train()
         t0 = time.perf_counter()
         total = 0.0
@@ -360,7 +410,7 @@ def fit(model: Potential, train: Frames, validation: Frames | None = None, *, ep
             if step < warmup_steps:
                 for group in opt.param_groups:
                     group["lr"] = lr * (step + 1) / warmup_steps
-            batch = train.collate(order[s:s + batch_size]).to(device, dtype)
+            batch = train.collate(order[s : s + batch_size]).to(device, dtype)
             opt.zero_grad(set_to_none=True)
             loss = _loss(_predict(net, batch, create_graph=True), batch, energy_weight, force_weight, per_atom)
             if not torch.isfinite(loss):
@@ -374,16 +424,31 @@ def fit(model: Potential, train: Frames, validation: Frames | None = None, *, ep
         elapsed = time.perf_counter() - t0
         train_loss = total / max(len(order), 1)
         if validation is not None:
-            metrics = evaluate(ema.model, validation, batch_size=max(batch_size, 32), energy_weight=energy_weight,
-                               force_weight=force_weight, per_atom=per_atom)
+            metrics = evaluate(
+                ema.model,
+                validation,
+                batch_size=max(batch_size, 32),
+                energy_weight=energy_weight,
+                force_weight=force_weight,
+                per_atom=per_atom,
+            )
             monitor = metrics["loss"]
         else:
             metrics = {"loss": math.nan, "energy_mae": math.nan, "force_mae": math.nan}
             monitor = train_loss
         if (epoch + 1) * steps_per_epoch >= warmup_steps:
             sched.step(monitor)
-        for key, value in zip(keys, (train_loss, metrics["loss"], metrics["energy_mae"], metrics["force_mae"],
-                                     opt.param_groups[0]["lr"], elapsed)):
+        for key, value in zip(
+            keys,
+            (
+                train_loss,
+                metrics["loss"],
+                metrics["energy_mae"],
+                metrics["force_mae"],
+                opt.param_groups[0]["lr"],
+                elapsed,
+            ),
+        ):
             history[key].append(float(value))
         epoch += 1
         if monitor < best["loss"]:
@@ -391,23 +456,42 @@ def fit(model: Potential, train: Frames, validation: Frames | None = None, *, ep
         elif validation is not None and early_stopping is not None and epoch - best["epoch"] >= early_stopping:
             stopped = True
         if bar is not None:
-            bar.set_postfix({"loss": f"{train_loss:.3g}", "E meV": f"{metrics['energy_mae']:.3g}",
-                             "F meV/A": f"{metrics['force_mae']:.3g}"})
+            bar.set_postfix(
+                {
+                    "loss": f"{train_loss:.3g}",
+                    "E meV": f"{metrics['energy_mae']:.3g}",
+                    "F meV/A": f"{metrics['force_mae']:.3g}",
+                }
+            )
             bar.update(1)
         last = epoch == epochs or stopped
         if ckpt_path is not None and rank == 0 and (last or epoch % checkpoint_every == 0):
-            save_atomic({"settings": settings, "epoch": epoch, "model": model.state_dict(),
-                         "ema": ema.model.state_dict(), "ema_updates": ema.updates, "optimizer": opt.state_dict(),
-                         "scheduler": sched.state_dict(), "history": history, "best_loss": best["loss"],
-                         "best_epoch": best["epoch"], "best_state": best["state"], "stopped": stopped,
-                         "reference": {str(k): v for k, v in ref.items()}, "torch_rng": torch.get_rng_state()},
-                        ckpt_path)
+            save_atomic(
+                {
+                    "settings": settings,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "ema": ema.model.state_dict(),
+                    "ema_updates": ema.updates,
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "history": history,
+                    "best_loss": best["loss"],
+                    "best_epoch": best["epoch"],
+                    "best_state": best["state"],
+                    "stopped": stopped,
+                    "reference": {str(k): v for k, v in ref.items()},
+                    "torch_rng": torch.get_rng_state(),
+                },
+                ckpt_path,
+            )
     if bar is not None:
         bar.close()
     model.load_state_dict(best["state"])
     model.eval()
-    result = FitResult(model=model, history=history, best_epoch=best["epoch"], reference_energies=ref,
-                       stopped_early=stopped)
+    result = FitResult(
+        model=model, history=history, best_epoch=best["epoch"], reference_energies=ref, stopped_early=stopped
+    )
     if plot is not None and rank == 0:
         result.plot(plot)
     return result

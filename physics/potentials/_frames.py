@@ -60,8 +60,18 @@ class Frames:
     (2, 4, [-31.6])
     """
 
-    def __init__(self, numbers: Any, positions: Any, n_atoms: Any, energies: Any, forces: Any = None,
-                 cells: Any = None, pbc: Any = None, *, source: str = "arrays") -> None:
+    def __init__(
+        self,
+        numbers: Any,
+        positions: Any,
+        n_atoms: Any,
+        energies: Any,
+        forces: Any = None,
+        cells: Any = None,
+        pbc: Any = None,
+        *,
+        source: str = "arrays",
+    ) -> None:
         self.numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
         self.positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
         self.n_atoms = np.asarray(n_atoms, dtype=np.int64).reshape(-1)
@@ -72,8 +82,10 @@ class Frames:
         self.source = source
         total = int(self.n_atoms.sum())
         if self.numbers.shape[0] != total or self.positions.shape[0] != total:
-            raise ValueError(f"{source}: n_atoms sums to {total} but there are {self.numbers.shape[0]} atomic numbers "
-                             f"and {self.positions.shape[0]} positions")
+            raise ValueError(
+                f"{source}: n_atoms sums to {total} but there are {self.numbers.shape[0]} atomic numbers "
+                f"and {self.positions.shape[0]} positions"
+            )
         if self.energies.shape[0] != len(self.n_atoms):
             raise ValueError(f"{source}: {len(self.n_atoms)} frames but {self.energies.shape[0]} energies")
         if self.forces is not None and self.forces.shape[0] != total:
@@ -83,16 +95,22 @@ class Frames:
         if np.any((self.numbers < 1) | (self.numbers > 118)):
             bad = int(self.numbers[(self.numbers < 1) | (self.numbers > 118)][0])
             raise ValueError(f"{source}: unknown element Z={bad}")
-        for name, arr in (("positions", self.positions), ("energies", self.energies), ("forces", self.forces),
-                          ("cells", self.cells)):
+        for name, arr in (
+            ("positions", self.positions),
+            ("energies", self.energies),
+            ("forces", self.forces),
+            ("cells", self.cells),
+        ):
             if arr is not None and not np.all(np.isfinite(arr)):
-                raise ValueError(f"{source}: {name} contain NaN or Inf (first bad frame "
-                                 f"{self._bad_frame(name, arr)})")
+                raise ValueError(f"{source}: {name} contain NaN or Inf (first bad frame {self._bad_frame(name, arr)})")
         if self.cells is not None:
             if self.cells.shape[0] != len(self.n_atoms):
                 raise ValueError(f"{source}: {len(self.n_atoms)} frames but {self.cells.shape[0]} cells")
-            self.pbc = (np.ones((len(self.n_atoms), 3), dtype=bool) if pbc is None
-                        else np.broadcast_to(np.asarray(pbc, dtype=bool), (len(self.n_atoms), 3)).copy())
+            self.pbc = (
+                np.ones((len(self.n_atoms), 3), dtype=bool)
+                if pbc is None
+                else np.broadcast_to(np.asarray(pbc, dtype=bool), (len(self.n_atoms), 3)).copy()
+            )
             periodic = self.pbc.any(axis=1)
             if np.any(np.abs(np.linalg.det(self.cells[periodic])) < 1e-9):
                 raise ValueError(f"{source}: a periodic frame's cell has zero volume")
@@ -106,17 +124,35 @@ class Frames:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_arrays(cls, numbers: Any, positions: Any, energies: Any, forces: Any = None, cells: Any = None,
-                    pbc: Any = None, *, source: str = "arrays") -> "Frames":
+    def from_arrays(
+        cls,
+        numbers: Any,
+        positions: Any,
+        energies: Any,
+        forces: Any = None,
+        cells: Any = None,
+        pbc: Any = None,
+        *,
+        source: str = "arrays",
+    ) -> "Frames":
         """Frames of one fixed composition: ``numbers`` (n,), ``positions`` (F, n, 3), ``forces`` (F, n, 3)."""
         numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
         positions = np.asarray(positions, dtype=np.float64)
         if positions.ndim != 3 or positions.shape[1:] != (numbers.shape[0], 3):
-            raise ValueError(f"{source}: positions must have shape (frames, {numbers.shape[0]}, 3), "
-                             f"got {positions.shape}")
+            raise ValueError(
+                f"{source}: positions must have shape (frames, {numbers.shape[0]}, 3), got {positions.shape}"
+            )
         n_frames = positions.shape[0]
-        return cls(np.tile(numbers, n_frames), positions, np.full(n_frames, numbers.shape[0]), energies,
-                   None if forces is None else np.asarray(forces).reshape(-1, 3), cells, pbc, source=source)
+        return cls(
+            np.tile(numbers, n_frames),
+            positions,
+            np.full(n_frames, numbers.shape[0]),
+            energies,
+            None if forces is None else np.asarray(forces).reshape(-1, 3),
+            cells,
+            pbc,
+            source=source,
+        )
 
     @classmethod
     def from_ase(cls, images: Sequence[Any], *, source: str = "ase") -> "Frames":
@@ -133,8 +169,16 @@ class Frames:
             positions.append(atoms.positions)
             cells.append(np.asarray(atoms.cell))
             pbcs.append(atoms.pbc)
-        return cls(np.concatenate(numbers), np.concatenate(positions), [len(n) for n in numbers], energies,
-                   np.concatenate(forces), cells if periodic else None, pbcs if periodic else None, source=source)
+        return cls(
+            np.concatenate(numbers),
+            np.concatenate(positions),
+            [len(n) for n in numbers],
+            energies,
+            np.concatenate(forces),
+            cells if periodic else None,
+            pbcs if periodic else None,
+            source=source,
+        )
 
     @classmethod
     def load(cls, source: str | Path) -> "Frames":
@@ -147,8 +191,7 @@ class Frames:
         from physics.data import load_molecules
 
         data = load_molecules(source)
-        return cls.from_arrays(data["numbers"], data["positions"], data["energies"], data["forces"],
-                               source=str(source))
+        return cls.from_arrays(data["numbers"], data["positions"], data["energies"], data["forces"], source=str(source))
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:
@@ -171,20 +214,31 @@ class Frames:
             raise IndexError(f"frame index out of range for {len(self)} frames")
         frames = frames % max(len(self), 1)
         rows = self.atom_rows(frames)
-        return Frames(self.numbers[rows], self.positions[rows], self.n_atoms[frames], self.energies[frames],
-                      None if self.forces is None else self.forces[rows],
-                      None if self.cells is None else self.cells[frames],
-                      None if self.pbc is None else self.pbc[frames], source=self.source)
+        return Frames(
+            self.numbers[rows],
+            self.positions[rows],
+            self.n_atoms[frames],
+            self.energies[frames],
+            None if self.forces is None else self.forces[rows],
+            None if self.cells is None else self.cells[frames],
+            None if self.pbc is None else self.pbc[frames],
+            source=self.source,
+        )
 
     def __add__(self, other: "Frames") -> "Frames":
         if (self.forces is None) != (other.forces is None) or (self.cells is None) != (other.cells is None):
             raise ValueError("cannot concatenate frames with and without forces / cells")
         cat = np.concatenate
-        return Frames(cat([self.numbers, other.numbers]), cat([self.positions, other.positions]),
-                      cat([self.n_atoms, other.n_atoms]), cat([self.energies, other.energies]),
-                      None if self.forces is None else cat([self.forces, other.forces]),
-                      None if self.cells is None else cat([self.cells, other.cells]),
-                      None if self.pbc is None else cat([self.pbc, other.pbc]), source=f"{self.source}+{other.source}")
+        return Frames(
+            cat([self.numbers, other.numbers]),
+            cat([self.positions, other.positions]),
+            cat([self.n_atoms, other.n_atoms]),
+            cat([self.energies, other.energies]),
+            None if self.forces is None else cat([self.forces, other.forces]),
+            None if self.cells is None else cat([self.cells, other.cells]),
+            None if self.pbc is None else cat([self.pbc, other.pbc]),
+            source=f"{self.source}+{other.source}",
+        )
 
     def split(self, sizes: Sequence[int], *, seed: int = 0) -> list["Frames"]:
         """Random disjoint subsets of the given sizes (``numpy.random.default_rng(seed)`` permutation).
@@ -208,9 +262,13 @@ class Frames:
         frames = np.arange(len(self)) if frames is None else np.asarray(frames, dtype=np.int64).reshape(-1)
         rows = self.atom_rows(frames)
         counts = self.n_atoms[frames]
-        out = Batch(numbers=torch.from_numpy(self.numbers[rows]), positions=torch.from_numpy(self.positions[rows]),
-                    batch=torch.from_numpy(np.repeat(np.arange(len(frames)), counts)),
-                    energy=torch.from_numpy(self.energies[frames]), n_atoms=torch.from_numpy(counts))
+        out = Batch(
+            numbers=torch.from_numpy(self.numbers[rows]),
+            positions=torch.from_numpy(self.positions[rows]),
+            batch=torch.from_numpy(np.repeat(np.arange(len(frames)), counts)),
+            energy=torch.from_numpy(self.energies[frames]),
+            n_atoms=torch.from_numpy(counts),
+        )
         if self.forces is not None:
             out["forces"] = torch.from_numpy(self.forces[rows])
         if self.cells is not None:
@@ -218,14 +276,15 @@ class Frames:
             out["pbc"] = torch.from_numpy(self.pbc[frames])
         return out
 
-    def batches(self, batch_size: int, *, shuffle: bool = False, generator: np.random.Generator | None = None
-                ) -> Iterator[Batch]:
+    def batches(
+        self, batch_size: int, *, shuffle: bool = False, generator: np.random.Generator | None = None
+    ) -> Iterator[Batch]:
         """Iterate over :class:`Batch` es of ``batch_size`` frames (the last may be smaller)."""
         order = np.arange(len(self))
         if shuffle:
             order = (generator or np.random.default_rng()).permutation(len(self))
         for start in range(0, len(self), batch_size):
-            yield self.collate(order[start:start + batch_size])
+            yield self.collate(order[start : start + batch_size])
 
     def to_ase(self) -> list[Any]:
         """ASE ``Atoms`` with a single-point calculator holding each frame's energy and forces."""
@@ -234,17 +293,23 @@ class Frames:
 
         images = []
         for k, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
-            atoms = Atoms(numbers=self.numbers[a:b], positions=self.positions[a:b],
-                          cell=None if self.cells is None else self.cells[k],
-                          pbc=False if self.pbc is None else self.pbc[k])
-            atoms.calc = SinglePointCalculator(atoms, energy=float(self.energies[k]),
-                                               forces=None if self.forces is None else self.forces[a:b])
+            atoms = Atoms(
+                numbers=self.numbers[a:b],
+                positions=self.positions[a:b],
+                cell=None if self.cells is None else self.cells[k],
+                pbc=False if self.pbc is None else self.pbc[k],
+            )
+            atoms.calc = SinglePointCalculator(
+                atoms, energy=float(self.energies[k]), forces=None if self.forces is None else self.forces[a:b]
+            )
             images.append(atoms)
         return images
 
     def __repr__(self) -> str:
-        return (f"Frames({len(self)} frames, {self.total_atoms} atoms, elements {sorted(set(self.numbers.tolist()))}, "
-                f"source={self.source!r})")
+        return (
+            f"Frames({len(self)} frames, {self.total_atoms} atoms, elements {sorted(set(self.numbers.tolist()))}, "
+            f"source={self.source!r})"
+        )
 
 
 def load_frames(source: str | Path) -> Frames:

@@ -46,8 +46,9 @@ def element_counts(numbers: Sequence[Any], elements: Sequence[int]) -> np.ndarra
     return counts
 
 
-def fit_reference_energies(numbers: Sequence[Any], energies: Any, elements: Sequence[int] | None = None
-                           ) -> dict[int, float]:
+def fit_reference_energies(
+    numbers: Sequence[Any], energies: Any, elements: Sequence[int] | None = None
+) -> dict[int, float]:
     """Per-element energies ``E_ref`` minimising ``sum_s (E_s - sum_Z n_sZ E_ref(Z))^2``.
 
     Parameters
@@ -91,8 +92,9 @@ def _pairs_then_reversed(edge_index: torch.Tensor, offsets: torch.Tensor) -> tup
     ``i == j`` (an atom and its own image) with ``n`` lexicographically positive.
     """
     src, dst = edge_index
-    positive = (offsets[:, 0] > 0) | ((offsets[:, 0] == 0) & ((offsets[:, 1] > 0) | (
-        (offsets[:, 1] == 0) & (offsets[:, 2] > 0))))
+    positive = (offsets[:, 0] > 0) | (
+        (offsets[:, 0] == 0) & ((offsets[:, 1] > 0) | ((offsets[:, 1] == 0) & (offsets[:, 2] > 0)))
+    )
     keep = (src < dst) | ((src == dst) & positive)
     half, half_offsets = edge_index[:, keep], offsets[keep]
     return torch.cat([half, half.flip(0)], dim=1), torch.cat([half_offsets, -half_offsets], dim=0)
@@ -175,9 +177,18 @@ class Potential(torch.nn.Module):
         return "Z in " + str(self.elements)
 
     # ------------------------------------------------------------------ evaluation
-    def forward(self, numbers: torch.Tensor, positions: torch.Tensor, *, batch: torch.Tensor | None = None,
-                cell: torch.Tensor | None = None, pbc: Any = None, forces: bool = True, stress: bool = False,
-                create_graph: bool | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        numbers: torch.Tensor,
+        positions: torch.Tensor,
+        *,
+        batch: torch.Tensor | None = None,
+        cell: torch.Tensor | None = None,
+        pbc: Any = None,
+        forces: bool = True,
+        stress: bool = False,
+        create_graph: bool | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Energy (and forces, stress) of one structure or a batch.
 
         Parameters
@@ -220,14 +231,16 @@ class Potential(torch.nn.Module):
         unstrained = positions
         if stress:
             # Homogeneous deformation r -> r (1 + eps), cell -> cell (1 + eps): dE/d(eps) = V * stress.
-            strain = torch.zeros((n_structures, 3, 3), dtype=positions.dtype, device=positions.device,
-                                 requires_grad=True)
+            strain = torch.zeros(
+                (n_structures, 3, 3), dtype=positions.dtype, device=positions.device, requires_grad=True
+            )
             sym = 0.5 * (strain + strain.transpose(-1, -2))
             positions = positions + torch.einsum("ni,nij->nj", positions, sym[batch])
             cell = cell + cell @ sym
         with torch.no_grad():
-            graph = neighbor_list(positions.detach(), self.cutoff, batch=batch,
-                                  cell=None if cell is None else cell.detach(), pbc=pbc)
+            graph = neighbor_list(
+                positions.detach(), self.cutoff, batch=batch, cell=None if cell is None else cell.detach(), pbc=pbc
+            )
         edge_index, offsets = _pairs_then_reversed(graph.edge_index, graph.offsets)
         vectors = positions[edge_index[1]] - positions[edge_index[0]]
         if cell is not None and edge_index.shape[1]:

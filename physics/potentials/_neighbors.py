@@ -151,10 +151,13 @@ def minimum_image(
     """
     if vectors.shape[-1:] != (3,) or cell.shape[-2:] != (3, 3):
         raise ValueError(
-            f"minimum_image: expected vectors (..., 3) and cell (..., 3, 3), got {tuple(vectors.shape)} and {tuple(cell.shape)}"
+            "minimum_image: expected vectors (..., 3) and cell (..., 3, 3), "
+            f"got {tuple(vectors.shape)} and {tuple(cell.shape)}"
         )
     if cell.dtype != vectors.dtype or cell.device != vectors.device:
-        raise TypeError(f"minimum_image: cell ({cell.dtype}, {cell.device}) must match vectors ({vectors.dtype}, {vectors.device})")
+        raise TypeError(
+            f"minimum_image: cell ({cell.dtype}, {cell.device}) must match vectors ({vectors.dtype}, {vectors.device})"
+        )
     flags = torch.as_tensor(pbc, dtype=torch.bool, device=vectors.device)
     frac = torch.linalg.solve(cell.detach().transpose(-1, -2), vectors.detach()[..., None])[..., 0]
     images = torch.round(frac) * flags
@@ -193,13 +196,16 @@ def _structures(
             cell = torch.as_tensor(np.asarray(cell, dtype=np.float64), dtype=positions.dtype, device=device)
         elif cell.dtype != positions.dtype or cell.device != device:
             raise TypeError(
-                f"cell ({cell.dtype}, {cell.device}) must match positions ({positions.dtype}, {device}); convert it first"
+                f"cell ({cell.dtype}, {cell.device}) must match positions ({positions.dtype}, {device}); "
+                "convert it first"
             )
         if cell.shape == (3, 3):
             cell = cell.expand(n_structures, 3, 3)
         elif cell.ndim == 3 and cell.shape[1:] == (3, 3):
             if single and cell.shape[0] != 1:
-                raise ValueError(f"{cell.shape[0]} cells given for one structure; pass batch= to list several structures")
+                raise ValueError(
+                    f"{cell.shape[0]} cells given for one structure; pass batch= to list several structures"
+                )
             if cell.shape[0] < n_structures:
                 raise ValueError(f"cell holds {cell.shape[0]} cells but batch refers to {n_structures} structures")
             n_structures = cell.shape[0]
@@ -245,7 +251,9 @@ class _Frame(NamedTuple):
     widths: torch.Tensor  # (B, 3) perpendicular widths of the frame
 
 
-def _frame(positions: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor | None, pbc: torch.Tensor, work: torch.dtype) -> _Frame:
+def _frame(
+    positions: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor | None, pbc: torch.Tensor, work: torch.dtype
+) -> _Frame:
     n_structures = pbc.shape[0]
     eye = torch.eye(3, dtype=work, device=positions.device).expand(n_structures, 3, 3)
     if cell is None:
@@ -520,12 +528,15 @@ def neighbor_list(
         worst = int(torch.argmax(per_atom))
         if int(per_atom[worst]) > max_neighbors:
             raise ValueError(
-                f"atom {worst} has {int(per_atom[worst])} neighbours within {cutoff}, more than max_neighbors={max_neighbors}"
+                f"atom {worst} has {int(per_atom[worst])} neighbours within {cutoff}, "
+                f"more than max_neighbors={max_neighbors}"
             )
     return NeighborList(torch.stack([i, j]), _shifts(offsets, cell, batch[i], dtype, device), offsets)
 
 
-def _shifts(offsets: torch.Tensor, cell: torch.Tensor | None, structure: torch.Tensor, dtype: torch.dtype, device: Any) -> torch.Tensor:
+def _shifts(
+    offsets: torch.Tensor, cell: torch.Tensor | None, structure: torch.Tensor, dtype: torch.dtype, device: Any
+) -> torch.Tensor:
     if cell is None:
         return torch.zeros((offsets.shape[0], 3), dtype=dtype, device=device)
     c = cell[structure]

@@ -64,8 +64,9 @@ def _traceless_coords(u: torch.Tensor) -> torch.Tensor:
     ``B1 = (xy + yx)/sqrt2, B2 = (xz + zx)/sqrt2, B3 = (yz + zy)/sqrt2, B4 = (xx - yy)/sqrt2,
     B5 = (2 zz - xx - yy)/sqrt6``."""
     x, y, z = u.unbind(-1)
-    return torch.stack([_R2 * x * y, _R2 * x * z, _R2 * y * z, (x * x - y * y) / _R2,
-                        (2 * z * z - x * x - y * y) / _R6], dim=-1)
+    return torch.stack(
+        [_R2 * x * y, _R2 * x * z, _R2 * y * z, (x * x - y * y) / _R2, (2 * z * z - x * x - y * y) / _R6], dim=-1
+    )
 
 
 def _full(i: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -73,9 +74,7 @@ def _full(i: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     ax, ay, az = a.unbind(-2)
     s1, s2, s3, s4 = (c / _R2 for c in s[..., :4, :].unbind(-2))
     s5 = s[..., 4, :] / _R6
-    rows = [i + s4 - s5, s1 - az, s2 + ay,
-            s1 + az, i - s4 - s5, s3 - ax,
-            s2 - ay, s3 + ax, i + 2.0 * s5]
+    rows = [i + s4 - s5, s1 - az, s2 + ay, s1 + az, i - s4 - s5, s3 - ax, s2 - ay, s3 + ax, i + 2.0 * s5]
     return torch.stack(rows, dim=-2).unflatten(-2, (3, 3))
 
 
@@ -84,15 +83,20 @@ def _parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     x00, x01, x02, x10, x11, x12, x20, x21, x22 = x.flatten(-3, -2).unbind(-2)
     i = (x00 + x11 + x22) / 3.0
     a = 0.5 * torch.stack([x21 - x12, x02 - x20, x10 - x01], dim=-2)
-    s = torch.stack([(x01 + x10) / _R2, (x02 + x20) / _R2, (x12 + x21) / _R2, (x00 - x11) / _R2,
-                     (2.0 * x22 - x00 - x11) / _R6], dim=-2)
+    s = torch.stack(
+        [(x01 + x10) / _R2, (x02 + x20) / _R2, (x12 + x21) / _R2, (x00 - x11) / _R2, (2.0 * x22 - x00 - x11) / _R6],
+        dim=-2,
+    )
     return i, a, s
 
 
 def _matmul(m: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Channel-wise 3x3 products of ``(..., 3, 3, H)`` stacks."""
-    return (m[..., :, 0:1, :] * y[..., 0:1, :, :] + m[..., :, 1:2, :] * y[..., 1:2, :, :]
-            + m[..., :, 2:3, :] * y[..., 2:3, :, :])
+    return (
+        m[..., :, 0:1, :] * y[..., 0:1, :, :]
+        + m[..., :, 1:2, :] * y[..., 1:2, :, :]
+        + m[..., :, 2:3, :] * y[..., 2:3, :, :]
+    )
 
 
 def _sq_norm(i: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -111,8 +115,9 @@ class _Embedding(nn.Module):
         self.mix = nn.ModuleList(nn.Linear(hidden, hidden, bias=False) for _ in range(3))
         self.act = act()
 
-    def forward(self, species: torch.Tensor, edge_index: torch.Tensor, unit: torch.Tensor, rbf: torch.Tensor,
-                cut: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, unit: torch.Tensor, rbf: torch.Tensor, cut: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n, (src, dst) = species.shape[0], edge_index
         z = self.atom(species)
         hidden = z.shape[-1]
@@ -137,14 +142,20 @@ class _Embedding(nn.Module):
 class _Interaction(nn.Module):
     def __init__(self, hidden: int, n_rbf: int, act: type[nn.Module], group: str) -> None:
         super().__init__()
-        self.radial = nn.ModuleList([nn.Linear(n_rbf, hidden), nn.Linear(hidden, 2 * hidden),
-                                     nn.Linear(2 * hidden, 3 * hidden)])
+        self.radial = nn.ModuleList(
+            [nn.Linear(n_rbf, hidden), nn.Linear(hidden, 2 * hidden), nn.Linear(2 * hidden, 3 * hidden)]
+        )
         self.mix = nn.ModuleList(nn.Linear(hidden, hidden, bias=False) for _ in range(6))
         self.act = act()
         self.group = group
 
-    def forward(self, parts: tuple[torch.Tensor, torch.Tensor, torch.Tensor], edge_index: torch.Tensor,
-                rbf: torch.Tensor, cut: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        parts: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        edge_index: torch.Tensor,
+        rbf: torch.Tensor,
+        cut: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         src, dst = edge_index
         half = rbf.shape[0] // 2
         f = rbf[:half]
@@ -220,17 +231,28 @@ class TensorNet(Potential):
     Learning of Molecular Potentials", NeurIPS 2023, arXiv:2306.06482.
     """
 
-    def __init__(self, hidden_channels: int = 128, num_layers: int = 2, num_rbf: int = 32, cutoff: float = 4.5,
-                 *, group: str = "O(3)", activation: str = "silu", elements: Sequence[int] | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        hidden_channels: int = 128,
+        num_layers: int = 2,
+        num_rbf: int = 32,
+        cutoff: float = 4.5,
+        *,
+        group: str = "O(3)",
+        activation: str = "silu",
+        elements: Sequence[int] | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(cutoff, elements)
         if group not in GROUPS:
             raise ValueError(f"group must be one of {GROUPS}, got {group!r}")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         if hidden_channels < 1 or num_layers < 0 or num_rbf < 1:
-            raise ValueError(f"need hidden_channels >= 1, num_layers >= 0, num_rbf >= 1; got {hidden_channels}, "
-                             f"{num_layers}, {num_rbf}")
+            raise ValueError(
+                f"need hidden_channels >= 1, num_layers >= 0, num_rbf >= 1; got {hidden_channels}, "
+                f"{num_layers}, {num_rbf}"
+            )
         act = _ACTIVATIONS[activation]
         self.hidden_channels, self.num_layers, self.num_rbf, self.group = hidden_channels, num_layers, num_rbf, group
         self.rbf = ExpNormalBasis(num_rbf, cutoff)
@@ -238,8 +260,9 @@ class TensorNet(Potential):
         self.layers = nn.ModuleList(_Interaction(hidden_channels, num_rbf, act, group) for _ in range(num_layers))
         self.out_norm = nn.LayerNorm(3 * hidden_channels)
         self.out_linear = nn.Linear(3 * hidden_channels, hidden_channels)
-        self.head = nn.Sequential(nn.Linear(hidden_channels, hidden_channels // 2 or 1), act(),
-                                  nn.Linear(hidden_channels // 2 or 1, 1))
+        self.head = nn.Sequential(
+            nn.Linear(hidden_channels, hidden_channels // 2 or 1), act(), nn.Linear(hidden_channels // 2 or 1, 1)
+        )
         self.act = act()
         if dtype is not None:
             self.to(dtype)
@@ -260,5 +283,7 @@ class TensorNet(Potential):
         return self.head(h).squeeze(-1)
 
     def extra_repr(self) -> str:
-        return (f"hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, num_rbf={self.num_rbf}, "
-                f"cutoff={self.cutoff}, group={self.group!r}, elements={len(self.elements)}")
+        return (
+            f"hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, num_rbf={self.num_rbf}, "
+            f"cutoff={self.cutoff}, group={self.group!r}, elements={len(self.elements)}"
+        )

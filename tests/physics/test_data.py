@@ -20,8 +20,15 @@ SMALL = {
     "poisson": {"samples": 6, "resolution": 17, "chunk": 4},
     "helmholtz": {"samples": 6, "resolution": 17, "k": 4.0, "chunk": 4},
     "darcy": {"samples": 6, "resolution": 9, "solve_resolution": 33, "chunk": 4},
-    "navier-stokes": {"samples": 3, "resolution": 16, "solve_resolution": 32, "T": 0.2, "record": 0.1, "dt": 1e-2,
-                      "chunk": 2},
+    "navier-stokes": {
+        "samples": 3,
+        "resolution": 16,
+        "solve_resolution": 32,
+        "T": 0.2,
+        "record": 0.1,
+        "dt": 1e-2,
+        "chunk": 2,
+    },
     "burgers": {"samples": 4, "resolution": 64, "solve_resolution": 128, "T": 0.1, "dt": 1e-3, "chunk": 4},
 }
 
@@ -56,16 +63,20 @@ def test_samples_do_not_depend_on_the_batch(tmp_path) -> None:
 
 
 def test_solutions_solve_their_equations(tmp_path) -> None:
-    d = load_arrays(generate("darcy", tmp_path / "d.h5", progress=False, samples=3, resolution=33,
-                             solve_resolution=33, dtype="float64"))
+    d = load_arrays(
+        generate(
+            "darcy", tmp_path / "d.h5", progress=False, samples=3, resolution=33, solve_resolution=33, dtype="float64"
+        )
+    )
     assert set(np.unique(d["a"])) == {3.0, 12.0}
     assert d["u"].min() >= 0  # maximum principle, f = 1
     resid = Darcy2D(33).apply(d["a"], d["u"])[:, 1:-1, 1:-1] - 1.0
     assert np.abs(resid).max() < 1e-9
     p = load_arrays(generate("poisson", tmp_path / "p.h5", progress=False, samples=2, resolution=17, dtype="float64"))
     assert np.allclose(Poisson2D(17).apply(p["u"])[:, 1:-1, 1:-1], p["a"][:, 1:-1, 1:-1], atol=1e-10)
-    h = load_arrays(generate("helmholtz", tmp_path / "h.h5", progress=False, samples=2, resolution=17, k=3.0,
-                             dtype="float64"))
+    h = load_arrays(
+        generate("helmholtz", tmp_path / "h.h5", progress=False, samples=2, resolution=17, k=3.0, dtype="float64")
+    )
     assert np.allclose(Helmholtz2D(17, 3.0).apply(h["u"])[:, 1:-1, 1:-1], h["a"][:, 1:-1, 1:-1], atol=1e-10)
 
 
@@ -109,8 +120,25 @@ def test_interrupted_generation_resumes_to_the_same_arrays(tmp_path) -> None:
 def test_killed_process_resumes(tmp_path) -> None:
     """A generation killed with SIGKILL mid-run is completed by the next run."""
     out = tmp_path / "k.h5"
-    cmd = [sys.executable, "-m", "tnkit", "data", "generate", "darcy", "--out", str(out), "--samples", "24",
-           "--resolution", "9", "--set", "solve_resolution=129", "--set", "chunk=2", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tnkit",
+        "data",
+        "generate",
+        "darcy",
+        "--out",
+        str(out),
+        "--samples",
+        "24",
+        "--resolution",
+        "9",
+        "--set",
+        "solve_resolution=129",
+        "--set",
+        "chunk=2",
+        "--no-progress",
+    ]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     partial = tmp_path / "k.h5.partial"
@@ -177,8 +205,17 @@ def test_bad_parameters(tmp_path, name, overrides, match) -> None:
 
 def test_cfl_violation_stops_generation_without_a_file(tmp_path) -> None:
     with pytest.raises(ValueError, match="CFL violation"):
-        generate("navier-stokes", tmp_path / "x.h5", progress=False, samples=2, resolution=32, solve_resolution=32,
-                 T=1.0, record=1.0, dt=0.5)
+        generate(
+            "navier-stokes",
+            tmp_path / "x.h5",
+            progress=False,
+            samples=2,
+            resolution=32,
+            solve_resolution=32,
+            T=1.0,
+            record=1.0,
+            dt=0.5,
+        )
     assert not (tmp_path / "x.h5").exists()
 
 
@@ -211,8 +248,9 @@ def _regenerate_head(name: str, tmp_path, count: int) -> tuple[dict, dict]:
 
     shipped = load_arrays(name)  # sha256-verified against the manifest
     recipe, params = SMALL[name]
-    fresh = load_arrays(generate(recipe, tmp_path / "head.h5", progress=False,
-                                 **{**params, "samples": count, "chunk": count}))
+    fresh = load_arrays(
+        generate(recipe, tmp_path / "head.h5", progress=False, **{**params, "samples": count, "chunk": count})
+    )
     return shipped, fresh
 
 

@@ -196,11 +196,13 @@ def test_batch_equals_loop_of_single_solves(bk):
     # one medium, many sources; many media, one source; a scalar source
     shared_a = bk.to_numpy(darcy.solve(bk.asarray(a[0]), bk.asarray(f)))
     assert shared_a.shape == (batch, n, n)
-    np.testing.assert_allclose(shared_a[2], bk.to_numpy(darcy.solve(bk.asarray(a[0]), bk.asarray(f[2]))),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        shared_a[2], bk.to_numpy(darcy.solve(bk.asarray(a[0]), bk.asarray(f[2]))), rtol=1e-9, atol=1e-12
+    )
     shared_f = bk.to_numpy(darcy.solve(bk.asarray(a), bk.asarray(f[1])))
-    np.testing.assert_allclose(shared_f[0], bk.to_numpy(darcy.solve(bk.asarray(a[0]), bk.asarray(f[1]))),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        shared_f[0], bk.to_numpy(darcy.solve(bk.asarray(a[0]), bk.asarray(f[1]))), rtol=1e-9, atol=1e-12
+    )
     ones = bk.to_numpy(darcy.solve(bk.asarray(a)))
     np.testing.assert_allclose(ones, bk.to_numpy(darcy.solve(bk.asarray(a), bk.asarray(np.ones((n, n))))), rtol=1e-12)
 

@@ -22,8 +22,8 @@ def test_eigenvalues_formula(bc) -> None:
 
 
 def test_default_sigma_is_fno() -> None:
-    assert GaussianRandomField(8, alpha=2.5, tau=7.0).sigma == pytest.approx(7.0 ** 1.5)
-    assert GaussianRandomField(8, dim=1, alpha=2.0, tau=5.0).sigma == pytest.approx(5.0 ** 1.5)
+    assert GaussianRandomField(8, alpha=2.5, tau=7.0).sigma == pytest.approx(7.0**1.5)
+    assert GaussianRandomField(8, dim=1, alpha=2.0, tau=5.0).sigma == pytest.approx(5.0**1.5)
 
 
 @pytest.mark.parametrize("bc", ["periodic", "neumann"])
@@ -56,7 +56,7 @@ def test_pointwise_variance_neumann() -> None:
     """Neumann fields at cell centres: Var u(x) = sum_k lambda_k phi_k(x)^2 exactly."""
     g = GaussianRandomField(12, dim=1, alpha=1.5, tau=2.0, bc="neumann")
     b = g.cosine_matrix()
-    expected = (b ** 2) @ g.eigenvalues()
+    expected = (b**2) @ g.eigenvalues()
     u = g.sample(40000, rng=3)
     assert np.allclose(u.var(axis=0), expected, rtol=0.05)
 

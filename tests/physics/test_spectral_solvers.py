@@ -9,6 +9,7 @@ import pytest
 from physics.pde.cole_hopf import burgers_sine_exact
 from physics.pde.spectral_solvers import METHODS, Burgers1D, NavierStokes2D, fno_forcing
 
+
 def _tg(ns: NavierStokes2D, m: int = 1) -> np.ndarray:
     x, y = ns.grid
     return 2 * np.sin(m * x) * np.sin(m * y)
@@ -22,7 +23,7 @@ def test_taylor_green_is_exact(bk, method) -> None:
     assert traj.shape == (4, 16, 16)
     exact = w0 * np.exp(-8 * 0.05 * 0.2)
     a = 8 * 0.05 * 1e-3  # nu |k|^2 dt; CN's decay factor per step is off by a^3 / 12
-    tol = 1e-13 if method == "etdrk4" else 200 * a ** 3 / 12 * 2 * 1.5
+    tol = 1e-13 if method == "etdrk4" else 200 * a**3 / 12 * 2 * 1.5
     assert np.abs(bk.to_numpy(w) - exact).max() < tol
     assert np.allclose(bk.to_numpy(traj[1, ...]), w0 * np.exp(-8 * 0.05 * 0.1), atol=tol)
 
@@ -125,8 +126,7 @@ def test_burgers_backends(bk) -> None:
 def test_progress_and_callback() -> None:
     ns = NavierStokes2D(16, 1e-2, dt=1e-2)
     seen = []
-    ns.solve(_random_state(16), 0.1, snapshots=5, callback=lambda t, w: seen.append(round(t, 10)),
-             progress=False)
+    ns.solve(_random_state(16), 0.1, snapshots=5, callback=lambda t, w: seen.append(round(t, 10)), progress=False)
     assert seen == [0.02, 0.04, 0.06, 0.08, 0.1]
 
 

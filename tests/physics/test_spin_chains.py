@@ -27,15 +27,19 @@ def _dense(length: int, j: float, delta: float, h: float, periodic: bool) -> np.
     bonds = [(i, i + 1) for i in range(length - 1)] + ([(length - 1, 0)] if periodic else [])
     out = np.zeros((2**length, 2**length), dtype=complex)
     for a, b in bonds:
-        out += j * (_site_op(SX, a, length) @ _site_op(SX, b, length) + _site_op(SY, a, length) @ _site_op(SY, b, length))
+        out += j * (
+            _site_op(SX, a, length) @ _site_op(SX, b, length) + _site_op(SY, a, length) @ _site_op(SY, b, length)
+        )
         out += j * delta * _site_op(SZ, a, length) @ _site_op(SZ, b, length)
     for a in range(length):
         out -= h * _site_op(SZ, a, length)
     return out
 
 
-@pytest.mark.parametrize("length,j,delta,h,periodic", [(3, 1.0, 1.0, 0.0, False), (4, 0.7, 0.3, 0.2, True),
-                                                       (5, -1.0, 2.0, 0.5, False), (6, 1.0, 1.0, 0.0, True)])
+@pytest.mark.parametrize(
+    "length,j,delta,h,periodic",
+    [(3, 1.0, 1.0, 0.0, False), (4, 0.7, 0.3, 0.2, True), (5, -1.0, 2.0, 0.5, False), (6, 1.0, 1.0, 0.0, True)],
+)
 def test_matches_dense_kronecker(length, j, delta, h, periodic) -> None:
     sparse = heisenberg_hamiltonian(length, coupling=j, anisotropy=delta, field=h, periodic=periodic).toarray()
     np.testing.assert_allclose(sparse, _dense(length, j, delta, h, periodic).real, atol=1e-14)

@@ -132,8 +132,24 @@ def test_command_line(tmp_path, capsys) -> None:
     from tnkit.cli import main
 
     out = tmp_path / "cli.h5"
-    argv = ["data", "generate", "xtb-md", "--molecule", "ethanol", "--out", str(out), "--samples", "4",
-            "--set", "stride=2", "--set", "equilibration=4", "--set", "chunk=2", "--no-progress"]
+    argv = [
+        "data",
+        "generate",
+        "xtb-md",
+        "--molecule",
+        "ethanol",
+        "--out",
+        str(out),
+        "--samples",
+        "4",
+        "--set",
+        "stride=2",
+        "--set",
+        "equilibration=4",
+        "--set",
+        "chunk=2",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     assert "'xtb-md' is not in the manifest" in capsys.readouterr().out
     d = load_molecules(out)
@@ -189,8 +205,15 @@ def test_loader_rejects_other_files(tmp_path) -> None:
     save(tmp_path / "o.h5", {"x": np.zeros(2)})
     with pytest.raises(DataError, match="not a molecular dataset"):
         load_molecules(tmp_path / "o.h5")
-    save(tmp_path / "s.h5", {"numbers": np.array([1, 1]), "positions": np.zeros((3, 2, 3)),
-                             "energies": np.zeros(3), "forces": np.zeros((3, 3, 3))})
+    save(
+        tmp_path / "s.h5",
+        {
+            "numbers": np.array([1, 1]),
+            "positions": np.zeros((3, 2, 3)),
+            "energies": np.zeros(3),
+            "forces": np.zeros((3, 3, 3)),
+        },
+    )
     with pytest.raises(DataError, match=r"forces has shape \(3, 3, 3\) \(float64\), expected \(3, 2, 3\)"):
         load_molecules(tmp_path / "s.h5")
 
@@ -269,5 +292,6 @@ def test_committed_aspirin_regenerates(tmp_path) -> None:
     _, params = SMALL["xtb_md_aspirin"]
     fresh = load_molecules(generate_xtb_md(tmp_path / "head.h5", progress=False, **{**params, "frames": 2}))
     for key in ("start_positions", *KEYS):
-        np.testing.assert_allclose(fresh[key], shipped[key][:2] if key in KEYS else shipped[key], rtol=0, atol=1e-6,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            fresh[key], shipped[key][:2] if key in KEYS else shipped[key], rtol=0, atol=1e-6, err_msg=key
+        )

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from tnkit import backend
 from tests.conftest import Backend, random_array
+from tnkit import backend
 
 
 def test_namespace_is_the_inputs_library(bk: Backend) -> None:

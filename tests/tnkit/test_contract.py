@@ -151,10 +151,7 @@ def networks(draw) -> tuple[str, list[tuple[int, ...]]]:
     labels = string.ascii_letters[:n_labels]
     dims = {lab: draw(st.integers(1, 4)) for lab in labels}
     n_operands = draw(st.integers(2, 6))
-    terms = [
-        "".join(draw(st.lists(st.sampled_from(labels), min_size=0, max_size=4)))
-        for _ in range(n_operands)
-    ]
+    terms = ["".join(draw(st.lists(st.sampled_from(labels), min_size=0, max_size=4))) for _ in range(n_operands)]
     used = sorted(set("".join(terms)))
     output = "".join(draw(st.lists(st.sampled_from(used), unique=True))) if used else ""
     shapes = [tuple(dims[lab] for lab in term) for term in terms]

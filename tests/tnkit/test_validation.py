@@ -12,14 +12,14 @@ from tnkit.cli import main
 from tnkit.validation import discover, validation_dir
 
 CASES = textwrap.dedent(
-    '''
+    """
     from tnkit.validation import Case, Outcome
 
     def _good(quick):
         return Outcome(value=1e-12, details={"quick": quick}, plot=lambda fig: fig.subplots().plot([0, 1]))
 
     CASE = Case("good", "a claim", "exact", "|x|", 1e-10, _good)
-    '''
+    """
 )
 
 
@@ -30,8 +30,19 @@ def _write(tmp_path: Path, name: str, body: str) -> None:
 def test_passing_case_writes_reports_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(tmp_path, "good", CASES)
     out = tmp_path / "results"
-    code = main(["validate", "--quick", "--dir", str(tmp_path), "--out", str(out), "--no-progress",
-                 "--json", str(tmp_path / "v.json")])
+    code = main(
+        [
+            "validate",
+            "--quick",
+            "--dir",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--json",
+            str(tmp_path / "v.json"),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "good" in printed and "PASS" in printed and "1 passed, 0 failed" in printed
@@ -44,8 +55,11 @@ def test_passing_case_writes_reports_and_plot(tmp_path: Path, capsys: pytest.Cap
 
 def test_failing_and_crashing_cases_exit_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(tmp_path, "bad", CASES.replace("1e-12", "1e-3").replace('"good"', '"bad"'))
-    _write(tmp_path, "boom", CASES.replace("return Outcome", "raise RuntimeError('exploded'); return Outcome")
-           .replace('"good"', '"boom"'))
+    _write(
+        tmp_path,
+        "boom",
+        CASES.replace("return Outcome", "raise RuntimeError('exploded'); return Outcome").replace('"good"', '"boom"'),
+    )
     _write(tmp_path, "nan", CASES.replace("1e-12", "float('nan')").replace('"good"', '"nan"'))
     code = main(["validate", "--dir", str(tmp_path), "--out", str(tmp_path / "r"), "--no-progress"])
     assert code == 1
@@ -56,15 +70,20 @@ def test_failing_and_crashing_cases_exit_nonzero(tmp_path: Path, capsys: pytest.
 
 def test_skipped_case_is_reported_and_does_not_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(tmp_path, "good", CASES)
-    _write(tmp_path, "needs_peer", textwrap.dedent(
-        '''
+    _write(
+        tmp_path,
+        "needs_peer",
+        textwrap.dedent(
+            """
         from tnkit.validation import Case, SkipCase
 
         def _run(quick):
             raise SkipCase("peerlib not installed")
 
         CASE = Case("needs_peer", "a claim", "a peer", "ratio", 1.0, _run)
-        '''))
+        """
+        ),
+    )
     out = tmp_path / "results"
     assert main(["validate", "--quick", "--dir", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out

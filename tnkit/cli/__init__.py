@@ -49,8 +49,19 @@ def _gpu_summary() -> list[str]:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     print(f"tnkit {tnkit.__version__}  Python {platform.python_version()}  {platform.platform()}")
-    for mod in ("numpy", "scipy", "array_api_compat", "array_api_strict", "opt_einsum", "h5py",
-                "torch", "cupy", "e3nn", "quimb", "tensorly"):
+    for mod in (
+        "numpy",
+        "scipy",
+        "array_api_compat",
+        "array_api_strict",
+        "opt_einsum",
+        "h5py",
+        "torch",
+        "cupy",
+        "e3nn",
+        "quimb",
+        "tensorly",
+    ):
         v = _version_of(mod)
         print(f"  {mod:<18} {v if v is not None else 'not installed'}")
     for line in _gpu_summary():

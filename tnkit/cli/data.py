@@ -60,15 +60,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p_generate.add_argument(
         "--force", action="store_true", help="rewrite the manifest file even when it already verifies"
     )
-    p_generate.add_argument("--samples", type=int, default=None,
-                            help="number of samples (operator datasets) or frames (xtb-md)")
+    p_generate.add_argument(
+        "--samples", type=int, default=None, help="number of samples (operator datasets) or frames (xtb-md)"
+    )
     p_generate.add_argument("--molecule", default=None, help="molecule of an xtb-md trajectory, e.g. ethanol")
     p_generate.add_argument("--resolution", type=int, default=None, help="stored grid size (operator datasets)")
     p_generate.add_argument("--seed", type=int, default=None, help="random seed (operator datasets, xtb-md)")
-    p_generate.add_argument("--backend", default=None, choices=("numpy", "torch", "cupy", "torch-cuda"),
-                            help="array library the solvers run on (operator datasets)")
-    p_generate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                            help="any other generator parameter, e.g. --set nu=1e-4 (repeatable)")
+    p_generate.add_argument(
+        "--backend",
+        default=None,
+        choices=("numpy", "torch", "cupy", "torch-cuda"),
+        help="array library the solvers run on (operator datasets)",
+    )
+    p_generate.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other generator parameter, e.g. --set nu=1e-4 (repeatable)",
+    )
     p_generate.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_generate.set_defaults(func=data_generate)
     return parser

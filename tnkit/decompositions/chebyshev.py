@@ -379,7 +379,9 @@ class ChebTucker:
         if d < 1:
             raise ValueError("ChebTucker.fit: box needs at least one interval")
         intervals = [_check_interval(*ab, dim=k) for k, ab in enumerate(box)]
-        degrees = [degree] * d if isinstance(degree, (int, np.integer)) and not isinstance(degree, bool) else list(degree)
+        degrees = (
+            [degree] * d if isinstance(degree, (int, np.integer)) and not isinstance(degree, bool) else list(degree)
+        )
         if len(degrees) != d:
             raise ValueError(f"ChebTucker.fit: box has {d} intervals but degree has {len(degrees)} entries")
         degrees = [_check_degree(n) for n in degrees]
@@ -387,8 +389,10 @@ class ChebTucker:
             raise ValueError(f"ChebTucker.fit: batch_size must be a positive int, got {batch_size!r}")
         xp, device, dtype = _target(like)
 
-        axes = [xp.asarray(0.5 * (a + b) + 0.5 * (b - a) * _unit_nodes(n), dtype=dtype, device=device)
-                for (a, b), n in zip(intervals, degrees)]
+        axes = [
+            xp.asarray(0.5 * (a + b) + 0.5 * (b - a) * _unit_nodes(n), dtype=dtype, device=device)
+            for (a, b), n in zip(intervals, degrees)
+        ]
         grids = xp.meshgrid(*axes, indexing="ij")
         points = xp.stack([xp.reshape(g, (-1,)) for g in grids], axis=1)
         total = points.shape[0]

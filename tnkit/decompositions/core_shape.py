@@ -182,9 +182,7 @@ def core_shape_from_spectra(
         raise TypeError(f"core_shape: budget must be an int (a parameter count), got {type(budget).__name__}")
     minimum = _params((1,) * len(shape), shape)
     if budget < minimum:
-        raise ValueError(
-            f"core_shape: budget {budget} is below the minimum {minimum} (all ranks 1) for shape {shape}"
-        )
+        raise ValueError(f"core_shape: budget {budget} is below the minimum {minimum} (all ranks 1) for shape {shape}")
     tails = _tails(spectra)
     ranks = _exact(tails, shape, int(budget))[0] if method == "exact" else _greedy(tails, shape, int(budget))
     return _shape_of(tails, shape, ranks)

@@ -273,9 +273,7 @@ def _initial_factors(xp: Any, x: Any, rank: int, init: str, gen: np.random.Gener
         nk = int(nk)
         if init == "svd" and k > 0:
             keep = min(rank, nk)
-            u = _leading_left(
-                _unfold(xp, x, k), keep, None, method="svd", oversample=0, n_iter=0, rng=gen
-            )
+            u = _leading_left(_unfold(xp, x, k), keep, None, method="svd", oversample=0, n_iter=0, rng=gen)
             if keep < rank:
                 extra = backend.random_normal(xp, (nk, rank - keep), dtype=x.dtype, device=dev, rng=gen)
                 u = xp.concat([u, extra], axis=1)

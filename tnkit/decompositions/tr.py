@@ -60,8 +60,7 @@ class TR:
             nxt = cores[(k + 1) % d]
             if cores[k].shape[2] != nxt.shape[0]:
                 raise ValueError(
-                    f"TR: rank mismatch between cores {k} and {(k + 1) % d}: "
-                    f"{cores[k].shape[2]} != {nxt.shape[0]}"
+                    f"TR: rank mismatch between cores {k} and {(k + 1) % d}: {cores[k].shape[2]} != {nxt.shape[0]}"
                 )
         self.cores = cores
 
@@ -200,8 +199,10 @@ def tr_svd(x: Any, tol: float | None = None, ranks: Sequence[int] | None = None)
     if fixed is not None:
         r0, r1 = fixed[0], fixed[1]
         if r0 * r1 > min(carry.shape):
-            raise ValueError(f"{fname}: r_0 * r_1 = {r0 * r1} exceeds min{tuple(carry.shape)} of the first "
-                             f"unfolding; lower ranks[0] or ranks[1]")
+            raise ValueError(
+                f"{fname}: r_0 * r_1 = {r0 * r1} exceeds min{tuple(carry.shape)} of the first "
+                f"unfolding; lower ranks[0] or ranks[1]"
+            )
         u, s, vh, _ = truncated_svd(carry, max_rank=r0 * r1)
         if u.shape[1] < r0 * r1:
             raise ValueError(f"{fname}: first unfolding has rank {u.shape[1]} < r_0 * r_1 = {r0 * r1}")
@@ -297,8 +298,9 @@ def tr_als(
     if xnorm == 0.0:
         zero = TR([xp.zeros_like(g) for g in cores])
         return (zero, [0.0]) if return_errors else zero
-    unfoldings = [xp.reshape(xp.permute_dims(x, tuple((k + j) % d for j in range(d))), (shape[k], -1))
-                  for k in range(d)]
+    unfoldings = [
+        xp.reshape(xp.permute_dims(x, tuple((k + j) % d for j in range(d))), (shape[k], -1)) for k in range(d)
+    ]
     cplx = xp.isdtype(x.dtype, "complex floating")
     eps = backend.dtype_eps(xp, x.dtype)
     errors: list[float] = []

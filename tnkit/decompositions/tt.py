@@ -99,14 +99,11 @@ class TT:
         cores = list(cores)
         _check_cores(cores)
         if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
-            raise ValueError(
-                f"TT: boundary ranks must be 1, got r_0={cores[0].shape[0]} and r_d={cores[-1].shape[2]}"
-            )
+            raise ValueError(f"TT: boundary ranks must be 1, got r_0={cores[0].shape[0]} and r_d={cores[-1].shape[2]}")
         for k in range(len(cores) - 1):
             if cores[k].shape[2] != cores[k + 1].shape[0]:
                 raise ValueError(
-                    f"TT: rank mismatch between cores {k} and {k + 1}: "
-                    f"{cores[k].shape[2]} != {cores[k + 1].shape[0]}"
+                    f"TT: rank mismatch between cores {k} and {k + 1}: {cores[k].shape[2]} != {cores[k + 1].shape[0]}"
                 )
         self.cores = cores
 

@@ -161,8 +161,10 @@ class _Oracle:
         lib = backend._array_library(out)
         host = backend.to_host(out) if lib is not None and lib != "numpy" else np.asarray(out)
         if host.shape != (m,):
-            raise ValueError(f"tt_cross: f must return an array of shape ({m},) for indices of shape "
-                             f"({m}, {self.d}), got shape {host.shape}")
+            raise ValueError(
+                f"tt_cross: f must return an array of shape ({m},) for indices of shape "
+                f"({m}, {self.d}), got shape {host.shape}"
+            )
         if not np.all(np.isfinite(host)):
             raise ValueError("tt_cross: f returned NaN or Inf; the function must be finite on the whole grid")
         return host.astype(np.complex128 if np.iscomplexobj(host) else np.float64)
@@ -315,8 +317,12 @@ def tt_cross(
         raise ValueError(f"{fname}: mode sizes must be positive, got {shape}")
     if not (math.isfinite(tol) and tol >= 0.0):
         raise ValueError(f"{fname}: tol must be a finite number >= 0, got {tol}")
-    for name, val, low in (("max_rank", max_rank, 1), ("n_sweeps", n_sweeps, 1), ("init_rank", init_rank, 1),
-                           ("kick", kick, 0)):
+    for name, val, low in (
+        ("max_rank", max_rank, 1),
+        ("n_sweeps", n_sweeps, 1),
+        ("init_rank", init_rank, 1),
+        ("kick", kick, 0),
+    ):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
             raise ValueError(f"{fname}: {name} must be an int >= {low}, got {val!r}")
     if method not in ("one-site", "two-site"):
@@ -325,8 +331,7 @@ def tt_cross(
     info = CrossInfo()
     oracle = _Oracle(f, d, like, info)
     if method == "one-site":
-        result = _one_site(_CachedOracle(oracle), shape, tol, max_rank, n_sweeps, init_rank, kick, gen, info,
-                           callback)
+        result = _one_site(_CachedOracle(oracle), shape, tol, max_rank, n_sweeps, init_rank, kick, gen, info, callback)
         return _to_target(result, like, dtype), info
     rel = tol / math.sqrt(d - 1)
 
@@ -439,8 +444,9 @@ def _fibres(oracle: Callable[[np.ndarray], np.ndarray], left: np.ndarray, n: int
     return oracle(idx).reshape(shape)
 
 
-def _rect_pivots(mat: np.ndarray, rel: float, max_rank: int, kick: int,
-                 gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _rect_pivots(
+    mat: np.ndarray, rel: float, max_rank: int, kick: int, gen: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Row pivots of a fibre matrix and the matrix interpolating all rows from them.
 
     The column space of ``mat`` (m x c) is truncated by SVD at relative accuracy

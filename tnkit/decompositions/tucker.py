@@ -88,9 +88,7 @@ class Tucker:
         namespace(core, *factors)  # one library, one device
         for k, u in enumerate(factors):
             if u.ndim != 2 or u.shape[1] != core.shape[k]:
-                raise ValueError(
-                    f"Tucker: factor {k} has shape {tuple(u.shape)}, expected (n_{k}, {core.shape[k]})"
-                )
+                raise ValueError(f"Tucker: factor {k} has shape {tuple(u.shape)}, expected (n_{k}, {core.shape[k]})")
         self.core = core
         self.factors = factors
         self.orthonormal = bool(orthonormal)
@@ -628,7 +626,13 @@ def hooi(
         for k in range(n):
             y = _multi_mode_product(x, factors, adjoint=True, skip=k)
             factors[k] = _leading_left(
-                _unfold(xp, y, k), ranks_t[k], None, method="svd", oversample=0, n_iter=0, rng=gen,
+                _unfold(xp, y, k),
+                ranks_t[k],
+                None,
+                method="svd",
+                oversample=0,
+                n_iter=0,
+                rng=gen,
                 min_aspect=1,  # sweeps refine the subspace, so the cheaper Gram route suffices
             )
         core = _mode_product(y, _adjoint(xp, factors[n - 1]), n - 1)

@@ -81,9 +81,17 @@ class ChunkedWriter:
     [0.0, 0.0, 2.0, 2.0]
     """
 
-    def __init__(self, path: PathLike, arrays: Mapping[str, tuple[tuple[int, ...], Any]], *, schema: str,
-                 generator: Mapping[str, Any], attrs: Mapping[str, Any] | None = None,
-                 compression: str | None = None, chunk_rows: int = 1) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        arrays: Mapping[str, tuple[tuple[int, ...], Any]],
+        *,
+        schema: str,
+        generator: Mapping[str, Any],
+        attrs: Mapping[str, Any] | None = None,
+        compression: str | None = None,
+        chunk_rows: int = 1,
+    ) -> None:
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         if not arrays:
@@ -104,8 +112,10 @@ class ChunkedWriter:
                 self.complete = True
                 self.done = self.rows
                 return
-            raise DataError.at(self.path, "exists with other generator parameters; remove it or write elsewhere "
-                                          "(nothing was overwritten)")
+            raise DataError.at(
+                self.path,
+                "exists with other generator parameters; remove it or write elsewhere (nothing was overwritten)",
+            )
         if self.partial.exists():
             self._handle = self._open_partial()
         else:
@@ -126,11 +136,15 @@ class ChunkedWriter:
         record = record.decode() if isinstance(record, bytes) else record
         same = record is not None and json.dumps(json.loads(record), sort_keys=True) == self.record
         layout_ok = _DONE in handle.attrs and all(
-            k in handle and handle[k].shape == shape and handle[k].dtype == dt for k, (shape, dt) in self.arrays.items())
+            k in handle and handle[k].shape == shape and handle[k].dtype == dt for k, (shape, dt) in self.arrays.items()
+        )
         if not (same and layout_ok):
             handle.close()
-            raise DataError.at(self.partial, "is a partial run with other generator parameters or layout; remove it "
-                                             "or write elsewhere (nothing was overwritten)")
+            raise DataError.at(
+                self.partial,
+                "is a partial run with other generator parameters or layout; remove it "
+                "or write elsewhere (nothing was overwritten)",
+            )
         return handle
 
     def _create(self, attrs: Mapping[str, Any], compression: str | None, chunk_rows: int) -> h5py.File:
@@ -170,12 +184,14 @@ class ChunkedWriter:
             host = np.asarray(block)
             shape, dt = self.arrays[key]
             if host.shape[1:] != shape[1:] or (count is not None and host.shape[0] != count):
-                raise ValueError(f"ChunkedWriter: block {key!r} has shape {host.shape}, expected (k,) + {shape[1:]} "
-                                 "with one k for all arrays")
+                raise ValueError(
+                    f"ChunkedWriter: block {key!r} has shape {host.shape}, expected (k,) + {shape[1:]} "
+                    "with one k for all arrays"
+                )
             count = host.shape[0]
             if start + count > self.rows:
                 raise ValueError(f"ChunkedWriter: rows {start}..{start + count} exceed the {self.rows} allocated")
-            self._handle[key][start:start + count] = host.astype(dt, copy=False)
+            self._handle[key][start : start + count] = host.astype(dt, copy=False)
         self.done = start + int(count or 0)
         self._handle.attrs[_DONE] = np.int64(self.done)
         self._handle.flush()
@@ -193,7 +209,7 @@ class ChunkedWriter:
             digest = hashlib.sha256()
             step = max(1, (1 << 24) // max(1, int(np.prod(shape[1:], dtype=np.int64)) * dt.itemsize))
             for a in range(0, shape[0], step):
-                block = np.ascontiguousarray(handle[key][a:a + step], dtype=dt.newbyteorder("<"))
+                block = np.ascontiguousarray(handle[key][a : a + step], dtype=dt.newbyteorder("<"))
                 digest.update(block.reshape(-1).view(np.uint8))
             handle[key].attrs[_SHA] = digest.hexdigest()
         del handle.attrs[_DONE]

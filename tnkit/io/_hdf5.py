@@ -382,9 +382,7 @@ def _check_root(handle: h5py.File, path: Path, schema: str | None) -> dict[str, 
     """Root attributes, after checking presence, schema name and version."""
     missing = [key for key in (*ROOT_ATTRS, _LAYOUT) if key not in handle.attrs]
     if missing:
-        raise DataError.at(
-            path, f"missing root attribute(s) {', '.join(missing)}; not a file written by tnkit.io.save"
-        )
+        raise DataError.at(path, f"missing root attribute(s) {', '.join(missing)}; not a file written by tnkit.io.save")
     name = _text(handle.attrs["tnkit_schema"])
     if schema is not None and name != schema:
         raise DataError.at(path, f"wrong schema: file has {name!r}, expected {schema!r}")

@@ -140,8 +140,11 @@ def _parse_entry(name: str, table: Any, source: Path) -> DatasetEntry:
         raise DataError.at(source, f"[{name}] on_demand must be true or false")
     arrays = table.get("arrays")
     if on_demand:
-        if not isinstance(arrays, dict) or not arrays or not all(
-                isinstance(v, str) and _SHA256.fullmatch(v) for v in arrays.values()):
+        if (
+            not isinstance(arrays, dict)
+            or not arrays
+            or not all(isinstance(v, str) and _SHA256.fullmatch(v) for v in arrays.values())
+        ):
             raise DataError.at(source, f"[{name}] an on_demand dataset needs arrays = {{name = sha256, ...}}")
         table = {"sha256": "0" * 64, "size": 0, **table}
     elif arrays is not None:
@@ -161,8 +164,14 @@ def _parse_entry(name: str, table: Any, source: Path) -> DatasetEntry:
     module = table.get("generator_module")
     if module is not None and not isinstance(module, str):
         raise DataError.at(source, f"[{name}] generator_module must be a str")
-    return DatasetEntry(name=name, root=source.parent, generator_module=module, on_demand=on_demand,
-                        arrays=dict(arrays) if on_demand else None, **values)
+    return DatasetEntry(
+        name=name,
+        root=source.parent,
+        generator_module=module,
+        on_demand=on_demand,
+        arrays=dict(arrays) if on_demand else None,
+        **values,
+    )
 
 
 def manifest(path: PathLike | None = None) -> dict[str, DatasetEntry]:
@@ -189,9 +198,7 @@ def manifest(path: PathLike | None = None) -> dict[str, DatasetEntry]:
         with open(source, "rb") as handle:
             tables = tomllib.load(handle)
     except FileNotFoundError:
-        raise DataError.at(
-            source, f"no such file; set {ENV_VAR} to the folder holding {MANIFEST_NAME}"
-        ) from None
+        raise DataError.at(source, f"no such file; set {ENV_VAR} to the folder holding {MANIFEST_NAME}") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError.at(source, f"invalid TOML ({exc})") from None
     return {name: _parse_entry(name, table, source) for name, table in tables.items()}
@@ -208,9 +215,7 @@ def dataset_entry(name: str) -> DatasetEntry:
     entries = manifest()
     if name not in entries:
         known = ", ".join(entries) or "none"
-        raise DataError(
-            f"unknown dataset {name!r} (not in {_manifest_file(None)}); known: {known}"
-        )
+        raise DataError(f"unknown dataset {name!r} (not in {_manifest_file(None)}); known: {known}")
     return entries[name]
 
 

@@ -29,7 +29,6 @@ CutoffMode = Literal["rel", "abs", "discarded", "rel_discarded"]
 _CUTOFF_MODES = ("rel", "abs", "discarded", "rel_discarded")
 
 
-
 def _check_matrix(a: Any, fname: str) -> Any:
     xp = namespace(a)
     if a.ndim != 2:

@@ -31,6 +31,7 @@ __all__ = ["eigsh", "davidson", "expm_multiply", "ConvergenceError"]
 class ConvergenceError(RuntimeError):
     """An iterative solver did not reach its tolerance within its iteration budget."""
 
+
 # --------------------------------------------------------------------------------------
 # Krylov helpers
 
@@ -388,8 +389,9 @@ def davidson(
         t = t / tn
         rows = xp.concat([rows, xp.reshape(t, (1, n))], axis=0)
         hrows = xp.concat([hrows, xp.reshape(xp.astype(op(t), dtype), (1, n))], axis=0)
-    raise ConvergenceError(f"{fname}: no convergence to tol={tol} in {max_iter} iterations "
-                           f"(largest residual {float(res_host.max()):.2e})")
+    raise ConvergenceError(
+        f"{fname}: no convergence to tol={tol} in {max_iter} iterations (largest residual {float(res_host.max()):.2e})"
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -57,9 +57,7 @@ class BondCharges:
         mask = xp.asarray(self.mask(i), device=backend.device_of(theta))
         return xp.where(mask, theta, xp.zeros_like(theta))
 
-    def split(
-        self, xp: Any, theta: Any, i: int, chi: int, cutoff: float
-    ) -> tuple[Any, Any, Any, Any]:
+    def split(self, xp: Any, theta: Any, i: int, chi: int, cutoff: float) -> tuple[Any, Any, Any, Any]:
         """Blockwise truncated SVD of ``theta`` (a, s, p, c) into ``u`` (a*s, k), ``s`` (k,),
         ``vh`` (k, p*c); records the new bond's charges. Returns (u, s, vh, discarded)."""
         a, d1, d2, c = theta.shape
@@ -107,20 +105,31 @@ class BondCharges:
             k = s.shape[0]
             row_pos[rows] = np.arange(r_off, r_off + rows.size)
             col_pos[cols] = np.arange(c_off, c_off + cols.size)
-            u_parts.append(xp.concat([xp.zeros((rows.size, k_off), dtype=u.dtype, device=dev), u,
-                                      xp.zeros((rows.size, k_total - k_off - k), dtype=u.dtype, device=dev)], axis=1))
+            u_parts.append(
+                xp.concat(
+                    [
+                        xp.zeros((rows.size, k_off), dtype=u.dtype, device=dev),
+                        u,
+                        xp.zeros((rows.size, k_total - k_off - k), dtype=u.dtype, device=dev),
+                    ],
+                    axis=1,
+                )
+            )
             vh_parts.append(xp.concat([xp.zeros((k, c_off), dtype=vh.dtype, device=dev), vh], axis=1))
             s_parts.append(s)
             charges.append(np.full(k, q))
             r_off += rows.size
             c_off += cols.size
             k_off += k
-        vh_parts = [xp.concat([v, xp.zeros((v.shape[0], c_off - v.shape[1]), dtype=v.dtype, device=dev)], axis=1)
-                    for v in vh_parts]
+        vh_parts = [
+            xp.concat([v, xp.zeros((v.shape[0], c_off - v.shape[1]), dtype=v.dtype, device=dev)], axis=1)
+            for v in vh_parts
+        ]
         # One zero row / column at the end stands for indices outside every kept block.
         u_stack = xp.concat(u_parts + [xp.zeros((1, k_total), dtype=theta.dtype, device=dev)], axis=0)
-        vh_stack = xp.concat([xp.concat(vh_parts, axis=0),
-                              xp.zeros((k_total, 1), dtype=theta.dtype, device=dev)], axis=1)
+        vh_stack = xp.concat(
+            [xp.concat(vh_parts, axis=0), xp.zeros((k_total, 1), dtype=theta.dtype, device=dev)], axis=1
+        )
         row_pos[row_pos < 0] = r_off
         col_pos[col_pos < 0] = c_off
         u = xp.take(u_stack, xp.asarray(row_pos, device=dev), axis=0)

@@ -32,6 +32,7 @@ from tnkit.linalg import davidson, eigsh, qr, truncated_svd
 from tnkit.mps.charges import BondCharges
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
+from tnkit.run import progress as progress_report
 
 __all__ = ["dmrg", "DMRGResult", "Environments"]
 
@@ -144,11 +145,11 @@ def _one_site_diagonal(env: Environments, i: int) -> Any:
     return contract("awa,wssx,cxc->asc", env.left[i], env.h.tensors[i], env.right[i])
 
 
-def _local_ground(matvec: Any, v0: Any, tol: float, ncv: int, solver: str = "lanczos",
-                  diag: Any = None) -> tuple[float, Any]:
+def _local_ground(
+    matvec: Any, v0: Any, tol: float, ncv: int, solver: str = "lanczos", diag: Any = None
+) -> tuple[float, Any]:
     if solver == "davidson":
-        w, v = davidson(matvec, v0, k=1, tol=tol, diag=diag() if diag is not None else None,
-                        max_subspace=max(ncv, 4))
+        w, v = davidson(matvec, v0, k=1, tol=tol, diag=diag() if diag is not None else None, max_subspace=max(ncv, 4))
     else:
         w, v = eigsh(matvec, v0, k=1, tol=tol, ncv=min(ncv, math.prod(v0.shape)), check_every=2)
     return float(w[0]), v[..., 0]
@@ -289,8 +290,13 @@ def dmrg(
     if not h.is_hermitian():
         raise ValueError("dmrg: the MPO is not Hermitian (||H - H^+||_F is not ~0); DMRG needs a Hermitian operator")
 
-    history: dict[str, list[float]] = {"energies": [], "variances": [], "bond_dims": [], "discarded": [],
-                                       "sweep_seconds": []}
+    history: dict[str, list[float]] = {
+        "energies": [],
+        "variances": [],
+        "bond_dims": [],
+        "discarded": [],
+        "sweep_seconds": [],
+    }
     start_sweep = 0
     bond_charges: BondCharges | None = None
     if sector is not None and not two_site:
@@ -310,7 +316,8 @@ def dmrg(
     if psi.local_dims != h.local_dims:
         bad = next(i for i, (a, b) in enumerate(zip(psi.local_dims, h.local_dims)) if a != b)
         raise ValueError(
-            f"dmrg: physical dimension mismatch at site {bad}: MPO has {h.local_dims[bad]}, state has {psi.local_dims[bad]}"
+            f"dmrg: physical dimension mismatch at site {bad}: MPO has {h.local_dims[bad]}, "
+            f"state has {psi.local_dims[bad]}"
         )
     xp = backend.namespace(psi.tensors[0], h.tensors[0])
     dtype = xp.result_type(psi.dtype, h.dtype)
@@ -325,13 +332,9 @@ def dmrg(
     for i in range(h.length - 1, 0, -1):
         env.update_right(i)
 
-    from tqdm import tqdm
-
-    # disable=None lets tqdm show the bar only on a terminal.
-    bar = tqdm(range(start_sweep, max_sweeps), desc="dmrg", unit="sweep",
-               disable=None if progress is None else not progress, leave=False)
+    bar = progress_report(max_sweeps, "dmrg", progress, unit="sweep", initial=start_sweep)
     converged = False
-    for sweep in bar:
+    for sweep in range(start_sweep, max_sweeps):
         chi = schedule[min(sweep, len(schedule) - 1)]
         t0 = time.perf_counter()
         if two_site:
@@ -349,6 +352,7 @@ def dmrg(
             _save_checkpoint(checkpoint, psi, history, sweep + 1, bond_charges)
         delta = abs(history["energies"][-1] - history["energies"][-2]) if len(history["energies"]) > 1 else math.inf
         bar.set_postfix(E=f"{energy:.10f}", dE=f"{delta:.1e}", chi=psi.max_bond)
+        bar.update()
         at_final = sweep >= len(schedule) - 1
         if at_final and delta < tol:
             converged = True
@@ -380,6 +384,7 @@ def _density_matrix_split(xp: Any, mat: Any, chi: int, cutoff: float, move_right
     kept subspace. Eigenvalues are resolved to about ``eps * ||mat||^2``, i.e. singular
     values below ~1e-7 of the largest are not (they are dropped).
     """
+
     def adj(m: Any) -> Any:
         return backend.adjoint(xp, m)
 
@@ -409,7 +414,13 @@ def _density_matrix_split(xp: Any, mat: Any, chi: int, cutoff: float, move_right
 
 
 def _split_two_site(
-    psi: MPS, i: int, theta: Any, chi: int, cutoff: float, move_right: bool, charges: BondCharges | None = None,
+    psi: MPS,
+    i: int,
+    theta: Any,
+    chi: int,
+    cutoff: float,
+    move_right: bool,
+    charges: BondCharges | None = None,
     factorization: str = "svd",
 ) -> float:
     """Factor theta (a, s, p, c) into sites i and i+1 with truncation (blockwise per
@@ -454,8 +465,14 @@ def _split_two_site(
 
 
 def _sweep_two_site(
-    env: Environments, chi: int, cutoff: float, eig_tol: float, ncv: int, charges: BondCharges | None = None,
-    solver: str = "lanczos", factorization: str = "svd",
+    env: Environments,
+    chi: int,
+    cutoff: float,
+    eig_tol: float,
+    ncv: int,
+    charges: BondCharges | None = None,
+    solver: str = "lanczos",
+    factorization: str = "svd",
 ) -> tuple[float, float]:
     psi = env.psi
     xp = psi.xp
@@ -466,8 +483,9 @@ def _sweep_two_site(
         theta = contract("asb,bpc->aspc", psi.tensors[i], psi.tensors[i + 1])
         if charges is not None:
             theta = charges.project(xp, theta, i)
-        energy, theta = _local_ground(_two_site_matvec(env, i), theta, eig_tol, ncv, solver,
-                                      lambda: _two_site_diagonal(env, i))
+        energy, theta = _local_ground(
+            _two_site_matvec(env, i), theta, eig_tol, ncv, solver, lambda: _two_site_diagonal(env, i)
+        )
         if charges is not None:
             theta = charges.project(xp, theta, i)
         worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right, charges, factorization))
@@ -489,8 +507,9 @@ def _sweep_one_site(
     for direction in ("right", "left"):
         sites = range(L - 1) if direction == "right" else range(L - 1, 0, -1)
         for i in sites:
-            energy, a = _local_ground(_one_site_matvec(env, i), psi.tensors[i], eig_tol, ncv, solver,
-                                      lambda: _one_site_diagonal(env, i))
+            energy, a = _local_ground(
+                _one_site_matvec(env, i), psi.tensors[i], eig_tol, ncv, solver, lambda: _one_site_diagonal(env, i)
+            )
             if direction == "right":
                 # Expansion term P = alpha * (left env . W . A), fused over (w, chi_right).
                 p = contract("awb,asc,wtsx->btxc", env.left[i], a, env.h.tensors[i])
@@ -565,8 +584,10 @@ def _load_checkpoint(path: str | Path, h: MPO) -> tuple[MPS, dict[str, list[floa
         center = int(data["center"])
         charges = None
         if "bond_charges" in data:
-            charges = BondCharges([data["site_charges"][k] for k in sorted(data["site_charges"])],
-                                  [data["bond_charges"][k] for k in sorted(data["bond_charges"])])
+            charges = BondCharges(
+                [data["site_charges"][k] for k in sorted(data["site_charges"])],
+                [data["bond_charges"][k] for k in sorted(data["bond_charges"])],
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise io.DataError(f"{path}: not a complete DMRG checkpoint ({type(exc).__name__}: {exc})") from None
     xp = h.xp

@@ -8,7 +8,6 @@ orthogonality centre never disturbs the gauge or the environments an integrator 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
@@ -93,28 +92,6 @@ def _host(v: Any) -> np.ndarray:
 # ---------------------------------------------------------------------- input checks
 
 
-def time_steps(t_final: float, dt: float, fname: str) -> list[tuple[float, float]]:
-    """``(step, time after it)`` reaching ``t_final``: ``dt`` repeated, the last step
-    shortened to fit. Times are ``k * dt`` (not a running sum) and end on ``t_final``."""
-    for name, value in (("dt", dt), ("t_final", t_final)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{fname}: {name} must be a real number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            raise ValueError(f"{fname}: {name} must be finite, got {value}")
-    if dt <= 0:
-        raise ValueError(f"{fname}: dt must be > 0, got {dt}")
-    if t_final < 0:
-        raise ValueError(f"{fname}: t_final must be >= 0, got {t_final}")
-    n = int(math.ceil(t_final / dt - 1e-9)) if t_final > 0 else 0
-    if n == 0:
-        return []
-    dt, t_final = float(dt), float(t_final)
-    last = t_final - (n - 1) * dt
-    if abs(last - dt) <= 1e-9 * dt:
-        last = dt  # a multiple of dt up to rounding: keep one gate set
-    return [(dt, (k + 1) * dt) for k in range(n - 1)] + [(last, t_final)]
-
-
 def check_dims(psi: MPS, dims: list[int] | tuple[int, ...], what: str, fname: str) -> None:
     """One-line ValueError naming the first site whose physical dimension differs."""
     if not isinstance(psi, MPS):
@@ -184,8 +161,14 @@ class Recorder:
                 raise TypeError(f"{fname}: observable names must be strings, got {name!r}")
             self.specs[name] = _parse_observable(psi, spec, name, fname)
         self.result = EvolutionResult(
-            times=[], observables={name: [] for name in self.specs}, energies=[], norms=[], max_bonds=[],
-            discarded=[], step_seconds=[], state=psi,
+            times=[],
+            observables={name: [] for name in self.specs},
+            energies=[],
+            norms=[],
+            max_bonds=[],
+            discarded=[],
+            step_seconds=[],
+            state=psi,
         )
 
     def record(self, psi: MPS, t: float, discarded: float, seconds: float) -> None:
@@ -253,12 +236,3 @@ def _measure(psi: MPS, spec: Callable[[MPS], Any] | _Local) -> Any:
     else:
         value = xp.stack([psi.expect(spec.op, s) for s in spec.sites])
     return xp.real(value) if spec.hermitian and xp.isdtype(value.dtype, "complex floating") else value
-
-
-def progress_bar(n_steps: int, desc: str, progress: bool | None) -> Any:
-    from tqdm import tqdm
-
-    # disable=None lets tqdm show the bar only on a terminal.
-    return tqdm(total=n_steps, desc=desc, unit="step", disable=None if progress is None else not progress,
-                leave=False)
-

@@ -56,8 +56,13 @@ def fit_mps(psi: MPS, target: Any, *, sweeps: int = 4, tol: float = 1e-10) -> fl
         op, phi = None, target
         _check_compatible(psi, phi)
         target_norm2 = float(phi.xp.real(phi.overlap(phi)))
-    elif (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], _SiteChain)
-          and not isinstance(target[0], MPS) and isinstance(target[1], MPS)):
+    elif (
+        isinstance(target, tuple)
+        and len(target) == 2
+        and isinstance(target[0], _SiteChain)
+        and not isinstance(target[0], MPS)
+        and isinstance(target[1], MPS)
+    ):
         op, phi = target
         _check_compatible(psi, phi)
         _check_operator_state(op, phi)

@@ -187,8 +187,9 @@ def long_range_ising(
         if alpha <= 0:
             raise ValueError(f"long_range_ising: alpha must be positive, got {alpha}")
         k = min(n_exp, (L - 1) // 2) if L > 2 else 1
-        coeffs, lams, err = fit_exponentials(lambda r: r ** (-alpha), L, k) if L > 2 else (
-            np.array([1.0]), np.array([1.0]), 0.0)
+        coeffs, lams, err = (
+            fit_exponentials(lambda r: r ** (-alpha), L, k) if L > 2 else (np.array([1.0]), np.array([1.0]), 0.0)
+        )
     p = pauli()
     cplx = bool(np.abs(np.imag(lams)).max() > 1e-14)
     if not cplx:
@@ -227,8 +228,10 @@ def long_range_ising(
             # Complex-pair exponentials: bring to a real gauge by a unitary on the bond.
             tensors = _real_gauge(tensors)
         tensors = [t.real for t in tensors]
-    mpo = MPO([xp.asarray(np.ascontiguousarray(t).astype(host), dtype=getattr(xp, name), device=device)
-               for t in tensors], opsum=terms)
+    mpo = MPO(
+        [xp.asarray(np.ascontiguousarray(t).astype(host), dtype=getattr(xp, name), device=device) for t in tensors],
+        opsum=terms,
+    )
     mpo.fit_error = err  # type: ignore[attr-defined]
     return mpo
 
@@ -249,8 +252,9 @@ def _real_gauge(tensors: list[np.ndarray]) -> list[np.ndarray]:
     for a in range(1, D - 1):
         if a in used or abs(weights[a].imag) < 1e-14:
             continue
-        b = next(k for k in range(1, D - 1)
-                 if k not in used and k != a and abs(weights[k] - np.conj(weights[a])) < 1e-10)
+        b = next(
+            k for k in range(1, D - 1) if k not in used and k != a and abs(weights[k] - np.conj(weights[a])) < 1e-10
+        )
         used |= {a, b}
         g[np.ix_([a, b], [a, b])] = np.array([[1, 1j], [1, -1j]]) / np.sqrt(2)
     ginv = np.linalg.inv(g)

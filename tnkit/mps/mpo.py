@@ -66,14 +66,14 @@ class MPO(_SiteChain):
             if w.ndim != 4:
                 raise ValueError(f"MPO: site {i} tensor must have 4 axes (left, out, in, right), got {tuple(w.shape)}")
             if w.shape[1] != w.shape[2]:
-                raise ValueError(f"MPO: site {i} maps dimension {w.shape[2]} to {w.shape[1]}; only square sites supported")
+                raise ValueError(
+                    f"MPO: site {i} maps dimension {w.shape[2]} to {w.shape[1]}; only square sites supported"
+                )
         if tensors[0].shape[0] != 1 or tensors[-1].shape[3] != 1:
             raise ValueError("MPO: boundary bonds must have size 1")
         for i in range(len(tensors) - 1):
             if tensors[i].shape[3] != tensors[i + 1].shape[0]:
-                raise ValueError(
-                    f"MPO: bond {i}-{i + 1} mismatch: {tensors[i].shape[3]} and {tensors[i + 1].shape[0]}"
-                )
+                raise ValueError(f"MPO: bond {i}-{i + 1} mismatch: {tensors[i].shape[3]} and {tensors[i + 1].shape[0]}")
         self.tensors: list[Any] = list(tensors)
         self.opsum = opsum
 
@@ -111,8 +111,12 @@ class MPO(_SiteChain):
             raise ValueError(f"MPO.from_opsum: complex terms cannot be stored as {name}")
         dt = getattr(xp, name)
         host_dt = np.dtype(name)
-        out = [xp.asarray(np.ascontiguousarray(t.real if host_dt.kind != "c" else t).astype(host_dt), dtype=dt,
-                          device=device) for t in tensors]
+        out = [
+            xp.asarray(
+                np.ascontiguousarray(t.real if host_dt.kind != "c" else t).astype(host_dt), dtype=dt, device=device
+            )
+            for t in tensors
+        ]
         return cls(out, opsum=opsum)
 
     def to(self, like: Any) -> MPO:

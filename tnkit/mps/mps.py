@@ -45,7 +45,9 @@ def _check_tensors(tensors: Sequence[Any]) -> Any:
     xp = namespace(*tensors)
     for i, t in enumerate(tensors):
         if t.ndim != 3:
-            raise ValueError(f"MPS: site {i} tensor must have 3 axes (left, physical, right), got shape {tuple(t.shape)}")
+            raise ValueError(
+                f"MPS: site {i} tensor must have 3 axes (left, physical, right), got shape {tuple(t.shape)}"
+            )
     if tensors[0].shape[0] != 1 or tensors[-1].shape[2] != 1:
         raise ValueError(
             f"MPS: boundary bonds must have size 1, got {tensors[0].shape[0]} (left) and {tensors[-1].shape[2]} (right)"
@@ -260,8 +262,10 @@ class MPS(_SiteChain):
         return backend.device_of(self.tensors[0])
 
     def __repr__(self) -> str:
-        return (f"MPS(length={self.length}, local_dims={sorted(set(self.local_dims))}, "
-                f"max_bond={self.max_bond}, dtype={self.dtype}, center={self.center})")
+        return (
+            f"MPS(length={self.length}, local_dims={sorted(set(self.local_dims))}, "
+            f"max_bond={self.max_bond}, dtype={self.dtype}, center={self.center})"
+        )
 
     # ------------------------------------------------------------------ canonical forms
 
@@ -357,8 +361,9 @@ class MPS(_SiteChain):
         for i in range(self.length - 1, 0, -1):
             t = self.tensors[i]
             left, d, right = t.shape
-            u, s, vh, dw = truncated_svd(xp.reshape(t, (left, d * right)), max_rank=max_bond, cutoff=cutoff,
-                                         cutoff_mode=cutoff_mode)  # type: ignore[arg-type]
+            u, s, vh, dw = truncated_svd(
+                xp.reshape(t, (left, d * right)), max_rank=max_bond, cutoff=cutoff, cutoff_mode=cutoff_mode
+            )  # type: ignore[arg-type]
             norm2 = float(xp.sum(s * s)) + float(dw)
             discarded += float(dw) / norm2 if norm2 > 0 else 0.0
             k = s.shape[0]
@@ -434,9 +439,7 @@ def _check_compatible(a: MPS, b: MPS) -> None:
         raise ValueError(f"MPS lengths differ: {a.length} and {b.length}")
     if a.local_dims != b.local_dims:
         bad = next(i for i, (x, y) in enumerate(zip(a.local_dims, b.local_dims)) if x != y)
-        raise ValueError(
-            f"physical dimensions differ at site {bad}: {a.local_dims[bad]} and {b.local_dims[bad]}"
-        )
+        raise ValueError(f"physical dimensions differ at site {bad}: {a.local_dims[bad]} and {b.local_dims[bad]}")
 
 
 def _mps_to_dict(psi: MPS) -> dict[str, Any]:

@@ -115,8 +115,7 @@ class OpSum:
             raise ValueError("OpSum.add: coefficient is NaN or Inf")
         sites = tuple(sorted(by_site))
         coef_c = complex(coef)
-        self.terms.append(Term(coef_c.real if coef_c.imag == 0 else coef_c, sites,
-                               tuple(by_site[s] for s in sites)))
+        self.terms.append(Term(coef_c.real if coef_c.imag == 0 else coef_c, sites, tuple(by_site[s] for s in sites)))
         return self
 
     def __iadd__(self, other: OpSum) -> OpSum:
@@ -167,7 +166,8 @@ class OpSum:
             factor = ops.get(site)
             block = scipy.sparse.kron(
                 block,
-                scipy.sparse.csr_array(factor.astype(dtype)) if factor is not None
+                scipy.sparse.csr_array(factor.astype(dtype))
+                if factor is not None
                 else scipy.sparse.identity(self.local_dims[site], dtype=dtype, format="csr"),
                 format="csr",
             )
@@ -230,4 +230,3 @@ class OpSum:
 
     def __repr__(self) -> str:
         return f"OpSum(length={self.length}, terms={len(self.terms)}, max_range={self.max_range})"
-

@@ -52,14 +52,14 @@ from tnkit.mps.evolution import (
     check_dims,
     energy_mpo,
     evolution_dtype,
-    progress_bar,
     promote,
-    time_steps,
 )
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS, _capped_bonds
 from tnkit.mps.opsum import OpSum
 from tnkit.mps.tebd import _check_truncation
+from tnkit.run import progress as progress_report
+from tnkit.run import time_steps
 
 __all__ = ["tdvp"]
 
@@ -124,9 +124,7 @@ def _one_site_step(env: Environments, dt: float, expm: _Krylov) -> None:
 # ---------------------------------------------------------------------- two-site
 
 
-def _two_site_step(
-    env: Environments, dt: float, expm: _Krylov, max_bond: int | None, cutoff: float
-) -> float:
+def _two_site_step(env: Environments, dt: float, expm: _Krylov, max_bond: int | None, cutoff: float) -> float:
     """One symmetric step; returns the discarded weight. Centre on site 0 before and after."""
     psi = env.psi
     L = psi.length
@@ -312,7 +310,7 @@ def tdvp(
 
     recorder = Recorder(psi, mpo, observables, fname)
     recorder.record(psi, 0.0, 0.0, 0.0)
-    bar = progress_bar(len(steps), "tdvp" + (" (two-site)" if two_site else ""), progress)
+    bar = progress_report(len(steps), "tdvp" + (" (two-site)" if two_site else ""), progress)
     for tau, t in steps:
         start = time.perf_counter()
         if two_site:

@@ -42,13 +42,13 @@ from tnkit.mps.evolution import (
     check_dims,
     energy_mpo,
     evolution_dtype,
-    progress_bar,
     promote,
-    time_steps,
 )
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
+from tnkit.run import progress as progress_report
+from tnkit.run import time_steps
 
 __all__ = ["tebd"]
 
@@ -106,9 +106,7 @@ class _GateCache:
         return gates
 
 
-def _apply_gate(
-    psi: MPS, b: int, gate: Any, max_bond: int | None, cutoff: float, move_right: bool
-) -> float:
+def _apply_gate(psi: MPS, b: int, gate: Any, max_bond: int | None, cutoff: float, move_right: bool) -> float:
     """Apply ``gate`` to sites ``b, b+1``; the centre ends on ``b+1`` (``move_right``) or ``b``."""
     c = psi.center
     if c is None or c < b:
@@ -267,7 +265,7 @@ def tebd(
     recorder = Recorder(psi, mpo, observables, fname)
     recorder.record(psi, 0.0, 0.0, 0.0)
     left_to_right = True
-    bar = progress_bar(len(steps), "tebd" + (" (imaginary)" if imaginary else ""), progress)
+    bar = progress_report(len(steps), "tebd" + (" (imaginary)" if imaginary else ""), progress)
     for tau, t in steps:
         start = time.perf_counter()
         discarded, left_to_right = _step(psi, layers, gates, tau, max_bond, cutoff, left_to_right)
@@ -284,7 +282,9 @@ def _check_truncation(max_bond: int | None, cutoff: float, fname: str) -> None:
         isinstance(max_bond, bool) or not isinstance(max_bond, (int, np.integer)) or max_bond < 1
     ):
         raise ValueError(f"{fname}: max_bond must be a positive integer or None, got {max_bond!r}")
-    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float, np.floating)) or not (
-        math.isfinite(cutoff) and cutoff >= 0
+    if (
+        isinstance(cutoff, bool)
+        or not isinstance(cutoff, (int, float, np.floating))
+        or not (math.isfinite(cutoff) and cutoff >= 0)
     ):
         raise ValueError(f"{fname}: cutoff must be a finite number >= 0, got {cutoff!r}")

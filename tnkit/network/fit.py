@@ -192,7 +192,14 @@ def fit(
 
 
 def _als(
-    xp: Any, target: Any, net: TensorNetwork, mask: Any, n_iter: int, tol: float, rse_tol: float, ridge: float,
+    xp: Any,
+    target: Any,
+    net: TensorNetwork,
+    mask: Any,
+    n_iter: int,
+    tol: float,
+    rse_tol: float,
+    ridge: float,
     anneal: int = 0,
 ) -> tuple[TensorNetwork, float, list[float], int, bool]:
     s = net.structure

@@ -55,8 +55,7 @@ class TensorNetwork:
         for v, c in enumerate(cores):
             if tuple(c.shape) != structure.core_shape(v):
                 raise ValueError(
-                    f"TensorNetwork: core {v} has shape {tuple(c.shape)}, the structure needs "
-                    f"{structure.core_shape(v)}"
+                    f"TensorNetwork: core {v} has shape {tuple(c.shape)}, the structure needs {structure.core_shape(v)}"
                 )
         self.structure = structure
         self.cores = cores
@@ -192,8 +191,7 @@ class TensorNetwork:
         library), without forming the full tensor."""
         s = self.structure
         expr, nodes = self.structure._expression(batch=True)
-        ops = [self.cores[v] if v >= s.ndim else _gather(self.xp, self.cores[v], index[:, s.perm[v]])
-               for v in nodes]
+        ops = [self.cores[v] if v >= s.ndim else _gather(self.xp, self.cores[v], index[:, s.perm[v]]) for v in nodes]
         return contract(expr, *ops)
 
     def rse(self, target: Any, mask: Any = None) -> float:
@@ -276,10 +274,14 @@ class TensorNetwork:
         new_i = (qi @ u[:, :keep]) * root[None, :]
         new_j = (qj @ vh[:keep, :].T) * root[None, :]
         if keep < rank:  # the bond carries fewer directions than asked for: pad with zeros
-            new_i = xp.concat([new_i, xp.zeros((new_i.shape[0], rank - keep), dtype=new_i.dtype,
-                                                device=backend.device_of(new_i))], axis=1)
-            new_j = xp.concat([new_j, xp.zeros((new_j.shape[0], rank - keep), dtype=new_j.dtype,
-                                                device=backend.device_of(new_j))], axis=1)
+            new_i = xp.concat(
+                [new_i, xp.zeros((new_i.shape[0], rank - keep), dtype=new_i.dtype, device=backend.device_of(new_i))],
+                axis=1,
+            )
+            new_j = xp.concat(
+                [new_j, xp.zeros((new_j.shape[0], rank - keep), dtype=new_j.dtype, device=backend.device_of(new_j))],
+                axis=1,
+            )
         cores = list(self.cores)
         for v, m, (ax, shp) in ((i, new_i, shapes[0]), (j, new_j, shapes[1])):
             cores[v] = xp.moveaxis(xp.reshape(m, (*shp[:-1], rank)), -1, ax)

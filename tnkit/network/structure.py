@@ -38,8 +38,6 @@ __all__ = ["Structure"]
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-
-
 # --------------------------------------------------------------------------------------
 # Structure
 
@@ -118,8 +116,7 @@ class Structure:
                 raise ValueError(f"Structure: ranks must be a square int matrix or a mapping ({exc})") from None
             if mat.ndim != 2 or mat.shape[0] != mat.shape[1] or mat.shape[0] < d:
                 raise ValueError(
-                    f"Structure: ranks must be a square matrix of size >= {d} (one row per node), "
-                    f"got shape {mat.shape}"
+                    f"Structure: ranks must be a square matrix of size >= {d} (one row per node), got shape {mat.shape}"
                 )
             if mat.dtype.kind not in "iu" and not (mat.dtype.kind == "f" and np.all(mat == np.round(mat))):
                 raise ValueError(f"Structure: ranks must be integers, got dtype {mat.dtype}")
@@ -129,7 +126,9 @@ class Structure:
                 raise ValueError(f"Structure: rank of edge ({i}, {j}) is {mat[i, j]}; ranks must be >= 0")
             if np.any(np.diag(mat) != 0):
                 i = int(np.flatnonzero(np.diag(mat))[0])
-                raise ValueError(f"Structure: self-loop on node {i} (ranks[{i}, {i}] = {mat[i, i]}); the diagonal must be 0")
+                raise ValueError(
+                    f"Structure: self-loop on node {i} (ranks[{i}, {i}] = {mat[i, i]}); the diagonal must be 0"
+                )
             bad = np.argwhere(mat != mat.T)
             if len(bad):
                 i, j = (int(v) for v in bad[0])
@@ -302,13 +301,15 @@ class Structure:
         return Structure(self.shape, self._ranks.copy(), perm)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shape": np.asarray(self.shape, dtype=np.int64), "ranks": np.asarray(self._ranks),
-                "perm": np.asarray(self.perm, dtype=np.int64)}
+        return {
+            "shape": np.asarray(self.shape, dtype=np.int64),
+            "ranks": np.asarray(self._ranks),
+            "perm": np.asarray(self.perm, dtype=np.int64),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Structure":
-        return cls(tuple(int(n) for n in data["shape"]), np.asarray(data["ranks"]),
-                   tuple(int(p) for p in data["perm"]))
+        return cls(tuple(int(n) for n in data["shape"]), np.asarray(data["ranks"]), tuple(int(p) for p in data["perm"]))
 
     # -- contraction labels -----------------------------------------------------------
 
@@ -339,8 +340,9 @@ class Structure:
         if batch:
             out = "Z"
         else:
-            out = "".join(phys[m] for m in range(self.ndim)
-                          if skip is None or skip >= self.ndim or m != self.perm[skip])
+            out = "".join(
+                phys[m] for m in range(self.ndim) if skip is None or skip >= self.ndim or m != self.perm[skip]
+            )
         if skip is not None:
             out += "".join(bond[(skip, j)] for j in self.neighbours(skip))
         return ",".join(terms) + "->" + out, nodes

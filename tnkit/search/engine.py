@@ -22,6 +22,7 @@ from tnkit.network import (
     TensorNetwork,
     fit,
 )
+from tnkit.run import progress as progress_report
 from tnkit.search.objective import _as_objective, _loss
 from tnkit.search.records import Evaluation, SearchResult, _save_record, load_record
 
@@ -32,8 +33,14 @@ __all__ = []
 # Evaluation through executors
 
 
-def _fit_task(structure: dict[str, Any], target: np.ndarray, cores: list[np.ndarray] | None,
-              options: dict[str, Any], seed: int, keep: bool) -> tuple[float, float, list[np.ndarray] | None]:
+def _fit_task(
+    structure: dict[str, Any],
+    target: np.ndarray,
+    cores: list[np.ndarray] | None,
+    options: dict[str, Any],
+    seed: int,
+    keep: bool,
+) -> tuple[float, float, list[np.ndarray] | None]:
     """Worker: fit one structure; returns (rse, seconds, cores or None). Module level so it
     pickles for process pools and dask."""
     s = Structure.from_dict(structure)
@@ -59,8 +66,10 @@ class _Runner:
         elif hasattr(executor, "submit"):
             self.executor = executor
         else:
-            raise TypeError(f"{fname}: executor must be a concurrent.futures.Executor, a dask Client, "
-                            f"'serial' or None, got {type(executor).__name__}")
+            raise TypeError(
+                f"{fname}: executor must be a concurrent.futures.Executor, a dask Client, "
+                f"'serial' or None, got {type(executor).__name__}"
+            )
 
     def run(self, tasks: Sequence[tuple]) -> list[tuple]:
         if self.executor is None or len(tasks) == 1:
@@ -93,11 +102,7 @@ def _check_common(target: Any, fname: str, max_evals: Any) -> tuple[Any, np.ndar
 
 
 def _progress(progress: bool, total: int | None, desc: str) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="fit", leave=False)
+    return progress_report(total, desc, True, unit="fit") if progress else None
 
 
 # --------------------------------------------------------------------------------------
@@ -105,9 +110,21 @@ def _progress(progress: bool, total: int | None, desc: str) -> Any:
 
 
 class _Engine:
-    def __init__(self, fname: str, target: Any, host: np.ndarray, objective: Any, fit_options: dict[str, Any],
-                 seed: int, runner: _Runner, record: Any, resume: Any, max_evals: int | None,
-                 stop_when: Callable[[Evaluation], bool] | None, bar: Any) -> None:
+    def __init__(
+        self,
+        fname: str,
+        target: Any,
+        host: np.ndarray,
+        objective: Any,
+        fit_options: dict[str, Any],
+        seed: int,
+        runner: _Runner,
+        record: Any,
+        resume: Any,
+        max_evals: int | None,
+        stop_when: Callable[[Evaluation], bool] | None,
+        bar: Any,
+    ) -> None:
         self.fname, self.target, self.host = fname, target, host
         self.objective = _as_objective(objective, fname)
         self.options, self.seed, self.runner = fit_options, seed, runner
@@ -121,8 +138,9 @@ class _Engine:
             if method != fname:
                 raise io.DataError(f"{resume}: record of a {method!r} search, cannot resume {fname!r}")
             if old and old[0].structure.shape != tuple(host.shape):
-                raise io.DataError(f"{resume}: record for shape {old[0].structure.shape}, target has "
-                                   f"{tuple(host.shape)}")
+                raise io.DataError(
+                    f"{resume}: record for shape {old[0].structure.shape}, target has {tuple(host.shape)}"
+                )
             self.replay = {e.structure.key: e for e in old}
 
     def evaluate(self, structures: Sequence[Structure], step: int) -> list[Evaluation | None]:
@@ -145,9 +163,17 @@ class _Engine:
         if self.max_evals is not None:
             fresh = fresh[: max(0, self.max_evals - len(self.evals))]
         new = [k for k in fresh if structures[k].key not in self.replay]
-        results = dict(zip(new, self.runner.run(
-            [(structures[k].to_dict(), self.host, None, self.options, _seed(self.seed, structures[k]), False)
-             for k in new])))
+        results = dict(
+            zip(
+                new,
+                self.runner.run(
+                    [
+                        (structures[k].to_dict(), self.host, None, self.options, _seed(self.seed, structures[k]), False)
+                        for k in new
+                    ]
+                ),
+            )
+        )
         for k in fresh:
             s = structures[k]
             if k in results:
@@ -177,8 +203,9 @@ class _Engine:
             _save_record(self.record, self.evals, self.fname, {})
         best = min(self.evals, key=lambda e: (e.loss, e.index))
         res = fit(self.target, best.structure, rng=_seed(self.seed, best.structure), **self.options)
-        return SearchResult(best, res.network, self.evals, self.fname, self.stopped or stopped,
-                            time.perf_counter() - t0)
+        return SearchResult(
+            best, res.network, self.evals, self.fname, self.stopped or stopped, time.perf_counter() - t0
+        )
 
 
 _FIT_DEFAULTS = {"n_iter": 100, "restarts": 2, "tol": 1e-7, "rse_tol": 1e-8}
@@ -187,8 +214,18 @@ _FIT_DEFAULTS = {"n_iter": 100, "restarts": 2, "tol": 1e-7, "rse_tol": 1e-8}
 def _fit_options(fit_options: dict[str, Any] | None, fname: str) -> dict[str, Any]:
     opts = dict(_FIT_DEFAULTS)
     if fit_options:
-        bad = set(fit_options) - {"method", "n_iter", "tol", "rse_tol", "restarts", "patience", "lr", "ridge", "mask",
-                                  "anneal"}
+        bad = set(fit_options) - {
+            "method",
+            "n_iter",
+            "tol",
+            "rse_tol",
+            "restarts",
+            "patience",
+            "lr",
+            "ridge",
+            "mask",
+            "anneal",
+        }
         if bad:
             raise ValueError(f"{fname}: unknown fit option(s) {sorted(bad)}")
         opts.update(fit_options)

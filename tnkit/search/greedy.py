@@ -165,8 +165,12 @@ def greedy(
     for name, v in (("tol", tol), ("noise", noise)):
         if not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{fname}: {name} must be a finite number >= 0, got {v!r}")
-    for name, v in (("max_steps", max_steps), ("rank_step", rank_step), ("candidate_sweeps", candidate_sweeps),
-                    ("sweeps", sweeps)):
+    for name, v in (
+        ("max_steps", max_steps),
+        ("rank_step", rank_step),
+        ("candidate_sweeps", candidate_sweeps),
+        ("sweeps", sweeps),
+    ):
         if not is_int(v) or v < 1:
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
     if not is_int(refits) or refits < 0:
@@ -182,8 +186,7 @@ def greedy(
         raise ValueError(f"{fname}: patience must be an int >= 1, got {patience!r}")
     if score not in ("per_param", "error"):
         raise ValueError(f"{fname}: score must be 'per_param' or 'error', got {score!r}")
-    obj = _as_objective(objective if objective is not None else Objective("constraint", eps=max(tol, 1e-300)),
-                        fname)
+    obj = _as_objective(objective if objective is not None else Objective("constraint", eps=max(tol, 1e-300)), fname)
     opts = dict(fit_options or {})
     bad = set(opts) - {"ridge", "mask", "tol"}
     if bad:
@@ -210,9 +213,15 @@ def greedy(
     def save(net: TensorNetwork, step: int) -> None:
         if record is None:
             return
-        extra = {"state": {"ranks": np.asarray(net.structure.ranks), "perm": np.asarray(net.structure.perm),
-                           "step": step, "rse": current.rse,
-                           "cores": {str(k): backend.to_host(c) for k, c in enumerate(net.cores)}}}
+        extra = {
+            "state": {
+                "ranks": np.asarray(net.structure.ranks),
+                "perm": np.asarray(net.structure.perm),
+                "step": step,
+                "rse": current.rse,
+                "cores": {str(k): backend.to_host(c) for k, c in enumerate(net.cores)},
+            }
+        }
         _save_record(record, evals, fname, extra)
 
     def settle(nets: list[TensorNetwork], fresh: int, salt: int) -> list[tuple[float, float, list[np.ndarray]]]:
@@ -222,9 +231,18 @@ def greedy(
         bases = [_seed(seed, c.structure) + salt for c in nets]
         out = [[r] for r in runner.run([_warm_task(c, host, o, b, True) for c, b in zip(nets, bases)])]
         redo = [k for k, r in enumerate(out) if r[0][0] > tol]
-        tasks = [(nets[k].structure.to_dict(), host, None, {**o, "anneal": 50 if m == 0 else 0}, bases[k] + 10 * (m + 1),
-                  True)
-                 for k in redo for m in range(fresh)]
+        tasks = [
+            (
+                nets[k].structure.to_dict(),
+                host,
+                None,
+                {**o, "anneal": 50 if m == 0 else 0},
+                bases[k] + 10 * (m + 1),
+                True,
+            )
+            for k in redo
+            for m in range(fresh)
+        ]
         for n, r in enumerate(runner.run(tasks) if tasks else []):
             out[redo[n // fresh]].append(r)
         best = [min(rs, key=lambda t: t[0]) for rs in out]
@@ -238,9 +256,9 @@ def greedy(
         best = None
         for k, (c, (rse, sec, _)) in enumerate(zip(cands, results)):
             e = add(c.structure, rse, sec, step)
-            drop = current.rse ** 2 - rse ** 2
+            drop = current.rse**2 - rse**2
             gain = drop / (c.num_params - net.num_params) if score == "per_param" else drop
-            if drop > floor * current.rse ** 2 and (best is None or gain > best[0]):
+            if drop > floor * current.rse**2 and (best is None or gain > best[0]):
                 best = (gain, k, e)
         return None if best is None else best[1:]
 
@@ -253,8 +271,11 @@ def greedy(
                     (i1, j1, r1), (i2, j2, r2) = inc[a], inc[b]
                     new = s.with_rank(i1, j1, r1 + rank_step).with_rank(i2, j2, r2 + rank_step)
                     if max_params is None or new.num_params <= max_params:
-                        out.append(net.expand_edge(i1, j1, r1 + rank_step, noise=noise, rng=gen)
-                                   .expand_edge(i2, j2, r2 + rank_step, noise=noise, rng=gen))
+                        out.append(
+                            net.expand_edge(i1, j1, r1 + rank_step, noise=noise, rng=gen).expand_edge(
+                                i2, j2, r2 + rank_step, noise=noise, rng=gen
+                            )
+                        )
         return out
 
     try:
@@ -274,10 +295,12 @@ def greedy(
         else:
             s0 = _greedy_start(start, shape, internal, fname)
             if max_params is not None and s0.num_params > max_params:
-                raise ValueError(f"{fname}: the start structure already has {s0.num_params} parameters "
-                                 f"> max_params={max_params}")
-            rse, sec, cores = runner.run([(s0.to_dict(), host, None, {**opts, "n_iter": sweeps, "restarts": 2},
-                                           _seed(seed, s0), True)])[0]
+                raise ValueError(
+                    f"{fname}: the start structure already has {s0.num_params} parameters > max_params={max_params}"
+                )
+            rse, sec, cores = runner.run(
+                [(s0.to_dict(), host, None, {**opts, "n_iter": sweeps, "restarts": 2}, _seed(seed, s0), True)]
+            )[0]
             net = TensorNetwork(s0, cores)
             current = add(s0, rse, sec, 0)
             save(net, 0)
@@ -312,8 +335,14 @@ def greedy(
             if not cands:
                 stopped = "max_params"
                 break
-            results = runner.run([_warm_task(c, host, {**opts, "n_iter": candidate_sweeps, "restarts": 1},
-                                             _seed(seed, c.structure), False) for c in cands])
+            results = runner.run(
+                [
+                    _warm_task(
+                        c, host, {**opts, "n_iter": candidate_sweeps, "restarts": 1}, _seed(seed, c.structure), False
+                    )
+                    for c in cands
+                ]
+            )
             found = pick(cands, results, step)
             if found is not None:
                 chosen = cands[found[0]]
@@ -345,8 +374,11 @@ def greedy(
         if prune and hold is None and current.rse <= tol:
             step = last + 1
             while True:
-                cands = [net.truncate_edge(i, j, q) for i, j, r in net.structure.edges
-                         for q in range(r - rank_step, 0, -rank_step)]
+                cands = [
+                    net.truncate_edge(i, j, q)
+                    for i, j, r in net.structure.edges
+                    for q in range(r - rank_step, 0, -rank_step)
+                ]
                 if not cands:
                     break
                 results = settle(cands, (refits + 1) // 2, 2)

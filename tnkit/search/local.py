@@ -53,8 +53,9 @@ def _template(template: Any, shape: tuple[int, ...], fname: str) -> Structure:
     raise ValueError(f"{fname}: template must be 'ring', 'chain', 'full' or a Structure, got {template!r}")
 
 
-def _local_setup(fname: str, target: Any, template: Any, init_ranks: Any, min_rank: int, max_rank: int,
-                 perm: Any) -> tuple[Structure, list[tuple[int, int]], np.ndarray]:
+def _local_setup(
+    fname: str, target: Any, template: Any, init_ranks: Any, min_rank: int, max_rank: int, perm: Any
+) -> tuple[Structure, list[tuple[int, int]], np.ndarray]:
     shape = tuple(int(n) for n in target.shape)
     tmpl = _template(template, shape, fname)
     edges = [(i, j) for i, j, _ in tmpl.edges]
@@ -68,7 +69,9 @@ def _local_setup(fname: str, target: Any, template: Any, init_ranks: Any, min_ra
     else:
         ranks = np.asarray(init_ranks)
         if ranks.shape != (len(edges),) or ranks.dtype.kind not in "iu":
-            raise ValueError(f"{fname}: init_ranks must be {len(edges)} ints (one per template edge), got {init_ranks!r}")
+            raise ValueError(
+                f"{fname}: init_ranks must be {len(edges)} ints (one per template edge), got {init_ranks!r}"
+            )
         if ranks.min() < 1:
             raise ValueError(f"{fname}: ranks must be >= 1, got {tuple(int(r) for r in ranks)}")
         if ranks.min() < min_rank or ranks.max() > max_rank:
@@ -206,8 +209,26 @@ def tnls(
         if not is_int(v) or v < 1:
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
     tmpl, edges, ranks, pairs, runner, bar, eng = _local_prelude(
-        fname, target, template, init_ranks, min_rank, max_rank, init_perm, search_perm, perm_radius, objective,
-        fit_options, executor, workers, record, resume, max_evals, stop_when, progress, seed)
+        fname,
+        target,
+        template,
+        init_ranks,
+        min_rank,
+        max_rank,
+        init_perm,
+        search_perm,
+        perm_radius,
+        objective,
+        fit_options,
+        executor,
+        workers,
+        record,
+        resume,
+        max_evals,
+        stop_when,
+        progress,
+        seed,
+    )
     n_samples = 2 * (len(edges) + 1) if n_samples is None else n_samples
     if not is_int(n_samples) or n_samples < 1:
         runner.close()
@@ -313,8 +334,26 @@ def tnale(
     if not is_int(restarts) or restarts < 0:
         raise ValueError(f"{fname}: restarts must be an int >= 0, got {restarts!r}")
     tmpl, edges, ranks, pairs, runner, bar, eng = _local_prelude(
-        fname, target, template, init_ranks, min_rank, max_rank, init_perm, search_perm, perm_radius, objective,
-        fit_options, executor, workers, record, resume, max_evals, stop_when, progress, seed)
+        fname,
+        target,
+        template,
+        init_ranks,
+        min_rank,
+        max_rank,
+        init_perm,
+        search_perm,
+        perm_radius,
+        objective,
+        fit_options,
+        executor,
+        workers,
+        record,
+        resume,
+        max_evals,
+        stop_when,
+        progress,
+        seed,
+    )
     t0 = time.perf_counter()
     stopped = "n_rounds"
     gen = np.random.default_rng(seed)
@@ -333,9 +372,19 @@ def tnale(
         runner.close()
 
 
-def _enumerate(eng: _Engine, tmpl: Structure, edges: list[tuple[int, int]], ranks: np.ndarray,
-               perm: tuple[int, ...], pairs: list[tuple[int, int]], radius: int, n_rounds: int, min_rank: int,
-               max_rank: int, step0: int) -> str:
+def _enumerate(
+    eng: _Engine,
+    tmpl: Structure,
+    edges: list[tuple[int, int]],
+    ranks: np.ndarray,
+    perm: tuple[int, ...],
+    pairs: list[tuple[int, int]],
+    radius: int,
+    n_rounds: int,
+    min_rank: int,
+    max_rank: int,
+    step0: int,
+) -> str:
     """One TnALE start: alternating enumeration from (ranks, perm) until converged; the
     reason it ended."""
     best = eng.evaluate([_build(tmpl, edges, ranks, perm)], step0)[0]
@@ -378,10 +427,27 @@ def _enumerate(eng: _Engine, tmpl: Structure, edges: list[tuple[int, int]], rank
     return stopped
 
 
-def _local_prelude(fname: str, target: Any, template: Any, init_ranks: Any, min_rank: int, max_rank: int,
-                   init_perm: Any, search_perm: bool, perm_radius: Any, objective: Any, fit_options: Any,
-                   executor: Any, workers: Any, record: Any, resume: Any, max_evals: Any, stop_when: Any,
-                   progress: bool, seed: int) -> tuple:
+def _local_prelude(
+    fname: str,
+    target: Any,
+    template: Any,
+    init_ranks: Any,
+    min_rank: int,
+    max_rank: int,
+    init_perm: Any,
+    search_perm: bool,
+    perm_radius: Any,
+    objective: Any,
+    fit_options: Any,
+    executor: Any,
+    workers: Any,
+    record: Any,
+    resume: Any,
+    max_evals: Any,
+    stop_when: Any,
+    progress: bool,
+    seed: int,
+) -> tuple:
     """Checks and set-up shared by TNLS and TnALE."""
     _, host = _check_common(target, fname, max_evals)
     tmpl, edges, ranks = _local_setup(fname, target, template, init_ranks, min_rank, max_rank, init_perm)
@@ -392,8 +458,7 @@ def _local_prelude(fname: str, target: Any, template: Any, init_ranks: Any, min_
     runner = _Runner(executor, workers, fname)
     bar = _progress(progress, max_evals, fname)
     try:
-        eng = _Engine(fname, target, host, objective, opts, seed, runner, record, resume, max_evals, stop_when,
-                      bar)
+        eng = _Engine(fname, target, host, objective, opts, seed, runner, record, resume, max_evals, stop_when, bar)
     except BaseException:
         runner.close()
         if bar is not None:

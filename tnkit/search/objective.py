@@ -72,8 +72,10 @@ def _as_objective(objective: Any, fname: str) -> Callable[[Structure, float], fl
         return Objective(objective)
     if callable(objective):
         return objective
-    raise TypeError(f"{fname}: objective must be an Objective, 'penalty', 'constraint' or a callable, "
-                    f"got {type(objective).__name__}")
+    raise TypeError(
+        f"{fname}: objective must be an Objective, 'penalty', 'constraint' or a callable, "
+        f"got {type(objective).__name__}"
+    )
 
 
 def _loss(objective: Callable[[Structure, float], float], s: Structure, rse: float, fname: str) -> float:

@@ -92,8 +92,7 @@ class SearchResult:
         ax.set_xlabel("evaluations")
         ax.set_ylabel("loss")
         ax.set_yscale("log")
-        ax.set_title(f"{self.method}: best {self.best.structure.num_params} parameters, "
-                     f"RSE {self.best.rse:.2g}")
+        ax.set_title(f"{self.method}: best {self.best.structure.num_params} parameters, RSE {self.best.rse:.2g}")
         ax.legend()
         return ax
 
@@ -122,8 +121,12 @@ def _record_payload(evals: Sequence[Evaluation], method: str, extra: dict[str, A
 
 
 def _save_record(path: str | Path, evals: Sequence[Evaluation], method: str, extra: dict[str, Any]) -> None:
-    io.save(path, _record_payload(evals, method, extra), schema="search_record",
-            generator={"function": f"tnkit.search.{method}"})
+    io.save(
+        path,
+        _record_payload(evals, method, extra),
+        schema="search_record",
+        generator={"function": f"tnkit.search.{method}"},
+    )
 
 
 def load_record(path: str | Path) -> tuple[str, list[Evaluation], dict[str, Any]]:
@@ -139,10 +142,16 @@ def load_record(path: str | Path) -> tuple[str, list[Evaluation], dict[str, Any]
         for k in range(len(nodes)):
             m = int(nodes[k])
             s = Structure(shape, ranks[k, :m, :m], tuple(int(p) for p in perm[k]))
-            evals.append(Evaluation(k, s, float(data["rse"][k]), float(data["loss"][k]),
-                                    float(data["seconds"][k]), int(data["step"][k])))
+            evals.append(
+                Evaluation(
+                    k, s, float(data["rse"][k]), float(data["loss"][k]), float(data["seconds"][k]), int(data["step"][k])
+                )
+            )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise io.DataError(f"{path}: not a complete search record ({type(exc).__name__}: {exc})") from None
-    extra = {k: v for k, v in data.items()
-             if k not in ("method", "shape", "ranks", "num_nodes", "perm", "rse", "loss", "seconds", "step")}
+    extra = {
+        k: v
+        for k, v in data.items()
+        if k not in ("method", "shape", "ranks", "num_nodes", "perm", "rse", "loss", "seconds", "step")
+    }
     return method, evals, extra

@@ -62,7 +62,8 @@ import numpy as np
 from tnkit import backend, io
 from tnkit.backend import adjoint
 from tnkit.linalg import ConvergenceError, expm_multiply, qr
-from tnkit.mps.evolution import progress_bar, time_steps
+from tnkit.run import progress as progress_report
+from tnkit.run import time_steps
 from tnkit.tree.kron import KronOperator
 from tnkit.tree.projectors import DenseProjector, NodeRHS, OperatorProjector
 from tnkit.tree.ttn import (
@@ -231,15 +232,25 @@ def integrate(
         _record(y, t, obs, times, bonds, norms, values)
     schedule = time_steps(t_final - t0, dt, "integrate")
     n_done = min(int(round((t - t0) / dt)), len(schedule)) if resume is not None else 0
-    bar = progress_bar(len(schedule), f"bug[{method}]", progress)
+    bar = progress_report(len(schedule), f"bug[{method}]", progress, unit="step")
     bar.update(n_done)
     start = time.perf_counter()
     steps = 0
     try:
         for k, (h, t_after) in enumerate(schedule[n_done:], start=n_done + 1):
             norm_before = float(backend.to_host(y.norm()))
-            y = step(y, proj, t, h, method=method, tol=tol, max_rank=max_rank, inner=inner,
-                     substeps=substeps, executor=executor)
+            y = step(
+                y,
+                proj,
+                t,
+                h,
+                method=method,
+                tol=tol,
+                max_rank=max_rank,
+                inner=inner,
+                substeps=substeps,
+                executor=executor,
+            )
             if proj.linear:
                 _check_growth(y, norm_before, proj.lognorm_bound(t), h, t, inner)
             t = t0 + t_after
@@ -567,8 +578,18 @@ def _ksl(y: TTN, run: _Runner) -> TTN:
 # arguments, records, checkpoints
 
 
-def _check_args(method: str, inner: str, dt: float, tol: float, max_rank: int | None, substeps: int,
-                every: int, checkpoint_every: int, t_final: float, t0: float) -> None:
+def _check_args(
+    method: str,
+    inner: str,
+    dt: float,
+    tol: float,
+    max_rank: int | None,
+    substeps: int,
+    every: int,
+    checkpoint_every: int,
+    t_final: float,
+    t0: float,
+) -> None:
     if method not in _METHODS:
         raise ValueError(f"bug: unknown method {method!r}; choose one of {', '.join(_METHODS)}")
     if inner not in ("rk4", "krylov"):
@@ -606,8 +627,15 @@ def _projector(rhs: Any, y: TTN) -> Any:
     return DenseProjector(rhs, y.tree, y)
 
 
-def _record(y: TTN, t: float, obs: Mapping[str, Callable[[float, TTN], Any]], times: list[float],
-            bonds: list[tuple[int, ...]], norms: list[float], values: dict[str, list[Any]]) -> None:
+def _record(
+    y: TTN,
+    t: float,
+    obs: Mapping[str, Callable[[float, TTN], Any]],
+    times: list[float],
+    bonds: list[tuple[int, ...]],
+    norms: list[float],
+    values: dict[str, list[Any]],
+) -> None:
     times.append(float(t))
     bonds.append(y.bond_dims)
     norms.append(float(backend.to_host(y.norm())))
@@ -616,8 +644,16 @@ def _record(y: TTN, t: float, obs: Mapping[str, Callable[[float, TTN], Any]], ti
         values[name].append(backend.to_host(val) if not isinstance(val, (numbers.Number, np.ndarray)) else val)
 
 
-def _save_checkpoint(path: str | Path, y: TTN, t: float, times: list[float], bonds: list[tuple[int, ...]],
-                     norms: list[float], values: dict[str, list[Any]], method: str) -> None:
+def _save_checkpoint(
+    path: str | Path,
+    y: TTN,
+    t: float,
+    times: list[float],
+    bonds: list[tuple[int, ...]],
+    norms: list[float],
+    values: dict[str, list[Any]],
+    method: str,
+) -> None:
     state = _ttn_to_dict(y)
     state["tensors"] = {k: backend.to_host(v) for k, v in state["tensors"].items()}
     payload = {
@@ -628,7 +664,9 @@ def _save_checkpoint(path: str | Path, y: TTN, t: float, times: list[float], bon
         "norms": np.asarray(norms, dtype=float),
         "observables": {k: np.asarray(v) for k, v in values.items()},
     }
-    io.save(path, payload, schema="bug_checkpoint", generator={"function": "tnkit.tree.bug.integrate", "method": method})
+    io.save(
+        path, payload, schema="bug_checkpoint", generator={"function": "tnkit.tree.bug.integrate", "method": method}
+    )
 
 
 def _load_checkpoint(path: str | Path, like: TTN, obs: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -41,8 +41,12 @@ __all__ = ["OperatorProjector", "DenseProjector", "NodeRHS"]
 class NodeRHS:
     """``f(t, x)`` of one small ODE; ``linear`` ones expose ``matvec(t)`` for Krylov."""
 
-    def __init__(self, parts: Sequence[tuple[Callable[[float], complex], Callable[[Any], Any]]] | None = None,
-                 func: Callable[[float, Any], Any] | None = None, sign: float = 1.0) -> None:
+    def __init__(
+        self,
+        parts: Sequence[tuple[Callable[[float], complex], Callable[[Any], Any]]] | None = None,
+        func: Callable[[float, Any], Any] | None = None,
+        sign: float = 1.0,
+    ) -> None:
         self.parts = list(parts or [])
         self.func = func
         self.sign = sign
@@ -232,7 +236,7 @@ def _build_ttno(op: KronOperator, idx: Sequence[int], weights: Sequence[complex]
     total: TTN | None = None
     for start in range(0, len(idx), batch):
         part: TTN | None = None
-        for k, wgt in zip(idx[start:start + batch], weights[start:start + batch]):
+        for k, wgt in zip(idx[start : start + batch], weights[start : start + batch]):
             term = op.terms[k]
             vecs = []
             for mode, n in enumerate(dims):
@@ -327,7 +331,9 @@ class DenseProjector:
         ops = [(z, list(range(len(self.dims))))] + [(conj(xp, a), labs) for a, labs in parts]
         return _einsum(ops, out)
 
-    def _wrap(self, build: Callable[[Any], list[tuple[Any, Sequence[int]]]], out: Sequence[int], sign: float = 1.0) -> NodeRHS:
+    def _wrap(
+        self, build: Callable[[Any], list[tuple[Any, Sequence[int]]]], out: Sequence[int], sign: float = 1.0
+    ) -> NodeRHS:
         xp, dims = self.xp, self.dims
 
         def f(t: float, x: Any) -> Any:

@@ -116,7 +116,9 @@ class Tree:
             try:
                 items = list(node)
             except TypeError:
-                raise ValueError(f"Tree: a node must be a mode number or a sequence of children, got {node!r}") from None
+                raise ValueError(
+                    f"Tree: a node must be a mode number or a sequence of children, got {node!r}"
+                ) from None
             if not items:
                 raise ValueError("Tree: an inner node needs at least one child")
             ids = tuple(visit(item) for item in items)
@@ -271,8 +273,6 @@ class Tree:
         return f"Tree({self.spec!r})"
 
 
-
-
 def _check_num_modes(d: Any, where: str) -> None:
     if not is_int(d) or d < 1:
         raise ValueError(f"{where}: number of modes must be a positive integer, got {d!r}")
@@ -388,7 +388,7 @@ class TTN:
             u, s, vh, _ = truncated_svd(mat, max_rank=max_rank, cutoff=budget, cutoff_mode="discarded")
             tensors[node] = xp.reshape(u, lead_shape + (u.shape[1],))
             cur = xp.astype(s, vh.dtype)[:, None] * vh
-            cur = xp.reshape(cur, (u.shape[1],) + tuple(moved.shape[len(lead):]))
+            cur = xp.reshape(cur, (u.shape[1],) + tuple(moved.shape[len(lead) :]))
             axis_node = [node] + [axis_node[a] for a in rest]
         root = tree.root
         order = [axis_node.index(c) for c in tree.children[root]]
@@ -719,8 +719,9 @@ class TTN:
         budget = _edge_budget(tol, relative, float(y.norm()), len(self.tree.edges))
         return y._truncate_edges(budget, max_rank)[0]
 
-    def truncation_error_bound(self, tol: float | None = None, max_rank: int | None = None,
-                               *, relative: bool = True) -> float:
+    def truncation_error_bound(
+        self, tol: float | None = None, max_rank: int | None = None, *, relative: bool = True
+    ) -> float:
         """``sqrt(sum of discarded squared singular values)`` that :meth:`truncate` would drop."""
         y = self if self.orthonormal else self.orthonormalize()
         budget = _edge_budget(tol, relative, float(y.norm()), len(self.tree.edges))
@@ -782,8 +783,9 @@ class TTN:
             target = min(_rank_cap(tree, dims, node, bond_dim), rows)
             basis = xp.reshape(t, (rows, t.shape[-1]))
             if target > basis.shape[1]:
-                extra = backend.random_normal(xp, (rows, target - basis.shape[1]), dtype=t.dtype,
-                                              device=backend.device_of(t), rng=gen)
+                extra = backend.random_normal(
+                    xp, (rows, target - basis.shape[1]), dtype=t.dtype, device=backend.device_of(t), rng=gen
+                )
                 for _ in range(2):
                     extra = extra - basis @ (adjoint(xp, basis) @ extra)
                 q, _ = qr(extra)

@@ -49,8 +49,10 @@ def _ms(seconds: float | None) -> str:
 
 def bench_table(results: dict[str, Any]) -> str:
     """Markdown table of the cases that ran, then a line per group of skipped or failed ones."""
-    lines = ["| case | size | backend | peer | tnkit ms | peer ms | ratio | target | met |",
-             "|---|---:|---|---|---:|---:|---:|---:|:---:|"]
+    lines = [
+        "| case | size | backend | peer | tnkit ms | peer ms | ratio | target | met |",
+        "|---|---:|---|---|---:|---:|---:|---:|:---:|",
+    ]
     notes: dict[tuple[str, str, str, str], int] = {}
     for r in results["cases"]:
         if r["status"] != "ok":
@@ -61,8 +63,10 @@ def bench_table(results: dict[str, Any]) -> str:
         target = "" if r.get("target_ratio") is None else f"≤ {r['target_ratio']:g}"
         met = {True: "yes", False: "**no**", None: "–"}[r.get("meets_target")]
         size = f"{r['size']}" + (" (quick)" if r.get("quick") else "")
-        lines.append(f"| {r['name']} | {size} | {r['backend']} | {r['peer'] or '– (tnkit alone)'} "
-                     f"| {_ms(r['tnkit_median_s'])} | {_ms(r['peer_median_s'])} | {ratio} | {target} | {met} |")
+        lines.append(
+            f"| {r['name']} | {size} | {r['backend']} | {r['peer'] or '– (tnkit alone)'} "
+            f"| {_ms(r['tnkit_median_s'])} | {_ms(r['peer_median_s'])} | {ratio} | {target} | {met} |"
+        )
     if len(lines) == 2:
         lines = ["No benchmark case ran."]
     lines += [""] * bool(notes) + [f"- {s}: {n} on {b} ({c} size(s)): {why}" for (s, n, b, why), c in notes.items()]
@@ -72,11 +76,20 @@ def bench_table(results: dict[str, Any]) -> str:
 def section(info: dict[str, Any], tests: Tests, table: str) -> str:
     """The RESULTS.md block: date, device, versions, test counts per backend, benchmark table."""
     counts, failed, summary = tests
-    head = (f"{info['device']}; Python {info['python']}, torch {info['torch']}, CuPy {info['cupy']}; "
-            f"commit {info['commit']}; {info['wall_s']:.0f} s of a {info['budget_s']:.0f} s budget.")
-    out = [f"## GPU — `make gpu-check`, {info['date']}", "", head, "",
-           f"Tests: `pytest tests -m \"not slow\" -k \"{TEST_SELECTION}\"` — {summary}.", "",
-           "| backend | " + " | ".join(k.lower() for k in KINDS) + " |", "|---|" + "---:|" * len(KINDS)]
+    head = (
+        f"{info['device']}; Python {info['python']}, torch {info['torch']}, CuPy {info['cupy']}; "
+        f"commit {info['commit']}; {info['wall_s']:.0f} s of a {info['budget_s']:.0f} s budget."
+    )
+    out = [
+        f"## GPU — `make gpu-check`, {info['date']}",
+        "",
+        head,
+        "",
+        f'Tests: `pytest tests -m "not slow" -k "{TEST_SELECTION}"` — {summary}.',
+        "",
+        "| backend | " + " | ".join(k.lower() for k in KINDS) + " |",
+        "|---|" + "---:|" * len(KINDS),
+    ]
     out += [f"| {b} | " + " | ".join(str(row.get(k, 0)) for k in KINDS) + " |" for b, row in counts.items()]
     out += [""] * bool(failed) + [f"- {f}" for f in failed[:25]]
     out += [f"- … {len(failed) - 25} more"] * (len(failed) > 25)
@@ -86,8 +99,9 @@ def section(info: dict[str, Any], tests: Tests, table: str) -> str:
 def replace_section(text: str, block: str) -> str:
     """``text`` with its gpu-check block (markers on lines of their own) replaced, or appended."""
     marked = f"{START}\n{block.strip()}\n{END}"
-    pattern = re.compile(rf"^[ \t]*{re.escape(START)}[ \t]*$.*?^[ \t]*{re.escape(END)}[ \t]*$",
-                         flags=re.DOTALL | re.MULTILINE)
+    pattern = re.compile(
+        rf"^[ \t]*{re.escape(START)}[ \t]*$.*?^[ \t]*{re.escape(END)}[ \t]*$", flags=re.DOTALL | re.MULTILINE
+    )
     if pattern.search(text):
         return pattern.sub(lambda _: marked, text, count=1)
     return text.rstrip("\n") + "\n\n" + marked + "\n"
@@ -98,5 +112,3 @@ def write_section(path: Path, block: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(replace_section(path.read_text(encoding="utf-8"), block), encoding="utf-8")
     os.replace(tmp, path)
-
-

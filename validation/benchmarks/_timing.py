@@ -62,6 +62,7 @@ def interleaved(
     already run them once) and times exactly ``min_repeats`` pairs. ``peer_fn=None``
     times ``tnkit_fn`` alone.
     """
+
     def pair() -> float:
         return _timed(tnkit_fn, sync) + (0.0 if peer_fn is None else _timed(peer_fn, sync))
 

@@ -52,7 +52,6 @@ import time
 from typing import Any
 
 import numpy as np
-
 from _cases import Case, Contenders, Skip
 
 DT = 0.01
@@ -97,8 +96,9 @@ def _ising(n: int) -> dict[str, Any]:
     tree = Tree.balanced(n)
     y0 = TTN.product([np.array([1.0, 0.0])] * n, tree)
     start = time.perf_counter()
-    res = bug.integrate(y0, -1j * h, T_SETUP, DT, method="adaptive", tol=TOL, max_rank=MAX_RANK,
-                        inner="krylov", progress=False)
+    res = bug.integrate(
+        y0, -1j * h, T_SETUP, DT, method="adaptive", tol=TOL, max_rank=MAX_RANK, inner="krylov", progress=False
+    )
     seconds = time.perf_counter() - start
     y = res.state
     return {
@@ -125,8 +125,9 @@ def _ising_step(n: int, method: str, executor: Any = None) -> Any:
     y, proj = s["y"], s["proj"]
 
     def call() -> Any:
-        return bug.step(y, proj, T_SETUP, DT, method=method, tol=TOL, max_rank=MAX_RANK, inner="krylov",
-                        executor=executor)
+        return bug.step(
+            y, proj, T_SETUP, DT, method=method, tol=TOL, max_rank=MAX_RANK, inner="krylov", executor=executor
+        )
 
     return call
 
@@ -143,8 +144,12 @@ def _prepare_ising_full(n: int) -> Contenders:
         return sla.expm_multiply(a, psi)
 
     diff = _rel(ours().to_dense(), theirs())
-    facts = dict(s["setup"], full_dim=int(psi.size), sparse_nnz=int(a.nnz),
-                 peer_call="scipy.sparse.linalg.expm_multiply(-1j*dt*H_csr, psi)")
+    facts = dict(
+        s["setup"],
+        full_dim=int(psi.size),
+        sparse_nnz=int(a.nnz),
+        peer_call="scipy.sparse.linalg.expm_multiply(-1j*dt*H_csr, psi)",
+    )
     return Contenders(tnkit=ours, peer=theirs, max_rel_diff=diff, details=lambda: dict(facts))
 
 
@@ -164,6 +169,7 @@ def _prepare_parallel_threads(n: int) -> Contenders:
             out = fn()
             log.append(time.perf_counter() - t0)
             return out
+
         return call
 
     ours = timed(threaded, seconds["threaded"])
@@ -172,8 +178,7 @@ def _prepare_parallel_threads(n: int) -> Contenders:
     def details() -> dict[str, Any]:
         # warm-up calls included; medians are robust to them
         speedup = float(np.median(seconds["sequential"]) / np.median(seconds["threaded"]))
-        return dict(s["setup"], workers=2, executor="concurrent.futures.ThreadPoolExecutor(2)",
-                    speedup=speedup)
+        return dict(s["setup"], workers=2, executor="concurrent.futures.ThreadPoolExecutor(2)", speedup=speedup)
 
     return Contenders(tnkit=ours, peer=theirs, max_rel_diff=diff, details=details)
 
@@ -188,8 +193,17 @@ def _errors_at(n: int) -> dict[str, Any]:
     exact = long_range_ising_exact(n, [T_ERROR])["states"][-1]
     out: dict[str, Any] = {"T": T_ERROR}
     for method in ("adaptive", "parallel"):
-        res = bug.integrate(s["y0"], -1j * s["h"], T_ERROR, DT, method=method, tol=TOL, max_rank=MAX_RANK,
-                            inner="krylov", progress=False)
+        res = bug.integrate(
+            s["y0"],
+            -1j * s["h"],
+            T_ERROR,
+            DT,
+            method=method,
+            tol=TOL,
+            max_rank=MAX_RANK,
+            inner="krylov",
+            progress=False,
+        )
         out[f"{method}_state_error"] = float(np.linalg.norm(np.asarray(res.state.to_dense()).reshape(-1) - exact))
         out[f"{method}_max_bond"] = int(res.max_bond.max())
         out[f"{method}_seconds_to_T"] = round(res.seconds, 3)
@@ -203,10 +217,16 @@ def _prepare_parallel_vs_adaptive(n: int) -> Contenders:
     theirs = _ising_step(n, "adaptive")
     diff = _rel(ours().to_dense(), theirs().to_dense())
     errors = _errors_at(n)
-    return Contenders(tnkit=ours, peer=theirs, max_rel_diff=diff,
-                      details=lambda: dict(s["setup"], errors_vs_exact=errors,
-                                           error_ratio_parallel_over_adaptive=errors[
-                                               "error_ratio_parallel_over_adaptive"]))
+    return Contenders(
+        tnkit=ours,
+        peer=theirs,
+        max_rel_diff=diff,
+        details=lambda: dict(
+            s["setup"],
+            errors_vs_exact=errors,
+            error_ratio_parallel_over_adaptive=errors["error_ratio_parallel_over_adaptive"],
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ import math
 from typing import Any
 
 import numpy as np
-
 from _cases import BACKENDS, Case, Contenders, Skip, from_host, max_rel_diff, synchronizer, unavailable
 
 SANDWICH = "ab,acd,bce,dfg,efh,gh->"

@@ -48,7 +48,6 @@ import time
 from typing import Any
 
 import numpy as np
-
 from _cases import Case, Contenders, Skip, from_host, synchronizer, unavailable
 
 SEED = 2024
@@ -122,11 +121,26 @@ def _prepare_ground(backend: str, length: int, schedule: list[int], split: str =
 
     def ours() -> Any:
         t0 = time.perf_counter()
-        res = tnkit.dmrg(h, bond_dims=schedule, cutoff=CUTOFF, tol=TOL, max_sweeps=MAX_SWEEPS,
-                         compute_variance=False, rng=SEED, progress=False,
-                         factorization="eigh" if split == "eig" else "svd")
-        runs["tnkit"].append({"energy": res.energy, "sweeps": res.n_sweeps, "max_bond": res.bond_dims[-1],
-                              "converged": res.converged, "seconds": time.perf_counter() - t0})
+        res = tnkit.dmrg(
+            h,
+            bond_dims=schedule,
+            cutoff=CUTOFF,
+            tol=TOL,
+            max_sweeps=MAX_SWEEPS,
+            compute_variance=False,
+            rng=SEED,
+            progress=False,
+            factorization="eigh" if split == "eig" else "svd",
+        )
+        runs["tnkit"].append(
+            {
+                "energy": res.energy,
+                "sweeps": res.n_sweeps,
+                "max_bond": res.bond_dims[-1],
+                "converged": res.converged,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         return res
 
     def theirs() -> Any:
@@ -136,9 +150,16 @@ def _prepare_ground(backend: str, length: int, schedule: list[int], split: str =
         solver.opts["bond_compress_method"] = split
         converged = solver.solve(tol=TOL, sweep_sequence="RL", max_sweeps=2 * MAX_SWEEPS, verbosity=0)
         half = len(solver.energies)
-        runs["quimb"].append({"energy": float(solver.energy), "sweeps": half / 2, "half_sweeps": half,
-                              "max_bond": int(solver.state.max_bond()), "converged": bool(converged),
-                              "seconds": time.perf_counter() - t0})
+        runs["quimb"].append(
+            {
+                "energy": float(solver.energy),
+                "sweeps": half / 2,
+                "half_sweeps": half,
+                "max_bond": int(solver.state.max_bond()),
+                "converged": bool(converged),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         return solver
 
     ours()
@@ -185,8 +206,16 @@ def _ground_state_host(length: int, chi: int) -> tuple[np.ndarray, ...]:
     import tnkit
 
     schedule = [c for c in (16, 32, 64, 128) if c < chi] + [chi]
-    res = tnkit.dmrg(tnkit.mps.models.heisenberg(length), bond_dims=schedule, cutoff=CUTOFF, tol=1e-8,
-                     max_sweeps=MAX_SWEEPS, compute_variance=False, rng=SEED, progress=False)
+    res = tnkit.dmrg(
+        tnkit.mps.models.heisenberg(length),
+        bond_dims=schedule,
+        cutoff=CUTOFF,
+        tol=1e-8,
+        max_sweeps=MAX_SWEEPS,
+        compute_variance=False,
+        rng=SEED,
+        progress=False,
+    )
     return tuple(np.asarray(tnkit.backend.to_host(t)) for t in res.state.tensors)
 
 
@@ -208,8 +237,9 @@ def _sweep_call(tnkit: Any, h: Any, tensors: list[Any], chi: int, record: list[d
     psi0 = tnkit.MPS(tensors)
 
     def one_sweep() -> Any:
-        res = tnkit.dmrg(h, psi0, bond_dims=[chi], cutoff=0.0, tol=0.0, max_sweeps=1, compute_variance=False,
-                         progress=False)
+        res = tnkit.dmrg(
+            h, psi0, bond_dims=[chi], cutoff=0.0, tol=0.0, max_sweeps=1, compute_variance=False, progress=False
+        )
         record.append({"sweep_seconds": res.sweep_seconds[0], "energy": res.energy, "max_bond": res.bond_dims[0]})
         return res
 
@@ -231,8 +261,14 @@ def _prepare_sweep(backend: str, length: int, chi: int) -> Contenders:
         peer = _sweep_call(tnkit, tnkit.mps.models.heisenberg(length), host, chi, numpy_log)
         # Compile kernels and plan contractions on a short chain first.
         short = 10
-        tnkit.dmrg(tnkit.mps.models.heisenberg(short, like=like), bond_dims=[min(chi, 32)], max_sweeps=1,
-                   compute_variance=False, rng=SEED, progress=False)
+        tnkit.dmrg(
+            tnkit.mps.models.heisenberg(short, like=like),
+            bond_dims=[min(chi, 32)],
+            max_sweeps=1,
+            compute_variance=False,
+            rng=SEED,
+            progress=False,
+        )
     elif chi < LONG_SWEEP:
         ours()  # warm-up: contraction plans for these shapes
         ours_log.clear()
@@ -253,8 +289,9 @@ def _prepare_sweep(backend: str, length: int, chi: int) -> Contenders:
         }
         if numpy_log:
             info["numpy_sweep_seconds"] = [r["sweep_seconds"] for r in numpy_log]
-            info["speedup_over_numpy"] = float(np.median(info["numpy_sweep_seconds"])
-                                               / np.median(info["sweep_seconds"]))
+            info["speedup_over_numpy"] = float(
+                np.median(info["numpy_sweep_seconds"]) / np.median(info["sweep_seconds"])
+            )
         return info
 
     return Contenders(tnkit=ours, peer=peer, sync=synchronizer(backend), max_rel_diff=energy_diff, details=details)

@@ -29,11 +29,16 @@ import warnings
 from typing import Any
 
 import numpy as np
-
 from _cases import Case, Contenders, Skip, unavailable
 
-SETTINGS = {"n_modes": (16, 16), "hidden_channels": 32, "rank": 0.42, "lr": 8e-3, "weight_decay": 1e-4,
-            "batch_size": 32}
+SETTINGS = {
+    "n_modes": (16, 16),
+    "hidden_channels": 32,
+    "rank": 0.42,
+    "lr": 8e-3,
+    "weight_decay": 1e-4,
+    "batch_size": 32,
+}
 
 
 def _tensors(name: str, limit: int | None = None) -> tuple[Any, Any]:
@@ -43,8 +48,9 @@ def _tensors(name: str, limit: int | None = None) -> tuple[Any, Any]:
 
     d = load_arrays(name)
     a, u = d["a"][:limit], d["u"][:limit]
-    return torch.from_numpy(np.ascontiguousarray(a))[:, None].float(), torch.from_numpy(
-        np.ascontiguousarray(u))[:, None].float()
+    return torch.from_numpy(np.ascontiguousarray(a))[:, None].float(), torch.from_numpy(np.ascontiguousarray(u))[
+        :, None
+    ].float()
 
 
 def _prepare(quick: bool) -> Contenders:
@@ -74,16 +80,31 @@ def _prepare(quick: bool) -> Contenders:
 
     def ours() -> None:
         torch.manual_seed(0)
-        model = TFNO(1, 1, s["n_modes"], hidden_channels=s["hidden_channels"], factorization="tucker",
-                     rank=s["rank"])
-        result = train(model, (x, y), epochs=epochs, batch_size=s["batch_size"], lr=s["lr"],
-                       weight_decay=s["weight_decay"], scheduler="cosine", loss="h1", progress=False, seed=0)
+        model = TFNO(1, 1, s["n_modes"], hidden_channels=s["hidden_channels"], factorization="tucker", rank=s["rank"])
+        result = train(
+            model,
+            (x, y),
+            epochs=epochs,
+            batch_size=s["batch_size"],
+            lr=s["lr"],
+            weight_decay=s["weight_decay"],
+            scheduler="cosine",
+            loss="h1",
+            progress=False,
+            seed=0,
+        )
         found["ours"] = (result.model, result.history["epoch_time"], model)
 
     def peer() -> None:
         torch.manual_seed(0)
-        model = NTFNO(n_modes=s["n_modes"], in_channels=1, out_channels=1, hidden_channels=s["hidden_channels"],
-                      factorization="tucker", rank=s["rank"])
+        model = NTFNO(
+            n_modes=s["n_modes"],
+            in_channels=1,
+            out_channels=1,
+            hidden_channels=s["hidden_channels"],
+            factorization="tucker",
+            rank=s["rank"],
+        )
         inn, outn = UnitGaussianNormalizer(dim=[0, 2, 3]), UnitGaussianNormalizer(dim=[0, 2, 3])
         inn.fit(x)
         outn.fit(y)
@@ -91,8 +112,14 @@ def _prepare(quick: bool) -> Contenders:
         loader = torch.utils.data.DataLoader(TensorDataset(x, y), batch_size=s["batch_size"], shuffle=True)
         opt = torch.optim.AdamW(model.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-        trainer = Trainer(model=model, n_epochs=epochs, device="cpu", data_processor=processor,
-                          eval_interval=epochs + 1, verbose=False)
+        trainer = Trainer(
+            model=model,
+            n_epochs=epochs,
+            device="cpu",
+            data_processor=processor,
+            eval_interval=epochs + 1,
+            verbose=False,
+        )
         times: list[float] = []
         one_epoch = trainer.train_one_epoch
 
@@ -103,8 +130,14 @@ def _prepare(quick: bool) -> Contenders:
             return out
 
         trainer.train_one_epoch = timed
-        trainer.train(train_loader=loader, test_loaders={}, optimizer=opt, scheduler=sched,
-                      training_loss=NH1Loss(d=2), eval_losses={})
+        trainer.train(
+            train_loader=loader,
+            test_loaders={},
+            optimizer=opt,
+            scheduler=sched,
+            training_loss=NH1Loss(d=2),
+            eval_losses={},
+        )
 
         def predict(a: torch.Tensor) -> torch.Tensor:
             model.eval()
@@ -116,9 +149,12 @@ def _prepare(quick: bool) -> Contenders:
     def details() -> dict[str, Any]:
         wrapped, our_times, our_model = found["ours"]
         predict, peer_times, peer_model = found["peer"]
-        out: dict[str, Any] = {"epochs": epochs, "n_train": int(x.shape[0]),
-                               "tnkit_epoch_s": float(np.median(our_times)),
-                               "peer_epoch_s": float(np.median(peer_times))}
+        out: dict[str, Any] = {
+            "epochs": epochs,
+            "n_train": int(x.shape[0]),
+            "tnkit_epoch_s": float(np.median(our_times)),
+            "peer_epoch_s": float(np.median(peer_times)),
+        }
         out["epoch_ratio"] = out["tnkit_epoch_s"] / out["peer_epoch_s"]
         out["tnkit_params"] = sum(p.numel() for p in our_model.parameters())
         out["peer_params"] = sum(p.numel() * (2 if p.is_complex() else 1) for p in peer_model.parameters())
@@ -129,13 +165,23 @@ def _prepare(quick: bool) -> Contenders:
             peer_l2 = float(relative_lp(predict(a), u))
             out[f"test{res}_l2_tnkit"], out[f"test{res}_l2_peer"] = ours_l2, peer_l2
             out[f"test{res}_l2_ratio"] = ours_l2 / peer_l2
-        out["meets_goal"] = bool(out["epoch_ratio"] <= 0.5 and out["test16_l2_ratio"] <= 0.9
-                                 and out["test32_l2_ratio"] <= 0.9)
+        out["meets_goal"] = bool(
+            out["epoch_ratio"] <= 0.5 and out["test16_l2_ratio"] <= 0.9 and out["test32_l2_ratio"] <= 0.9
+        )
         return out
 
     return Contenders(tnkit=ours, peer=peer, details=details)
 
 
 def cases(quick: bool) -> list[Case]:
-    return [Case(name="tfno darcy16 train", backend="torch", size=16, peer="neuralop.models.TFNO 2.0",
-                 prepare=lambda: _prepare(quick), target_ratio=0.5, effort=(0, 0.0, 1, 1))]
+    return [
+        Case(
+            name="tfno darcy16 train",
+            backend="torch",
+            size=16,
+            peer="neuralop.models.TFNO 2.0",
+            prepare=lambda: _prepare(quick),
+            target_ratio=0.5,
+            effort=(0, 0.0, 1, 1),
+        )
+    ]

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from _cases import BACKENDS, Case, Contenders, Skip, from_host, synchronizer, unavailable
 
 
@@ -59,8 +58,12 @@ def _prepare(backend: str, n: int, method: str) -> Contenders:
             out = xp.fft.rfftn(out, axes=(-2, -1))
         return out
 
-    return Contenders(tnkit=step, peer=ffts, sync=synchronizer(backend),
-                      details=lambda: {"method": method, "ffts_per_step": 5 * evals})
+    return Contenders(
+        tnkit=step,
+        peer=ffts,
+        sync=synchronizer(backend),
+        details=lambda: {"method": method, "ffts_per_step": 5 * evals},
+    )
 
 
 def _prepare_darcy_throughput() -> Contenders:
@@ -92,8 +95,9 @@ def _prepare_ns_throughput(backend: str) -> Contenders:
 
     n, batch, steps = 256, 8, 20
     ns = NavierStokes2D(n, 1e-3, forcing=fno_forcing, dt=1e-4)
-    w = from_host(GaussianRandomField(n, alpha=2.5, tau=7.0, sigma=7.0 ** 1.5, normalization="fno")
-                  .sample(batch, rng=0), backend)
+    w = from_host(
+        GaussianRandomField(n, alpha=2.5, tau=7.0, sigma=7.0**1.5, normalization="fno").sample(batch, rng=0), backend
+    )
     runs: list[float] = []
     sync = synchronizer(backend)
 
@@ -109,8 +113,12 @@ def _prepare_ns_throughput(backend: str) -> Contenders:
 
     def details() -> dict[str, Any]:
         per_sample = min(runs) / batch * 500_000 / steps
-        return {"batch": batch, "steps_timed": steps, "seconds_per_sample_extrapolated": per_sample,
-                "samples_per_s": 1 / per_sample}
+        return {
+            "batch": batch,
+            "steps_timed": steps,
+            "seconds_per_sample_extrapolated": per_sample,
+            "samples_per_s": 1 / per_sample,
+        }
 
     return Contenders(tnkit=call, peer=None, sync=sync, details=details)
 
@@ -121,11 +129,22 @@ def cases(quick: bool) -> list[Case]:
     for backend in BACKENDS:
         for method in ("cn-heun", "cn-euler"):
             name = "ns step vs its ffts" + ("" if method == "cn-heun" else ", cn-euler")
-            out += [Case(name, backend, n, "the step's ffts", lambda b=backend, n=n, m=method: _prepare(b, n, m),
-                         target_ratio=1.5) for n in sizes]
+            out += [
+                Case(
+                    name,
+                    backend,
+                    n,
+                    "the step's ffts",
+                    lambda b=backend, n=n, m=method: _prepare(b, n, m),
+                    target_ratio=1.5,
+                )
+                for n in sizes
+            ]
     if not quick:
         slow = (0, 0.0, 1, 3)
         out.append(Case("dataset throughput darcy", "numpy", 421, None, _prepare_darcy_throughput, effort=slow))
-        out += [Case("dataset throughput navier-stokes", b, 256, None, lambda b=b: _prepare_ns_throughput(b),
-                     effort=slow) for b in BACKENDS]
+        out += [
+            Case("dataset throughput navier-stokes", b, 256, None, lambda b=b: _prepare_ns_throughput(b), effort=slow)
+            for b in BACKENDS
+        ]
     return out

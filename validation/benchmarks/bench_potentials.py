@@ -29,15 +29,35 @@ import warnings
 from typing import Any
 
 import numpy as np
-
 from _cases import Case, Contenders, Skip, synchronizer, unavailable
 
-ARGS = dict(model="tensornet", embedding_dimension=128, num_layers=2, num_rbf=32, rbf_type="expnorm",
-            trainable_rbf=False, activation="silu", cutoff_lower=0.0, cutoff_upper=4.5, max_z=128,
-            max_num_neighbors=64, equivariance_invariance_group="O(3)", derivative=True, output_model="Scalar",
-            prior_model=None, atom_filter=-1, reduce_op="add", precision=32, static_shapes=False,
-            check_errors=True, box_vecs=None, charge=False, spin=False, vector_cutoff=False,
-            remove_ref_energy=False)
+ARGS = dict(
+    model="tensornet",
+    embedding_dimension=128,
+    num_layers=2,
+    num_rbf=32,
+    rbf_type="expnorm",
+    trainable_rbf=False,
+    activation="silu",
+    cutoff_lower=0.0,
+    cutoff_upper=4.5,
+    max_z=128,
+    max_num_neighbors=64,
+    equivariance_invariance_group="O(3)",
+    derivative=True,
+    output_model="Scalar",
+    prior_model=None,
+    atom_filter=-1,
+    reduce_op="add",
+    precision=32,
+    static_shapes=False,
+    check_errors=True,
+    box_vecs=None,
+    charge=False,
+    spin=False,
+    vector_cutoff=False,
+    remove_ref_energy=False,
+)
 
 
 def _geometries(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +77,6 @@ def _models(device: Any) -> tuple[Any, Any]:
     # compile on stdout, which run.py's worker uses for its JSON records.
     with contextlib.redirect_stdout(sys.stderr):
         import warp
-
         from torchmdnet.models.model import create_model
     warp.config.quiet = True
 
@@ -109,9 +128,16 @@ def _energy_forces(backend: str, n: int) -> Contenders:
 
     with contextlib.redirect_stdout(sys.stderr):
         run_peer()  # warp compiles its kernels on first use
-    return Contenders(tnkit=run_ours, peer=run_peer, sync=synchronizer(backend),
-                      details=lambda: {"atoms": int(z.numel()), "params_tnkit": sum(p.numel() for p in ours.parameters()),
-                                       "params_peer": sum(p.numel() for p in peer.parameters())})
+    return Contenders(
+        tnkit=run_ours,
+        peer=run_peer,
+        sync=synchronizer(backend),
+        details=lambda: {
+            "atoms": int(z.numel()),
+            "params_tnkit": sum(p.numel() for p in ours.parameters()),
+            "params_peer": sum(p.numel() for p in peer.parameters()),
+        },
+    )
 
 
 def _train_step(backend: str, n: int = 16) -> Contenders:
@@ -145,8 +171,12 @@ def _train_step(backend: str, n: int = 16) -> Contenders:
 
     with contextlib.redirect_stdout(sys.stderr):
         run_peer()
-    return Contenders(tnkit=run_ours, peer=run_peer, sync=synchronizer(backend),
-                      details=lambda: {"atoms": int(z.numel()), "molecules": n})
+    return Contenders(
+        tnkit=run_ours,
+        peer=run_peer,
+        sync=synchronizer(backend),
+        details=lambda: {"atoms": int(z.numel()), "molecules": n},
+    )
 
 
 def cases(quick: bool) -> list[Case]:
@@ -154,11 +184,29 @@ def cases(quick: bool) -> list[Case]:
     for backend in ("torch", "torch-cuda"):
         peer = "torchmdnet TensorNet 3.1"
         out += [
-            Case(name="tensornet ethanol E+F", backend=backend, size=9, peer=peer,
-                 prepare=lambda backend=backend: _energy_forces(backend, 1), target_ratio=1.0),
-            Case(name="tensornet batch64 E+F", backend=backend, size=576, peer=peer,
-                 prepare=lambda backend=backend: _energy_forces(backend, 64), target_ratio=1.0),
-            Case(name="tensornet train step", backend=backend, size=144, peer=peer,
-                 prepare=lambda backend=backend: _train_step(backend), target_ratio=1.0),
+            Case(
+                name="tensornet ethanol E+F",
+                backend=backend,
+                size=9,
+                peer=peer,
+                prepare=lambda backend=backend: _energy_forces(backend, 1),
+                target_ratio=1.0,
+            ),
+            Case(
+                name="tensornet batch64 E+F",
+                backend=backend,
+                size=576,
+                peer=peer,
+                prepare=lambda backend=backend: _energy_forces(backend, 64),
+                target_ratio=1.0,
+            ),
+            Case(
+                name="tensornet train step",
+                backend=backend,
+                size=144,
+                peer=peer,
+                prepare=lambda backend=backend: _train_step(backend),
+                target_ratio=1.0,
+            ),
         ]
     return out

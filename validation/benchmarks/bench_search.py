@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from _cases import Case, Contenders, Skip
 
 FIT = {"n_iter": 60, "tol": 1e-6, "restarts": 2}
@@ -58,20 +57,36 @@ def _prepare_tnale_vs_tnls() -> Contenders:
 
     def make(name: str, fn: Any, extra: dict[str, Any]) -> Any:
         def call() -> Any:
-            res = fn(x, init_ranks=(3,) * 6, perm_radius=2, max_evals=2000, stop_when=hit, executor="serial",
-                     seed=0, fit_options=FIT, **extra)
+            res = fn(
+                x,
+                init_ranks=(3,) * 6,
+                perm_radius=2,
+                max_evals=2000,
+                stop_when=hit,
+                executor="serial",
+                seed=0,
+                fit_options=FIT,
+                **extra,
+            )
             counts[name] = res.first(hit) or f">{res.num_evaluations}"
             return res
+
         return call
 
     # TnALE restarts from a random permutation when it converges, within the same budget
 
     def details() -> dict[str, Any]:
-        return {"evaluations_tnale": counts.get("tnale"), "evaluations_tnls": counts.get("tnls"),
-                "planted": repr(planted)}
+        return {
+            "evaluations_tnale": counts.get("tnale"),
+            "evaluations_tnls": counts.get("tnls"),
+            "planted": repr(planted),
+        }
 
-    return Contenders(tnkit=make("tnale", tnale, {"restarts": 20}),
-                      peer=make("tnls", tnls, {"n_iter": 10_000, "patience": 10_000}), details=details)
+    return Contenders(
+        tnkit=make("tnale", tnale, {"restarts": 20}),
+        peer=make("tnls", tnls, {"n_iter": 10_000, "patience": 10_000}),
+        details=details,
+    )
 
 
 def _prepare_greedy(order: int) -> Contenders:
@@ -89,9 +104,13 @@ def _prepare_greedy(order: int) -> Contenders:
 
     def call() -> Any:
         res = greedy(x, tol=tol, executor="serial", seed=0)
-        out.update(evaluations=res.num_evaluations, params=res.best.params, rse=res.best.rse,
-                   planted_params=planted.num_params,
-                   reached=bool(res.best.rse <= tol and res.best.params <= planted.num_params))
+        out.update(
+            evaluations=res.num_evaluations,
+            params=res.best.params,
+            rse=res.best.rse,
+            planted_params=planted.num_params,
+            reached=bool(res.best.rse <= tol and res.best.params <= planted.num_params),
+        )
         return res
 
     return Contenders(tnkit=call, peer=None, details=lambda: dict(out))
@@ -109,10 +128,12 @@ def _prepare_pool() -> Contenders:
 
     def make(name: str, executor: Any) -> Any:
         def call() -> Any:
-            res = tnale(x, init_ranks=(3,) * 6, perm_radius=2, max_evals=120, executor=executor, seed=0,
-                        fit_options=FIT)
+            res = tnale(
+                x, init_ranks=(3,) * 6, perm_radius=2, max_evals=120, executor=executor, seed=0, fit_options=FIT
+            )
             runs[name] = res
             return res
+
         return call
 
     def diff() -> float | None:
@@ -124,8 +145,12 @@ def _prepare_pool() -> Contenders:
             return float("inf")
         return float(max(abs(u - v) for u, v in zip(a, b)))
 
-    return Contenders(tnkit=make("pool", pool), peer=make("serial", "serial"), max_rel_diff=diff,
-                      details=lambda: {"workers": 2, "fits": 120})
+    return Contenders(
+        tnkit=make("pool", pool),
+        peer=make("serial", "serial"),
+        max_rel_diff=diff,
+        details=lambda: {"workers": 2, "fits": 120},
+    )
 
 
 def cases(quick: bool) -> list[Case]:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _cases import Case, Contenders, Skip
 
 TT_SIZES = (128, 256)

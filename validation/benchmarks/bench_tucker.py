@@ -26,7 +26,6 @@ import functools
 from typing import Any
 
 import numpy as np
-
 from _cases import BACKENDS, Case, Contenders, Skip, from_host, synchronizer, unavailable
 
 RANK = 16
@@ -127,4 +126,3 @@ def cases(quick: bool) -> list[Case]:
         for backend in BACKENDS
         for algo in ("hooi", "sthosvd")
     ]
-

@@ -48,14 +48,32 @@ ROOT = HERE.parents[1]
 RESULTS = HERE / "RESULTS.md"
 WORK = ROOT / "results" / "gpu-check"  # ignored by git
 # tnkit's dependencies and the `test` extra by import name; each is also its wheel's name prefix.
-NEEDED = ("numpy", "scipy", "array_api_compat", "opt_einsum", "h5py", "tqdm", "matplotlib",
-          "pytest", "hypothesis", "array_api_strict", "pytest_timeout")
+NEEDED = (
+    "numpy",
+    "scipy",
+    "array_api_compat",
+    "opt_einsum",
+    "h5py",
+    "tqdm",
+    "matplotlib",
+    "pytest",
+    "hypothesis",
+    "array_api_strict",
+    "pytest_timeout",
+)
 BACKENDS = ("cupy", "torch-cuda")
 PER_TEST_S = 120  # pytest-timeout: one hung kernel must not eat the whole budget
 # (case-name substring, quick sizes?) by priority. DMRG sweeps run quick: at full size
 # (chi 512/1024, L=100) their NumPy peer takes minutes per sweep.
-BENCH_PLAN = (("contract", False), ("truncated_svd", False), ("ns step", False), ("dmrg sweep", True),
-              ("tucker", False), ("tensornet", False), ("dataset throughput", False))
+BENCH_PLAN = (
+    ("contract", False),
+    ("truncated_svd", False),
+    ("ns step", False),
+    ("dmrg sweep", True),
+    ("tucker", False),
+    ("tensornet", False),
+    ("dataset throughput", False),
+)
 # Many small matrices: BLAS/OpenMP threads cost more than they gain there (as in `make test`).
 SMALL = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PROBE = r"""
@@ -97,8 +115,9 @@ def nvidia_smi() -> tuple[dict[str, str] | None, str]:
 def probe(python: str, env: dict[str, str]) -> dict[str, Any] | None:
     """What ``python`` has: torch and CuPy versions, whether they see a device, missing modules."""
     try:
-        done = subprocess.run([python, "-c", PROBE, *NEEDED], check=False, capture_output=True, text=True,
-                              env=env, timeout=180)
+        done = subprocess.run(
+            [python, "-c", PROBE, *NEEDED], check=False, capture_output=True, text=True, env=env, timeout=180
+        )
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
         return None
@@ -106,8 +125,13 @@ def probe(python: str, env: dict[str, str]) -> dict[str, Any] | None:
 
 def choose_python(explicit: str | None) -> tuple[str | None, dict[str, Any], list[str]]:
     """The first interpreter whose torch or CuPy sees a CUDA device, its probe, and all tried."""
-    names = [explicit, os.environ.get("GPU_CHECK_PYTHON"), sys.executable, shutil.which("python3"),
-             shutil.which("python")]
+    names = [
+        explicit,
+        os.environ.get("GPU_CHECK_PYTHON"),
+        sys.executable,
+        shutil.which("python3"),
+        shutil.which("python"),
+    ]
     tried = list(dict.fromkeys(os.path.abspath(n) for n in names if n))
     for python in tried:
         found = probe(python, dict(os.environ)) or {}
@@ -132,15 +156,23 @@ class Log:
         self.fh.flush()
 
 
-def stream(cmd: list[str], env: dict[str, str], seconds: float, log: Log, stop: int,
-           merge: bool = True) -> tuple[int, list[str], bool]:
+def stream(
+    cmd: list[str], env: dict[str, str], seconds: float, log: Log, stop: int, merge: bool = True
+) -> tuple[int, list[str], bool]:
     """Run ``cmd`` with its output into the log; after ``seconds`` send ``stop``, SIGKILL 20 s later.
 
     pytest answers SIGINT with its summary, so a time-out still says what ran. ``merge=False``
     keeps stderr out of the returned lines. Returns exit code, stdout lines, whether time ran out.
     """
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, errors="replace",
-                            stderr=subprocess.STDOUT if merge else log.fh)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        stderr=subprocess.STDOUT if merge else log.fh,
+    )
     fired = threading.Event()
 
     def halt() -> None:
@@ -180,8 +212,10 @@ def install(python: str, found: dict[str, Any], online: bool, log: Log) -> tuple
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path + ([old] if old else [])))
     missing = (probe(python, env) or {"missing": NEEDED})["missing"]
     if missing:
-        return env, (f"{python} lacks {', '.join(missing)}: carry their wheels in .whl/ (`make gpu-wheels` "
-                     "fetches the pure-python ones) or pass --online on a machine with a network")
+        return env, (
+            f"{python} lacks {', '.join(missing)}: carry their wheels in .whl/ (`make gpu-wheels` "
+            "fetches the pure-python ones) or pass --online on a machine with a network"
+        )
     return env, None
 
 
@@ -190,18 +224,30 @@ def bench_worker(backend: str) -> int:
     import run  # here, not at the top: only the worker needs it, and it imports numpy
 
     modules = run.discover()
-    todo = [(stem, case, quick) for pattern, quick in BENCH_PLAN for stem, module in modules
-            if not isinstance(module, Exception)
-            for case in module.cases(quick) if case.backend == backend and pattern in case.name]
+    todo = [
+        (stem, case, quick)
+        for pattern, quick in BENCH_PLAN
+        for stem, module in modules
+        if not isinstance(module, Exception)
+        for case in module.cases(quick)
+        if case.backend == backend and pattern in case.name
+    ]
     versions = run.library_versions()
     if versions.get("cupy") is None and importlib.util.find_spec("cupy") is not None:
         import cupy  # cupy-cuda13x is not among run.py's distribution names
 
         versions["cupy"] = cupy.__version__
-    header = {"machine": run.machine_info(), "versions": versions, "git_commit": run._git_commit(),
-              "planned": [{**run._record(case, stem), "quick": quick} for stem, case, quick in todo],
-              "broken": [{"module": stem, "name": stem, "backend": backend, "status": "error",
-                          "reason": f"import failed: {mod!r}"} for stem, mod in modules if isinstance(mod, Exception)]}
+    header = {
+        "machine": run.machine_info(),
+        "versions": versions,
+        "git_commit": run._git_commit(),
+        "planned": [{**run._record(case, stem), "quick": quick} for stem, case, quick in todo],
+        "broken": [
+            {"module": stem, "name": stem, "backend": backend, "status": "error", "reason": f"import failed: {mod!r}"}
+            for stem, mod in modules
+            if isinstance(mod, Exception)
+        ],
+    }
     print(json.dumps({"header": header}), flush=True)
     for stem, case, quick in todo:
         print(json.dumps({**run.run_case(case, stem, quick), "quick": quick}), flush=True)
@@ -229,29 +275,42 @@ def run_benchmarks(python: str, env: dict[str, str], deadline: float, log: Log) 
         why = "gpu-check's time budget ran out" if late else f"worker exited with code {code}"
         status = "skipped" if late else "error"
         if not got or "header" not in got[0]:
-            records.append({"name": f"{backend} benchmarks", "backend": backend, "status": status,
-                            "reason": f"none run: {why} (see the log)"})
+            records.append(
+                {
+                    "name": f"{backend} benchmarks",
+                    "backend": backend,
+                    "status": status,
+                    "reason": f"none run: {why} (see the log)",
+                }
+            )
             continue
         head = got.pop(0)["header"]
         header = header or head
         records += head["broken"] * (i == 0) + got
-        records += [{**rec, "status": status, "reason": f"not run: {why}"} for rec in head["planned"][len(got):]]
+        records += [{**rec, "status": status, "reason": f"not run: {why}"} for rec in head["planned"][len(got) :]]
     ok = [r for r in records if r["status"] == "ok"]
     return {
         "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": ["gpu_check.py", *sys.argv[1:]], "quick": False, "git_commit": header.get("git_commit"),
-        "machine": header.get("machine", {}), "versions": header.get("versions", {}),
+        "command": ["gpu_check.py", *sys.argv[1:]],
+        "quick": False,
+        "git_commit": header.get("git_commit"),
+        "machine": header.get("machine", {}),
+        "versions": header.get("versions", {}),
         "timing": {"method": "run.py's interleaved medians, one process per backend", "plan": BENCH_PLAN},
-        "summary": {"ran": len(ok), "skipped": sum(r["status"] == "skipped" for r in records),
-                    "errors": sum(r["status"] == "error" for r in records),
-                    "met_target": sum(r.get("meets_target") is True for r in ok),
-                    "missed_target": sum(r.get("meets_target") is False for r in ok)},
+        "summary": {
+            "ran": len(ok),
+            "skipped": sum(r["status"] == "skipped" for r in records),
+            "errors": sum(r["status"] == "error" for r in records),
+            "met_target": sum(r.get("meets_target") is True for r in ok),
+            "missed_target": sum(r.get("meets_target") is False for r in ok),
+        },
         "cases": records,
     }
 
 
-def check(args: argparse.Namespace, t0: float, smi: dict[str, str] | None, why: str,
-          python: str, found: dict[str, Any]) -> int:
+def check(
+    args: argparse.Namespace, t0: float, smi: dict[str, str] | None, why: str, python: str, found: dict[str, Any]
+) -> int:
     """Install, test, benchmark, report, on a machine where ``python`` sees the GPU."""
     log = Log(WORK / "gpu-check.log")
     device = f"{smi['name']}, {smi['memory']}, driver {smi['driver']}" if smi else f"({why})"
@@ -263,22 +322,44 @@ def check(args: argparse.Namespace, t0: float, smi: dict[str, str] | None, why: 
     deadline = t0 + args.budget - 15  # room to write the results
     seconds = max(1.0, min(args.test_budget, deadline - time.monotonic() - 150))  # benchmarks keep >= 150 s
     log.say(f"tests, at most {seconds:.0f} s")
-    cmd = [python, "-m", "pytest", "tests", "-v", "--color=no", "-p", "no:cacheprovider", "-m", "not slow",
-           "-k", TEST_SELECTION, "--continue-on-collection-errors", f"--timeout={PER_TEST_S}"]
+    cmd = [
+        python,
+        "-m",
+        "pytest",
+        "tests",
+        "-v",
+        "--color=no",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow",
+        "-k",
+        TEST_SELECTION,
+        "--continue-on-collection-errors",
+        f"--timeout={PER_TEST_S}",
+    ]
     code, lines, late = stream(cmd, {**env, **SMALL}, seconds, log, signal.SIGINT)
     counts, failed, summary = count_tests(lines)
     summary += ", stopped at the time limit" * late
     sees = {"cupy": bool(found.get("cupy_devices")), "torch-cuda": bool(found.get("torch_cuda"))}
-    failed += [f"{b}: no test passed though it sees the GPU" for b in BACKENDS
-               if sees[b] and not counts.get(b, {}).get("PASSED")]
+    failed += [
+        f"{b}: no test passed though it sees the GPU"
+        for b in BACKENDS
+        if sees[b] and not counts.get(b, {}).get("PASSED")
+    ]
     log.say(f"pytest exit code {code}: {summary}")
     results = run_benchmarks(python, env, deadline, log)
     (WORK / "bench-gpu.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    info = {"date": datetime.date.today().isoformat(), "python": found.get("python"),
-            "device": device if smi else f"{results['machine'].get('gpu')} {device}",
-            "torch": found.get("torch"), "cupy": found.get("cupy"),
-            "commit": results["git_commit"] or os.environ.get("GPU_CHECK_COMMIT") or "unknown (no git here)",
-            "wall_s": time.monotonic() - t0, "budget_s": args.budget}
+    info = {
+        "date": datetime.date.today().isoformat(),
+        "python": found.get("python"),
+        "device": device if smi else f"{results['machine'].get('gpu')} {device}",
+        "torch": found.get("torch"),
+        "cupy": found.get("cupy"),
+        "commit": results["git_commit"] or os.environ.get("GPU_CHECK_COMMIT") or "unknown (no git here)",
+        "wall_s": time.monotonic() - t0,
+        "budget_s": args.budget,
+    }
     block = section(info, (counts, failed, summary), bench_table(results))
     (WORK / "gpu-check.md").write_text(block + "\n", encoding="utf-8")
     write_section(RESULTS, block)
@@ -326,8 +407,11 @@ def main(argv: list[str] | None = None) -> int:
         seen = "; torch and CuPy see no CUDA device" if tried else ", no /dev/nvidia* device"
         print(f"gpu-check: no NVIDIA GPU on this machine ({why}{seen}); nothing to do")
         return 0
-    print(f"gpu-check: nvidia-smi sees {smi['name']} but no Python with CUDA torch or CuPy sees it "
-          f"(tried {', '.join(tried)}); pass --python PATH to one that does", file=sys.stderr)
+    print(
+        f"gpu-check: nvidia-smi sees {smi['name']} but no Python with CUDA torch or CuPy sees it "
+        f"(tried {', '.join(tried)}); pass --python PATH to one that does",
+        file=sys.stderr,
+    )
     return 2
 
 

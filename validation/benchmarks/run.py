@@ -319,9 +319,7 @@ def update_readme(path: Path, table: str) -> bool:
     The markers count only on lines of their own, so prose that mentions them is left alone.
     """
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(
-        rf"^[ \t]*{re.escape(START)}[ \t]*$.*?^[ \t]*{re.escape(END)}[ \t]*$", flags=re.S | re.M
-    )
+    pattern = re.compile(rf"^[ \t]*{re.escape(START)}[ \t]*$.*?^[ \t]*{re.escape(END)}[ \t]*$", flags=re.S | re.M)
     if not pattern.search(text):
         return False
     _write_atomic(path, pattern.sub(lambda _: f"{START}\n{table}\n{END}", text, count=1))
@@ -338,8 +336,15 @@ def _selected(args: argparse.Namespace) -> tuple[list[tuple[str, Case]], list[di
     for stem, module in discover():
         if isinstance(module, Exception):
             broken.append(
-                {"module": stem, "name": stem, "backend": None, "size": None, "peer": None,
-                 "status": "error", "reason": f"import failed: {type(module).__name__}: {module}"}
+                {
+                    "module": stem,
+                    "name": stem,
+                    "backend": None,
+                    "size": None,
+                    "peer": None,
+                    "status": "error",
+                    "reason": f"import failed: {type(module).__name__}: {module}",
+                }
             )
             continue
         for case in module.cases(args.quick):
@@ -384,7 +389,7 @@ def _run_isolated(
             if len(records) < len(cases):
                 _, upcoming = cases[len(records)]
                 bar.set_postfix_str(f"{upcoming.name} [{backend}, {upcoming.size}]", refresh=True)
-    for stem, case in cases[len(records):]:
+    for stem, case in cases[len(records) :]:
         rec = _record(case, stem)
         rec.update(status="error", reason=f"benchmark process for {backend} exited with code {proc.returncode}")
         records.append(rec)
@@ -402,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a ratio misses its target")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
-        "--from-json", type=Path, default=None, metavar="PATH",
+        "--from-json",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="run nothing: print the table of an earlier results file (and update --readme)",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -417,8 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()  # before running, so the load average is other processes'
     todo, records = _selected(args)
     backends = list(dict.fromkeys(case.backend for _, case in todo))
-    bar = tqdm(total=len(todo), desc="bench", unit="case", file=sys.stderr, disable=args.no_progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(todo), desc="bench", unit="case", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True
+    )
     for backend in backends:
         cases = [(stem, case) for stem, case in todo if case.backend == backend]
         reason = unavailable(backend)

@@ -28,13 +28,25 @@ def main() -> None:
 
     data = load_arrays("darcy_64")
     model = FNO(1, 1, n_modes=(args.modes, args.modes), hidden_channels=args.hidden, n_layers=4)
-    result = train(model, (data["a"][:args.samples], data["u"][:args.samples]),
-                   test_data={"64": "darcy_test_64", "127": "darcy_test_127"}, epochs=args.epochs,
-                   batch_size=16, lr=5e-3, loss="l2", eval_every=5, checkpoint=args.out / "checkpoint.pt",
-                   checkpoint_every=5, resume=args.resume, plot=args.out / "loss.png")
+    result = train(
+        model,
+        (data["a"][: args.samples], data["u"][: args.samples]),
+        test_data={"64": "darcy_test_64", "127": "darcy_test_127"},
+        epochs=args.epochs,
+        batch_size=16,
+        lr=5e-3,
+        loss="l2",
+        eval_every=5,
+        checkpoint=args.out / "checkpoint.pt",
+        checkpoint_every=5,
+        resume=args.resume,
+        plot=args.out / "loss.png",
+    )
     final = result.final()
-    print(f"FNO: {result.n_params} parameters, test relative L2 {final['64_l2']:.4f} at 64^2, "
-          f"{final['127_l2']:.4f} at 127^2 (zero-shot); outputs in {args.out}")
+    print(
+        f"FNO: {result.n_params} parameters, test relative L2 {final['64_l2']:.4f} at 64^2, "
+        f"{final['127_l2']:.4f} at 127^2 (zero-shot); outputs in {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -28,12 +28,24 @@ def main() -> None:
 
     data = load_arrays("darcy_64")
     model = LSM(1, 1, hidden_channels=args.hidden, n_heads=4, n_scales=args.scales, projection_channels=64)
-    result = train(model, (data["a"][:args.samples], data["u"][:args.samples]),
-                   test_data={"64": "darcy_test_64"}, epochs=args.epochs, batch_size=16, lr=2e-3, loss="l2",
-                   eval_every=5, checkpoint=args.out / "checkpoint.pt", checkpoint_every=5, resume=args.resume,
-                   plot=args.out / "loss.png")
-    print(f"LSM: {result.n_params} parameters, test relative L2 {result.final()['64_l2']:.4f} at 64^2; "
-          f"outputs in {args.out}")
+    result = train(
+        model,
+        (data["a"][: args.samples], data["u"][: args.samples]),
+        test_data={"64": "darcy_test_64"},
+        epochs=args.epochs,
+        batch_size=16,
+        lr=2e-3,
+        loss="l2",
+        eval_every=5,
+        checkpoint=args.out / "checkpoint.pt",
+        checkpoint_every=5,
+        resume=args.resume,
+        plot=args.out / "loss.png",
+    )
+    print(
+        f"LSM: {result.n_params} parameters, test relative L2 {result.final()['64_l2']:.4f} at 64^2; "
+        f"outputs in {args.out}"
+    )
 
 
 if __name__ == "__main__":

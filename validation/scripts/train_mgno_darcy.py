@@ -29,12 +29,24 @@ def main() -> None:
 
     data = load_arrays("darcy_64")
     model = MgNO(1, 1, hidden_channels=args.hidden, n_layers=4, levels=args.levels, boundary="dirichlet")
-    result = train(model, (data["a"][:args.samples], data["u"][:args.samples]),
-                   test_data={"64": "darcy_test_64"}, epochs=args.epochs, batch_size=16, lr=1e-3, loss="l2",
-                   eval_every=5, checkpoint=args.out / "checkpoint.pt", checkpoint_every=5, resume=args.resume,
-                   plot=args.out / "loss.png")
-    print(f"MgNO: {result.n_params} parameters, test relative L2 {result.final()['64_l2']:.4f} at 64^2; "
-          f"outputs in {args.out}")
+    result = train(
+        model,
+        (data["a"][: args.samples], data["u"][: args.samples]),
+        test_data={"64": "darcy_test_64"},
+        epochs=args.epochs,
+        batch_size=16,
+        lr=1e-3,
+        loss="l2",
+        eval_every=5,
+        checkpoint=args.out / "checkpoint.pt",
+        checkpoint_every=5,
+        resume=args.resume,
+        plot=args.out / "loss.png",
+    )
+    print(
+        f"MgNO: {result.n_params} parameters, test relative L2 {result.final()['64_l2']:.4f} at 64^2; "
+        f"outputs in {args.out}"
+    )
 
 
 if __name__ == "__main__":

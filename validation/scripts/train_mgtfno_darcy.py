@@ -32,15 +32,36 @@ def main() -> None:
     data = load_arrays("darcy_64")
     # 32 x 32 patches (plus 4 points of overlap per side), each with its 2x wider context averaged
     # down; zero padding outside the domain tells a patch where the boundary (u = 0) is
-    model = MGTFNO(1, 1, n_modes=(args.modes, args.modes), levels=args.levels, n_patches=args.patches,
-                   padding_fraction=0.125, boundary="zeros", hidden_channels=args.hidden, n_layers=4, rank=0.2)
-    result = train(model, (data["a"][:args.samples], data["u"][:args.samples]),
-                   test_data={"64": "darcy_test_64"}, epochs=args.epochs,
-                   batch_size=16, lr=5e-3, loss="l2", eval_every=5, checkpoint=args.out / "checkpoint.pt",
-                   checkpoint_every=5, resume=args.resume, plot=args.out / "loss.png")
+    model = MGTFNO(
+        1,
+        1,
+        n_modes=(args.modes, args.modes),
+        levels=args.levels,
+        n_patches=args.patches,
+        padding_fraction=0.125,
+        boundary="zeros",
+        hidden_channels=args.hidden,
+        n_layers=4,
+        rank=0.2,
+    )
+    result = train(
+        model,
+        (data["a"][: args.samples], data["u"][: args.samples]),
+        test_data={"64": "darcy_test_64"},
+        epochs=args.epochs,
+        batch_size=16,
+        lr=5e-3,
+        loss="l2",
+        eval_every=5,
+        checkpoint=args.out / "checkpoint.pt",
+        checkpoint_every=5,
+        resume=args.resume,
+        plot=args.out / "loss.png",
+    )
     final = result.final()
-    print(f"MG-TFNO: {result.n_params} parameters, test relative L2 {final['64_l2']:.4f} at 64^2; "
-          f"outputs in {args.out}")
+    print(
+        f"MG-TFNO: {result.n_params} parameters, test relative L2 {final['64_l2']:.4f} at 64^2; outputs in {args.out}"
+    )
 
 
 if __name__ == "__main__":

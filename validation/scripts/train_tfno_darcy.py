@@ -29,18 +29,39 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     data = load_arrays("darcy_64")
-    model = TFNO(1, 1, n_modes=(args.modes, args.modes), hidden_channels=args.hidden, n_layers=4,
-                 factorization=args.factorization, rank=args.rank)
+    model = TFNO(
+        1,
+        1,
+        n_modes=(args.modes, args.modes),
+        hidden_channels=args.hidden,
+        n_layers=4,
+        factorization=args.factorization,
+        rank=args.rank,
+    )
     conv = model.convs[0]
-    print(f"spectral weights {conv.weight_shape} as {args.factorization} ranks {conv.ranks}: "
-          f"{1 / conv.compression:.1f}x compression")
-    result = train(model, (data["a"][:args.samples], data["u"][:args.samples]),
-                   test_data={"64": "darcy_test_64", "127": "darcy_test_127"}, epochs=args.epochs,
-                   batch_size=16, lr=5e-3, loss="l2", eval_every=5, checkpoint=args.out / "checkpoint.pt",
-                   checkpoint_every=5, resume=args.resume, plot=args.out / "loss.png")
+    print(
+        f"spectral weights {conv.weight_shape} as {args.factorization} ranks {conv.ranks}: "
+        f"{1 / conv.compression:.1f}x compression"
+    )
+    result = train(
+        model,
+        (data["a"][: args.samples], data["u"][: args.samples]),
+        test_data={"64": "darcy_test_64", "127": "darcy_test_127"},
+        epochs=args.epochs,
+        batch_size=16,
+        lr=5e-3,
+        loss="l2",
+        eval_every=5,
+        checkpoint=args.out / "checkpoint.pt",
+        checkpoint_every=5,
+        resume=args.resume,
+        plot=args.out / "loss.png",
+    )
     final = result.final()
-    print(f"TFNO: {result.n_params} parameters, test relative L2 {final['64_l2']:.4f} at 64^2, "
-          f"{final['127_l2']:.4f} at 127^2 (zero-shot); outputs in {args.out}")
+    print(
+        f"TFNO: {result.n_params} parameters, test relative L2 {final['64_l2']:.4f} at 64^2, "
+        f"{final['127_l2']:.4f} at 127^2 (zero-shot); outputs in {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -122,9 +122,18 @@ def test_norms_against_numpy(bk, dtype):
     rng = np.random.default_rng(5)
     X, Y = rng.standard_normal((2, 8, 3, 3))
     tol = 10 * _tol(dtype)
-    np.testing.assert_allclose(bk.to_numpy(tensor_norm(bk.asarray(X, dtype))), np.linalg.norm(X, "fro", axis=(-2, -1)) ** 2, rtol=tol)
-    np.testing.assert_allclose(bk.to_numpy(frobenius_norm(bk.asarray(X, dtype))), np.linalg.norm(X, "fro", axis=(-2, -1)), rtol=tol)
-    np.testing.assert_allclose(bk.to_numpy(frobenius_inner(bk.asarray(X, dtype), bk.asarray(Y, dtype))), np.einsum("nij,nij->n", X, Y), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        bk.to_numpy(tensor_norm(bk.asarray(X, dtype))), np.linalg.norm(X, "fro", axis=(-2, -1)) ** 2, rtol=tol
+    )
+    np.testing.assert_allclose(
+        bk.to_numpy(frobenius_norm(bk.asarray(X, dtype))), np.linalg.norm(X, "fro", axis=(-2, -1)), rtol=tol
+    )
+    np.testing.assert_allclose(
+        bk.to_numpy(frobenius_inner(bk.asarray(X, dtype), bk.asarray(Y, dtype))),
+        np.einsum("nij,nij->n", X, Y),
+        rtol=tol,
+        atol=tol,
+    )
     total = sum(bk.to_numpy(p) for p in invariants(bk.asarray(X, dtype))[1:])
     np.testing.assert_allclose(total, np.linalg.norm(X, "fro", axis=(-2, -1)) ** 2, rtol=tol)
 

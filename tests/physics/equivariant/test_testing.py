@@ -81,7 +81,10 @@ def test_correct_functions_pass(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_energy_depending_on_a_coordinate_fails(dtype):
     numbers, positions = _structure(dtype)
-    with pytest.raises(AssertionError, match=r"output 0 \(scalar\).*max \|error\|.*fails alone under: rotation, reflection \(inversion\), translation"):
+    with pytest.raises(
+        AssertionError,
+        match=r"output 0 \(scalar\).*max \|error\|.*fails alone under: rotation, reflection \(inversion\), translation",
+    ):
         assert_invariant(lambda z, x: _pair_energy(z, x) + x[:, 0].sum(), numbers, positions)
     with pytest.raises(AssertionError, match="fails alone under: rotation"):
         assert_invariant(lambda z, x: _pair_energy(z, x) + x[:, 0].sum(), numbers, positions, translations=False)
@@ -117,7 +120,9 @@ def test_rank2_declared_per_atom_or_global_is_checked():
         # the global tensor transposed: R X^T R^T != R X R^T for a non-symmetric X
         assert_equivariant(
             lambda z, x: (*per_atom_quantities(z, x)[:2], per_atom_quantities(z, x)[2] + x.T @ torch.roll(x, 1, 0)),
-            numbers, positions, kinds=("atom_scalar", "atom_rank2", "rank2"),
+            numbers,
+            positions,
+            kinds=("atom_scalar", "atom_rank2", "rank2"),
         )
 
 

@@ -22,8 +22,10 @@ def main(out: str) -> None:
     model = TFNO(1, 1, (6, 6), hidden_channels=8, n_layers=2, factorization="tucker", rank=0.5)
     result = train(model, (x, y), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    torch.save({"state": state, "history": result.history, "world": int(os.environ["WORLD_SIZE"])},
-               os.path.join(out, f"rank{os.environ['RANK']}.pt"))
+    torch.save(
+        {"state": state, "history": result.history, "world": int(os.environ["WORLD_SIZE"])},
+        os.path.join(out, f"rank{os.environ['RANK']}.pt"),
+    )
 
 
 if __name__ == "__main__":

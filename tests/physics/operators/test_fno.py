@@ -181,7 +181,8 @@ def test_band_limited_inputs_give_the_same_spectral_conv_output_on_every_grid():
         g = torch.arange(n, dtype=torch.float64) / n
         x, y = torch.meshgrid(g, g, indexing="ij")
         return (torch.sin(2 * math.pi * x) * torch.cos(4 * math.pi * y) + 0.3 * torch.cos(6 * math.pi * (x + y)))[
-            None, None]
+            None, None
+        ]
 
     coarse, fine = conv(f(16)), conv(f(48))
     np.testing.assert_allclose(coarse.detach().numpy(), fine[..., ::3, ::3].detach().numpy(), atol=1e-12)
@@ -193,6 +194,7 @@ def test_fno_is_discretisation_invariant_to_interpolation_accuracy():
     points agree spectrally fast as the grids refine; the coordinate channels (a sawtooth
     when periodic) make the grid sums first-order accurate, so the differences halve per
     refinement."""
+
     def f(n: int) -> torch.Tensor:
         g = torch.arange(n, dtype=torch.float64) / n
         x, y = torch.meshgrid(g, g, indexing="ij")
@@ -203,8 +205,9 @@ def test_fno_is_discretisation_invariant_to_interpolation_accuracy():
         model = FNO(1, 1, (8, 8), hidden_channels=8, n_layers=2, positional_grid=grid).double()
         with torch.no_grad():
             outs = {n: model(f(n)) for n in (16, 32, 64, 128)}
-        errs = [float((outs[n] - outs[2 * n][..., ::2, ::2]).abs().max() / outs[2 * n].abs().max())
-                for n in (16, 32, 64)]
+        errs = [
+            float((outs[n] - outs[2 * n][..., ::2, ::2]).abs().max() / outs[2 * n].abs().max()) for n in (16, 32, 64)
+        ]
         if grid is None:
             assert errs[-1] < 1e-10 and errs[0] > 1e3 * errs[-1], errs
         else:

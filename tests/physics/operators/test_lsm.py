@@ -134,7 +134,7 @@ def _reference_block(block: _NeuralSpectralBlock, x: np.ndarray, patch: tuple[in
     out = x.copy()
     for i in range(0, height, patch[0]):
         for j in range(0, width, patch[1]):
-            points = x[:, i:i + patch[0], j:j + patch[1]].reshape(channels, -1)
+            points = x[:, i : i + patch[0], j : j + patch[1]].reshape(channels, -1)
             kv = w_kv @ points + b_kv[:, None]
             keys, values = kv[:channels], kv[channels:]
             query = w_q @ points + b_q[:, None]
@@ -142,18 +142,21 @@ def _reference_block(block: _NeuralSpectralBlock, x: np.ndarray, patch: tuple[in
             for h in range(heads):
                 rows = slice(h * d, (h + 1) * d)
                 # encoder: learned tokens attend to the patch's points, plus residual
-                tokens = _softmax(latent[h] @ keys[rows]) @ values[rows].T + latent[h]   # (n_tokens, d)
+                tokens = _softmax(latent[h] @ keys[rows]) @ values[rows].T + latent[h]  # (n_tokens, d)
                 # spectral transition, channel by channel
                 for c in range(d):
                     t = tokens[:, c].copy()
                     a, b = coef[h * d + c, :n_bases], coef[h * d + c, n_bases:]
                     for k in range(n_bases):
-                        t = t + a[k] * np.sin(np.pi * k / n_bases * tokens[:, c]) \
-                              + b[k] * np.cos(np.pi * k / n_bases * tokens[:, c])
+                        t = (
+                            t
+                            + a[k] * np.sin(np.pi * k / n_bases * tokens[:, c])
+                            + b[k] * np.cos(np.pi * k / n_bases * tokens[:, c])
+                        )
                     tokens[:, c] = t
                 # decoder: points attend to the tokens (keys = values = tokens)
                 update[rows] = (_softmax(query[rows].T @ tokens.T) @ tokens).T
-            out[:, i:i + patch[0], j:j + patch[1]] += update.reshape(channels, *patch)
+            out[:, i : i + patch[0], j : j + patch[1]] += update.reshape(channels, *patch)
     return out
 
 
@@ -177,7 +180,7 @@ def test_neural_spectral_block_matches_numpy_reference() -> None:
 def _batch_matches_one_by_one(model: LSM, x: torch.Tensor) -> None:
     with torch.no_grad():
         together = model(x)
-        alone = torch.cat([model(x[i:i + 1]) for i in range(x.shape[0])])
+        alone = torch.cat([model(x[i : i + 1]) for i in range(x.shape[0])])
         permutation = torch.tensor([2, 0, 3, 1])
         permuted = model(x[permutation])
     torch.testing.assert_close(together, alone, rtol=1e-10, atol=1e-12)
@@ -229,7 +232,7 @@ def _smooth_fields(n: int, size: int, rng: np.random.Generator) -> tuple[torch.T
     coef = (rng.standard_normal((n, size, size)) + 1j * rng.standard_normal((n, size, size))) * band
     f = np.fft.ifft2(coef).real
     f /= f.std(axis=(1, 2), keepdims=True)
-    u = np.fft.ifft2(np.fft.fft2(f) / (1 + 0.01 * (2 * np.pi) ** 2 * (kx ** 2 + ky ** 2))).real
+    u = np.fft.ifft2(np.fft.fft2(f) / (1 + 0.01 * (2 * np.pi) ** 2 * (kx**2 + ky**2))).real
     return torch.tensor(f[:, None], dtype=torch.float32), torch.tensor(u[:, None], dtype=torch.float32)
 
 
@@ -274,20 +277,23 @@ def test_forward_errors_are_one_line_and_name_the_cause() -> None:
         _small().train()(torch.randn(1, 1, 4, 4))
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(hidden_channels=0), "hidden_channels must be a positive int, got 0"),
-    (dict(n_tokens=2.0), "n_tokens must be a positive int, got 2.0"),
-    (dict(n_bases=-1), "n_bases must be a positive int, got -1"),
-    (dict(n_scales=True), "n_scales must be a positive int, got True"),
-    (dict(projection_channels=0), "projection_channels must be a positive int"),
-    (dict(n_heads=3), "n_heads=3 must divide hidden_channels=8"),
-    (dict(patch_size=(2, 2, 2)), r"patch_size must be None, a positive int or 2 positive ints"),
-    (dict(patch_size=0), "patch_size"),
-    (dict(norm="layer"), "norm must be one of"),
-    (dict(positional_grid=1), "positional_grid must be True or False"),
-    (dict(dims=4), "dims must be 1, 2 or 3"),
-    (dict(in_channels=0), "in_channels must be a positive int, got 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(hidden_channels=0), "hidden_channels must be a positive int, got 0"),
+        (dict(n_tokens=2.0), "n_tokens must be a positive int, got 2.0"),
+        (dict(n_bases=-1), "n_bases must be a positive int, got -1"),
+        (dict(n_scales=True), "n_scales must be a positive int, got True"),
+        (dict(projection_channels=0), "projection_channels must be a positive int"),
+        (dict(n_heads=3), "n_heads=3 must divide hidden_channels=8"),
+        (dict(patch_size=(2, 2, 2)), r"patch_size must be None, a positive int or 2 positive ints"),
+        (dict(patch_size=0), "patch_size"),
+        (dict(norm="layer"), "norm must be one of"),
+        (dict(positional_grid=1), "positional_grid must be True or False"),
+        (dict(dims=4), "dims must be 1, 2 or 3"),
+        (dict(in_channels=0), "in_channels must be a positive int, got 0"),
+    ],
+)
 def test_constructor_rejects_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _small(**kwargs)

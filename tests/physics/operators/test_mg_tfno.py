@@ -15,8 +15,9 @@ from physics.operators import MGTFNO, multigrid_patches, stitch  # noqa: E402
 _NP_MODES = {"reflect": "reflect", "periodic": "wrap", "zeros": "constant"}
 
 
-def _reference_patches(x: np.ndarray, levels: int, counts: tuple[int, ...], pad: tuple[int, ...],
-                       boundary: str | None) -> np.ndarray:
+def _reference_patches(
+    x: np.ndarray, levels: int, counts: tuple[int, ...], pad: tuple[int, ...], boundary: str | None
+) -> np.ndarray:
     """Brute force: for every patch and level, cut the window from a generously padded
     copy of ``x`` (``np.pad``) and average its ``2**l``-point blocks with explicit loops."""
     b, c = x.shape[:2]
@@ -31,7 +32,7 @@ def _reference_patches(x: np.ndarray, levels: int, counts: tuple[int, ...], pad:
         for patch in itertools.product(*[range(k) for k in counts]):
             groups = []
             for level in range(levels + 1):
-                f = 2 ** level
+                f = 2**level
                 starts = []
                 for n, k, w, p, kk in zip(sizes, counts, widths, pad, patch):
                     s = n // k
@@ -50,13 +51,16 @@ def _reference_patches(x: np.ndarray, levels: int, counts: tuple[int, ...], pad:
 
 
 @pytest.mark.parametrize("boundary", ["reflect", "periodic", "zeros"])
-@pytest.mark.parametrize("sizes,levels,counts,pad", [
-    ((16,), 2, (2,), (1,)),
-    ((8,), 3, (2,), (0,)),            # level-3 windows are 4x the domain: repeated reflection
-    ((12, 8), 1, (3, 2), (1, 0)),
-    ((8, 8), 2, (2, 2), (0, 1)),
-    ((4, 8, 4), 1, (1, 2, 2), (0, 0, 1)),
-])
+@pytest.mark.parametrize(
+    "sizes,levels,counts,pad",
+    [
+        ((16,), 2, (2,), (1,)),
+        ((8,), 3, (2,), (0,)),  # level-3 windows are 4x the domain: repeated reflection
+        ((12, 8), 1, (3, 2), (1, 0)),
+        ((8, 8), 2, (2, 2), (0, 1)),
+        ((4, 8, 4), 1, (1, 2, 2), (0, 0, 1)),
+    ],
+)
 def test_patches_match_padded_window_means(boundary, sizes, levels, counts, pad):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 2, *sizes))
@@ -82,7 +86,9 @@ def test_constant_field_gives_constant_context_at_every_level(boundary):
     assert torch.allclose(p, torch.full_like(p, 2.5))
 
 
-@pytest.mark.parametrize("sizes,counts,pad", [((12,), (3,), (2,)), ((8, 12), (2, 3), (1, 2)), ((4, 6, 8), (2, 3, 2), 1)])
+@pytest.mark.parametrize(
+    "sizes,counts,pad", [((12,), (3,), (2,)), ((8, 12), (2, 3), (1, 2)), ((4, 6, 8), (2, 3, 2), 1)]
+)
 def test_stitch_inverts_the_patch_layout(sizes, counts, pad):
     x = torch.randn(3, 2, *sizes, dtype=torch.float64)
     p = multigrid_patches(x, 0, counts, padding=pad, boundary="periodic")
@@ -111,8 +117,18 @@ def test_without_context_patches_do_not_see_each_other_and_with_context_they_do(
 @pytest.mark.parametrize("n_modes,shape", [((4,), (2, 2, 32)), ((4, 4), (2, 2, 16, 24)), ((2, 2, 2), (1, 2, 8, 8, 8))])
 def test_shapes_and_gradients_reach_every_factor(n_modes, shape):
     torch.manual_seed(2)
-    model = MGTFNO(2, 3, n_modes, levels=1, n_patches=2, padding_fraction=0.25, hidden_channels=6, n_layers=2,
-                   factorization="tucker", rank=0.5)
+    model = MGTFNO(
+        2,
+        3,
+        n_modes,
+        levels=1,
+        n_patches=2,
+        padding_fraction=0.25,
+        hidden_channels=6,
+        n_layers=2,
+        factorization="tucker",
+        rank=0.5,
+    )
     y = model(torch.randn(*shape))
     assert y.shape == (shape[0], 3, *shape[2:])
     y.square().mean().backward()

@@ -22,6 +22,7 @@ _NP_PAD = {"dirichlet": "constant", "periodic": "wrap", "neumann": "edge"}
 # Written from the module docstring with explicit loops over grid points, so that the
 # padding, striding and cropping of the torch implementation are checked independently.
 
+
 def _np_conv(x: np.ndarray, w: np.ndarray, boundary: str, stride: int = 1) -> np.ndarray:
     """3-point / 3x3 convolution (cross-correlation) of ``x (c_in, *n)`` with ghost cells
     from ``boundary``, evaluated at fine points ``stride * i``."""
@@ -51,6 +52,7 @@ def _np_prolong(x: np.ndarray, w: np.ndarray, boundary: str, fine_sizes: tuple[i
 
 def _np_vcycle(cycle: torch.nn.Module, f: np.ndarray, boundary: str) -> np.ndarray:
     """The V-cycle of the module docstring for one sample ``f (c_f, *n)``."""
+
     def weight(m: torch.nn.Module) -> np.ndarray:
         return m.weight.detach().numpy()
 
@@ -93,8 +95,18 @@ def _np_mgno(model: MgNO, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("sizes", [(11,), (7, 6)])
 def test_matches_numpy_transcription_of_the_v_cycle(boundary, sizes):
     torch.manual_seed(0)
-    model = MgNO(2, 1, hidden_channels=3, n_layers=2, levels=3, smoothing=(2, 1, 2), post_smoothing=(1, 1),
-                 boundary=boundary, activation="tanh", dims=len(sizes)).double()
+    model = MgNO(
+        2,
+        1,
+        hidden_channels=3,
+        n_layers=2,
+        levels=3,
+        smoothing=(2, 1, 2),
+        post_smoothing=(1, 1),
+        boundary=boundary,
+        activation="tanh",
+        dims=len(sizes),
+    ).double()
     x = torch.randn(2, 2, *sizes, dtype=torch.float64)
     got = model(x).detach().numpy()
     want = np.stack([_np_mgno(model, sample) for sample in x.numpy()])
@@ -102,6 +114,7 @@ def test_matches_numpy_transcription_of_the_v_cycle(boundary, sizes):
 
 
 # ---------------------------------------------------------------- shapes and parameters
+
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("sizes", [(16, 16), (13, 21), (5, 8), (1, 3), (32, 17)])
@@ -132,21 +145,22 @@ def test_gradient_reaches_every_parameter():
 
 
 def _hand_count(widths, levels, smoothing, post, dims):
-    stencil, transposed = 3 ** dims, 4 ** dims
+    stencil, transposed = 3**dims, 4**dims
     total = 0
     for c_f, c_u in zip(widths[:-1], widths[1:]):
         n_operators = sum(1 for l in range(levels) if l < levels - 1 or smoothing[l] > 1)
-        total += n_operators * c_u * c_f * stencil                     # A^l
-        total += (sum(smoothing) + sum(post)) * c_f * c_u * stencil    # S^{l,i}
+        total += n_operators * c_u * c_f * stencil  # A^l
+        total += (sum(smoothing) + sum(post)) * c_f * c_u * stencil  # S^{l,i}
         total += (levels - 1) * (c_f * c_f * stencil + c_u * c_u * transposed)  # R^l, P^l
-        total += c_f * c_u + c_u                                       # W, b
+        total += c_f * c_u + c_u  # W, b
     return total
 
 
 @pytest.mark.parametrize("dims", [1, 2])
 def test_n_params_counts_every_stencil(dims):
-    model = MgNO(3, 2, hidden_channels=5, n_layers=3, levels=4, smoothing=(1, 2, 1, 1), post_smoothing=(0, 1, 2),
-                 dims=dims)
+    model = MgNO(
+        3, 2, hidden_channels=5, n_layers=3, levels=4, smoothing=(1, 2, 1, 1), post_smoothing=(0, 1, 2), dims=dims
+    )
     assert model.n_params == _hand_count([3, 5, 5, 2], 4, (1, 2, 1, 1), (0, 1, 2), dims)
     assert model.n_params == sum(p.numel() for p in model.parameters())
 
@@ -169,6 +183,7 @@ def test_single_layer_is_affine():
 
 # ---------------------------------------------------------------- boundary conditions
 
+
 @pytest.mark.parametrize("dims", [1, 2])
 def test_periodic_commutes_with_circular_shifts(dims):
     torch.manual_seed(0)
@@ -178,8 +193,9 @@ def test_periodic_commutes_with_circular_shifts(dims):
     x = torch.randn(2, 2, *sizes, dtype=torch.float64)
     for boundary in BOUNDARIES:
         torch.manual_seed(1)
-        model = MgNO(2, 1, hidden_channels=4, n_layers=3, levels=levels, post_smoothing=1, boundary=boundary,
-                     dims=dims).double()
+        model = MgNO(
+            2, 1, hidden_channels=4, n_layers=3, levels=levels, post_smoothing=1, boundary=boundary, dims=dims
+        ).double()
         gap = (model(x.roll(shift, axes)) - model(x).roll(shift, axes)).abs().max()
         if boundary == "periodic":
             assert gap < 1e-12
@@ -189,11 +205,12 @@ def test_periodic_commutes_with_circular_shifts(dims):
 
 # ---------------------------------------------------------------- learning
 
+
 def _poisson_data(n: int, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """White-noise sources f and the solutions u of -u'' = f, u(0) = u(1) = 0, on n interior
     nodes (second-order finite differences, solved densely)."""
     h = 1.0 / (n + 1)
-    laplacian = (2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)) / h ** 2
+    laplacian = (2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)) / h**2
     f = np.random.default_rng(seed).standard_normal((samples, n))
     u = np.linalg.solve(laplacian, f.T).T
     u /= u.std()
@@ -230,6 +247,7 @@ def test_learns_poisson_solution_operator():
 
 # ---------------------------------------------------------------- errors and docs
 
+
 def test_input_errors():
     model = MgNO(2, 1, hidden_channels=4, n_layers=2, levels=2)
     with pytest.raises(ValueError, match="channel mismatch"):
@@ -240,18 +258,21 @@ def test_input_errors():
         model(torch.ones(1, 2, 8, 8, dtype=torch.int64))
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"boundary": "robin"}, "boundary .*'robin'"),
-    ({"activation": "swish"}, "activation .*'swish'"),
-    ({"dims": 3}, "dims must be 1 or 2.*3"),
-    ({"hidden_channels": 0}, "hidden_channels must be a positive int, got 0"),
-    ({"n_layers": 2.0}, "n_layers must be a positive int, got 2.0"),
-    ({"levels": True}, "levels must be a positive int, got True"),
-    ({"levels": 3, "smoothing": (1, 1)}, "smoothing needs 3 per-level counts"),
-    ({"smoothing": 0}, "smoothing counts must be ints >= 1, got 0"),
-    ({"levels": 3, "post_smoothing": (0, -1)}, r"post_smoothing counts must be ints >= 0, got \(0, -1\)"),
-    ({"smoothing": "2"}, "smoothing must be an int or a sequence of ints, got '2'"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"boundary": "robin"}, "boundary .*'robin'"),
+        ({"activation": "swish"}, "activation .*'swish'"),
+        ({"dims": 3}, "dims must be 1 or 2.*3"),
+        ({"hidden_channels": 0}, "hidden_channels must be a positive int, got 0"),
+        ({"n_layers": 2.0}, "n_layers must be a positive int, got 2.0"),
+        ({"levels": True}, "levels must be a positive int, got True"),
+        ({"levels": 3, "smoothing": (1, 1)}, "smoothing needs 3 per-level counts"),
+        ({"smoothing": 0}, "smoothing counts must be ints >= 1, got 0"),
+        ({"levels": 3, "post_smoothing": (0, -1)}, r"post_smoothing counts must be ints >= 0, got \(0, -1\)"),
+        ({"smoothing": "2"}, "smoothing must be an int or a sequence of ints, got '2'"),
+    ],
+)
 def test_bad_options_raise(options, match):
     with pytest.raises(ValueError, match=match):
         MgNO(1, 1, **options)

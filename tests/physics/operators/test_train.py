@@ -30,8 +30,8 @@ def test_relative_h1_converges_to_the_continuous_h1_ratio_at_second_order():
     """u = sin(pi x) sin(pi y), v = sin(2 pi x) sin(pi y) on [0, 1]^2: |u - v|_H1 / |v|_H1
     from the exact integrals (L2 norms 1/4 each, cross terms vanish)."""
     # |u|^2 = 1/4, |grad u|^2 = pi^2/4 * 2; |v|^2 = 1/4, |grad v|^2 = (4 + 1) pi^2 / 4; <u, v>_H1 = 0
-    nu = 0.25 + 2 * math.pi ** 2 / 4
-    nv = 0.25 + 5 * math.pi ** 2 / 4
+    nu = 0.25 + 2 * math.pi**2 / 4
+    nv = 0.25 + 5 * math.pi**2 / 4
     exact = math.sqrt(nu + nv) / math.sqrt(nv)
     errs = []
     for n in (33, 65, 129):
@@ -70,8 +70,18 @@ def test_training_lowers_the_test_error_and_writes_a_plot(tmp_path):
     x, y = _problem()
     model = _model()
     before = evaluate(NormalizedOperator(model, x[:40], y[:40]), (x[40:], y[40:]))["l2"]
-    result = train(model, (x[:40], y[:40]), test_data={"16": (x[40:], y[40:])}, epochs=15, batch_size=8, lr=1e-2,
-                   loss="l2", periodic=True, progress=False, plot=tmp_path / "loss.png")
+    result = train(
+        model,
+        (x[:40], y[:40]),
+        test_data={"16": (x[40:], y[40:])},
+        epochs=15,
+        batch_size=8,
+        lr=1e-2,
+        loss="l2",
+        periodic=True,
+        progress=False,
+        plot=tmp_path / "loss.png",
+    )
     after = result.history["16_l2"][-1]
     assert after < 0.3 * before
     assert result.history["train_loss"][-1] < result.history["train_loss"][0]
@@ -82,8 +92,16 @@ def test_training_lowers_the_test_error_and_writes_a_plot(tmp_path):
 
 def test_resumed_training_reproduces_the_uninterrupted_run(tmp_path):
     x, y = _problem()
-    common = dict(test_data={"t": (x[40:], y[40:])}, batch_size=8, lr=5e-3, loss="h1", periodic=True,
-                  progress=False, epochs=6, eval_every=2)
+    common = dict(
+        test_data={"t": (x[40:], y[40:])},
+        batch_size=8,
+        lr=5e-3,
+        loss="h1",
+        periodic=True,
+        progress=False,
+        epochs=6,
+        eval_every=2,
+    )
     full = train(_model(), (x[:40], y[:40]), **common)
     ckpt = tmp_path / "run.pt"
 
@@ -104,7 +122,7 @@ def test_resumed_training_reproduces_the_uninterrupted_run(tmp_path):
         train(first, (x[:40], y[:40]), **{**common, "loss": loss}, checkpoint=ckpt)
     state = torch.load(ckpt, weights_only=True)
     assert state["epoch"] == 3
-    calls["n"] = -10 ** 9  # the same callable again (settings record callables as "custom"), no interruption
+    calls["n"] = -(10**9)  # the same callable again (settings record callables as "custom"), no interruption
     resumed = train(_model(), (x[:40], y[:40]), **{**common, "loss": loss}, checkpoint=ckpt, resume=True)
     np.testing.assert_allclose(resumed.history["train_loss"], full.history["train_loss"], rtol=1e-6)
     for a, b in zip(resumed.model.state_dict().values(), full.model.state_dict().values()):

@@ -11,8 +11,12 @@ pytest.importorskip("torch")
 
 from tnkit.validation import discover  # noqa: E402
 
-CASES = ["operators_darcy", "operators_navier_stokes", "operators_tfno_compression",
-         "operators_discretisation_invariance"]
+CASES = [
+    "operators_darcy",
+    "operators_navier_stokes",
+    "operators_tfno_compression",
+    "operators_discretisation_invariance",
+]
 
 
 @pytest.mark.parametrize("name", CASES)

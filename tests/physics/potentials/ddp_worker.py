@@ -25,8 +25,10 @@ def main(out: str) -> None:
     model = TensorNet(8, 1, 4, elements=(1, 8))
     result = fit(model, train, val, epochs=3, batch_size=4, lr=3e-3, ema_decay=0.0, progress=False)
     state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
-    torch.save({"state": state, "history": result.history, "world": int(os.environ["WORLD_SIZE"])},
-               os.path.join(out, f"rank{os.environ['RANK']}.pt"))
+    torch.save(
+        {"state": state, "history": result.history, "world": int(os.environ["WORLD_SIZE"])},
+        os.path.join(out, f"rank{os.environ['RANK']}.pt"),
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from ase.build import bulk, molecule  # noqa: E402
 from ase.calculators.calculator import Calculator as AseCalculator  # noqa: E402
 from ase.calculators.calculator import PropertyNotImplementedError, all_changes  # noqa: E402
 
-from physics.potentials import Calculator, EGNN, TensorNet, bonds_of, run_md  # noqa: E402
+from physics.potentials import EGNN, Calculator, TensorNet, bonds_of, run_md  # noqa: E402
 
 
 def _model(cls=TensorNet, seed=0):
@@ -87,8 +87,9 @@ class _HarmonicBonds(AseCalculator):
 
 def test_bound_molecule_is_stable_and_conserves_energy():
     atoms = molecule("CH3CH2OH")
-    r = run_md(atoms, _HarmonicBonds(atoms), time_ps=0.2, timestep_fs=0.25, temperature_K=500, interval=8,
-               progress=False)
+    r = run_md(
+        atoms, _HarmonicBonds(atoms), time_ps=0.2, timestep_fs=0.25, temperature_K=500, interval=8, progress=False
+    )
     assert r.stable and r.unstable_time is None and 0 < r.max_bond_change < 0.5
     assert r.drift < 0.5 and r.max_deviation < 2.0  # meV/atom
     assert "stable" in r.summary()
@@ -104,13 +105,28 @@ class _FreeParticles(AseCalculator):
 
 def test_md_reports_instability_when_bonds_break(tmp_path):
     atoms = molecule("H2O")
-    r = run_md(atoms, _FreeParticles(), time_ps=0.2, timestep_fs=1.0, temperature_K=3000, interval=10,
-               trajectory=tmp_path / "md.xyz", progress=False)
+    r = run_md(
+        atoms,
+        _FreeParticles(),
+        time_ps=0.2,
+        timestep_fs=1.0,
+        temperature_K=3000,
+        interval=10,
+        trajectory=tmp_path / "md.xyz",
+        progress=False,
+    )
     assert not r.stable and 0 < r.unstable_time < 0.2 and r.max_bond_change > 0.5
     frames = ase.io.read(tmp_path / "md.xyz", ":")
     assert len(frames) == len(r.times)
-    stop = run_md(atoms, _FreeParticles(), time_ps=0.2, timestep_fs=1.0, temperature_K=3000, stop_when_unstable=True,
-                  progress=False)
+    stop = run_md(
+        atoms,
+        _FreeParticles(),
+        time_ps=0.2,
+        timestep_fs=1.0,
+        temperature_K=3000,
+        stop_when_unstable=True,
+        progress=False,
+    )
     assert stop.times[-1] <= r.unstable_time + 1e-12
     assert len(bonds_of(molecule("CH3CH2OH"))) == 8
     r.plot(tmp_path / "md.png")
@@ -119,9 +135,19 @@ def test_md_reports_instability_when_bonds_break(tmp_path):
 
 def test_langevin_thermostat_reaches_the_bath_temperature():
     atoms = molecule("CH3CH2OH")
-    r = run_md(atoms, _HarmonicBonds(atoms), time_ps=1.0, timestep_fs=0.5, temperature_K=600, ensemble="langevin",
-               friction=0.05, interval=10, seed=1, progress=False)
+    r = run_md(
+        atoms,
+        _HarmonicBonds(atoms),
+        time_ps=1.0,
+        timestep_fs=0.5,
+        temperature_K=600,
+        ensemble="langevin",
+        friction=0.05,
+        interval=10,
+        seed=1,
+        progress=False,
+    )
     # 9 atoms fluctuate a lot: the second half's mean within a broad band around the bath
-    assert 400 < r.temperature[len(r.temperature) // 2:].mean() < 800
+    assert 400 < r.temperature[len(r.temperature) // 2 :].mean() < 800
     with pytest.raises(ValueError, match="ensemble"):
         run_md(atoms, _HarmonicBonds(atoms), ensemble="npt", progress=False)

@@ -29,8 +29,9 @@ def _morse_frames(n: int = 48, seed: int = 0) -> Frames:
 
 def test_frames_slicing_concat_split_and_collate():
     f = _morse_frames(10)
-    g = Frames.from_arrays([6, 1, 1, 1, 1], np.zeros((3, 5, 3)) + np.arange(5)[:, None], np.arange(3.0),
-                           np.zeros((3, 5, 3)))
+    g = Frames.from_arrays(
+        [6, 1, 1, 1, 1], np.zeros((3, 5, 3)) + np.arange(5)[:, None], np.arange(3.0), np.zeros((3, 5, 3))
+    )
     both = f + g
     assert len(both) == 13 and both.total_atoms == 30 + 15
     sub = both[[11, 2]]
@@ -87,14 +88,15 @@ def test_evaluate_against_hand_computed_errors():
     torch.manual_seed(0)
     model = TensorNet(8, 1, 4, elements=(1, 8), dtype=torch.float64).eval()
     m = evaluate(model, frames, batch_size=4)
-    out = model(torch.tensor(frames.numbers), torch.tensor(frames.positions),
-                batch=torch.tensor(np.repeat(np.arange(6), 3)))
+    out = model(
+        torch.tensor(frames.numbers), torch.tensor(frames.positions), batch=torch.tensor(np.repeat(np.arange(6), 3))
+    )
     de = out["energy"].numpy() - frames.energies
     df = out["forces"].numpy() - frames.forces
     assert m["energy_mae"] == pytest.approx(1e3 * np.abs(de).mean())
     assert m["energy_mae_per_atom"] == pytest.approx(1e3 * np.abs(de).mean() / 3)
     assert m["force_mae"] == pytest.approx(1e3 * np.abs(df).mean())
-    assert m["force_rmse"] == pytest.approx(1e3 * np.sqrt((df ** 2).mean()))
+    assert m["force_rmse"] == pytest.approx(1e3 * np.sqrt((df**2).mean()))
 
 
 def _small_tensornet():
@@ -153,8 +155,18 @@ def test_early_stopping_and_plot(tmp_path):
     train, val = frames.split([12, 4])
     torch.manual_seed(0)
     # lr so small nothing improves after the first epochs: patience 2 must stop the run
-    result = fit(TensorNet(8, 1, 4, elements=(1, 8)), train, val, epochs=50, batch_size=4, lr=1e-9, ema_decay=0.0,
-                 early_stopping=2, progress=False, plot=tmp_path / "curve.png")
+    result = fit(
+        TensorNet(8, 1, 4, elements=(1, 8)),
+        train,
+        val,
+        epochs=50,
+        batch_size=4,
+        lr=1e-9,
+        ema_decay=0.0,
+        early_stopping=2,
+        progress=False,
+        plot=tmp_path / "curve.png",
+    )
     assert result.stopped_early and len(result.history["train_loss"]) < 50
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
 

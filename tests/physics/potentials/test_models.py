@@ -62,7 +62,7 @@ def test_traceless_coordinates_are_those_of_uu_minus_trace():
     s = tn._traceless_coords(u)[..., None]  # (7, 5, 1)
     full = tn._full(torch.zeros(7, 1, dtype=u.dtype), torch.zeros(7, 3, 1, dtype=u.dtype), s)[..., 0]
     assert torch.allclose(full, dense, atol=1e-14)
-    assert torch.allclose((s[..., 0] ** 2).sum(-1), (dense ** 2).sum((1, 2)), atol=1e-14)
+    assert torch.allclose((s[..., 0] ** 2).sum(-1), (dense**2).sum((1, 2)), atol=1e-14)
 
 
 def test_tensornet_matches_torchmdnet_parameter_count():
@@ -99,8 +99,9 @@ def test_so3_tensornet_is_rotation_but_not_reflection_invariant():
 
     assert_equivariant(fn, numbers, positions, kinds=("scalar", "vector"), group="SO(3)", atol=1e-10)
     # Ethanol's trans conformer has a mirror plane: rattle it into a chiral geometry first.
-    positions = positions + 0.1 * torch.randn(positions.shape, generator=torch.Generator().manual_seed(3),
-                                              dtype=positions.dtype)
+    positions = positions + 0.1 * torch.randn(
+        positions.shape, generator=torch.Generator().manual_seed(3), dtype=positions.dtype
+    )
     mirror = positions * torch.tensor([-1.0, 1.0, 1.0], dtype=positions.dtype)
     e, e_mirror = model(numbers, positions)["energy"], model(numbers, mirror)["energy"]
     assert abs(float(e - e_mirror)) > 1e-6  # the chiral variant tells mirror images apart

@@ -63,8 +63,10 @@ def _ase(positions, cutoff, cell=None, pbc=False, self_interaction=False):
     from ase import Atoms
 
     atoms = Atoms(
-        numbers=np.ones(len(positions), dtype=int), positions=np.asarray(positions, dtype=np.float64),
-        cell=np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64), pbc=pbc,
+        numbers=np.ones(len(positions), dtype=int),
+        positions=np.asarray(positions, dtype=np.float64),
+        cell=np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64),
+        pbc=pbc,
     )
     i, j, S = ase_neighborlist.neighbor_list("ijS", atoms, cutoff, self_interaction=self_interaction)
     return {(int(a), int(b), *map(int, s)) for a, b, s in zip(i, j, S)}
@@ -97,10 +99,14 @@ def _cases():
         "cubic_unwrapped": dict(positions=rng.uniform(-9.0, 16.0, (30, 3)), cutoff=3.2, cell=box, pbc=True),
         "triclinic_small": dict(positions=rng.uniform(0, 1, (3, 3)) @ TRICLINIC, cutoff=4.7, cell=TRICLINIC, pbc=True),
         "slab": dict(
-            positions=np.c_[rng.uniform(0, 5.0, (25, 2)), rng.uniform(-3.0, 9.0, 25)], cutoff=2.6,
-            cell=np.diag([5.0, 5.0, 4.0]), pbc=(True, True, False),
+            positions=np.c_[rng.uniform(0, 5.0, (25, 2)), rng.uniform(-3.0, 9.0, 25)],
+            cutoff=2.6,
+            cell=np.diag([5.0, 5.0, 4.0]),
+            pbc=(True, True, False),
         ),
-        "wire_triclinic": dict(positions=rng.uniform(-1, 2, (12, 3)) @ TRICLINIC, cutoff=3.0, cell=TRICLINIC, pbc=(False, True, False)),
+        "wire_triclinic": dict(
+            positions=rng.uniform(-1, 2, (12, 3)) @ TRICLINIC, cutoff=3.0, cell=TRICLINIC, pbc=(False, True, False)
+        ),
     }
 
 
@@ -234,7 +240,9 @@ def test_chunked_search_gives_the_same_list(monkeypatch):
 
 
 def test_sparse_molecule_caps_the_number_of_bins():
-    positions = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1e5, 1e5, 1e5], [1e5, 1e5, 1e5 + 0.5]], dtype=torch.float64)
+    positions = torch.tensor(
+        [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1e5, 1e5, 1e5], [1e5, 1e5, 1e5 + 0.5]], dtype=torch.float64
+    )
     nl = neighbor_list(positions, 2.0, method="cells")
     assert _as_set(nl) == {(0, 1, 0, 0, 0), (1, 0, 0, 0, 0), (2, 3, 0, 0, 0), (3, 2, 0, 0, 0)}
 
@@ -339,7 +347,11 @@ def test_minimum_image_against_explicit_images():
     best = np.linalg.norm((short + lattice)[:, None, :] + images[None], axis=-1).min(axis=1)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), best, atol=1e-12)
     # non-periodic axes are left alone
-    partial = minimum_image(torch.tensor([[13.0, 13.0, 13.0]], dtype=torch.float64), 5.0 * torch.eye(3, dtype=torch.float64), pbc=[True, False, True])
+    partial = minimum_image(
+        torch.tensor([[13.0, 13.0, 13.0]], dtype=torch.float64),
+        5.0 * torch.eye(3, dtype=torch.float64),
+        pbc=[True, False, True],
+    )
     assert partial.tolist() == [[-2.0, 13.0, -2.0]]
     with pytest.raises(TypeError, match="must match vectors"):
         minimum_image(torch.zeros(3), torch.eye(3, dtype=torch.float64))
@@ -390,7 +402,9 @@ def test_max_neighbors_raises_instead_of_truncating():
     positions, cell = _torch(case)
     nl = neighbor_list(positions, case["cutoff"], cell=cell)
     most = int(torch.bincount(nl.edge_index[0]).max())
-    assert neighbor_list(positions, case["cutoff"], cell=cell, max_neighbors=most).edge_index.shape == nl.edge_index.shape
+    assert (
+        neighbor_list(positions, case["cutoff"], cell=cell, max_neighbors=most).edge_index.shape == nl.edge_index.shape
+    )
     with pytest.raises(ValueError, match="max_neighbors"):
         neighbor_list(positions, case["cutoff"], cell=cell, max_neighbors=most - 1)
 
@@ -416,7 +430,14 @@ def test_max_neighbors_raises_instead_of_truncating():
         (dict(pbc=True), ValueError, "pbc needs a cell"),
         (dict(pbc=[True, False, False]), ValueError, "pbc needs a cell"),
         (dict(cell=torch.zeros(3, 3, dtype=torch.float64)), ValueError, "zero volume"),
-        (dict(cell=torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [1.0, 1.0, 0]], dtype=torch.float64), pbc=[True, False, False]), ValueError, "zero volume"),
+        (
+            dict(
+                cell=torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [1.0, 1.0, 0]], dtype=torch.float64),
+                pbc=[True, False, False],
+            ),
+            ValueError,
+            "zero volume",
+        ),
         (dict(cell=torch.eye(3, dtype=torch.float32)), TypeError, "must match positions"),
         (dict(cell=torch.eye(2, dtype=torch.float64)), ValueError, "cell must have shape"),
         (dict(cell=torch.eye(3, dtype=torch.float64).expand(2, 3, 3)), ValueError, "one structure"),
@@ -427,7 +448,9 @@ def test_max_neighbors_raises_instead_of_truncating():
     ],
 )
 def test_errors(kwargs, error, match):
-    args = dict(positions=torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64), cutoff=1.5)
+    args = dict(
+        positions=torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64), cutoff=1.5
+    )
     args.update(kwargs)
     with pytest.raises(error, match=match) as info:
         neighbor_list(args.pop("positions"), args.pop("cutoff"), **args)
@@ -437,4 +460,9 @@ def test_errors(kwargs, error, match):
 def test_batch_refers_to_missing_cells():
     positions = torch.zeros((3, 3), dtype=torch.float64)
     with pytest.raises(ValueError, match="batch refers to 3 structures"):
-        neighbor_list(positions, 1.0, batch=torch.tensor([0, 1, 2]), cell=torch.eye(3, dtype=torch.float64).expand(2, 3, 3).clone())
+        neighbor_list(
+            positions,
+            1.0,
+            batch=torch.tensor([0, 1, 2]),
+            cell=torch.eye(3, dtype=torch.float64).expand(2, 3, 3).clone(),
+        )

@@ -42,8 +42,13 @@ def test_list(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["data", "list"]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
-    assert lines["svd_reference"][1:] == ["svd_reference", "v1", str(tio.manifest()["svd_reference"].size),
-                                          "svd_reference.h5", "present"]
+    assert lines["svd_reference"][1:] == [
+        "svd_reference",
+        "v1",
+        str(tio.manifest()["svd_reference"].size),
+        "svd_reference.h5",
+        "present",
+    ]
     assert lines["absent"][-1] == "missing"
 
 
@@ -111,8 +116,7 @@ def test_generate_other_stack_same_content_is_ok(store: Path, capsys: pytest.Cap
 def test_generate_other_stack_different_content_fails(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _pretend_manifest_sha256(store)
     shipped = tio.load(store / "svd_reference.h5")
-    tio.save(store / "svd_reference.h5", {"a": shipped["a"] * 2, "sigma": shipped["sigma"]},
-             schema="svd_reference")
+    tio.save(store / "svd_reference.h5", {"a": shipped["a"] * 2, "sigma": shipped["sigma"]}, schema="svd_reference")
     out_path = store / "fresh.h5"
     assert run(["data", "generate", "svd_reference", "--out", str(out_path)]) == 1
     assert capsys.readouterr().out.startswith("DIFF  svd_reference: wrote")
@@ -146,8 +150,24 @@ def test_through_tnkit_main(store: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_generate_with_options(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Operator datasets take --samples/--resolution/--seed/--set; typed values; errors."""
     out = store / "p.h5"
-    argv = ["data", "generate", "poisson", "--out", str(out), "--samples", "3", "--resolution", "9",
-            "--set", "alpha=2.5", "--set", "modes=none", "--set", "dtype=float64", "--no-progress"]
+    argv = [
+        "data",
+        "generate",
+        "poisson",
+        "--out",
+        str(out),
+        "--samples",
+        "3",
+        "--resolution",
+        "9",
+        "--set",
+        "alpha=2.5",
+        "--set",
+        "modes=none",
+        "--set",
+        "dtype=float64",
+        "--no-progress",
+    ]
     assert run(argv) == 0
     params = tio.provenance(out)["generator"]["parameters"]
     assert params["samples"] == 3 and params["alpha"] == 2.5 and params["modes"] is None
@@ -213,8 +233,10 @@ def test_on_demand_dataset_with_other_arrays(store: Path, capsys: pytest.Capture
 
 def test_on_demand_entry_needs_arrays(store: Path) -> None:
     text = (store / "manifest.toml").read_text()
-    text += ('\n[bad]\non_demand = true\npath = "b.h5"\nschema = "dict"\nschema_version = 1\n'
-             'provenance = "x"\nlicence = "x"\ngenerate = "x"\n')
+    text += (
+        '\n[bad]\non_demand = true\npath = "b.h5"\nschema = "dict"\nschema_version = 1\n'
+        'provenance = "x"\nlicence = "x"\ngenerate = "x"\n'
+    )
     (store / "manifest.toml").write_text(text)
     with pytest.raises(tio.DataError, match="needs arrays"):
         tio.manifest()

@@ -170,8 +170,9 @@ def test_integral_matches_analytic_and_scipy():
     assert abs(float(ct.integrate()) - exact) < 1e-13 * exact
     box2 = [(0.0, 1.0), (-1.0, 2.0)]
     ct2 = ChebTucker.fit(lambda p: 1.0 / (1.0 + p[:, 0] ** 2 + p[:, 1] ** 2), box2, 40, tol=1e-14)
-    ref, _ = scipy.integrate.dblquad(lambda y, x: 1.0 / (1.0 + x * x + y * y), 0.0, 1.0, -1.0, 2.0,
-                                     epsabs=1e-13, epsrel=1e-13)
+    ref, _ = scipy.integrate.dblquad(
+        lambda y, x: 1.0 / (1.0 + x * x + y * y), 0.0, 1.0, -1.0, 2.0, epsabs=1e-13, epsrel=1e-13
+    )
     assert abs(float(ct2.integrate()) - ref) < 1e-10
 
 
@@ -204,8 +205,9 @@ def test_every_backend_agrees_with_numpy(bk):
     np.testing.assert_allclose(bk.to_numpy(ct.integrate()), float(ref.integrate()), atol=1e-12)
     np.testing.assert_allclose(bk.to_numpy(ct(pts)), lorentz(pts_host), atol=1e-6)
     grid = bk.asarray(lorentz_grid(6))
-    np.testing.assert_allclose(bk.to_numpy(chebyshev_coefficients(grid)),
-                               chebyshev_coefficients(lorentz_grid(6)), atol=1e-14)
+    np.testing.assert_allclose(
+        bk.to_numpy(chebyshev_coefficients(grid)), chebyshev_coefficients(lorentz_grid(6)), atol=1e-14
+    )
     nodes = chebyshev_nodes(5, -1.0, 0.5, like=like)
     assert device_of(nodes) == device_of(like)
     np.testing.assert_allclose(bk.to_numpy(nodes), chebyshev_nodes(5, -1.0, 0.5), atol=1e-15)
@@ -226,8 +228,7 @@ def test_torch_autograd_gradient_matches_derivative_objects():
     torch = pytest.importorskip("torch")
     like = torch.zeros(1, dtype=torch.float64)
     box = [(-1.0, 1.0), (0.5, 2.0), (-1.0, 1.0)]
-    ct = ChebTucker.fit(lambda p: torch.exp(-p[:, 0] * p[:, 1]) / (1.0 + p[:, 2] ** 2), box, 24,
-                        tol=1e-12, like=like)
+    ct = ChebTucker.fit(lambda p: torch.exp(-p[:, 0] * p[:, 1]) / (1.0 + p[:, 2] ** 2), box, 24, tol=1e-12, like=like)
     pts = torch.asarray(random_points(np.random.default_rng(7), box, 100), dtype=torch.float64)
     pts.requires_grad_(True)
     (grad,) = torch.autograd.grad(ct(pts).sum(), pts)

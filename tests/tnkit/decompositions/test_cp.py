@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import tnkit
+from tests.conftest import Backend, random_array, rtol_for
 from tnkit import backend
 from tnkit.decompositions.cp import CP, _mttkrp, cp_als
-from tests.conftest import Backend, random_array, rtol_for
 
 
 def _random_terms(

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 import tnkit
-from tnkit.decompositions.tr import TR, tr_als, tr_svd
-
 from tests.conftest import random_array
+from tnkit.decompositions.tr import TR, tr_als, tr_svd
 
 
 def ring_dense(cores: list[np.ndarray]) -> np.ndarray:

@@ -3,17 +3,15 @@ tensors, rounding, evaluation, I/O, autograd, agreement with tensorly, and TT-cr
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import tnkit
-from tnkit.decompositions.tt_cross import maxvol, tt_cross
-from tnkit.decompositions.tt import TT, tt_svd
-
 from tests.conftest import random_array
+from tnkit.decompositions.tt import TT, tt_svd
+from tnkit.decompositions.tt_cross import maxvol, tt_cross
 
 
 def planted_cores(rng: np.random.Generator, shape: tuple[int, ...], ranks: tuple[int, ...], dtype: str = "float64"):

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import Backend, random_array
 from tnkit import backend
 from tnkit.decompositions.core_shape import CoreShape, core_shape, core_shape_from_spectra, mode_spectra
 from tnkit.decompositions.tucker import Tucker, hooi, hosvd, sthosvd
-from tests.conftest import Backend, random_array
 
 
 def _planted(

@@ -37,8 +37,12 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tio.save(tmp_path / "small.h5", {"x": np.arange(5.0)}, schema="small_schema")
     write_manifest(
         tmp_path,
-        small={"path": "small.h5", "sha256": tio.sha256_file(path), "size": path.stat().st_size,
-               "schema": "small_schema"},
+        small={
+            "path": "small.h5",
+            "sha256": tio.sha256_file(path),
+            "size": path.stat().st_size,
+            "schema": "small_schema",
+        },
     )
     monkeypatch.setenv("TNKIT_DATASETS", str(tmp_path))
     return tmp_path
@@ -100,8 +104,15 @@ def test_missing_dataset_file_says_how_to_regenerate(store: Path) -> None:
 
 def test_manifest_schema_is_enforced_on_load(store: Path) -> None:
     path = store / "small.h5"
-    write_manifest(store, small={"path": "small.h5", "sha256": tio.sha256_file(path),
-                                 "size": path.stat().st_size, "schema": "other_schema"})
+    write_manifest(
+        store,
+        small={
+            "path": "small.h5",
+            "sha256": tio.sha256_file(path),
+            "size": path.stat().st_size,
+            "schema": "other_schema",
+        },
+    )
     with pytest.raises(DataError, match="wrong schema: file has 'small_schema', expected 'other_schema'"):
         tio.load_dataset("small")
 
@@ -135,8 +146,9 @@ def test_manifest_paths_cannot_escape_the_folder(tmp_path: Path) -> None:
 def test_generator_registry(store: Path) -> None:
     @tio.register_generator("small")
     def make_small(out: Path) -> None:
-        tio.save(out, {"x": np.arange(5.0)}, schema="small_schema",
-                 generator={"function": "make_small", "parameters": {}})
+        tio.save(
+            out, {"x": np.arange(5.0)}, schema="small_schema", generator={"function": "make_small", "parameters": {}}
+        )
 
     assert "small" in tio.generator_names()
     (store / "small.h5").unlink()

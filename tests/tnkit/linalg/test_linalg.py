@@ -8,9 +8,9 @@ import scipy.linalg
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import Backend, random_array, rtol_for
 from tnkit import backend
 from tnkit.linalg import ConvergenceError, eigsh, expm_multiply, lq, qr, randomized_svd, truncated_svd
-from tests.conftest import Backend, random_array, rtol_for
 
 
 def _spectrum_matrix(rng: np.random.Generator, m: int, n: int, sigma: np.ndarray, dtype: str) -> np.ndarray:
@@ -220,8 +220,9 @@ def test_lanczos_on_every_backend(bk: Backend, dtype: str) -> None:
     rng = np.random.default_rng(6)
     h = _random_hermitian(rng, 80, dtype.startswith("c")).astype(dtype)
     hx = bk.asarray(h)
-    w, v = eigsh(lambda x: hx @ x, bk.asarray(random_array(rng, (80,), dtype)), k=2,
-                 tol=1e-10 if dtype != "float32" else 1e-5)
+    w, v = eigsh(
+        lambda x: hx @ x, bk.asarray(random_array(rng, (80,), dtype)), k=2, tol=1e-10 if dtype != "float32" else 1e-5
+    )
     assert w.dtype == backend.real_dtype(bk.xp, bk.dtype(dtype)) and v.dtype == bk.dtype(dtype)
     ref = np.linalg.eigvalsh(h.astype(np.complex128))[:2]
     np.testing.assert_allclose(bk.to_numpy(w), ref, atol=1e-9 if dtype != "float32" else 1e-3)
@@ -340,6 +341,10 @@ def test_davidson_on_every_backend(bk: Backend) -> None:
     rng = np.random.default_rng(15)
     h = _random_hermitian(rng, 60, True) * 0.2 + np.diag(np.arange(60.0))
     hx = bk.asarray(h)
-    w, _ = davidson(lambda x: hx @ x, bk.asarray(random_array(rng, (60,), "complex128")), k=2,
-                    diag=bk.asarray(np.real(np.diag(h)).astype(complex)))
+    w, _ = davidson(
+        lambda x: hx @ x,
+        bk.asarray(random_array(rng, (60,), "complex128")),
+        k=2,
+        diag=bk.asarray(np.real(np.diag(h)).astype(complex)),
+    )
     np.testing.assert_allclose(bk.to_numpy(w), np.linalg.eigvalsh(h)[:2], atol=1e-9)

@@ -7,11 +7,11 @@ import pytest
 import scipy.sparse.linalg
 
 import tnkit
-from tnkit.mps import models
+from tests.conftest import Backend
 from tnkit.io import DataError
+from tnkit.mps import models
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
-from tests.conftest import Backend
 
 
 def _ed(h, k=1):
@@ -22,8 +22,9 @@ def _ed(h, k=1):
 @pytest.mark.parametrize("eigensolver", ["lanczos", "davidson"])
 def test_heisenberg_matches_ed(two_site: bool, eigensolver: str) -> None:
     h = models.heisenberg(10, h=0.1, Jz=0.8)
-    res = tnkit.dmrg(h, bond_dims=[8, 32], rng=0, progress=False, two_site=two_site, tol=1e-12, eig_tol=1e-9,
-                     eigensolver=eigensolver)
+    res = tnkit.dmrg(
+        h, bond_dims=[8, 32], rng=0, progress=False, two_site=two_site, tol=1e-12, eig_tol=1e-9, eigensolver=eigensolver
+    )
     assert res.converged
     assert res.energy == pytest.approx(_ed(h), rel=1e-10)
     assert abs(res.variance) < 1e-9
@@ -35,8 +36,15 @@ def test_heisenberg_matches_ed(two_site: bool, eigensolver: str) -> None:
 def test_dmrg_on_every_backend(bk: Backend, dtype: str, factorization: str) -> None:
     like = bk.asarray(np.zeros(1), dtype=dtype)
     h = models.tfim(8, h=0.8, like=like, dtype=dtype)
-    res = tnkit.dmrg(h, bond_dims=[4, 16], rng=1, progress=False, tol=1e-10 if dtype != "float32" else 1e-5,
-                     eig_tol=1e-8 if dtype != "float32" else 1e-4, factorization=factorization)
+    res = tnkit.dmrg(
+        h,
+        bond_dims=[4, 16],
+        rng=1,
+        progress=False,
+        tol=1e-10 if dtype != "float32" else 1e-5,
+        eig_tol=1e-8 if dtype != "float32" else 1e-4,
+        factorization=factorization,
+    )
     assert res.state.dtype == bk.dtype(dtype)
     assert tnkit.backend.library_name(res.state.xp) == bk.name.replace("-cuda", "")
     ref = _ed(models.tfim(8, h=0.8))
@@ -61,13 +69,14 @@ def test_spin1_sector_matches_sector_ed() -> None:
 def test_checkpoint_and_resume(tmp_path) -> None:
     h = models.heisenberg(12)
     path = tmp_path / "run.h5"
-    first = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=2, rng=0, progress=False, checkpoint=path,
-                       compute_variance=False)
+    first = tnkit.dmrg(
+        h, bond_dims=[8, 16], max_sweeps=2, rng=0, progress=False, checkpoint=path, compute_variance=False
+    )
     assert path.exists() and len(first.energies) == 2
-    resumed = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=8, resume=path, progress=False, tol=1e-11,
-                         compute_variance=False)
-    straight = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=8, rng=0, progress=False, tol=1e-11,
-                          compute_variance=False)
+    resumed = tnkit.dmrg(
+        h, bond_dims=[8, 16], max_sweeps=8, resume=path, progress=False, tol=1e-11, compute_variance=False
+    )
+    straight = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=8, rng=0, progress=False, tol=1e-11, compute_variance=False)
     assert resumed.energies[:2] == first.energies
     assert resumed.energy == pytest.approx(straight.energy, abs=1e-10)
     data = path.read_bytes()

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import tnkit
+from tests.conftest import Backend
+from tests.tnkit.mps.test_opsum import _random_opsum
 from tnkit.mps import models
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
-from tests.conftest import Backend
-from tests.tnkit.mps.test_opsum import _random_opsum
 
 
 @pytest.mark.parametrize("cplx", [False, True])

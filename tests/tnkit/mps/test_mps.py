@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 import tnkit
-from tnkit.mps import models
-from tnkit.mps import fit_mps, mps_from_quimb, mps_to_quimb
-from tnkit.mps.mps import MPS
 from tests.conftest import Backend, random_array, rtol_for
+from tnkit.mps import fit_mps, models, mps_from_quimb, mps_to_quimb
+from tnkit.mps.mps import MPS
 
 
 def _like(bk: Backend, dtype: str):

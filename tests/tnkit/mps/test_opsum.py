@@ -7,9 +7,9 @@ import functools
 import numpy as np
 import pytest
 
-from tnkit.mps.opsum import OpSum
-from tnkit.mps import models
 from tests.conftest import random_array
+from tnkit.mps import models
+from tnkit.mps.opsum import OpSum
 
 
 def _dense_term(dims, sites, ops, coef):

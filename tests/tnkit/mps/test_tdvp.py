@@ -10,9 +10,9 @@ import scipy.linalg
 
 import tnkit
 from tnkit.mps import models
-from tnkit.mps.tdvp import tdvp
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
+from tnkit.mps.tdvp import tdvp
 
 SZ = models.spin_operators()["z"]
 
@@ -99,9 +99,15 @@ def test_one_site_conserves_energy_and_norm_at_truncated_bond() -> None:
 
 def test_opsum_input_and_observable_forms() -> None:
     h = models.xxz(6, delta=0.5)
-    res = tdvp(_neel(6), h.opsum, 0.3, 0.1, max_bond=8,
-               observables={"sz0": (SZ, 0), "sz_even": (SZ, [0, 2, 4]), "E": lambda p: float(h.expectation(p).real)},
-               progress=False)
+    res = tdvp(
+        _neel(6),
+        h.opsum,
+        0.3,
+        0.1,
+        max_bond=8,
+        observables={"sz0": (SZ, 0), "sz_even": (SZ, [0, 2, 4]), "E": lambda p: float(h.expectation(p).real)},
+        progress=False,
+    )
     assert res.times == pytest.approx([0.0, 0.1, 0.2, 0.3])
     np.testing.assert_allclose(res.observable("sz_even")[:, 0], res.observable("sz0"), atol=1e-12)
     np.testing.assert_allclose(res.observables["E"], res.energies, atol=1e-12)

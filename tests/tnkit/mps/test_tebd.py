@@ -10,10 +10,10 @@ import scipy.linalg
 
 import tnkit
 from tnkit.mps import models
-from tnkit.mps.tebd import tebd
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
+from tnkit.mps.tebd import tebd
 
 SZ = models.spin_operators()["z"]
 

@@ -9,14 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from tnkit.network import FitResult, Structure, TensorNetwork, fit
-from tnkit.network.fit import _solve
+from tests.conftest import random_array
 from tnkit.decompositions.tr import tr_svd
 from tnkit.decompositions.tt import tt_svd
-from tnkit.tree.ttn import TTN, Tree
 from tnkit.decompositions.tucker import hosvd
-
-from tests.conftest import random_array
+from tnkit.network import FitResult, Structure, TensorNetwork, fit
+from tnkit.network.fit import _solve
+from tnkit.tree.ttn import TTN, Tree
 
 CPU_BACKENDS = ("numpy", "array_api_strict", "torch")
 
@@ -217,8 +216,7 @@ def test_to_dense_internal_node_matches_einsum(bk) -> None:
 
 def test_entries_match_to_dense(bk) -> None:
     rng = np.random.default_rng(2)
-    s = Structure((2, 3, 4, 5), {(0, 4): 2, (1, 4): 3, (2, 3): 2, (3, 4): 2, (0, 2): 2},
-                  perm=(3, 1, 0, 2), num_nodes=5)
+    s = Structure((2, 3, 4, 5), {(0, 4): 2, (1, 4): 3, (2, 3): 2, (3, 4): 2, (0, 2): 2}, perm=(3, 1, 0, 2), num_nodes=5)
     tn = TensorNetwork(s, [bk.asarray(g) for g in _random_cores(rng, s)])
     dense = bk.to_numpy(tn.to_dense())
     assert dense.shape == (2, 3, 4, 5)
@@ -308,8 +306,9 @@ def test_from_tucker(bk) -> None:
     np.testing.assert_allclose(bk.to_numpy(tn.to_dense()), bk.to_numpy(t.to_dense()), rtol=1e-11, atol=1e-12)
     core = bk.to_numpy(t.core)
     u = [bk.to_numpy(f) for f in t.factors]
-    np.testing.assert_allclose(bk.to_numpy(tn.to_dense()), np.einsum("abc,ia,jb,kc->ijk", core, *u),
-                               rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(
+        bk.to_numpy(tn.to_dense()), np.einsum("abc,ia,jb,kc->ijk", core, *u), rtol=1e-11, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("spec", [((0, 1), (2, 3)), (((0, 1), 2), 3), (0, 1, 2, 3), ((3, 1), (0, 2))])
@@ -593,8 +592,7 @@ def test_gradient_masked() -> None:
     mask = np.ones(x.shape, dtype=bool)
     mask[0, 0, 0] = mask[1, 2, 1] = False
     corrupted = np.where(mask, x, 100.0)
-    res = fit(corrupted, s, mask=mask, method="gradient", rng=18, n_iter=3000, lr=0.05, rse_tol=1e-4,
-              patience=50)
+    res = fit(corrupted, s, mask=mask, method="gradient", rng=18, n_iter=3000, lr=0.05, rse_tol=1e-4, patience=50)
     got = res.network.to_dense()
     assert np.linalg.norm((got - x)[mask]) / np.linalg.norm(x[mask]) < 1e-3
 

@@ -364,7 +364,7 @@ def test_stop_when_ends_with_the_hits_batch(search, x_ring) -> None:
     assert res.stopped == "stop_when" and k is not None
     # nothing is evaluated after the batch holding the first hit
     hit_step = res.evaluations[k - 1].step
-    assert all(e.step == hit_step for e in res.evaluations[k - 1:])
+    assert all(e.step == hit_step for e in res.evaluations[k - 1 :])
 
 
 def test_stop_when_stops_at_first_hit(x_ring) -> None:
@@ -483,8 +483,15 @@ def test_local_search_bad_target(search, target, match) -> None:
         search(target, executor="serial")
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"n_samples": 0}, "n_samples"), ({"n_iter": 0}, "n_iter"),
-                                               ({"patience": 0}, "patience"), ({"rank_radius": 0}, "rank_radius")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_samples": 0}, "n_samples"),
+        ({"n_iter": 0}, "n_iter"),
+        ({"patience": 0}, "patience"),
+        ({"rank_radius": 0}, "rank_radius"),
+    ],
+)
 def test_tnls_bad_input(kwargs, match, x_ring) -> None:
     with pytest.raises(ValueError, match=match):
         tnls(x_ring, executor="serial", **kwargs)
@@ -507,8 +514,10 @@ def test_tnale_restarts_extend_a_converged_search(x_ring) -> None:
     assert len(keys) == len(set(keys))  # the cache spans the starts
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"n_rounds": 0}, "n_rounds"), ({"radius": 0}, "radius"),
-                                               ({"restarts": -1}, "restarts must be an int >= 0")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"n_rounds": 0}, "n_rounds"), ({"radius": 0}, "radius"), ({"restarts": -1}, "restarts must be an int >= 0")],
+)
 def test_tnale_bad_input(kwargs, match, x_ring) -> None:
     with pytest.raises(ValueError, match=match):
         tnale(x_ring, executor="serial", **kwargs)
@@ -552,8 +561,10 @@ def test_dask_client_matches_serial(tnale_serial, x_ring) -> None:
     pytest.importorskip("distributed")
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, executor=client))
     _same_evaluations(res.evaluations, tnale_serial.evaluations, atol=1e-10)
 

@@ -14,15 +14,16 @@ import scipy.linalg as sla
 import scipy.sparse.linalg as ssl
 
 import tnkit
+from tnkit.linalg import ConvergenceError
 from tnkit.tree import bug
 from tnkit.tree.kron import KronOperator
-from tnkit.linalg import ConvergenceError
 from tnkit.tree.ttn import TTN, Tree
 
 METHODS = ["adaptive", "fixed", "parallel", "ksl"]
 X = np.array([[0.0, 1.0], [1.0, 0.0]])
 Z = np.diag([1.0, -1.0])
 UP = np.array([1.0, 0.0])
+
 
 def ising(length: int, g: float = 0.9) -> KronOperator:
     h = KronOperator([2] * length)
@@ -135,8 +136,12 @@ def test_tucker_adaptive_step_matches_dense_reference() -> None:
     op = KronOperator(dims).add({0: facs[0]}).add({1: facs[1]}).add({2: facs[2]}, coef=0.5 - 0.2j)
     op.add({0: b0, 2: b2})
     i3, i4, i5 = np.eye(3), np.eye(4), np.eye(5)
-    big = (np.kron(np.kron(facs[0], i4), i5) + np.kron(np.kron(i3, facs[1]), i5)
-           + (0.5 - 0.2j) * np.kron(np.kron(i3, i4), facs[2]) + np.kron(np.kron(b0, i4), b2))
+    big = (
+        np.kron(np.kron(facs[0], i4), i5)
+        + np.kron(np.kron(i3, facs[1]), i5)
+        + (0.5 - 0.2j) * np.kron(np.kron(i3, i4), facs[2])
+        + np.kron(np.kron(b0, i4), b2)
+    )
 
     def f(y):
         return (big @ y.reshape(-1)).reshape(y.shape)
@@ -374,8 +379,9 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path) -> None:
     h = ising(4)
     y0 = TTN.product([UP] * 4, Tree.balanced(4))
     dt = 0.0625  # binary-exact times
-    kw = dict(method="adaptive", tol=1e-9, inner="krylov", progress=False,
-              observables={"n": lambda t, y: float(y.norm())})
+    kw = dict(
+        method="adaptive", tol=1e-9, inner="krylov", progress=False, observables={"n": lambda t, y: float(y.norm())}
+    )
     full = bug.integrate(y0, -1j * h, 10 * dt, dt, checkpoint=tmp_path / "full.h5", checkpoint_every=5, **kw)
     first = bug.integrate(y0, -1j * h, 5 * dt, dt, checkpoint=tmp_path / "part.h5", **kw)
     assert first.steps == 5

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tnkit.tree.kron import KronOperator
-from tnkit.mps.opsum import OpSum
-
 from tests.conftest import random_array
+from tnkit.mps.opsum import OpSum
+from tnkit.tree.kron import KronOperator
 
 X = np.array([[0.0, 1.0], [1.0, 0.0]])
 Y = np.array([[0.0, -1j], [1j, 0.0]])
@@ -73,8 +72,10 @@ def test_apply_dense_matches_sparse_matvec(dims) -> None:
     op = KronOperator(dims)
     for k in range(4):
         modes = rng.choice(len(dims), size=min(2, len(dims)), replace=False)
-        op.add({int(m): random_array(rng, (dims[m], dims[m]), "complex128") for m in modes},
-               coef=(lambda t, k=k: np.exp(1j * k * t)))
+        op.add(
+            {int(m): random_array(rng, (dims[m], dims[m]), "complex128") for m in modes},
+            coef=(lambda t, k=k: np.exp(1j * k * t)),
+        )
     y = random_array(rng, dims, "complex128")
     for t in (0.0, 0.9):
         np.testing.assert_allclose(op.apply_dense(y, t), (op.to_sparse(t) @ y.reshape(-1)).reshape(dims), atol=1e-12)
@@ -151,8 +152,7 @@ def test_lognorm_bound_against_dense_hermitian_part() -> None:
         (-1j * KronOperator((2, 3)).add({0: Z, 1: np.diag([1.0, 2.0, 3.0])}).add({0: X}), 0.0),  # Schrödinger
         (KronOperator((2, 3)).add({1: skew}).add({0: sym, 1: skew}), 0.0),  # skew-symmetric terms
         (KronOperator((2, 3)).add({0: sym, 1: np.diag([-1.0, 0.5, 2.0])}, coef=-0.5), None),  # Hermitian
-        (KronOperator((2, 3)).add({0: random_array(rng, (2, 2), "float64")}).add({1: sym[:1, :1] * np.eye(3)}),
-         None),
+        (KronOperator((2, 3)).add({0: random_array(rng, (2, 2), "float64")}).add({1: sym[:1, :1] * np.eye(3)}), None),
     ]
     for op, exact in cases:
         a = op.to_dense()

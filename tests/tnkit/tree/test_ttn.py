@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 import tnkit
-from tnkit.tree.ttn import TTN, Tree
-
 from tests.conftest import random_array
+from tnkit.tree.ttn import TTN, Tree
 
 TREES = [
     ((0, 1), (2, 3)),
