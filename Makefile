@@ -10,6 +10,7 @@ SMALL  := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: validate test test-all bench install clean
 .PHONY: gpu-check gpu-wheels
+.PHONY: wheel-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +38,13 @@ bench: $(VENV)/.bench
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
+
+# `make wheel-check`: build the wheel from a copy of the sources, install it with its
+# dependencies pinned by constraints.txt in a fresh venv (no torch), and run `tnkit info`,
+# `tnkit data list`, `tnkit data generate svd_reference` and `tnkit validate --quick` from an
+# empty folder, the data going to a temporary per-user data folder (about a minute).
+wheel-check: $(STAMP)
+	$(SMALL) $(PY) -m pytest -q -p no:cacheprovider -m slow tests/tnkit/cli/test_wheel.py
 
 # `make gpu-check`: on a machine with an NVIDIA GPU, the CuPy and torch-CUDA tests and the GPU
 # benchmark cases within 8 minutes, results into validation/benchmarks/RESULTS.md (and $OUT);

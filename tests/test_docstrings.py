@@ -32,7 +32,6 @@ WITHOUT_EXAMPLES = {
     "tnkit.mps.evolution": "shared by tebd/tdvp, whose examples use it",
     "tnkit.mps.charges": "used by dmrg's U(1) sectors, whose tests cover it",
     "tnkit.tree.projectors": "internal to the BUG integrators",
-    "physics._training": "the shared training loop; examples in the trainers that use it",
     "physics.data._registry": "registers the dataset generators",
     "physics.operators._checks": "argument checks of the operator layers",
     "physics.pde._spectral": "wavenumber helpers of the spectral solvers",

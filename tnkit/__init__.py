@@ -44,6 +44,7 @@ from tnkit.mps.dmrg import dmrg
 from tnkit.mps.tdvp import tdvp
 from tnkit.mps.tebd import tebd
 from tnkit.network import Structure, TensorNetwork
+from tnkit.run import Run
 from tnkit.tree import TTN, KronOperator, Tree, bug
 from tnkit.version import __version__
 
@@ -78,6 +79,7 @@ __all__ = [
     "Structure",
     "TensorNetwork",
     "search",
+    "Run",
     "dmrg",
     "DMRGResult",
     "tebd",

@@ -36,7 +36,8 @@ class Progress:
 
     On a terminal this is a tqdm bar; elsewhere it writes lines such as
     ``dmrg: 3/10 sweeps (30%) 12.1 s, energy=-44.127`` at most every ``log_every``
-    seconds, and one line when closed. Use it as a context manager or call :meth:`close`.
+    seconds, and one when closed if the work took longer than that (short work leaves a
+    log alone). Use it as a context manager or call :meth:`close`.
 
     Examples
     --------
@@ -67,7 +68,7 @@ class Progress:
         self._stream = sys.stderr if stream is None else stream
         self._postfix: dict[str, Any] = {}
         self._start = time.monotonic()
-        self._last_line = -math.inf
+        self._last_line = self._start  # the first line after one interval: short work stays silent
         self._log_every = float(log_every)
         self._closed = False
         self._bar: Any = None
@@ -100,8 +101,8 @@ class Progress:
         self._closed = True
         if self._bar is not None:
             self._bar.close()
-        elif self.enabled and self.n > 0:
-            self._write_line()
+        elif self.enabled and self.n > 0 and time.monotonic() - self._start >= self._log_every:
+            self._write_line()  # work shorter than one log interval leaves the log alone
 
     def __enter__(self) -> Progress:
         return self
@@ -147,8 +148,9 @@ class Run:
     checkpoint : str or Path, optional
         HDF5 file the driver saves its state to (atomically) every
         ``checkpoint_every`` steps, sweeps or epochs, and at the end.
-    checkpoint_every : int
-        Steps between checkpoints (>= 1).
+    checkpoint_every : int, optional
+        Steps, sweeps or epochs between checkpoints (>= 1); None: the driver's default
+        (every sweep for DMRG, every 10 steps for BUG, every epoch for the trainers).
     resume : bool
         Continue from ``checkpoint`` when that file exists (a fresh start otherwise).
         The resumed run gives the same numbers as an uninterrupted one.
@@ -170,24 +172,24 @@ class Run:
 
     progress: bool | None = None
     checkpoint: str | Path | None = None
-    checkpoint_every: int = 1
+    checkpoint_every: int | None = None
     resume: bool = False
     executor: Executor | str | None = None
     plot: str | Path | None = None
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.checkpoint_every, bool)
-            or not isinstance(self.checkpoint_every, int)
-            or self.checkpoint_every < 1
-        ):
+        every = self.checkpoint_every
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(f"Run: checkpoint_every must be an int >= 1, got {self.checkpoint_every!r}")
         if self.resume and self.checkpoint is None:
             raise ValueError("Run: resume=True needs a checkpoint path (Run(checkpoint=..., resume=True))")
         if self.progress is not None and not isinstance(self.progress, bool):
             raise TypeError(f"Run: progress must be True, False or None, got {self.progress!r}")
-        if isinstance(self.executor, str) and self.executor != "serial":
-            raise ValueError(f"Run: executor must be an Executor, 'serial' or None, got {self.executor!r}")
+        if not (self.executor is None or self.executor == "serial" or hasattr(self.executor, "submit")):
+            raise TypeError(
+                "Run: executor must be a concurrent.futures.Executor, a dask Client, 'serial' or None, "
+                f"got {self.executor!r}"
+            )
 
     def bar(self, total: int | None, desc: str, *, unit: str = "it", initial: int = 0) -> Progress:
         """The progress report of this run."""
@@ -199,9 +201,11 @@ class Run:
             return Path(self.checkpoint)
         return None
 
-    def checkpoint_due(self, step: int, last: bool = False) -> bool:
-        """Whether a checkpoint is written after ``step`` (counted from 1)."""
-        return self.checkpoint is not None and (last or step % self.checkpoint_every == 0)
+    def checkpoint_due(self, step: int, last: bool = False, *, default_every: int = 1) -> bool:
+        """Whether a checkpoint is written after ``step`` (counted from 1); ``default_every``
+        is the driver's interval when ``checkpoint_every`` is None."""
+        every = default_every if self.checkpoint_every is None else self.checkpoint_every
+        return self.checkpoint is not None and (last or step % every == 0)
 
 
 def as_run(run: Run | None) -> Run:

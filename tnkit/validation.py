@@ -6,6 +6,12 @@ tolerance and a ``run(quick)`` function returning an :class:`Outcome`. The runne
 prints a table with a progress bar, writes ``results/validation.md`` and
 ``results/validation.json`` (plus PNG plots from cases that draw one) and exits
 non-zero if any case fails or raises.
+
+The cases live in the source tree, not in the installed package: ``validation/`` of a
+tnkit checkout. :func:`validation_dir` finds it through an explicit setting (``--dir``,
+``$TNKIT_VALIDATION_DIR``), the checkout of a development install, or ``./validation``;
+when none exists (a wheel install run elsewhere), ``tnkit validate`` prints one line
+saying so and exits with :data:`NO_SUITE` (2).
 """
 
 from __future__ import annotations
@@ -24,10 +30,27 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tnkit.io import source_checkout
 from tnkit.run import progress as progress_report
 from tnkit.version import __version__
 
-__all__ = ["Case", "Outcome", "CaseResult", "SkipCase", "discover", "run_cases", "validation_dir", "add_parser"]
+__all__ = [
+    "Case",
+    "Outcome",
+    "CaseResult",
+    "SkipCase",
+    "discover",
+    "run_cases",
+    "validation_dir",
+    "add_parser",
+    "VALIDATION_ENV",
+    "NO_SUITE",
+]
+
+VALIDATION_ENV = "TNKIT_VALIDATION_DIR"
+# Exit status of `tnkit validate` when there is nothing to run: no validation folder (a
+# wheel install outside the source tree), an unknown case name, or a folder without cases.
+NO_SUITE = 2
 
 
 class SkipCase(Exception):
@@ -95,14 +118,33 @@ class CaseResult:
 
 
 def validation_dir() -> Path:
-    """``$TNKIT_VALIDATION_DIR``, else ``validation/`` beside the tnkit package, else ``./validation``."""
-    env = os.environ.get("TNKIT_VALIDATION_DIR")
+    """The folder of validation cases.
+
+    In order: ``$TNKIT_VALIDATION_DIR``; ``validation/`` of the source checkout of a
+    development install (:func:`tnkit.io.source_checkout`); ``./validation``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If none exists, with one line saying where the suite lives and how to point at it.
+
+    Examples
+    --------
+    >>> (validation_dir() / "svd_eckart_young.py").is_file()
+    True
+    """
+    env = os.environ.get(VALIDATION_ENV)
     if env:
-        return Path(env)
-    beside = Path(__file__).resolve().parent.parent / "validation"
-    if beside.is_dir():
-        return beside
-    return Path.cwd() / "validation"
+        return Path(env).expanduser()
+    checkout = source_checkout()
+    candidates = ([checkout / "validation"] if checkout is not None else []) + [Path.cwd() / "validation"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "the validation suite lives in the source tree (validation/ of a tnkit checkout), not in the installed "
+        f"package; point at it with --dir PATH or {VALIDATION_ENV}=PATH"
+    )
 
 
 def _load_module(path: Path) -> Any:
@@ -126,7 +168,7 @@ def discover(directory: Path | None = None, names: Sequence[str] = ()) -> list[C
     """
     directory = Path(directory) if directory is not None else validation_dir()
     if not directory.is_dir():
-        raise FileNotFoundError(f"validation directory not found: {directory} (set TNKIT_VALIDATION_DIR)")
+        raise FileNotFoundError(f"validation directory not found: {directory} (set --dir or {VALIDATION_ENV})")
     cases: dict[str, Case] = {}
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
@@ -288,10 +330,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         cases = discover(args.dir, args.names)
     except (FileNotFoundError, KeyError) as exc:
         print(f"tnkit validate: {exc.args[0]}", file=sys.stderr)
-        return 2
+        return NO_SUITE
     if not cases:
         print("tnkit validate: no cases found", file=sys.stderr)
-        return 2
+        return NO_SUITE
     out_dir = Path(args.out)
     results = run_cases(cases, quick=args.quick, plot_dir=out_dir, progress=not args.no_progress)
     print(format_table(results, markdown=False))
@@ -305,13 +347,24 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Add ``tnkit validate`` to the CLI."""
-    p = subparsers.add_parser("validate", help="run validation cases against their references")
+    p = subparsers.add_parser(
+        "validate",
+        help="run validation cases against their references",
+        description="Run validation cases against their references. Exit status: 0 all passed (or skipped), "
+        f"1 a case failed, {NO_SUITE} nothing to run (no validation folder, unknown name).",
+    )
     p.add_argument("names", nargs="*", metavar="NAME", help="cases to run (default: all)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes that run in seconds")
     size.add_argument("--full", action="store_true", help="the full-size claims (the default)")
     p.add_argument("--json", metavar="PATH", help="also write the JSON report here")
     p.add_argument("--out", default="results", help="report directory (default: results)")
-    p.add_argument("--dir", type=Path, default=None, help="directory of validation modules")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help=f"directory of validation modules (default: ${VALIDATION_ENV}, the source checkout's validation/, "
+        "or ./validation)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_validate)

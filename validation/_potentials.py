@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from physics.potentials import Frames, TensorNet, fit
+from tnkit.run import Run
 
 MOLECULES = ("ethanol", "aspirin")
 EPOCHS = {"ethanol": 60, "aspirin": 30}
@@ -118,9 +119,7 @@ def fitted_tensornet(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[s
         parts["val"],
         epochs=cfg["epochs"][name],
         seed=seed,
-        progress=False,
-        checkpoint=path,
-        resume=True,
+        run=Run(progress=False, checkpoint=path, resume=True),
         **cfg["recipe"],
     )
     return result, parts, idx

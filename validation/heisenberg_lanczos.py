@@ -22,8 +22,9 @@ def run(quick: bool) -> Outcome:
     psi = vecs[:, 0]
     energy = float(w[0])
     residual = float(np.linalg.norm(h @ psi - energy * psi))
-    # Independent invariant: total S^z of the singlet ground state is zero.
-    sz = np.array([bin(s).count("1") - 6 for s in range(h.shape[0])], dtype=float)
+    # Independent invariant: total S^z of the singlet ground state is zero
+    # (a set bit is a down spin, README "Conventions": S^z_total = (#up - #down) / 2).
+    sz = np.array([6 - bin(s).count("1") for s in range(h.shape[0])], dtype=float)
     details = {
         "energy": energy,
         "exact": HEISENBERG_OBC_L12_ENERGY,

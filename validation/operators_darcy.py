@@ -56,7 +56,8 @@ from torch import nn
 
 from physics.data import load_arrays
 from physics.operators import FNO, LSM, TFNO, MgNO, evaluate, train
-from physics.operators.mg_tfno import MGTFNO
+from physics.operators.models.mg_tfno import MGTFNO
+from tnkit.run import Run
 from tnkit.validation import Case, Outcome
 
 TRAIN, TESTS = "darcy_64", {"64": "darcy_test_64", "127": "darcy_test_127"}
@@ -165,7 +166,9 @@ def run(quick: bool) -> Outcome:
     for name, (make, lr, description) in models(quick).items():
         torch.manual_seed(SEED)
         start = time.perf_counter()
-        result = train(make(), train_pair, epochs=epochs, batch_size=batch, lr=lr, loss="l2", progress=False, seed=SEED)
+        result = train(
+            make(), train_pair, epochs=epochs, batch_size=batch, lr=lr, loss="l2", seed=SEED, run=Run(progress=False)
+        )
         seconds = time.perf_counter() - start
         row: dict[str, Any] = {
             "model": name,

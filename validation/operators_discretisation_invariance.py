@@ -51,6 +51,7 @@ import torch
 
 from physics.data import load_arrays
 from physics.operators import FNO, SpectralConv, train
+from tnkit.run import Run
 from tnkit.validation import Case, Outcome
 
 DATASET = "navier_stokes_1e-3_64_seq"
@@ -136,7 +137,7 @@ def run(quick: bool) -> Outcome:
             loss="l2",
             periodic=True,
             nodes=False,
-            progress=False,
+            run=Run(progress=False),
             seed=0,
         )
         net = result.model.eval()

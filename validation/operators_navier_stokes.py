@@ -44,6 +44,7 @@ from torch import nn
 
 from physics.data import load_arrays
 from physics.operators import FNO, LSM, TFNO, MgNO, relative_lp, train
+from tnkit.run import Run
 from tnkit.validation import Case, Outcome
 
 DATASET = "navier_stokes_1e-3_64_seq"
@@ -176,7 +177,7 @@ def run(quick: bool) -> Outcome:
             loss="l2",
             periodic=True,
             nodes=False,
-            progress=False,
+            run=Run(progress=False),
             seed=SEED,
         )
         seconds = time.perf_counter() - start

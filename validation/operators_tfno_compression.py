@@ -36,6 +36,7 @@ import torch
 
 from physics.data import load_arrays
 from physics.operators import FNO, TFNO, evaluate, train
+from tnkit.run import Run
 from tnkit.validation import Case, Outcome
 
 TRAIN, TEST = "darcy_64", "darcy_test_64"
@@ -92,7 +93,7 @@ def run(quick: bool) -> Outcome:
             batch_size=cfg["batch"],
             lr=cfg["lr"],
             loss="l2",
-            progress=False,
+            run=Run(progress=False),
             seed=SEED,
         )
         conv = model.convs[0]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tnkit.network import Structure, fit
+from tnkit.run import Run
 from tnkit.search import greedy
 from tnkit.validation import Case, Outcome
 
@@ -69,7 +70,7 @@ def run(quick: bool) -> Outcome:
         fit_options={"mask": train, "ridge": 1e-8},
         holdout=hold,
         patience=3,
-        executor="serial",
+        run=Run(executor="serial"),
         seed=0,
         sweeps=50,
     )

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tnkit.network import Structure, TensorNetwork
+from tnkit.run import Run
 from tnkit.search import greedy
 from tnkit.validation import Case, Outcome
 
@@ -48,7 +49,9 @@ def search(x: np.ndarray, seed: int, planted_params: int) -> dict[str, Any]:
     runs = {}
     for start in ("full", "star"):
         t0 = time.perf_counter()
-        res = greedy(x, tol=RSE, start=start, executor="serial", seed=seed, max_params=int(BUDGET * planted_params))
+        res = greedy(
+            x, tol=RSE, start=start, run=Run(executor="serial"), seed=seed, max_params=int(BUDGET * planted_params)
+        )
         runs[start] = (res, time.perf_counter() - t0)
         if res.best.rse <= RSE and res.best.params <= planted_params:
             break  # the star start is only tried when the full graph did not get there

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tnkit.network import Structure, TensorNetwork
+from tnkit.run import Run
 from tnkit.search import tnale, tnls
 from tnkit.validation import Case, Outcome
 
@@ -69,7 +70,7 @@ def run(quick: bool) -> Outcome:
                 perm_radius=2,
                 max_evals=budget,
                 stop_when=hit,
-                executor="serial",
+                run=Run(executor="serial"),
                 seed=0,
                 fit_options={"n_iter": 60, "tol": 1e-6, "restarts": 2},
             )

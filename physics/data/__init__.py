@@ -1,5 +1,8 @@
 """Reference datasets: generators (``tnkit data generate NAME``) and loaders.
 
+A tnkit plug-in: :func:`register` (the ``tnkit.datasets`` entry point, also called on
+import) registers this package's manifest and generators with :mod:`tnkit.io`.
+
 Operator-learning recipes (:data:`DATASETS`, loaded with :func:`load_arrays`) and GFN2-xTB
 molecular dynamics of small molecules (``xtb-md``, :func:`generate_xtb_md`, loaded with
 :func:`load_molecules`, exported with :func:`to_extxyz`).
@@ -14,7 +17,7 @@ molecular dynamics of small molecules (``xtb-md``, :func:`generate_xtb_md`, load
 from physics.data._generators import DATASETS, DatasetSpec, generate, resolve_parameters
 from physics.data._loaders import GaussianNormalizer, UnitGaussianNormalizer, load_arrays, torch_dataset
 from physics.data._molecules import load_molecules, to_extxyz
-from physics.data._registry import ON_DEMAND, SMALL, register_all
+from physics.data._registry import ON_DEMAND, SMALL, register
 from physics.data._xtb import (
     MOLECULES,
     XTB_MD_DEFAULTS,
@@ -24,7 +27,7 @@ from physics.data._xtb import (
     resolve_xtb_md,
 )
 
-register_all()
+register()
 
 __all__ = [
     "DATASETS",
@@ -40,6 +43,7 @@ __all__ = [
     "generate_xtb_md",
     "load_arrays",
     "load_molecules",
+    "register",
     "relaxed_molecule",
     "resolve_parameters",
     "resolve_xtb_md",

@@ -41,6 +41,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from physics.pde import Burgers1D, Darcy2D, GaussianRandomField, Helmholtz2D, NavierStokes2D, Poisson2D, fno_forcing
+from tnkit.backend import asarray_like, namespace, to_host
 from tnkit.io import ChunkedWriter, register_schema
 from tnkit.run import progress as progress_report
 
@@ -91,15 +93,11 @@ def _like(backend: str) -> Any:
 
 def _noise(seed: int, start: int, count: int, shape: tuple[int, ...], like: Any) -> Any:
     """White noise of samples ``start .. start + count``, one generator per sample index."""
-    from tnkit.backend import asarray_like
-
     host = np.stack([np.random.default_rng([seed, i]).standard_normal(shape) for i in range(start, start + count)])
     return asarray_like(host, like)
 
 
 def _host(x: Any, dtype: str) -> np.ndarray:
-    from tnkit.backend import to_host
-
     return np.asarray(to_host(x), dtype=dtype)
 
 
@@ -174,16 +172,11 @@ def _square_arrays(p: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
 
 def _neumann_fields(p: dict[str, Any], n: int, start: int, count: int, like: Any) -> Any:
     """The Neumann GRF (alpha, tau, modes of ``p``) of samples ``start .. start + count``."""
-    from physics.pde import GaussianRandomField
-
     grf = GaussianRandomField(n, alpha=p["alpha"], tau=p["tau"], bc="neumann", modes=p.get("modes"))
     return grf.transform(_noise(p["seed"], start, count, (n, n), like))
 
 
 def _darcy_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
-    from physics.pde import Darcy2D
-    from tnkit.backend import namespace
-
     n = p["solve_resolution"]
     field = _neumann_fields(p, n, start, count, like)
     xp = namespace(field)
@@ -234,8 +227,6 @@ def _ns_arrays(p: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
 
 
 def _ns_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
-    from physics.pde import GaussianRandomField, NavierStokes2D, fno_forcing
-
     n = p["solve_resolution"]
     grf = GaussianRandomField(
         n, alpha=p["alpha"], tau=p["tau"], sigma=p["sigma"], normalization="fno", modes=p.get("modes")
@@ -268,8 +259,6 @@ def _burgers_arrays(p: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]
 
 
 def _burgers_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
-    from physics.pde import Burgers1D, GaussianRandomField
-
     n = p["solve_resolution"]
     grf = GaussianRandomField(n, dim=1, alpha=p["alpha"], tau=p["tau"], sigma=p["sigma"], modes=p.get("modes"))
     u0 = grf.transform(_noise(p["seed"], start, count, (n,), like))
@@ -292,8 +281,6 @@ def _elliptic_check(p: dict[str, Any]) -> None:
 
 
 def _elliptic_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
-    from physics.pde import Helmholtz2D, Poisson2D
-
     n = p["resolution"]
     f = _neumann_fields(p, n, start, count, like)
     solver = Helmholtz2D(n, p["k"]) if "k" in p else Poisson2D(n)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from tnkit import io
+
 __all__ = ["GaussianNormalizer", "UnitGaussianNormalizer", "load_arrays", "torch_dataset"]
 
 
@@ -17,8 +19,6 @@ def load_arrays(source: str | Path, *, like: Any = None) -> dict[str, Any]:
 
     Raises :class:`tnkit.io.DataError` for a missing, corrupt or foreign file.
     """
-    from tnkit import io
-
     path = Path(source)
     if not path.suffix and not path.exists():
         data = io.load_dataset(str(source), like=like)

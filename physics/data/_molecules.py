@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from tnkit import io
+
 __all__ = ["load_molecules", "to_extxyz"]
 
 _PER_FRAME = ("positions", "energies", "forces", "velocities")
@@ -44,8 +46,6 @@ def load_molecules(source: str | Path) -> dict[str, Any]:
     >>> d["numbers"].shape, d["positions"].shape, d["energies"].shape, d["forces"].shape
     ((9,), (2000, 9, 3), (2000,), (2000, 9, 3))
     """
-    from tnkit import io
-
     path = Path(source)
     if not path.suffix and not path.exists():
         data, where = io.load_dataset(str(source)), str(source)

@@ -1,4 +1,10 @@
-"""Hook the dataset generators into ``tnkit data generate``.
+"""Hook the dataset generators and the manifest of physics into ``tnkit data``.
+
+:func:`register` is the plug-in's entry point (group ``tnkit.datasets`` in
+``pyproject.toml``): tnkit loads it by that name and never imports physics itself. It
+registers the manifest this package ships (``physics/data/manifest.toml``, package data)
+and the generators below; importing :mod:`physics.data` calls it too, so a plain
+``import physics.data`` from a source tree without an install also works.
 
 Every recipe of :data:`physics.data.DATASETS`, and the molecular-dynamics recipe
 ``xtb-md`` (:func:`physics.data.generate_xtb_md`), is a generator under its own name
@@ -10,12 +16,15 @@ their manifest names with fixed parameters.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tnkit.io import register_generator
+from physics.data._generators import DATASETS, generate
+from physics.data._xtb import generate_xtb_md
+from tnkit.io import register_generator, register_manifest
 
-__all__ = ["ON_DEMAND", "SMALL", "register_all"]
+__all__ = ["ON_DEMAND", "SMALL", "register", "register_all"]
 
 XTB_MD = "xtb-md"
 
@@ -80,9 +89,6 @@ FIXED = {**SMALL, **ON_DEMAND}
 
 def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
     def run(out: Path, progress: bool | None = None, **options: Any) -> None:
-        from physics.data._generators import generate
-        from physics.data._xtb import generate_xtb_md
-
         if fixed is not None and options:
             raise ValueError(
                 f"{name} is a fixed dataset; options {sorted(options)} apply to the recipe "
@@ -102,9 +108,24 @@ def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
 
 
 def register_all() -> None:
-    from physics.data._generators import DATASETS
-
+    """Register every recipe and every fixed dataset as a generator of ``tnkit data generate``."""
     for name in (*DATASETS, XTB_MD):
         register_generator(name)(_recipe(name, None))
     for name, (_, params) in FIXED.items():
         register_generator(name)(_recipe(name, params))
+
+
+def register() -> None:
+    """Register the datasets of physics with tnkit: the manifest and every generator.
+
+    The ``tnkit.datasets`` entry point of this distribution; calling it again is harmless.
+
+    Examples
+    --------
+    >>> import tnkit.io
+    >>> register()
+    >>> "darcy_64" in tnkit.io.manifest() and "darcy" in tnkit.io.generator_names()
+    True
+    """
+    register_manifest(resources.files("physics.data") / "manifest.toml")
+    register_all()

@@ -14,10 +14,11 @@
   learning-rate schedules, optional gradient clipping, mixed precision on GPU (the spectral
   convolutions stay in float32);
 - evaluation on several test sets (e.g. several resolutions) every ``eval_every`` epochs;
-- a progress bar, a loss-curve PNG (``plot=``), atomic checkpoints every
-  ``checkpoint_every`` epochs and ``resume=``: a resumed run reproduces an uninterrupted one
-  exactly (the shuffling order depends only on the seed and the epoch; random states are
-  saved); checkpoints load with ``weights_only=True``;
+- its plumbing from one :class:`tnkit.run.Run` (``run=``): a progress report, a loss-curve
+  PNG (``plot``), atomic checkpoints every ``checkpoint_every`` epochs and ``resume``: a
+  resumed run reproduces an uninterrupted one exactly (the shuffling order depends only on
+  the seed and the epoch; random states are saved); checkpoints load with
+  ``weights_only=True`` (:mod:`physics.training`);
 - ``torch.distributed`` data parallelism when launched with ``torchrun`` (each rank trains on
   its share of every epoch's shuffled samples; rank 0 writes checkpoints and plots).
 
@@ -25,12 +26,13 @@ Examples
 --------
 >>> import torch
 >>> from physics.operators import FNO, train
+>>> from tnkit.run import Run
 >>> _ = torch.manual_seed(0)
 >>> x = torch.randn(64, 1, 16, 16)
 >>> y = torch.fft.irfft2(torch.fft.rfft2(x) / 4)       # a linear operator to learn
 >>> result = train(FNO(1, 1, (8, 8), hidden_channels=8, n_layers=2), (x[:48], y[:48]),
 ...                test_data={"16": (x[48:], y[48:])}, epochs=3, batch_size=16, lr=1e-2,
-...                loss="l2", progress=False)
+...                loss="l2", run=Run(progress=False))
 >>> len(result.history["train_loss"]), sorted(result.history)[:2]
 (3, ['16_h1', '16_l2'])
 """
@@ -39,7 +41,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,12 +50,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from physics._training import distributed_rank as _distributed
-from physics._training import epoch_order as _epoch_order
-from physics._training import load_checkpoint, save_png
-from physics._training import save_atomic as _save_atomic
+from physics.data import load_arrays
 from physics.operators._checks import check_finite
 from physics.operators.losses import H1Loss, LpLoss, relative_h1, relative_lp
+from physics.training import TrainingSession, make_optimizer, save_png
+from tnkit.run import Run
 
 __all__ = ["train", "evaluate", "TrainResult", "NormalizedOperator", "as_pair"]
 
@@ -75,8 +75,6 @@ def as_pair(
     Raises ``ValueError`` for mismatched sample counts or non-finite values.
     """
     if isinstance(data, (str, Path)):
-        from physics.data import load_arrays
-
         arrays = load_arrays(data)
         x, y = arrays["a"], arrays["u"]
     elif isinstance(data, Mapping):
@@ -269,6 +267,69 @@ def _loss_fn(loss: str | Callable[..., torch.Tensor], options: dict[str, Any]) -
     raise ValueError(f"loss must be 'l2', 'h1' or a callable, got {loss!r}")
 
 
+def _check_settings(
+    epochs: int, batch_size: int, eval_every: int, lr: float, weight_decay: float, optimizer: str, scheduler: str | None
+) -> None:
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"train: {name} must be a positive int, got {v!r}")
+    if not lr > 0 or weight_decay < 0:
+        raise ValueError(f"train: lr must be > 0 and weight_decay >= 0, got {lr}, {weight_decay}")
+    if optimizer not in ("adamw", "adam"):
+        raise ValueError(f"train: optimizer must be 'adamw' or 'adam', got {optimizer!r}")
+    if scheduler not in ("cosine", "step", None):
+        raise ValueError(f"train: scheduler must be 'cosine', 'step' or None, got {scheduler!r}")
+
+
+def _scheduler(
+    opt: torch.optim.Optimizer, scheduler: str | None, epochs: int, step_size: int | None, gamma: float
+) -> Any:
+    if scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    if scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=step_size or max(1, epochs // 4), gamma=gamma)
+    return None
+
+
+@dataclasses.dataclass
+class _Epoch:
+    """What one epoch of :func:`train` needs besides the sample order."""
+
+    net: nn.Module
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    loss_fn: Callable[..., torch.Tensor]
+    x: torch.Tensor
+    y: torch.Tensor
+    batch_size: int
+    grad_clip: float | None
+    use_amp: bool
+
+    def run(self, order: torch.Tensor, epoch: int) -> float:
+        """Train on the samples of ``order`` in batches; the mean training loss."""
+        device = _model_device(self.model)
+        self.net.train()
+        total, count = 0.0, 0
+        for s in range(0, order.numel(), self.batch_size):
+            idx = order[s : s + self.batch_size]
+            xb, yb = self.x[idx].to(device, non_blocking=True), self.y[idx].to(device, non_blocking=True)
+            self.opt.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                pred = self.net(xb)
+            value = self.loss_fn(pred.float(), yb)
+            if not torch.isfinite(value):
+                raise FloatingPointError(
+                    f"train: the loss became {float(value)} at epoch {epoch + 1}; lower lr or enable grad_clip"
+                )
+            value.backward()
+            if self.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            self.opt.step()
+            total += float(value.detach()) * idx.numel()
+            count += idx.numel()
+        return total / count
+
+
 def train(
     model: nn.Module,
     train_data: Data,
@@ -288,13 +349,9 @@ def train(
     normalize: str | None = "global",
     amp: bool | None = None,
     grad_clip: float | None = None,
-    checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1,
-    resume: bool | str | Path = False,
     seed: int = 0,
     eval_every: int = 1,
-    progress: bool | None = None,
-    plot: str | Path | None = None,
+    run: Run | None = None,
 ) -> TrainResult:
     """Fit ``model`` to ``train_data``.
 
@@ -321,18 +378,15 @@ def train(
         Mixed precision (bfloat16 autocast); default on for CUDA, off otherwise.
     grad_clip : float or None
         Clip the gradients' global norm.
-    checkpoint, checkpoint_every, resume
-        Write ``checkpoint`` atomically every ``checkpoint_every`` epochs and at the end;
-        ``resume=True`` continues from ``checkpoint`` if it exists, ``resume=PATH`` from
-        that file (it must exist). The run's settings must match the checkpoint's.
     seed : int
         Seeds the shuffling order (and the torch generator once at the start).
     eval_every : int
         Evaluate the test sets every this many epochs (and after the last).
-    progress : bool or None
-        Progress bar (default: when stderr is a terminal).
-    plot : path or None
-        Write the loss curves there as a PNG at the end.
+    run : tnkit.run.Run, optional
+        The plumbing: ``progress`` (an epoch report), ``checkpoint`` written atomically
+        every ``checkpoint_every`` epochs and at the end, ``resume`` (continue from
+        ``checkpoint`` if it exists; the run's settings must match the checkpoint's) and
+        ``plot`` (the loss curves as a PNG at the end).
 
     Returns
     -------
@@ -344,45 +398,21 @@ def train(
         Bad settings, data with NaN/Inf, shapes the model refuses, a checkpoint of another
         run.
     """
-    for name, v in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("checkpoint_every", checkpoint_every),
-        ("eval_every", eval_every),
-    ):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"train: {name} must be a positive int, got {v!r}")
-    if not lr > 0 or weight_decay < 0:
-        raise ValueError(f"train: lr must be > 0 and weight_decay >= 0, got {lr}, {weight_decay}")
-    if optimizer not in ("adamw", "adam"):
-        raise ValueError(f"train: optimizer must be 'adamw' or 'adam', got {optimizer!r}")
-    if scheduler not in ("cosine", "step", None):
-        raise ValueError(f"train: scheduler must be 'cosine', 'step' or None, got {scheduler!r}")
+    _check_settings(epochs, batch_size, eval_every, lr, weight_decay, optimizer, scheduler)
     loss_fn = _loss_fn(loss, {"periodic": periodic, "nodes": nodes})
     device, dtype = _model_device(model), _model_dtype(model)
     dims = getattr(model, "dims", None)
     x, y = as_pair(train_data, "train_data", dims, dtype)
     tests = {str(k): as_pair(v, f"test_data[{k!r}]", dims, dtype) for k, v in (test_data or {}).items()}
-    rank, world = _distributed()
+    session = TrainingSession(run, "train", epochs, seed)
 
     wrapped = NormalizedOperator(model, x, y, normalize).to(device)
-    net: nn.Module = wrapped
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(wrapped)
-    opt_cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
-    try:  # one fused kernel over all parameters (CPU and CUDA float tensors)
-        opt = opt_cls(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        opt = opt_cls(model.parameters(), lr=lr, weight_decay=weight_decay)
-    if scheduler == "cosine":
-        sched: Any = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    elif scheduler == "step":
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size or max(1, epochs // 4), gamma=gamma)
-    else:
-        sched = None
+    net = session.parallel(wrapped)
+    opt = make_optimizer(
+        torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam, model.parameters(), lr, weight_decay
+    )
+    sched = _scheduler(opt, scheduler, epochs, step_size, gamma)
     use_amp = (device.type == "cuda") if amp is None else bool(amp)
-    amp_dtype = torch.bfloat16
-
     settings = {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -394,14 +424,13 @@ def train(
         "normalize": normalize,
         "seed": seed,
         "n_train": int(x.shape[0]),
-        "world": world,
+        "world": session.world,
     }
     history: dict[str, list[float]] = {"train_loss": [], "epoch_time": []}
     for name in tests:
         history[f"{name}_l2"], history[f"{name}_h1"] = [], []
     start_epoch = 0
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    state = load_checkpoint(checkpoint, resume, settings, device, "train")
+    state = session.restore(settings, device)
     if state is not None:
         wrapped.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -409,79 +438,42 @@ def train(
             sched.load_state_dict(state["scheduler"])
         history = {k: list(v) for k, v in state["history"].items()}
         start_epoch = int(state["epoch"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-    else:
-        torch.manual_seed(seed)
 
-    show = (sys.stderr.isatty() if progress is None else progress) and rank == 0
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, initial=start_epoch, desc="train", unit="epoch")
-    n = x.shape[0]
-    for epoch in range(start_epoch, epochs):
-        order = _epoch_order(n, seed, epoch)
-        if world > 1:
-            share = n // world
-            order = order[rank * share : (rank + 1) * share]
-        net.train()
-        t0 = time.perf_counter()
-        total, count = 0.0, 0
-        for s in range(0, order.numel(), batch_size):
-            idx = order[s : s + batch_size]
-            xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                pred = net(xb)
-            value = loss_fn(pred.float(), yb)
-            if not torch.isfinite(value):
-                raise FloatingPointError(
-                    f"train: the loss became {float(value)} at epoch {epoch + 1}; lower lr or enable grad_clip"
-                )
-            value.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            total += float(value.detach()) * idx.numel()
-            count += idx.numel()
-        if sched is not None:
-            sched.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        history["epoch_time"].append(time.perf_counter() - t0)
-        history["train_loss"].append(total / count)
-        last = epoch == epochs - 1
-        for name, data in tests.items():
-            if last or (epoch + 1) % eval_every == 0:
-                metrics = evaluate(wrapped, data, batch_size=max(batch_size, 16), periodic=periodic, nodes=nodes)
-            else:
-                metrics = {"l2": math.nan, "h1": math.nan}
-            history[f"{name}_l2"].append(metrics["l2"])
-            history[f"{name}_h1"].append(metrics["h1"])
-        if bar is not None:
+    one_epoch = _Epoch(net, model, opt, loss_fn, x, y, batch_size, grad_clip, use_amp)
+    with session.bar(start_epoch) as bar:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            train_loss = one_epoch.run(session.order(x.shape[0], epoch), epoch)
+            if sched is not None:
+                sched.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            history["epoch_time"].append(time.perf_counter() - t0)
+            history["train_loss"].append(train_loss)
+            last = epoch == epochs - 1
+            for name, data in tests.items():
+                if last or (epoch + 1) % eval_every == 0:
+                    metrics = evaluate(wrapped, data, batch_size=max(batch_size, 16), periodic=periodic, nodes=nodes)
+                else:
+                    metrics = {"l2": math.nan, "h1": math.nan}
+                history[f"{name}_l2"].append(metrics["l2"])
+                history[f"{name}_h1"].append(metrics["h1"])
             post = {"loss": f"{history['train_loss'][-1]:.4g}"}
             post.update({f"{k}_l2": f"{history[f'{k}_l2'][-1]:.4g}" for k in list(tests)[:2]})
             bar.set_postfix(post)
             bar.update(1)
-        if ckpt_path is not None and rank == 0 and (last or (epoch + 1) % checkpoint_every == 0):
-            _save_atomic(
-                {
-                    "settings": settings,
-                    "epoch": epoch + 1,
-                    "model": wrapped.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict() if sched else {},
-                    "history": history,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                ckpt_path,
-            )
-    if bar is not None:
-        bar.close()
+            if session.checkpoint_due(epoch + 1, last):
+                session.save(
+                    epoch + 1,
+                    {
+                        "model": wrapped.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict() if sched else {},
+                        "history": history,
+                    },
+                )
     result = TrainResult(
         model=wrapped, history=history, n_params=sum(p.numel() for p in model.parameters() if p.requires_grad)
     )
-    if plot is not None and rank == 0:
-        result.plot(plot)
+    session.finish(result)
     return result

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from physics._training import save_png
 from physics.potentials._model import Potential
+from physics.training import save_png
 from tnkit.run import progress as progress_report
 
 __all__ = ["Calculator", "MDResult", "run_md", "bonds_of"]

@@ -10,8 +10,9 @@
   average (EMA) of the weights used for validation and returned, early stopping on the
   validation loss (the best EMA weights are returned);
 - metrics in meV (energies; also per atom) and meV/A (forces);
-- a progress bar, a loss-curve PNG, atomic checkpoints and ``resume=`` (a resumed run repeats
-  the uninterrupted one: shuffling depends only on the seed and the epoch);
+- its plumbing from one :class:`tnkit.run.Run` (``run=``): a progress report, a loss-curve
+  PNG, atomic checkpoints and resume (a resumed run repeats the uninterrupted one:
+  shuffling depends only on the seed and the epoch), through :mod:`physics.training`;
 - ``torch.distributed`` data parallelism (DDP) when launched with ``torchrun``.
 """
 
@@ -20,18 +21,18 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from physics._training import distributed_rank, epoch_order, load_checkpoint, save_atomic, save_png
 from physics.potentials._frames import Batch, Frames
 from physics.potentials._model import Potential
+from physics.training import EMA, TrainingSession, make_optimizer, save_png
+from tnkit.run import Run
 
 __all__ = ["fit", "evaluate", "FitResult"]
 
@@ -178,32 +179,156 @@ def evaluate(
     }
 
 
-class _EMA:
-    """Exponential moving average of a model's parameters (buffers copied as they are).
+def _check_fit(
+    model: Potential,
+    train: Frames,
+    validation: Frames | None,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    ema_decay: float,
+    lr_factor: float,
+    force_weight: float,
+) -> None:
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if int(value) < 1:
+            raise ValueError(f"fit: {name} must be >= 1, got {value}")
+    if not lr > 0 or not 0 <= ema_decay < 1 or not 0 < lr_factor < 1:
+        raise ValueError(f"fit: need lr > 0, 0 <= ema_decay < 1, 0 < lr_factor < 1; got {lr}, {ema_decay}, {lr_factor}")
+    if not isinstance(train, Frames) or (validation is not None and not isinstance(validation, Frames)):
+        raise TypeError("fit: train and validation must be physics.potentials.Frames (see load_frames / Frames.split)")
+    if force_weight > 0 and (train.forces is None or (validation is not None and validation.forces is None)):
+        raise ValueError("fit: force_weight > 0 but the frames have no forces")
+    if len(train) == 0:
+        raise ValueError("fit: no training frames")
+    for frames in (train, validation):
+        if frames is not None:
+            model.species(torch.from_numpy(np.unique(frames.numbers)))  # unknown element -> ValueError
 
-    The decay after ``t`` updates is ``min(decay, (1 + t) / (10 + t))``, so the average does not
-    drag the untrained initial weights along for the first ~1/(1 - decay) steps.
-    """
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.model = copy.deepcopy(model)
-        self.updates = 0
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+def _initial_scales(
+    model: Potential, train: Frames, reference_energies: bool, scale_to_forces: bool
+) -> dict[int, float]:
+    """Set the untrained model's energy scales from ``train``; the fitted reference energies."""
+    device, dtype = _model_dtype(model)
+    ref: dict[int, float] = {}
+    if reference_energies:
+        ref = model.fit_reference_energies(train.composition(), train.energies)
+    if scale_to_forces and train.forces is not None:
+        rms = float(np.sqrt(np.mean(train.forces**2)))
+        if rms > 0:
+            model.energy_scale.fill_(rms)
+    if reference_energies:
+        # Start from the right mean energy: shift every atom by the mean residual per atom of
+        # the untrained network on (up to) 256 training frames.
+        sample = train[np.linspace(0, len(train) - 1, min(len(train), 256)).astype(np.int64)]
+        residual = []
+        for batch in sample.batches(64):
+            batch = batch.to(device, dtype)
+            out = _predict(model, batch, create_graph=False, forces=False)
+            residual.append(((batch["energy"] - out["energy"]) / batch["n_atoms"]).cpu())
+        model.energy_shift.add_(float(torch.cat(residual).mean()))
+    return ref
 
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        ema = [p for p in self.model.parameters()]
-        cur = [p.detach() for p in model.parameters()]
-        decay = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
-        self.updates += 1
-        if decay > 0:
-            torch._foreach_lerp_(ema, cur, 1.0 - decay)
-        else:
-            torch._foreach_copy_(ema, cur)
-        for b_ema, b in zip(self.model.buffers(), model.buffers()):
-            b_ema.copy_(b)
+
+@dataclasses.dataclass
+class _Epoch:
+    """One epoch of :func:`fit`: optimisation steps (with the warm-up) and the EMA updates."""
+
+    net: nn.Module
+    model: Potential
+    train: Frames
+    opt: torch.optim.Optimizer
+    ema: EMA
+    batch_size: int
+    lr: float
+    warmup_steps: int
+    weights: tuple[float, float, bool]  # energy_weight, force_weight, per_atom
+    grad_clip: float | None
+
+    def run(self, order: np.ndarray, epoch: int) -> tuple[float, int]:
+        """Train on the frames of ``order``; the mean training loss and the steps per epoch."""
+        device, dtype = _model_dtype(self.model)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.model.train()
+        total = 0.0
+        steps_per_epoch = -(-len(order) // self.batch_size)
+        for k, s in enumerate(range(0, len(order), self.batch_size)):
+            step = epoch * steps_per_epoch + k
+            if step < self.warmup_steps:
+                for group in self.opt.param_groups:
+                    group["lr"] = self.lr * (step + 1) / self.warmup_steps
+            batch = self.train.collate(order[s : s + self.batch_size]).to(device, dtype)
+            self.opt.zero_grad(set_to_none=True)
+            loss = _loss(_predict(self.net, batch, create_graph=True), batch, *self.weights)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"fit: the loss became {float(loss)} at epoch {epoch + 1}; lower lr")
+            loss.backward()
+            if self.grad_clip is not None:
+                nn.utils.clip_grad_norm_(params, self.grad_clip)
+            self.opt.step()
+            self.ema.update(self.model)
+            total += float(loss.detach()) * int(batch["energy"].shape[0])
+        return total / max(len(order), 1), steps_per_epoch
+
+
+_KEYS = ("train_loss", "val_loss", "val_energy_mae", "val_force_mae", "lr", "epoch_time")
+
+
+def _validate(
+    ema_model: Potential, validation: Frames | None, batch_size: int, weights: tuple[float, float, bool]
+) -> dict[str, float]:
+    """The validation metrics of the EMA weights (NaN without validation frames)."""
+    if validation is None:
+        return {"loss": math.nan, "energy_mae": math.nan, "force_mae": math.nan}
+    energy_weight, force_weight, per_atom = weights
+    return evaluate(
+        ema_model,
+        validation,
+        batch_size=batch_size,
+        energy_weight=energy_weight,
+        force_weight=force_weight,
+        per_atom=per_atom,
+    )
+
+
+@dataclasses.dataclass
+class _Record:
+    """The course of a fit besides the weights: history, best epoch, epochs done, stop, reference energies."""
+
+    history: dict[str, list[float]]
+    best: dict[str, Any]
+    ref: dict[int, float]
+    epoch: int = 0
+    stopped: bool = False
+
+    def restore(self, state: dict[str, Any], model: Potential, ema: EMA, opt: Any, sched: Any) -> None:
+        """Continue from a checkpoint ``state``: weights, EMA, optimiser, schedule and this record."""
+        model.load_state_dict(state["model"])
+        ema.model.load_state_dict(state["ema"])
+        ema.updates = int(state["ema_updates"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.best = {"loss": float(state["best_loss"]), "epoch": int(state["best_epoch"]), "state": state["best_state"]}
+        self.epoch, self.stopped = int(state["epoch"]), bool(state["stopped"])
+        self.ref = {int(k): float(v) for k, v in state["reference"].items()}
+
+    def payload(self, model: Potential, ema: EMA, opt: Any, sched: Any) -> dict[str, Any]:
+        """What a checkpoint holds besides the settings, the epoch and torch's random state."""
+        return {
+            "model": model.state_dict(),
+            "ema": ema.model.state_dict(),
+            "ema_updates": ema.updates,
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "history": self.history,
+            "best_loss": self.best["loss"],
+            "best_epoch": self.best["epoch"],
+            "best_state": self.best["state"],
+            "stopped": self.stopped,
+            "reference": {str(k): v for k, v in self.ref.items()},
+        }
 
 
 def fit(
@@ -227,12 +352,8 @@ def fit(
     reference_energies: bool = True,
     scale_to_forces: bool = True,
     grad_clip: float | None = 100.0,
-    checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1,
-    resume: bool | str | Path = False,
     seed: int = 0,
-    progress: bool | None = None,
-    plot: str | Path | None = None,
+    run: Run | None = None,
 ) -> FitResult:
     """Fit ``model`` to the energies and forces of ``train``.
 
@@ -265,15 +386,13 @@ def fit(
         Set the network's output scale to the RMS training force component (eV).
     grad_clip : float or None
         Gradient-norm clipping.
-    checkpoint, checkpoint_every, resume
-        Atomic checkpoint every ``checkpoint_every`` epochs; ``resume=True`` continues from
-        ``checkpoint`` if it exists, ``resume=PATH`` from that file. Settings must match.
     seed : int
         Shuffling and initial random state.
-    progress : bool, optional
-        Progress bar (default: on a terminal).
-    plot : path, optional
-        Write the curves as a PNG at the end.
+    run : tnkit.run.Run, optional
+        The plumbing: ``progress`` (an epoch report), ``checkpoint`` written atomically every
+        ``checkpoint_every`` epochs and at the end, ``resume`` (continue from ``checkpoint``
+        if it exists; the settings must match the checkpoint's) and ``plot`` (the curves
+        as a PNG at the end).
 
     Returns
     -------
@@ -290,6 +409,7 @@ def fit(
     --------
     >>> import numpy as np, torch
     >>> from physics.potentials import TensorNet, Frames
+    >>> from tnkit.run import Run
     >>> rng = np.random.default_rng(0)
     >>> pos = np.array([0.0, 0.0, 0.0, 0.74, 0.0, 0.0]).reshape(1, 2, 3) + 0.05 * rng.normal(size=(40, 2, 3))
     >>> d = np.linalg.norm(pos[:, 1] - pos[:, 0], axis=1)
@@ -299,57 +419,20 @@ def fit(
     >>> frames = Frames.from_arrays([1, 1], pos, energy, np.stack([-f1, f1], axis=1))
     >>> train, val = frames.split([32, 8])
     >>> _ = torch.manual_seed(0)
-    >>> result = fit(TensorNet(16, 1, 8, elements=(1,)), train, val, epochs=3, batch_size=8, progress=False)
+    >>> result = fit(TensorNet(16, 1, 8, elements=(1,)), train, val, epochs=3, batch_size=8,
+    ...              run=Run(progress=False))
     >>> len(result.history["val_force_mae"])
     3
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
-        if int(value) < 1:
-            raise ValueError(f"fit: {name} must be >= 1, got {value}")
-    if not lr > 0 or not 0 <= ema_decay < 1 or not 0 < lr_factor < 1:
-        raise ValueError(f"fit: need lr > 0, 0 <= ema_decay < 1, 0 < lr_factor < 1; got {lr}, {ema_decay}, {lr_factor}")
-    if not isinstance(train, Frames) or (validation is not None and not isinstance(validation, Frames)):
-        raise TypeError("fit: train and validation must be physics.potentials.Frames (see load_frames / Frames.split)")
-    if force_weight > 0 and (train.forces is None or (validation is not None and validation.forces is None)):
-        raise ValueError("fit: force_weight > 0 but the frames have no forces")
-    if len(train) == 0:
-        raise ValueError("fit: no training frames")
-    for frames in (train, validation):
-        if frames is not None:
-            model.species(torch.from_numpy(np.unique(frames.numbers)))  # unknown element -> ValueError
-
-    device, dtype = _model_dtype(model)
-    rank, world = distributed_rank()
-    ref: dict[int, float] = {}
-    if reference_energies:
-        ref = model.fit_reference_energies(train.composition(), train.energies)
-    if scale_to_forces and train.forces is not None:
-        rms = float(np.sqrt(np.mean(train.forces**2)))
-        if rms > 0:
-            model.energy_scale.fill_(rms)
-    if reference_energies:
-        # Start from the right mean energy: shift every atom by the mean residual per atom of
-        # the untrained network on (up to) 256 training frames.
-        sample = train[np.linspace(0, len(train) - 1, min(len(train), 256)).astype(np.int64)]
-        residual = []
-        for batch in sample.batches(64):
-            batch = batch.to(device, dtype)
-            out = _predict(model, batch, create_graph=False, forces=False)
-            residual.append(((batch["energy"] - out["energy"]) / batch["n_atoms"]).cpu())
-        model.energy_shift.add_(float(torch.cat(residual).mean()))
-
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(model)
+    _check_fit(model, train, validation, epochs, batch_size, lr, ema_decay, lr_factor, force_weight)
+    device, _ = _model_dtype(model)
+    session = TrainingSession(run, "fit", epochs, seed)
+    ref = _initial_scales(model, train, reference_energies, scale_to_forces)
+    net = session.parallel(model)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt_cls = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
-    try:
-        opt = opt_cls(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        opt = opt_cls(params, lr=lr, weight_decay=weight_decay)
+    opt = make_optimizer(torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam, params, lr, weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=lr_factor, patience=lr_patience, min_lr=min_lr)
-    ema = _EMA(model, ema_decay)
-
+    ema = EMA(model, ema_decay)
     settings = {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -366,132 +449,52 @@ def fit(
         "early_stopping": early_stopping,
         "seed": seed,
         "n_train": len(train),
-        "world": world,
+        "world": session.world,
         "n_validation": 0 if validation is None else len(validation),
     }
-    keys = ("train_loss", "val_loss", "val_energy_mae", "val_force_mae", "lr", "epoch_time")
-    history: dict[str, list[float]] = {k: [] for k in keys}
-    best = {"loss": math.inf, "epoch": 0, "state": copy.deepcopy(ema.model.state_dict())}
-    start_epoch, stopped = 0, False
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    state = load_checkpoint(checkpoint, resume, settings, device, "fit")
+    record = _Record(
+        {k: [] for k in _KEYS}, {"loss": math.inf, "epoch": 0, "state": copy.deepcopy(ema.model.state_dict())}, ref
+    )
+    state = session.restore(settings, device)
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.model.load_state_dict(state["ema"])
-        ema.updates = int(state["ema_updates"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        history = {k: list(v) for k, v in state["history"].items()}
-        best = {"loss": float(state["best_loss"]), "epoch": int(state["best_epoch"]), "state": state["best_state"]}
-        start_epoch, stopped = int(state["epoch"]), bool(state["stopped"])
-        ref = {int(k): float(v) for k, v in state["reference"].items()}
-        torch.set_rng_state(state["torch_rng"].cpu())
-    else:
-        torch.manual_seed(seed)
+        record.restore(state, model, ema, opt, sched)
 
-    bar = None
-    if (sys.stderr.isatty() if progress is None else progress) and rank == 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, initial=start_epoch, desc="fit", unit="epoch")
-    n = len(train)
-    epoch = start_epoch
-    while epoch < epochs and not stopped:
-        order = epoch_order(n, seed, epoch).numpy()
-        if world > 1:
-            share = n // world
-            order = order[rank * share : (rank + 1) * share]
-        model.train()
-        t0 = time.perf_counter()
-        total = 0.0
-        steps_per_epoch = -(-len(order) // batch_size)
-        for k, s in enumerate(range(0, len(order), batch_size)):
-            step = epoch * steps_per_epoch + k
-            if step < warmup_steps:
-                for group in opt.param_groups:
-                    group["lr"] = lr * (step + 1) / warmup_steps
-            batch = train.collate(order[s : s + batch_size]).to(device, dtype)
-            opt.zero_grad(set_to_none=True)
-            loss = _loss(_predict(net, batch, create_graph=True), batch, energy_weight, force_weight, per_atom)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"fit: the loss became {float(loss)} at epoch {epoch + 1}; lower lr")
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, grad_clip)
-            opt.step()
-            ema.update(model)
-            total += float(loss.detach()) * int(batch["energy"].shape[0])
-        elapsed = time.perf_counter() - t0
-        train_loss = total / max(len(order), 1)
-        if validation is not None:
-            metrics = evaluate(
-                ema.model,
-                validation,
-                batch_size=max(batch_size, 32),
-                energy_weight=energy_weight,
-                force_weight=force_weight,
-                per_atom=per_atom,
-            )
-            monitor = metrics["loss"]
-        else:
-            metrics = {"loss": math.nan, "energy_mae": math.nan, "force_mae": math.nan}
-            monitor = train_loss
-        if (epoch + 1) * steps_per_epoch >= warmup_steps:
-            sched.step(monitor)
-        for key, value in zip(
-            keys,
-            (
-                train_loss,
-                metrics["loss"],
-                metrics["energy_mae"],
-                metrics["force_mae"],
-                opt.param_groups[0]["lr"],
-                elapsed,
-            ),
-        ):
-            history[key].append(float(value))
-        epoch += 1
-        if monitor < best["loss"]:
-            best = {"loss": monitor, "epoch": epoch, "state": copy.deepcopy(ema.model.state_dict())}
-        elif validation is not None and early_stopping is not None and epoch - best["epoch"] >= early_stopping:
-            stopped = True
-        if bar is not None:
-            bar.set_postfix(
-                {
-                    "loss": f"{train_loss:.3g}",
-                    "E meV": f"{metrics['energy_mae']:.3g}",
-                    "F meV/A": f"{metrics['force_mae']:.3g}",
-                }
-            )
+    weights = (energy_weight, force_weight, per_atom)
+    one_epoch = _Epoch(net, model, train, opt, ema, batch_size, lr, warmup_steps, weights, grad_clip)
+    with session.bar(record.epoch) as bar:
+        while record.epoch < epochs and not record.stopped:
+            epoch = record.epoch
+            t0 = time.perf_counter()
+            train_loss, steps_per_epoch = one_epoch.run(session.order(len(train), epoch).numpy(), epoch)
+            elapsed = time.perf_counter() - t0
+            metrics = _validate(cast(Potential, ema.model), validation, max(batch_size, 32), weights)
+            monitor = train_loss if validation is None else metrics["loss"]
+            if (epoch + 1) * steps_per_epoch >= warmup_steps:
+                sched.step(monitor)
+            lr_now = opt.param_groups[0]["lr"]
+            values = (train_loss, metrics["loss"], metrics["energy_mae"], metrics["force_mae"], lr_now, elapsed)
+            for key, value in zip(_KEYS, values):
+                record.history[key].append(float(value))
+            record.epoch = epoch = epoch + 1
+            if monitor < record.best["loss"]:
+                record.best = {"loss": monitor, "epoch": epoch, "state": copy.deepcopy(ema.model.state_dict())}
+            elif (
+                validation is not None and early_stopping is not None and epoch - record.best["epoch"] >= early_stopping
+            ):
+                record.stopped = True
+            errors = {"E meV": f"{metrics['energy_mae']:.3g}", "F meV/A": f"{metrics['force_mae']:.3g}"}
+            bar.set_postfix({"loss": f"{train_loss:.3g}", **errors})
             bar.update(1)
-        last = epoch == epochs or stopped
-        if ckpt_path is not None and rank == 0 and (last or epoch % checkpoint_every == 0):
-            save_atomic(
-                {
-                    "settings": settings,
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "ema": ema.model.state_dict(),
-                    "ema_updates": ema.updates,
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "history": history,
-                    "best_loss": best["loss"],
-                    "best_epoch": best["epoch"],
-                    "best_state": best["state"],
-                    "stopped": stopped,
-                    "reference": {str(k): v for k, v in ref.items()},
-                    "torch_rng": torch.get_rng_state(),
-                },
-                ckpt_path,
-            )
-    if bar is not None:
-        bar.close()
-    model.load_state_dict(best["state"])
+            if session.checkpoint_due(epoch, epoch == epochs or record.stopped):
+                session.save(epoch, record.payload(model, ema, opt, sched))
+    model.load_state_dict(record.best["state"])
     model.eval()
     result = FitResult(
-        model=model, history=history, best_epoch=best["epoch"], reference_energies=ref, stopped_early=stopped
+        model=model,
+        history=record.history,
+        best_epoch=record.best["epoch"],
+        reference_energies=record.ref,
+        stopped_early=record.stopped,
     )
-    if plot is not None and rank == 0:
-        result.plot(plot)
+    session.finish(result)
     return result

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from physics.data import load_molecules
+
 __all__ = ["Frames", "Batch", "load_frames"]
 
 
@@ -188,8 +190,6 @@ class Frames:
             import ase.io
 
             return cls.from_ase(ase.io.read(path, ":"), source=str(path))
-        from physics.data import load_molecules
-
         data = load_molecules(source)
         return cls.from_arrays(data["numbers"], data["positions"], data["energies"], data["forces"], source=str(source))
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import tnkit.validation
 from tnkit.cli import main
-from tnkit.validation import discover, validation_dir
+from tnkit.validation import NO_SUITE, discover, validation_dir
 
 CASES = textwrap.dedent(
     """
@@ -104,6 +105,37 @@ def test_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "validation directory not found" in capsys.readouterr().err
 
 
+def test_validation_dir_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkout = tmp_path / "checkout"
+    (checkout / "validation").mkdir(parents=True)
+    (tmp_path / "cwd" / "validation").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setattr(tnkit.validation, "source_checkout", lambda: checkout)
+    # an explicit setting first, then the development checkout, then ./validation
+    monkeypatch.setenv("TNKIT_VALIDATION_DIR", str(tmp_path / "explicit"))
+    assert validation_dir() == tmp_path / "explicit"
+    monkeypatch.delenv("TNKIT_VALIDATION_DIR")
+    assert validation_dir() == checkout / "validation"
+    monkeypatch.setattr(tnkit.validation, "source_checkout", lambda: None)
+    assert validation_dir() == tmp_path / "cwd" / "validation"
+
+
+def test_no_suite_outside_the_source_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wheel install run elsewhere: one line saying where the suite is and how to point at it."""
+    monkeypatch.delenv("TNKIT_VALIDATION_DIR", raising=False)
+    monkeypatch.setattr(tnkit.validation, "source_checkout", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "--quick", "--out", str(tmp_path / "r")]) == NO_SUITE == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert "validation suite lives in the source tree" in line
+    assert "--dir PATH" in line and "TNKIT_VALIDATION_DIR=PATH" in line
+    assert not (tmp_path / "r").exists()
+
+
 def test_shipped_cases_pass_quick(tmp_path: Path) -> None:
     names = {c.name for c in discover(validation_dir())}
     assert {"heisenberg_lanczos", "svd_eckart_young"} <= names
@@ -115,3 +147,4 @@ def test_info_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "numpy" in out and "torch-cuda" in out
+    assert "datasets: " in out and "dataset(s) present" in out and "validation: " in out

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 import tnkit
 from tnkit.cli.data import add_parser as add_data_parser
+from tnkit.io import DataError, datasets_dir, datasets_origin, load_plugins, manifest
 from tnkit.validation import add_parser as add_validate_parser
+from tnkit.validation import validation_dir
 
 __all__ = ["main"]
 
@@ -47,6 +49,25 @@ def _gpu_summary() -> list[str]:
     return lines
 
 
+def _data_summary() -> list[str]:
+    """Where data and validation cases are found; never raises (``info`` must always run)."""
+    lines = [f"datasets: {datasets_dir()} ({datasets_origin()})"]
+    try:
+        entries = manifest()
+    except DataError as exc:
+        lines.append(f"  manifest unreadable: {exc}")
+    else:
+        present = sum(entry.file.is_file() for entry in entries.values())
+        lines.append(f"  {present} of {len(entries)} dataset(s) present; `tnkit data list` for the rest")
+    for plugin, error in load_plugins().items():
+        lines.append(f"  plug-in {plugin}: {'loaded' if error is None else 'failed: ' + error}")
+    try:
+        lines.append(f"validation: {validation_dir()}")
+    except FileNotFoundError as exc:
+        lines.append(f"validation: not found; {exc}")
+    return lines
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     print(f"tnkit {tnkit.__version__}  Python {platform.python_version()}  {platform.platform()}")
     for mod in (
@@ -66,6 +87,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  {mod:<18} {v if v is not None else 'not installed'}")
     for line in _gpu_summary():
         print(f"  {line}")
+    for line in _data_summary():
+        print(line)
     return 0
 
 

@@ -11,13 +11,16 @@ from typing import Any
 import numpy as np
 
 from tnkit.io import (
+    DATASETS_ENV,
     DataError,
     DatasetEntry,
     check_arrays,
     dataset_entry,
     datasets_dir,
+    datasets_origin,
     generate_dataset,
     load,
+    load_plugins,
     manifest,
     sha256_file,
     verify_dataset,
@@ -89,21 +92,42 @@ def _error(message: str) -> int:
     return 1
 
 
+def _plugin_warnings() -> None:
+    for plugin, error in load_plugins().items():
+        if error is not None:
+            print(f"warning: plug-in {plugin!r} failed to load, its datasets are not listed ({error})", file=sys.stderr)
+
+
 def data_list(args: argparse.Namespace) -> int:
-    """Print a table of the manifest's datasets; 0, or 1 if the manifest is unreadable."""
+    """Print a table of the manifest's datasets and how to make the absent ones.
+
+    Returns 0, or 1 if a manifest is unreadable. A folder without the files (a fresh
+    wheel install) is not an error: each absent dataset is listed with the command that
+    makes it in the datasets folder.
+    """
+    _plugin_warnings()
     try:
         entries = manifest()
     except DataError as exc:
         return _error(str(exc))
-    print(f"datasets folder: {datasets_dir()}")
+    folder = datasets_dir()
+    print(f"datasets folder: {folder} ({datasets_origin()}; set {DATASETS_ENV} to use another)")
     rows = [("NAME", "SCHEMA", "SIZE", "PATH", "STATUS")]
+    absent = []
     for entry in entries.values():
-        status = "present" if entry.file.is_file() else ("on demand" if entry.on_demand else "missing")
+        present = entry.file.is_file()
+        status = "present" if present else ("on demand" if entry.on_demand else "missing")
         size = "-" if entry.on_demand else str(entry.size)
         rows.append((entry.name, f"{entry.schema} v{entry.schema_version}", size, entry.path, status))
+        if not present:
+            absent.append(entry)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if absent:
+        print(f"\n{len(absent)} of {len(entries)} not in {folder}; each is made there by:")
+        for entry in absent:
+            print(f"  {entry.generate}")
     return 0
 
 

@@ -6,9 +6,13 @@ tnkit objects::
     tnkit.io.save("run.h5", {"energies": e, "meta": {"bond_dim": 32}})
     data = tnkit.io.load("run.h5", like=torch_tensor)   # arrays come back as torch
 
-Reference data listed in ``datasets/manifest.toml`` is checksum-verified on load::
+Reference data listed in the dataset manifests (tnkit's own and those of plug-ins, which
+register through the ``tnkit.datasets`` entry point) is checksum-verified on load::
 
     ref = tnkit.io.load_dataset("svd_reference")
+
+The files live in :func:`datasets_dir`: ``$TNKIT_DATASETS``, the source checkout of a
+development install, or the per-user data folder.
 
 Anything wrong with a file raises :class:`DataError` naming the file and the fault.
 """
@@ -19,16 +23,19 @@ from tnkit.io._chunked import ChunkedWriter
 from tnkit.io._errors import DataError
 from tnkit.io._generators import generate_dataset, generator_names, register_generator
 from tnkit.io._hdf5 import array_sha256, load, provenance, save, sha256_file
+from tnkit.io._locations import DATASETS_ENV, datasets_dir, datasets_origin, source_checkout, user_data_dir
 from tnkit.io._manifest import (
     DatasetEntry,
     check_arrays,
     dataset_entry,
     dataset_path,
-    datasets_dir,
     load_dataset,
     manifest,
+    manifest_sources,
+    register_manifest,
     verify_dataset,
 )
+from tnkit.io._plugins import ENTRY_POINT_GROUP, load_plugins
 from tnkit.io._types import register_schema, register_type
 
 __all__ = [
@@ -42,7 +49,13 @@ __all__ = [
     "register_type",
     "register_schema",
     "DatasetEntry",
+    "DATASETS_ENV",
     "datasets_dir",
+    "datasets_origin",
+    "source_checkout",
+    "user_data_dir",
+    "register_manifest",
+    "manifest_sources",
     "manifest",
     "dataset_entry",
     "dataset_path",
@@ -52,4 +65,6 @@ __all__ = [
     "register_generator",
     "generate_dataset",
     "generator_names",
+    "ENTRY_POINT_GROUP",
+    "load_plugins",
 ]

@@ -5,9 +5,9 @@ A generator is ``fn(out: Path, **options) -> None`` that writes one dataset file
 with provenance); ``options`` are generator parameters from the caller or the command
 line (a generator without parameters takes none). It is registered under the manifest
 name with :func:`register_generator` and run by :func:`generate_dataset` or
-``tnkit data generate NAME``. The operator-learning recipes of :mod:`physics.data`
-(``darcy``, ``navier-stokes``, ...) register themselves when that package is imported,
-which the lookup does on demand.
+``tnkit data generate NAME``. Generators of other packages (plug-ins) register
+themselves from their ``tnkit.datasets`` entry point (:func:`tnkit.io.load_plugins`),
+which the lookup loads when a name is not registered yet: tnkit never names them.
 
 The one generator shipped here, ``svd_reference``, makes a matrix with a
 prescribed singular spectrum for Eckart–Young checks of truncated SVDs.
@@ -15,23 +15,22 @@ prescribed singular spectrum for Eckart–Young checks of truncated SVDs.
 
 from __future__ import annotations
 
-import importlib
+import inspect
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from tnkit.io._errors import DataError
 from tnkit.io._hdf5 import PathLike, save
-from tnkit.io._manifest import dataset_entry
+from tnkit.io._manifest import dataset_entry, register_manifest
+from tnkit.io._plugins import load_plugins
 from tnkit.io._types import register_schema
 
 __all__ = ["register_generator", "generate_dataset", "generator_names", "svd_reference_spectrum"]
 
 Generator = Callable[..., None]
-
-# Packages that register generators when imported (looked up when a name is unknown).
-_PLUGIN_MODULES = ("physics.data",)
 
 _GENERATORS: dict[str, Generator] = {}
 
@@ -54,29 +53,23 @@ def register_generator(name: str) -> Callable[[Generator], Generator]:
 
 
 def generator_names() -> list[str]:
-    """Names with a registered generator, sorted."""
+    """Names with a registered generator (plug-ins loaded first), sorted.
+
+    Examples
+    --------
+    >>> "svd_reference" in generator_names()
+    True
+    """
+    load_plugins()
     return sorted(_GENERATORS)
 
 
 def _find_generator(name: str) -> Generator:
+    plugins = load_plugins() if name not in _GENERATORS else {}
     if name not in _GENERATORS:
-        # Generators of physics datasets live outside tnkit; the manifest says where.
-        try:
-            module = dataset_entry(name).generator_module
-        except DataError:
-            module = None
-        if module is not None:
-            importlib.import_module(module)
-    for plugin in _PLUGIN_MODULES:
-        if name in _GENERATORS:
-            break
-        try:
-            importlib.import_module(plugin)
-        except ImportError:
-            pass
-    if name not in _GENERATORS:
-        known = ", ".join(generator_names()) or "none"
-        raise DataError(f"no generator registered for dataset {name!r}; known: {known}")
+        known = ", ".join(sorted(_GENERATORS)) or "none"
+        broken = "".join(f"; plug-in {p!r} failed to load ({error})" for p, error in plugins.items() if error)
+        raise DataError(f"no generator registered for dataset {name!r}; known: {known}{broken}")
     return _GENERATORS[name]
 
 
@@ -107,8 +100,6 @@ def generate_dataset(name: str, out: PathLike | None = None, **options: object) 
     generator = _find_generator(name)
     target = Path(out) if out is not None else dataset_entry(name).file
     target.parent.mkdir(parents=True, exist_ok=True)
-    import inspect
-
     takes_options = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(generator).parameters.values())
     if not takes_options:
         options.pop("progress", None)  # a display setting, not a data parameter
@@ -136,6 +127,8 @@ SVD_REFERENCE_SEED = 20261122
 SVD_REFERENCE_CREATED = "2026-11-22T00:00:00Z"
 
 register_schema(SVD_REFERENCE_SCHEMA, 1)
+# tnkit's own datasets; plug-ins register theirs from their entry point.
+register_manifest(resources.files("tnkit.io") / "manifest.toml")
 
 
 def svd_reference_spectrum(n: int = SVD_REFERENCE_SHAPE[1]) -> np.ndarray:

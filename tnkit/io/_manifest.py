@@ -1,6 +1,6 @@
 """The dataset manifest: which reference files exist, their checksums, how to remake them.
 
-``datasets/manifest.toml`` has one table per dataset::
+A manifest is a TOML file with one table per dataset::
 
     [svd_reference]
     path = "svd_reference.h5"          # relative to the datasets folder
@@ -11,7 +11,6 @@
     provenance = "..."
     licence = "CC0-1.0"
     generate = "tnkit data generate svd_reference"
-    generator_module = "physics.data"  # optional: imported to find the generator
 
 A dataset too large to commit is listed ``on_demand = true`` with the sha256 of each
 array instead of the whole file's (a regenerated file differs in its ``created``
@@ -27,25 +26,31 @@ attribute, never in its arrays)::
 ``tnkit data generate NAME`` makes it and checks the arrays; ``verify`` reports it as not
 generated (not as a failure) until then.
 
-The datasets folder is ``<repo root>/datasets`` (the folder beside the ``tnkit``
-package, as in an editable install), or the folder named by ``TNKIT_DATASETS``.
+Each package ships the manifest of its own datasets as package data and registers it
+with :func:`register_manifest` (tnkit's ``tnkit/io/manifest.toml``; plug-ins from their
+entry point, see :func:`tnkit.io.load_plugins`); :func:`manifest` merges them. The files
+live in one datasets folder (:func:`tnkit.io.datasets_dir`). A ``manifest.toml`` placed in
+that folder replaces the shipped manifests (a shared cache, or a test's own data).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tomllib
+from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tnkit.io._errors import DataError
 from tnkit.io._hdf5 import PathLike, array_sha256, load, sha256_file
+from tnkit.io._locations import datasets_dir
+from tnkit.io._plugins import load_plugins
 
 __all__ = [
     "DatasetEntry",
-    "datasets_dir",
+    "register_manifest",
+    "manifest_sources",
     "manifest",
     "dataset_entry",
     "dataset_path",
@@ -53,7 +58,6 @@ __all__ = [
     "load_dataset",
 ]
 
-ENV_VAR = "TNKIT_DATASETS"
 MANIFEST_NAME = "manifest.toml"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FIELDS: dict[str, type] = {
@@ -87,10 +91,7 @@ class DatasetEntry:
     generate
         Shell command that regenerates the file.
     root
-        The datasets folder the entry was read from.
-    generator_module
-        Module to import so that the dataset's generator is registered, if not
-        in ``tnkit.io`` itself.
+        The datasets folder the file lives in.
     on_demand, arrays
         An on-demand dataset is not committed; ``arrays`` maps each array name to
         its sha256 (:func:`tnkit.io.array_sha256`), and ``sha256``/``size`` are unused.
@@ -106,7 +107,6 @@ class DatasetEntry:
     licence: str
     generate: str
     root: Path
-    generator_module: str | None = None
     on_demand: bool = False
     arrays: dict[str, str] | None = None
 
@@ -116,22 +116,57 @@ class DatasetEntry:
         return self.root / self.path
 
 
-def datasets_dir() -> Path:
-    """The datasets folder: ``$TNKIT_DATASETS`` or ``<repo root>/datasets``."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        return Path(override).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "datasets"
+# Manifests shipped as package data, registered by tnkit.io and by plug-ins; keyed by
+# their location so that registering twice (import, then entry point) is harmless.
+_SHIPPED: dict[str, Traversable | Path] = {}
 
 
-def _manifest_file(path: PathLike | None) -> Path:
-    if path is None:
-        return datasets_dir() / MANIFEST_NAME
-    path = Path(path)
-    return path / MANIFEST_NAME if path.is_dir() else path
+def register_manifest(source: Traversable | PathLike) -> None:
+    """Add a manifest shipped with a package to those :func:`manifest` merges.
+
+    Parameters
+    ----------
+    source
+        The TOML file, typically ``importlib.resources.files("pkg") / "manifest.toml"``
+        (so that it is found in a wheel, a zip or a source tree alike). Its ``path``
+        entries are relative to :func:`tnkit.io.datasets_dir`, not to the file.
+
+    Examples
+    --------
+    >>> from importlib import resources
+    >>> register_manifest(resources.files("tnkit.io") / "manifest.toml")  # tnkit's own, again: no-op
+    >>> any(str(s).endswith("manifest.toml") for s in manifest_sources())
+    True
+    """
+    if not isinstance(source, Traversable):
+        source = Path(source)
+    _SHIPPED[str(source)] = source
 
 
-def _parse_entry(name: str, table: Any, source: Path) -> DatasetEntry:
+def _local_manifest() -> Path | None:
+    local = datasets_dir() / MANIFEST_NAME
+    return local if local.is_file() else None
+
+
+def manifest_sources() -> list[str]:
+    """Where :func:`manifest` reads its entries from, in order.
+
+    The datasets folder's own ``manifest.toml`` if it has one, else every registered
+    shipped manifest (plug-ins loaded first).
+
+    Examples
+    --------
+    >>> len(manifest_sources()) >= 1
+    True
+    """
+    local = _local_manifest()
+    if local is not None:
+        return [str(local)]
+    load_plugins()
+    return list(_SHIPPED)
+
+
+def _parse_entry(name: str, table: Any, source: str, root: Path) -> DatasetEntry:
     if not isinstance(table, dict):
         raise DataError.at(source, f"[{name}] must be a table")
     values: dict[str, Any] = {}
@@ -161,17 +196,24 @@ def _parse_entry(name: str, table: Any, source: Path) -> DatasetEntry:
     relative = PurePosixPath(values["path"])
     if relative.is_absolute() or ".." in relative.parts:
         raise DataError.at(source, f"[{name}] path {values['path']!r} must stay inside the datasets folder")
-    module = table.get("generator_module")
-    if module is not None and not isinstance(module, str):
-        raise DataError.at(source, f"[{name}] generator_module must be a str")
     return DatasetEntry(
         name=name,
-        root=source.parent,
-        generator_module=module,
+        root=root,
         on_demand=on_demand,
-        arrays=dict(arrays) if on_demand else None,
+        arrays=dict(arrays) if on_demand and isinstance(arrays, dict) else None,
         **values,
     )
+
+
+def _read(source: Traversable | Path, root: Path) -> dict[str, DatasetEntry]:
+    try:
+        with source.open("rb") as handle:
+            tables = tomllib.load(handle)
+    except FileNotFoundError:
+        raise DataError.at(str(source), "no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError.at(str(source), f"invalid TOML ({exc})") from None
+    return {name: _parse_entry(name, table, str(source), root) for name, table in tables.items()}
 
 
 def manifest(path: PathLike | None = None) -> dict[str, DatasetEntry]:
@@ -180,28 +222,47 @@ def manifest(path: PathLike | None = None) -> dict[str, DatasetEntry]:
     Parameters
     ----------
     path
-        A ``manifest.toml`` or the folder holding one. Default: see
-        :func:`datasets_dir`.
+        A ``manifest.toml`` or the folder holding one; its entries' files are
+        relative to its folder. Default: the datasets folder's own
+        ``manifest.toml`` if it has one, else the manifests shipped by tnkit and
+        its plug-ins (:func:`register_manifest`), with files in
+        :func:`tnkit.io.datasets_dir`.
 
     Returns
     -------
     dict of str to DatasetEntry
-        Entries by name, in file order.
+        Entries by name, in file order (tnkit's own first, then each plug-in's).
 
     Raises
     ------
     DataError
-        If the manifest is missing, is not valid TOML, or an entry lacks a field.
+        If a manifest is missing, is not valid TOML, an entry lacks a field, or
+        two shipped manifests list the same name.
+
+    Examples
+    --------
+    >>> entry = manifest()["svd_reference"]
+    >>> entry.schema, entry.generate
+    ('svd_reference', 'tnkit data generate svd_reference')
     """
-    source = _manifest_file(path)
-    try:
-        with open(source, "rb") as handle:
-            tables = tomllib.load(handle)
-    except FileNotFoundError:
-        raise DataError.at(source, f"no such file; set {ENV_VAR} to the folder holding {MANIFEST_NAME}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError.at(source, f"invalid TOML ({exc})") from None
-    return {name: _parse_entry(name, table, source) for name, table in tables.items()}
+    if path is not None:
+        given = Path(path)
+        given = given / MANIFEST_NAME if given.is_dir() else given
+        return _read(given, given.parent)
+    local = _local_manifest()
+    if local is not None:
+        return _read(local, local.parent)
+    load_plugins()
+    root = datasets_dir()
+    entries: dict[str, DatasetEntry] = {}
+    origin: dict[str, str] = {}
+    for key, source in list(_SHIPPED.items()):
+        for name, entry in _read(source, root).items():
+            if name in entries:
+                raise DataError.at(key, f"[{name}] is also listed in {origin[name]}; dataset names must be unique")
+            entries[name] = entry
+            origin[name] = key
+    return entries
 
 
 def dataset_entry(name: str) -> DatasetEntry:
@@ -215,7 +276,8 @@ def dataset_entry(name: str) -> DatasetEntry:
     entries = manifest()
     if name not in entries:
         known = ", ".join(entries) or "none"
-        raise DataError(f"unknown dataset {name!r} (not in {_manifest_file(None)}); known: {known}")
+        where = ", ".join(manifest_sources())
+        raise DataError(f"unknown dataset {name!r} (not in {where}); known: {known}")
     return entries[name]
 
 

@@ -1,6 +1,25 @@
 """Built-in lattice models as MPOs (with the :class:`~tnkit.OpSum` they come from).
 
-Spin operators use the basis ``|m = s>, |m = s-1>, ..., |m = -s>``: index 0 is "up".
+Conventions
+-----------
+One spin convention holds across the package and the models built on it (stated once in
+the README, "Conventions"), so that states and operators from different builders compare
+entry by entry:
+
+* **Local basis.** Spin-``s`` sites use ``|m = s>, |m = s-1>, ..., |m = -s>``: index 0 is
+  "up", and ``S^z = diag(s, s-1, ..., -s)``; for ``s = 1/2`` the Pauli ``Z`` is
+  ``diag(1, -1)``. Index 0 = up is what quimb and ITensor use, and it makes the Néel
+  product state ``[0, 1, 0, 1, ...]`` start with an up spin.
+* **Chain basis.** Dense vectors and matrices (``MPS.to_dense``, ``MPO.to_dense``,
+  :class:`~tnkit.tree.kron.KronOperator`) order sites as Kronecker factors, site 0 the
+  most significant digit.
+* **Signs.** A longitudinal field enters as ``-h sum_i S^z_i``, so ``h > 0`` favours up
+  spins and gives a positive magnetisation; a positive exchange ``J`` is antiferromagnetic.
+* **Names.** ``J`` (exchange), ``delta`` (anisotropy, ``J_z = J * delta``) and ``h``
+  (field): the letters of the textbook XXZ Hamiltonian
+  ``J sum (S^x S^x + S^y S^y + Delta S^z S^z) - h sum S^z`` (quimb's ``ham_XXZ`` also
+  calls the anisotropy ``delta``), short enough to read like the formula; every model
+  here uses them, and the exact-diagonalisation chains built on tnkit use the same ones.
 
 Examples
 --------
@@ -9,6 +28,8 @@ Examples
 >>> e = np.linalg.eigvalsh(h.to_dense())
 >>> round(float(e[0]), 10)
 -1.6160254038
+>>> spin_operators(0.5)["z"].diagonal().tolist()  # index 0 is up
+[0.5, -0.5]
 """
 
 from __future__ import annotations
@@ -68,7 +89,7 @@ def _check_length(length: int, minimum: int = 2) -> int:
 def heisenberg(
     length: int,
     J: float = 1.0,
-    Jz: float = 1.0,
+    delta: float = 1.0,
     h: float = 0.0,
     *,
     spin: float = 0.5,
@@ -79,22 +100,54 @@ def heisenberg(
     r"""Heisenberg / XXZ chain of spin-``s`` sites.
 
     .. math::
-        H = \sum_{\langle ij \rangle} \left[ J (S^x_i S^x_j + S^y_i S^y_j) + J_z S^z_i S^z_j \right]
+        H = J \sum_{\langle ij \rangle} \left[ S^x_i S^x_j + S^y_i S^y_j + \Delta S^z_i S^z_j \right]
             - h \sum_i S^z_i
 
     built from ``S^+ S^- / 2 + S^- S^+ / 2`` so it stays real. Minimal MPO bond
-    dimension 5 (open chain).
+    dimension 5 (open chain). Basis and signs follow the module's conventions.
+
+    Parameters
+    ----------
+    length : int
+        Number of sites ``L >= 2``.
+    J : float
+        Exchange (positive: antiferromagnet).
+    delta : float
+        Anisotropy ``Delta``: the ``S^z S^z`` coupling is ``J * delta``; 1 is the isotropic chain.
+    h : float
+        Longitudinal field; ``h > 0`` favours up spins.
+    spin : float
+        Spin ``s`` of every site (a positive multiple of 1/2).
+    periodic : bool
+        Add the bond ``(L-1, 0)`` (for ``L > 2``).
+    like : array, optional
+        An array of the library and device the MPO should live on (default NumPy).
+    dtype : str, optional
+        Name of the dtype (default ``"float64"``).
+
+    Returns
+    -------
+    MPO
+        With the :class:`~tnkit.OpSum` it was built from as ``.opsum``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.linalg.eigvalsh(heisenberg(2, delta=0.5).to_dense())
+    >>> e.round(6).tolist()  # singlet -J/2 - J delta/4, triplet m = +-1 at J delta/4, m = 0 at J/2 - J delta/4
+    [-0.625, 0.125, 0.125, 0.375]
     """
     L = _check_length(length)
     ops = spin_operators(spin)
     terms = OpSum(ops["z"].shape[0], L)
     bonds = [(i, i + 1) for i in range(L - 1)] + ([(L - 1, 0)] if periodic and L > 2 else [])
+    jz = J * delta
     for i, j in bonds:
         if J:
             terms.add(J / 2, (ops["+"], i), (ops["-"], j))
             terms.add(J / 2, (ops["-"], i), (ops["+"], j))
-        if Jz:
-            terms.add(Jz, (ops["z"], i), (ops["z"], j))
+        if jz:
+            terms.add(jz, (ops["z"], i), (ops["z"], j))
     if h:
         for i in range(L):
             terms.add(-h, (ops["z"], i))
@@ -102,8 +155,16 @@ def heisenberg(
 
 
 def xxz(length: int, J: float = 1.0, delta: float = 1.0, h: float = 0.0, **kwargs: Any) -> MPO:
-    """XXZ chain: :func:`heisenberg` with ``Jz = J * delta``."""
-    return heisenberg(length, J=J, Jz=J * delta, h=h, **kwargs)
+    """XXZ chain: the same Hamiltonian as :func:`heisenberg`, under the name the anisotropic case goes by.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = xxz(4, delta=0.5, h=0.3), heisenberg(4, delta=0.5, h=0.3)
+    >>> bool(np.array_equal(a.to_dense(), b.to_dense()))
+    True
+    """
+    return heisenberg(length, J=J, delta=delta, h=h, **kwargs)
 
 
 def tfim(
@@ -183,12 +244,13 @@ def long_range_ising(
         if not (0 < abs(decay) < 1):
             raise ValueError(f"long_range_ising: need 0 < |decay| < 1, got {decay}")
         coeffs, lams, err = np.array([1.0 / decay]), np.array([decay]), 0.0
-    else:
+    elif alpha is not None:  # always true here; spelled out so type checkers narrow it
         if alpha <= 0:
             raise ValueError(f"long_range_ising: alpha must be positive, got {alpha}")
         k = min(n_exp, (L - 1) // 2) if L > 2 else 1
+        exponent = -alpha
         coeffs, lams, err = (
-            fit_exponentials(lambda r: r ** (-alpha), L, k) if L > 2 else (np.array([1.0]), np.array([1.0]), 0.0)
+            fit_exponentials(lambda r: r**exponent, L, k) if L > 2 else (np.array([1.0]), np.array([1.0]), 0.0)
         )
     p = pauli()
     cplx = bool(np.abs(np.imag(lams)).max() > 1e-14)
@@ -269,7 +331,15 @@ def _real_gauge(tensors: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def total_sz(length: int, *, spin: float = 0.5, like: Any = None, dtype: str | None = None) -> MPO:
-    """``S^z_total = sum_i S^z_i`` as an MPO (bond dimension 2)."""
+    """``S^z_total = sum_i S^z_i`` as an MPO (bond dimension 2).
+
+    Examples
+    --------
+    >>> import tnkit
+    >>> up_down_up = tnkit.MPS.product([0, 1, 0], local_dim=2)  # index 0 is up
+    >>> float(total_sz(3).expectation(up_down_up))
+    0.5
+    """
     L = _check_length(length, 1)
     ops = spin_operators(spin)
     terms = OpSum(ops["z"].shape[0], L)

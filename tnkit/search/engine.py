@@ -22,7 +22,7 @@ from tnkit.network import (
     TensorNetwork,
     fit,
 )
-from tnkit.run import progress as progress_report
+from tnkit.run import Run
 from tnkit.search.objective import _as_objective, _loss
 from tnkit.search.records import Evaluation, SearchResult, _save_record, load_record
 
@@ -51,14 +51,16 @@ def _fit_task(
 
 
 class _Runner:
-    """Submits fits to an executor (or runs them inline) and returns results in order."""
+    """Submits fits to an executor (or runs them inline) and returns results in order.
 
-    def __init__(self, executor: Any, workers: int | None, fname: str) -> None:
+    ``executor=None`` means a process pool with one worker per core (none on one core),
+    owned and shut down here; ``"serial"`` runs every fit in the calling process.
+    """
+
+    def __init__(self, executor: Any, fname: str) -> None:
         self.own = None
         if executor is None:
-            n = workers if workers is not None else (os.cpu_count() or 1)
-            if not is_int(n) or n < 1:
-                raise ValueError(f"{fname}: workers must be an int >= 1, got {workers!r}")
+            n = os.cpu_count() or 1
             self.own = ProcessPoolExecutor(max_workers=n) if n > 1 else None
             self.executor = self.own
         elif executor == "serial":
@@ -101,15 +103,15 @@ def _check_common(target: Any, fname: str, max_evals: Any) -> tuple[Any, np.ndar
     return xp, backend.to_host(target)
 
 
-def _progress(progress: bool, total: int | None, desc: str) -> Any:
-    return progress_report(total, desc, True, unit="fit") if progress else None
-
-
 # --------------------------------------------------------------------------------------
 # Local searches (TNLS, TnALE) share the evaluation engine
 
 
 class _Engine:
+    """The evaluations of one local search: the cache of fitted structures, the record
+    (written to ``run.checkpoint``), replay of a resumed record, progress and the stop
+    conditions. Close it (or use it in a ``with``) to shut its executor down."""
+
     def __init__(
         self,
         fname: str,
@@ -118,21 +120,19 @@ class _Engine:
         objective: Any,
         fit_options: dict[str, Any],
         seed: int,
-        runner: _Runner,
-        record: Any,
-        resume: Any,
+        run: Run,
         max_evals: int | None,
         stop_when: Callable[[Evaluation], bool] | None,
-        bar: Any,
     ) -> None:
         self.fname, self.target, self.host = fname, target, host
         self.objective = _as_objective(objective, fname)
-        self.options, self.seed, self.runner = fit_options, seed, runner
-        self.record, self.max_evals, self.stop_when, self.bar = record, max_evals, stop_when, bar
+        self.options, self.seed = fit_options, seed
+        self.record, self.max_evals, self.stop_when = run.checkpoint, max_evals, stop_when
         self.evals: list[Evaluation] = []
         self.cache: dict[tuple, Evaluation] = {}
         self.replay: dict[tuple, Evaluation] = {}
         self.stopped: str | None = None
+        resume = run.resume_from()
         if resume is not None:
             method, old, _ = load_record(resume)
             if method != fname:
@@ -142,6 +142,15 @@ class _Engine:
                     f"{resume}: record for shape {old[0].structure.shape}, target has {tuple(host.shape)}"
                 )
             self.replay = {e.structure.key: e for e in old}
+        self.runner = _Runner(run.executor, fname)
+        self.bar = run.bar(max_evals, fname, unit="fit")
+
+    def __enter__(self) -> _Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+        self.runner.close()
 
     def evaluate(self, structures: Sequence[Structure], step: int) -> list[Evaluation | None]:
         """Losses of ``structures`` (cached ones are free); None for those past a stop."""
@@ -184,9 +193,8 @@ class _Engine:
             e = Evaluation(len(self.evals), s, rse, _loss(self.objective, s, rse, self.fname), sec, step)
             self.evals.append(e)
             self.cache[s.key] = e
-            if self.bar is not None:
-                self.bar.update(1)
-                self.bar.set_postfix(best=f"{min(v.loss for v in self.evals):.4g}")
+            self.bar.update(1)
+            self.bar.set_postfix(best=f"{min(v.loss for v in self.evals):.4g}")
             if self.stop_when is not None and self.stop_when(e) and not self.stopped:
                 self.stopped = "stop_when"
                 break  # the rest of the batch is not recorded: the search ends at its first hit

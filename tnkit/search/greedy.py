@@ -10,29 +10,281 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tnkit import backend, io
 from tnkit.checks import is_int
-from tnkit.network import (
-    Structure,
-    TensorNetwork,
-)
-from tnkit.search.engine import _check_common, _progress, _Runner, _seed, _warm_task
+from tnkit.network import Structure, TensorNetwork
+from tnkit.run import Run, as_run
+from tnkit.search.engine import _check_common, _Runner, _seed, _warm_task
 from tnkit.search.objective import Objective, _as_objective, _loss
 from tnkit.search.records import Evaluation, SearchResult, _save_record, load_record
 
 __all__ = ["greedy"]
 
+# Squared-error drops below this fraction of the current one are fitting noise, not gains.
+_NOISE_FLOOR = 1e-8
 
-# --------------------------------------------------------------------------------------
-# Greedy rank growth
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """The checked knobs of one greedy search (see :func:`greedy` for their meaning)."""
+
+    tol: float
+    max_params: int | None
+    max_steps: int
+    rank_step: int
+    score: str
+    candidate_sweeps: int
+    sweeps: int
+    refits: int
+    noise: float
+    seed: int
+    fit: dict[str, Any]  # options for tnkit.network.fit shared by every fit
+
+    def affordable(self, s: Structure) -> bool:
+        return self.max_params is None or s.num_params <= self.max_params
+
+
+@dataclasses.dataclass
+class _Holdout:
+    """Early stopping on held-out entries: the network that was best there, and how many
+    steps ago it was found."""
+
+    mask: np.ndarray
+    patience: int
+    error: float = math.inf
+    net: TensorNetwork | None = None
+    evaluation: Evaluation | None = None
+    stale: int = 0
+
+    def exhausted(self, host: np.ndarray, net: TensorNetwork, e: Evaluation) -> bool:
+        """Track the holdout error of ``net``; True when patience has run out."""
+        err = float(np.linalg.norm((net.to_dense() - host)[self.mask]) / np.linalg.norm(host[self.mask]))
+        if err < self.error:
+            self.error, self.net, self.evaluation, self.stale = err, net, e, 0
+        else:
+            self.stale += 1
+        return self.stale >= self.patience
+
+
+class _GreedySearch:
+    """The state of one greedy search: the current network and its evaluation, every
+    evaluation so far, the random slices' generator, and where fits run."""
+
+    fname = "greedy"
+
+    def __init__(self, host: np.ndarray, settings: _Settings, objective: Any, run: Run) -> None:
+        self.host, self.cfg, self.objective = host, settings, objective
+        self.record = run.checkpoint
+        self.gen = np.random.default_rng(settings.seed)
+        self.evals: list[Evaluation] = []
+        self.net: TensorNetwork | None = None
+        self.current: Evaluation | None = None
+        self.runner = _Runner(run.executor, self.fname)
+        self.bar = run.bar(None, self.fname, unit="fit")
+
+    def __enter__(self) -> _GreedySearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+        self.runner.close()
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def add(self, s: Structure, rse: float, sec: float, step: int) -> Evaluation:
+        e = Evaluation(len(self.evals), s, rse, _loss(self.objective, s, rse, self.fname), sec, step)
+        self.evals.append(e)
+        self.bar.update(1)
+        self.bar.set_postfix(rse=f"{rse:.3g}", params=s.num_params)
+        return e
+
+    def save(self, step: int) -> None:
+        """Rewrite the record with the evaluations and the current network."""
+        if self.record is None:
+            return
+        net = self.net
+        state = {
+            "ranks": np.asarray(net.structure.ranks),
+            "perm": np.asarray(net.structure.perm),
+            "step": step,
+            "rse": self.current.rse,
+            "cores": {str(k): backend.to_host(c) for k, c in enumerate(net.cores)},
+        }
+        _save_record(self.record, self.evals, self.fname, {"state": state})
+
+    # ------------------------------------------------------------------ start
+
+    def begin(self, s0: Structure) -> int:
+        """Fit the start structure; the step to continue from (0)."""
+        if not self.cfg.affordable(s0):
+            raise ValueError(
+                f"{self.fname}: the start structure already has {s0.num_params} parameters "
+                f"> max_params={self.cfg.max_params}"
+            )
+        task = (s0.to_dict(), self.host, None, {**self.cfg.fit, "n_iter": self.cfg.sweeps, "restarts": 2})
+        rse, sec, cores = self.runner.run([(*task, _seed(self.cfg.seed, s0), True)])[0]
+        self.net = TensorNetwork(s0, cores)
+        self.current = self.add(s0, rse, sec, 0)
+        self.save(0)
+        return 0
+
+    def resume(self, path: Any) -> int:
+        """Continue from the network stored in a record; the step it was saved at."""
+        method, old, extra = load_record(path)
+        if method != self.fname or "state" not in extra:
+            raise io.DataError(f"{path}: not a greedy search record")
+        st = extra["state"]
+        shape = tuple(int(n) for n in self.host.shape)
+        s0 = Structure(shape, np.asarray(st["ranks"]), tuple(int(p) for p in np.asarray(st["perm"])))
+        self.net = TensorNetwork(s0, [np.asarray(st["cores"][str(k)]) for k in range(s0.num_nodes)])
+        self.evals.extend(old)
+        self.current = next((e for e in reversed(self.evals) if e.structure == s0), None)
+        if self.current is None:
+            raise io.DataError(f"{path}: the stored network is not among the recorded evaluations")
+        return int(st["step"])
+
+    # ------------------------------------------------------------------ fits
+
+    def settle(self, nets: list[TensorNetwork], fresh: int, salt: int) -> list[tuple[float, float, list[np.ndarray]]]:
+        """Fit each network warm; those that miss ``tol`` also from ``fresh`` random starts
+        (in one batch). Per network: the best (rse, summed seconds, cores)."""
+        cfg = self.cfg
+        o = {**cfg.fit, "n_iter": cfg.sweeps, "restarts": 1, "rse_tol": cfg.tol}
+        bases = [_seed(cfg.seed, c.structure) + salt for c in nets]
+        out = [[r] for r in self.runner.run([_warm_task(c, self.host, o, b, True) for c, b in zip(nets, bases)])]
+        redo = [k for k, r in enumerate(out) if r[0][0] > cfg.tol]
+        tasks = [
+            (
+                nets[k].structure.to_dict(),
+                self.host,
+                None,
+                {**o, "anneal": 50 if m == 0 else 0},
+                bases[k] + 10 * (m + 1),
+                True,
+            )
+            for k in redo
+            for m in range(fresh)
+        ]
+        for n, r in enumerate(self.runner.run(tasks) if tasks else []):
+            out[redo[n // fresh]].append(r)
+        best = [min(rs, key=lambda t: t[0]) for rs in out]
+        return [(b[0], sum(t[1] for t in rs), b[2]) for b, rs in zip(best, out)]
+
+    def pick(self, cands: list[TensorNetwork], results: list, step: int) -> tuple[int, Evaluation] | None:
+        """Record the candidates; the best by ``score`` among those whose squared error
+        drops by more than the noise floor (None if none does)."""
+        best = None
+        cur = self.current.rse
+        for k, (c, (rse, sec, _)) in enumerate(zip(cands, results)):
+            e = self.add(c.structure, rse, sec, step)
+            drop = cur**2 - rse**2
+            gain = drop / (c.num_params - self.net.num_params) if self.cfg.score == "per_param" else drop
+            if drop > _NOISE_FLOOR * cur**2 and (best is None or gain > best[0]):
+                best = (gain, k, e)
+        return None if best is None else best[1:]
+
+    # ------------------------------------------------------------------ moves
+
+    def single_moves(self) -> list[TensorNetwork]:
+        """The network with one edge grown by ``rank_step``, for every affordable edge."""
+        s, step = self.net.structure, self.cfg.rank_step
+        return [
+            self.net.expand_edge(i, j, r + step, noise=self.cfg.noise, rng=self.gen)
+            for i, j, r in s.edges
+            if self.cfg.affordable(s.with_rank(i, j, r + step))
+        ]
+
+    def pair_moves(self) -> list[TensorNetwork]:
+        """The network with two edges of one core grown at once."""
+        s, step, noise = self.net.structure, self.cfg.rank_step, self.cfg.noise
+        out = []
+        for v in range(s.num_nodes):
+            inc = [(i, j, r) for i, j, r in s.edges if v in (i, j)]
+            for a in range(len(inc)):
+                for b in range(a + 1, len(inc)):
+                    (i1, j1, r1), (i2, j2, r2) = inc[a], inc[b]
+                    if self.cfg.affordable(s.with_rank(i1, j1, r1 + step).with_rank(i2, j2, r2 + step)):
+                        grown = self.net.expand_edge(i1, j1, r1 + step, noise=noise, rng=self.gen)
+                        out.append(grown.expand_edge(i2, j2, r2 + step, noise=noise, rng=self.gen))
+        return out
+
+    def grow_once(self, step: int, cands: list[TensorNetwork]) -> bool:
+        """One growth step: the best of the single-edge moves ``cands``, else the best pair
+        move. False when no candidate lowers the error."""
+        cfg = self.cfg
+        opts = {**cfg.fit, "n_iter": cfg.candidate_sweeps, "restarts": 1}
+        results = self.runner.run([_warm_task(c, self.host, opts, _seed(cfg.seed, c.structure), False) for c in cands])
+        found = self.pick(cands, results, step)
+        if found is not None:
+            chosen = cands[found[0]]
+            rse, sec, cores = self.settle([chosen], cfg.refits, 1)[0]
+            self.net = TensorNetwork(chosen.structure, cores)
+            self.current = self.add(chosen.structure, rse, sec, step)
+            return True
+        # No single edge helps (an edge of a hub whose other edges have rank one adds
+        # nothing, and a warm start can sit on the saddle): grow two edges of one core at
+        # once, fitted warm and from fresh starts.
+        cands = self.pair_moves()
+        results = self.settle(cands, cfg.refits, 3)
+        found = self.pick(cands, results, step)
+        if found is None:
+            return False
+        k, self.current = found
+        self.net = TensorNetwork(cands[k].structure, results[k][2])
+        return True
+
+    def grow(self, start_step: int, holdout: _Holdout | None) -> tuple[str, int]:
+        """Grow until ``tol``, the budget, ``max_steps``, no improvement or the holdout
+        stops it; the reason and the last step taken."""
+        if holdout is not None:
+            holdout.exhausted(self.host, self.net, self.current)
+        last = start_step
+        for step in range(start_step + 1, self.cfg.max_steps + 1):
+            if self.current.rse <= self.cfg.tol:
+                return "converged", last
+            cands = self.single_moves()
+            if not cands:
+                return "max_params", last
+            if not self.grow_once(step, cands):
+                return "no_improvement", last
+            last = step
+            self.save(step)
+            if holdout is not None and holdout.exhausted(self.host, self.net, self.current):
+                return "holdout", last
+        return ("converged" if self.current.rse <= self.cfg.tol else "max_steps"), last
+
+    def prune(self, last: int) -> int:
+        """Cut every edge back to the lowest rank that still fits within ``tol``, until no
+        cut does; the last step taken."""
+        cfg, step = self.cfg, last + 1
+        while True:
+            cands = [
+                self.net.truncate_edge(i, j, q)
+                for i, j, r in self.net.structure.edges
+                for q in range(r - cfg.rank_step, 0, -cfg.rank_step)
+            ]
+            if not cands:
+                return last
+            ok = []
+            for c, (rse, sec, cores) in zip(cands, self.settle(cands, (cfg.refits + 1) // 2, 2)):
+                e = self.add(c.structure, rse, sec, step)
+                if rse <= cfg.tol:
+                    ok.append((c.num_params, e.index, e, cores))
+            if not ok:
+                return last
+            _, _, self.current, cores = min(ok, key=lambda t: (t[0], t[1]))
+            self.net = TensorNetwork(self.current.structure, cores)
+            last = step
+            self.save(step)
+            step += 1
 
 
 def _greedy_start(start: Any, shape: tuple[int, ...], internal: int, fname: str) -> Structure:
@@ -47,6 +299,28 @@ def _greedy_start(start: Any, shape: tuple[int, ...], internal: int, fname: str)
     if start == "star":
         return Structure.tucker(shape, (1,) * len(shape))
     raise ValueError(f"{fname}: start must be 'full', 'star' or a Structure, got {start!r}")
+
+
+def _check_settings(fname: str, numbers_: dict[str, Any], counts: dict[str, Any], score: str) -> None:
+    for name, v in numbers_.items():
+        if not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{fname}: {name} must be a finite number >= 0, got {v!r}")
+    for name, (v, low) in counts.items():
+        if not is_int(v) or v < low:
+            raise ValueError(f"{fname}: {name} must be an int >= {low}, got {v!r}")
+    if score not in ("per_param", "error"):
+        raise ValueError(f"{fname}: score must be 'per_param' or 'error', got {score!r}")
+
+
+def _fit_settings(fname: str, fit_options: dict[str, Any] | None) -> dict[str, Any]:
+    opts = dict(fit_options or {})
+    bad = set(opts) - {"ridge", "mask", "tol"}
+    if bad:
+        raise ValueError(f"{fname}: unsupported fit option(s) {sorted(bad)} (greedy fits by warm-started ALS)")
+    if opts.get("mask") is not None:
+        opts["mask"] = backend.to_host(opts["mask"]).astype(bool)
+    opts.setdefault("tol", 1e-10)
+    return opts
 
 
 def greedy(
@@ -68,12 +342,8 @@ def greedy(
     noise: float = 1e-2,
     objective: Any = None,
     fit_options: dict[str, Any] | None = None,
-    executor: Any = None,
-    workers: int | None = None,
-    record: str | Path | None = None,
-    resume: str | Path | None = None,
-    progress: bool = False,
     seed: int = 0,
+    run: Run | None = None,
 ) -> SearchResult:
     """Greedy rank growth on the fully connected network [HLMR]_.
 
@@ -142,8 +412,12 @@ def greedy(
     fit_options : dict, optional
         Extra options for :func:`tnkit.network.fit` (e.g. ``{"mask": observed}`` for
         completion; the error and ``tol`` then refer to the observed entries).
-    executor, workers, record, resume, progress, seed
-        As in :func:`tnls`; ``resume`` restarts from the network stored in the record.
+    seed : int
+        Seeds the new slices and every fit.
+    run : tnkit.Run, optional
+        As in :func:`tnls`: ``executor``, ``checkpoint`` (the record, rewritten after
+        every step with the current network), ``resume=True`` (restart from the network
+        stored in the record), ``progress``.
 
     Returns
     -------
@@ -156,248 +430,52 @@ def greedy(
     >>> from tnkit.network import TensorNetwork
     >>> planted = Structure.tt((4, 4, 4), (2, 3))
     >>> x = TensorNetwork.random(planted, rng=0).to_dense()
-    >>> res = greedy(x, tol=1e-8, executor="serial")
+    >>> res = greedy(x, tol=1e-8, run=Run(executor="serial"))
     >>> res.best.rse < 1e-8, res.best.params <= planted.num_params
     (True, True)
     """
     fname = "greedy"
+    run = as_run(run)
     xp, host = _check_common(target, fname, None)
-    for name, v in (("tol", tol), ("noise", noise)):
-        if not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"{fname}: {name} must be a finite number >= 0, got {v!r}")
-    for name, v in (
-        ("max_steps", max_steps),
-        ("rank_step", rank_step),
-        ("candidate_sweeps", candidate_sweeps),
-        ("sweeps", sweeps),
-    ):
-        if not is_int(v) or v < 1:
-            raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
-    if not is_int(refits) or refits < 0:
-        raise ValueError(f"{fname}: refits must be an int >= 0, got {refits!r}")
+    counts = {"max_steps": (max_steps, 1), "rank_step": (rank_step, 1), "candidate_sweeps": (candidate_sweeps, 1)}
+    counts.update({"sweeps": (sweeps, 1), "refits": (refits, 0)})
+    _check_settings(fname, {"tol": tol, "noise": noise}, counts, score)
     if max_params is not None and (not is_int(max_params) or max_params < 1):
         raise ValueError(f"{fname}: max_params must be an int >= 1 or None, got {max_params!r}")
     hold = None
     if holdout is not None:
-        hold = backend.to_host(holdout).astype(bool)
-        if hold.shape != tuple(host.shape) or not hold.any():
+        mask = backend.to_host(holdout).astype(bool)
+        if mask.shape != tuple(host.shape) or not mask.any():
             raise ValueError(f"{fname}: holdout must be a boolean array of the target's shape with an entry set")
+        hold = _Holdout(mask, patience)
     if not is_int(patience) or patience < 1:
         raise ValueError(f"{fname}: patience must be an int >= 1, got {patience!r}")
-    if score not in ("per_param", "error"):
-        raise ValueError(f"{fname}: score must be 'per_param' or 'error', got {score!r}")
     obj = _as_objective(objective if objective is not None else Objective("constraint", eps=max(tol, 1e-300)), fname)
-    opts = dict(fit_options or {})
-    bad = set(opts) - {"ridge", "mask", "tol"}
-    if bad:
-        raise ValueError(f"{fname}: unsupported fit option(s) {sorted(bad)} (greedy fits by warm-started ALS)")
-    mask = opts.get("mask")
-    if mask is not None:
-        opts["mask"] = backend.to_host(mask).astype(bool)
-    opts.setdefault("tol", 1e-10)
-    shape = tuple(int(n) for n in host.shape)
-    gen = np.random.default_rng(seed)
-    runner = _Runner(executor, workers, fname)
-    bar = _progress(progress, None, fname)
-    evals: list[Evaluation] = []
+    cfg = _Settings(
+        tol,
+        max_params,
+        max_steps,
+        rank_step,
+        score,
+        candidate_sweeps,
+        sweeps,
+        refits,
+        noise,
+        seed,
+        _fit_settings(fname, fit_options),
+    )
     t0 = time.perf_counter()
-
-    def add(s: Structure, rse: float, sec: float, step: int) -> Evaluation:
-        e = Evaluation(len(evals), s, rse, _loss(obj, s, rse, fname), sec, step)
-        evals.append(e)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(rse=f"{rse:.3g}", params=s.num_params)
-        return e
-
-    def save(net: TensorNetwork, step: int) -> None:
-        if record is None:
-            return
-        extra = {
-            "state": {
-                "ranks": np.asarray(net.structure.ranks),
-                "perm": np.asarray(net.structure.perm),
-                "step": step,
-                "rse": current.rse,
-                "cores": {str(k): backend.to_host(c) for k, c in enumerate(net.cores)},
-            }
-        }
-        _save_record(record, evals, fname, extra)
-
-    def settle(nets: list[TensorNetwork], fresh: int, salt: int) -> list[tuple[float, float, list[np.ndarray]]]:
-        """Fit each network warm; those that miss ``tol`` also from ``fresh`` random starts
-        (in one batch). Per network: the best (rse, summed seconds, cores)."""
-        o = {**opts, "n_iter": sweeps, "restarts": 1, "rse_tol": tol}
-        bases = [_seed(seed, c.structure) + salt for c in nets]
-        out = [[r] for r in runner.run([_warm_task(c, host, o, b, True) for c, b in zip(nets, bases)])]
-        redo = [k for k, r in enumerate(out) if r[0][0] > tol]
-        tasks = [
-            (
-                nets[k].structure.to_dict(),
-                host,
-                None,
-                {**o, "anneal": 50 if m == 0 else 0},
-                bases[k] + 10 * (m + 1),
-                True,
-            )
-            for k in redo
-            for m in range(fresh)
-        ]
-        for n, r in enumerate(runner.run(tasks) if tasks else []):
-            out[redo[n // fresh]].append(r)
-        best = [min(rs, key=lambda t: t[0]) for rs in out]
-        return [(b[0], sum(t[1] for t in rs), b[2]) for b, rs in zip(best, out)]
-
-    floor = 1e-8  # squared-error drops below this fraction are fitting noise, not gains
-
-    def pick(cands: list[TensorNetwork], results: list, step: int) -> tuple[int, Evaluation] | None:
-        """Record the candidates; the best by ``score`` among those whose squared error
-        drops by more than ``floor`` of the current one (None if none does)."""
-        best = None
-        for k, (c, (rse, sec, _)) in enumerate(zip(cands, results)):
-            e = add(c.structure, rse, sec, step)
-            drop = current.rse**2 - rse**2
-            gain = drop / (c.num_params - net.num_params) if score == "per_param" else drop
-            if drop > floor * current.rse**2 and (best is None or gain > best[0]):
-                best = (gain, k, e)
-        return None if best is None else best[1:]
-
-    def pair_moves(s: Structure) -> list[TensorNetwork]:
-        out = []
-        for v in range(s.num_nodes):
-            inc = [(i, j, r) for i, j, r in s.edges if v in (i, j)]
-            for a in range(len(inc)):
-                for b in range(a + 1, len(inc)):
-                    (i1, j1, r1), (i2, j2, r2) = inc[a], inc[b]
-                    new = s.with_rank(i1, j1, r1 + rank_step).with_rank(i2, j2, r2 + rank_step)
-                    if max_params is None or new.num_params <= max_params:
-                        out.append(
-                            net.expand_edge(i1, j1, r1 + rank_step, noise=noise, rng=gen).expand_edge(
-                                i2, j2, r2 + rank_step, noise=noise, rng=gen
-                            )
-                        )
-        return out
-
-    try:
-        start_step = 0
+    with _GreedySearch(host, cfg, obj, run) as search:
+        resume = run.resume_from()
         if resume is not None:
-            method, old, extra = load_record(resume)
-            if method != fname or "state" not in extra:
-                raise io.DataError(f"{resume}: not a greedy search record")
-            st = extra["state"]
-            s0 = Structure(shape, np.asarray(st["ranks"]), tuple(int(p) for p in np.asarray(st["perm"])))
-            net = TensorNetwork(s0, [np.asarray(st["cores"][str(k)]) for k in range(s0.num_nodes)])
-            evals.extend(old)
-            start_step = int(st["step"])
-            current = next((e for e in reversed(evals) if e.structure == s0), None)
-            if current is None:
-                raise io.DataError(f"{resume}: the stored network is not among the recorded evaluations")
+            start_step = search.resume(resume)
         else:
-            s0 = _greedy_start(start, shape, internal, fname)
-            if max_params is not None and s0.num_params > max_params:
-                raise ValueError(
-                    f"{fname}: the start structure already has {s0.num_params} parameters > max_params={max_params}"
-                )
-            rse, sec, cores = runner.run(
-                [(s0.to_dict(), host, None, {**opts, "n_iter": sweeps, "restarts": 2}, _seed(seed, s0), True)]
-            )[0]
-            net = TensorNetwork(s0, cores)
-            current = add(s0, rse, sec, 0)
-            save(net, 0)
-        kept = [math.inf, net, current, 0]  # holdout error, network, evaluation, steps since it improved
-
-        def watch(net: TensorNetwork, e: Evaluation) -> bool:
-            """Track the holdout error; True when patience has run out."""
-            if hold is None:
-                return False
-            err = float(np.linalg.norm((net.to_dense() - host)[hold]) / np.linalg.norm(host[hold]))
-            if err < kept[0]:
-                kept[:] = [err, net, e, 0]
-            else:
-                kept[3] += 1
-            return kept[3] >= patience
-
-        watch(net, current)
-        stopped = "max_steps"
-        last = start_step
-        for step in range(start_step + 1, max_steps + 1):
-            if current.rse <= tol:
-                stopped = "converged"
-                break
-            s = net.structure
-            cands = []
-            for i, j, r in s.edges:
-                new = s.with_rank(i, j, r + rank_step)
-                if max_params is not None and new.num_params > max_params:
-                    continue
-                grown = net.expand_edge(i, j, r + rank_step, noise=noise, rng=gen)
-                cands.append(grown)
-            if not cands:
-                stopped = "max_params"
-                break
-            results = runner.run(
-                [
-                    _warm_task(
-                        c, host, {**opts, "n_iter": candidate_sweeps, "restarts": 1}, _seed(seed, c.structure), False
-                    )
-                    for c in cands
-                ]
-            )
-            found = pick(cands, results, step)
-            if found is not None:
-                chosen = cands[found[0]]
-                rse, sec, cores = settle([chosen], refits, 1)[0]
-                net = TensorNetwork(chosen.structure, cores)
-                current = add(chosen.structure, rse, sec, step)
-            else:
-                # No single edge helps (an edge of a hub whose other edges have rank one
-                # adds nothing, and a warm start can sit on the saddle): grow two edges
-                # of one core at once, fitted warm and from fresh starts.
-                cands = pair_moves(s)
-                results = settle(cands, refits, 3)
-                found = pick(cands, results, step)
-                if found is None:
-                    stopped = "no_improvement"
-                    break
-                k, current = found
-                net = TensorNetwork(cands[k].structure, results[k][2])
-            last = step
-            save(net, step)
-            if watch(net, current):
-                stopped = "holdout"
-                break
-        else:
-            if current.rse <= tol:
-                stopped = "converged"
+            start_step = search.begin(_greedy_start(start, tuple(int(n) for n in host.shape), internal, fname))
+        stopped, last = search.grow(start_step, hold)
         if hold is not None:
-            _, net, current, _ = kept
-        if prune and hold is None and current.rse <= tol:
-            step = last + 1
-            while True:
-                cands = [
-                    net.truncate_edge(i, j, q)
-                    for i, j, r in net.structure.edges
-                    for q in range(r - rank_step, 0, -rank_step)
-                ]
-                if not cands:
-                    break
-                results = settle(cands, (refits + 1) // 2, 2)
-                ok = []
-                for c, (rse, sec, cores) in zip(cands, results):
-                    e = add(c.structure, rse, sec, step)
-                    if rse <= tol:
-                        ok.append((c.num_params, e.index, e, cores))
-                if not ok:
-                    break
-                _, _, current, cores = min(ok, key=lambda t: (t[0], t[1]))
-                net = TensorNetwork(current.structure, cores)
-                last = step
-                save(net, step)
-                step += 1
-        save(net, last)
-        out_net = TensorNetwork(net.structure, [backend.asarray_like(c, target) for c in net.cores])
-        return SearchResult(current, out_net, evals, fname, stopped, time.perf_counter() - t0)
-    finally:
-        if bar is not None:
-            bar.close()
-        runner.close()
+            search.net, search.current = hold.net, hold.evaluation
+        if prune and hold is None and search.current.rse <= tol:
+            last = search.prune(last)
+        search.save(last)
+        net = TensorNetwork(search.net.structure, [backend.asarray_like(c, target) for c in search.net.cores])
+        return SearchResult(search.current, net, search.evals, fname, stopped, time.perf_counter() - t0)

@@ -17,9 +17,9 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,8 @@ from tnkit.checks import is_int
 from tnkit.network import (
     Structure,
 )
-from tnkit.search.engine import _check_common, _Engine, _fit_options, _progress, _Runner
+from tnkit.run import Run, as_run
+from tnkit.search.engine import _check_common, _Engine, _fit_options
 from tnkit.search.records import Evaluation, SearchResult
 
 __all__ = ["tnls", "tnale"]
@@ -53,39 +54,65 @@ def _template(template: Any, shape: tuple[int, ...], fname: str) -> Structure:
     raise ValueError(f"{fname}: template must be 'ring', 'chain', 'full' or a Structure, got {template!r}")
 
 
-def _local_setup(
-    fname: str, target: Any, template: Any, init_ranks: Any, min_rank: int, max_rank: int, perm: Any
-) -> tuple[Structure, list[tuple[int, int]], np.ndarray]:
-    shape = tuple(int(n) for n in target.shape)
-    tmpl = _template(template, shape, fname)
-    edges = [(i, j) for i, j, _ in tmpl.edges]
-    if not is_int(min_rank) or min_rank < 1:
-        raise ValueError(f"{fname}: min_rank must be an int >= 1, got {min_rank!r}")
-    if not is_int(max_rank) or max_rank < min_rank:
-        raise ValueError(f"{fname}: max_rank must be an int >= min_rank ({min_rank}), got {max_rank!r}")
-    if init_ranks is None:
-        ranks = np.array([int(tmpl.ranks[i, j]) for i, j in edges])
-        ranks = np.clip(ranks, min_rank, max_rank)
-    else:
-        ranks = np.asarray(init_ranks)
-        if ranks.shape != (len(edges),) or ranks.dtype.kind not in "iu":
-            raise ValueError(
-                f"{fname}: init_ranks must be {len(edges)} ints (one per template edge), got {init_ranks!r}"
-            )
-        if ranks.min() < 1:
-            raise ValueError(f"{fname}: ranks must be >= 1, got {tuple(int(r) for r in ranks)}")
-        if ranks.min() < min_rank or ranks.max() > max_rank:
-            raise ValueError(f"{fname}: init_ranks must lie in [{min_rank}, {max_rank}]")
-    p = tmpl.perm if perm is None else tuple(perm)
-    return tmpl.with_perm(p), edges, ranks.astype(np.int64)
+@dataclasses.dataclass(frozen=True)
+class _Space:
+    """Where a local search moves: one rank per template edge within ``[min_rank, max_rank]``
+    and mode permutations reached by swapping the modes of two cores at most
+    ``perm_radius`` template hops apart (``pairs``; empty when the permutation is fixed)."""
 
+    template: Structure
+    edges: list[tuple[int, int]]
+    min_rank: int
+    max_rank: int
+    pairs: list[tuple[int, int]]
 
-def _build(tmpl: Structure, edges: list[tuple[int, int]], ranks: np.ndarray, perm: tuple[int, ...]) -> Structure:
-    n = tmpl.num_nodes
-    mat = np.zeros((n, n), dtype=np.int64)
-    for (i, j), r in zip(edges, ranks):
-        mat[i, j] = mat[j, i] = int(r)
-    return Structure(tmpl.shape, mat, perm)
+    @classmethod
+    def create(
+        cls,
+        fname: str,
+        shape: tuple[int, ...],
+        template: Any,
+        bounds: tuple[int, int],
+        perm_radius: Any,
+        search_perm: bool,
+    ) -> _Space:
+        tmpl = _template(template, shape, fname)
+        min_rank, max_rank = bounds
+        if not is_int(min_rank) or min_rank < 1:
+            raise ValueError(f"{fname}: min_rank must be an int >= 1, got {min_rank!r}")
+        if not is_int(max_rank) or max_rank < min_rank:
+            raise ValueError(f"{fname}: max_rank must be an int >= min_rank ({min_rank}), got {max_rank!r}")
+        if not is_int(perm_radius) or perm_radius < 0:
+            raise ValueError(f"{fname}: perm_radius must be an int >= 0, got {perm_radius!r}")
+        pairs = _swap_pairs(tmpl, perm_radius) if search_perm and perm_radius > 0 else []
+        return cls(tmpl, [(i, j) for i, j, _ in tmpl.edges], int(min_rank), int(max_rank), pairs)
+
+    def start(self, fname: str, init_ranks: Any, init_perm: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The starting ranks (checked against the bounds) and permutation."""
+        if init_ranks is None:
+            ranks = np.array([int(self.template.ranks[i, j]) for i, j in self.edges])
+            ranks = np.clip(ranks, self.min_rank, self.max_rank)
+        else:
+            ranks = np.asarray(init_ranks)
+            if ranks.shape != (len(self.edges),) or ranks.dtype.kind not in "iu":
+                raise ValueError(
+                    f"{fname}: init_ranks must be {len(self.edges)} ints (one per template edge), got {init_ranks!r}"
+                )
+            if ranks.min() < 1:
+                raise ValueError(f"{fname}: ranks must be >= 1, got {tuple(int(r) for r in ranks)}")
+            if ranks.min() < self.min_rank or ranks.max() > self.max_rank:
+                raise ValueError(f"{fname}: init_ranks must lie in [{self.min_rank}, {self.max_rank}]")
+        perm = self.template.perm if init_perm is None else tuple(init_perm)
+        self.template.with_perm(perm)  # checks the permutation
+        return ranks.astype(np.int64), perm
+
+    def build(self, ranks: np.ndarray, perm: tuple[int, ...]) -> Structure:
+        """The structure with these edge ranks and this mode permutation."""
+        n = self.template.num_nodes
+        mat = np.zeros((n, n), dtype=np.int64)
+        for (i, j), r in zip(self.edges, ranks):
+            mat[i, j] = mat[j, i] = int(r)
+        return Structure(self.template.shape, mat, perm)
 
 
 def _swap_pairs(tmpl: Structure, distance: int) -> list[tuple[int, int]]:
@@ -115,6 +142,22 @@ def _swap(perm: tuple[int, ...], a: int, b: int) -> tuple[int, ...]:
     return tuple(p)
 
 
+def _prepare(
+    fname: str, target: Any, run: Run | None, space: dict[str, Any], start: dict[str, Any], evaluation: dict[str, Any]
+) -> tuple[_Space, np.ndarray, tuple[int, ...], _Engine]:
+    """Checks and set-up shared by TNLS and TnALE: the search space, the start and the
+    evaluation engine (which the caller closes)."""
+    max_evals, stop_when = evaluation["max_evals"], evaluation["stop_when"]
+    _, host = _check_common(target, fname, max_evals)
+    sp = _Space.create(fname, tuple(int(n) for n in host.shape), **space)
+    ranks, perm = sp.start(fname, **start)
+    opts = _fit_options(evaluation["fit_options"], fname)
+    eng = _Engine(
+        fname, target, host, evaluation["objective"], opts, evaluation["seed"], as_run(run), max_evals, stop_when
+    )
+    return sp, ranks, perm, eng
+
+
 def tnls(
     target: Any,
     *,
@@ -133,12 +176,8 @@ def tnls(
     max_evals: int | None = None,
     stop_when: Callable[[Evaluation], bool] | None = None,
     fit_options: dict[str, Any] | None = None,
-    executor: Any = None,
-    workers: int | None = None,
-    record: str | Path | None = None,
-    resume: str | Path | None = None,
-    progress: bool = False,
     seed: int = 0,
+    run: Run | None = None,
 ) -> SearchResult:
     """Structure search by local sampling (TNLS) [TNLS]_.
 
@@ -180,15 +219,13 @@ def tnls(
         Stop as soon as an evaluation satisfies ``stop_when(evaluation)``.
     fit_options : dict, optional
         Passed to :func:`tnkit.network.fit` (default ALS, 100 sweeps, 2 restarts).
-    executor : Executor, dask Client, "serial" or None
-        Where fits run; None makes a process pool of ``workers`` (default: CPU count).
-    record, resume : path, optional
-        Write the record after every batch / continue from one.
-    progress : bool
-        tqdm bar over fits.
     seed : int
         Seeds the sampling and every fit (a structure's fit seed depends only on
         ``seed`` and the structure, so a resumed search retraces the same path).
+    run : tnkit.Run, optional
+        ``executor``: where fits run (an Executor, a dask Client, ``"serial"``; default a
+        process pool with a worker per core); ``checkpoint``: the HDF5 record, rewritten
+        after every batch; ``resume=True``: continue from that record; ``progress``.
 
     Returns
     -------
@@ -200,7 +237,7 @@ def tnls(
     >>> from tnkit.network import TensorNetwork
     >>> x = TensorNetwork.random(Structure.tr((3, 3, 3, 3), (2, 1, 2, 1)), rng=0).to_dense()
     >>> res = tnls(x, init_ranks=(3, 3, 3, 3), search_perm=False, n_iter=8,
-    ...            executor="serial", seed=1)
+    ...            seed=1, run=Run(executor="serial"))
     >>> res.best.params <= Structure.tr((3,) * 4, (3, 3, 3, 3)).num_params
     True
     """
@@ -208,49 +245,31 @@ def tnls(
     for name, v in (("n_iter", n_iter), ("patience", patience), ("rank_radius", rank_radius)):
         if not is_int(v) or v < 1:
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
-    tmpl, edges, ranks, pairs, runner, bar, eng = _local_prelude(
-        fname,
-        target,
-        template,
-        init_ranks,
-        min_rank,
-        max_rank,
-        init_perm,
-        search_perm,
-        perm_radius,
-        objective,
-        fit_options,
-        executor,
-        workers,
-        record,
-        resume,
-        max_evals,
-        stop_when,
-        progress,
-        seed,
-    )
-    n_samples = 2 * (len(edges) + 1) if n_samples is None else n_samples
+    space = dict(template=template, bounds=(min_rank, max_rank), perm_radius=perm_radius, search_perm=search_perm)
+    start = dict(init_ranks=init_ranks, init_perm=init_perm)
+    evaluation = dict(objective=objective, fit_options=fit_options, max_evals=max_evals, stop_when=stop_when, seed=seed)
+    sp, ranks, perm, eng = _prepare(fname, target, run, space, start, evaluation)
+    n_samples = 2 * (len(sp.edges) + 1) if n_samples is None else n_samples
     if not is_int(n_samples) or n_samples < 1:
-        runner.close()
+        eng.__exit__()
         raise ValueError(f"{fname}: n_samples must be an int >= 1, got {n_samples!r}")
     gen = np.random.default_rng(seed)
     t0 = time.perf_counter()
     stopped = "n_iter"
-    try:
-        perm = tmpl.perm
-        centre = _build(tmpl, edges, ranks, perm)
-        best = eng.evaluate([centre], 0)[0]
+    with eng:
+        best = eng.evaluate([sp.build(ranks, perm)], 0)[0]
         stale = 0
         for it in range(1, n_iter + 1):
             if eng.stopped:
                 break
             samples = []
             for _ in range(n_samples):
-                r = np.clip(ranks + gen.integers(-rank_radius, rank_radius + 1, size=len(ranks)), min_rank, max_rank)
+                steps = gen.integers(-rank_radius, rank_radius + 1, size=len(ranks))
+                r = np.clip(ranks + steps, sp.min_rank, sp.max_rank)
                 p = perm
-                if pairs and gen.random() < 0.5:  # keep the permutation, or make one swap
-                    p = _swap(p, *pairs[int(gen.integers(len(pairs)))])
-                samples.append((r, p, _build(tmpl, edges, r, p)))
+                if sp.pairs and gen.random() < 0.5:  # keep the permutation, or make one swap
+                    p = _swap(p, *sp.pairs[int(gen.integers(len(sp.pairs)))])
+                samples.append((r, p, sp.build(r, p)))
             evals = eng.evaluate([s for _, _, s in samples], it)
             cands = [(e.loss, e.index, k) for k, e in enumerate(evals) if e is not None]
             if cands and min(cands)[0] < best.loss:
@@ -264,10 +283,6 @@ def tnls(
                     stopped = "converged"
                     break
         return eng.result(stopped, t0)
-    finally:
-        if bar is not None:
-            bar.close()
-        runner.close()
 
 
 def tnale(
@@ -287,12 +302,8 @@ def tnale(
     max_evals: int | None = None,
     stop_when: Callable[[Evaluation], bool] | None = None,
     fit_options: dict[str, Any] | None = None,
-    executor: Any = None,
-    workers: int | None = None,
-    record: str | Path | None = None,
-    resume: str | Path | None = None,
-    progress: bool = False,
     seed: int = 0,
+    run: Run | None = None,
 ) -> SearchResult:
     """Structure search by alternating local enumeration (TnALE) [TnALE]_.
 
@@ -323,7 +334,7 @@ def tnale(
     >>> import numpy as np
     >>> from tnkit.network import TensorNetwork
     >>> x = TensorNetwork.random(Structure.tr((3, 3, 3, 3), (2, 1, 2, 1)), rng=0).to_dense()
-    >>> res = tnale(x, init_ranks=(3, 3, 3, 3), search_perm=False, executor="serial", seed=1)
+    >>> res = tnale(x, init_ranks=(3, 3, 3, 3), search_perm=False, seed=1, run=Run(executor="serial"))
     >>> res.best.params <= Structure.tr((3,) * 4, (2, 1, 2, 1)).num_params, res.best.rse < 1e-6
     (True, True)
     """
@@ -333,84 +344,54 @@ def tnale(
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
     if not is_int(restarts) or restarts < 0:
         raise ValueError(f"{fname}: restarts must be an int >= 0, got {restarts!r}")
-    tmpl, edges, ranks, pairs, runner, bar, eng = _local_prelude(
-        fname,
-        target,
-        template,
-        init_ranks,
-        min_rank,
-        max_rank,
-        init_perm,
-        search_perm,
-        perm_radius,
-        objective,
-        fit_options,
-        executor,
-        workers,
-        record,
-        resume,
-        max_evals,
-        stop_when,
-        progress,
-        seed,
-    )
+    space = dict(template=template, bounds=(min_rank, max_rank), perm_radius=perm_radius, search_perm=search_perm)
+    start = dict(init_ranks=init_ranks, init_perm=init_perm)
+    evaluation = dict(objective=objective, fit_options=fit_options, max_evals=max_evals, stop_when=stop_when, seed=seed)
+    sp, ranks, perm0, eng = _prepare(fname, target, run, space, start, evaluation)
     t0 = time.perf_counter()
     stopped = "n_rounds"
     gen = np.random.default_rng(seed)
     rnd = 0
-    try:
-        for start in range(restarts + 1):
+    with eng:
+        for restart in range(restarts + 1):
             if eng.stopped:
                 break
-            perm = tmpl.perm if start == 0 or not pairs else tuple(int(p) for p in gen.permutation(tmpl.num_nodes))
-            stopped = _enumerate(eng, tmpl, edges, ranks, perm, pairs, radius, n_rounds, min_rank, max_rank, rnd)
+            n = sp.template.num_nodes
+            perm = perm0 if restart == 0 or not sp.pairs else tuple(int(p) for p in gen.permutation(n))
+            stopped = _enumerate(eng, sp, ranks, perm, radius, n_rounds, rnd)
             rnd = max(e.step for e in eng.evals) + 1 if eng.evals else rnd
         return eng.result(stopped, t0)
-    finally:
-        if bar is not None:
-            bar.close()
-        runner.close()
 
 
 def _enumerate(
-    eng: _Engine,
-    tmpl: Structure,
-    edges: list[tuple[int, int]],
-    ranks: np.ndarray,
-    perm: tuple[int, ...],
-    pairs: list[tuple[int, int]],
-    radius: int,
-    n_rounds: int,
-    min_rank: int,
-    max_rank: int,
-    step0: int,
+    eng: _Engine, sp: _Space, ranks: np.ndarray, perm: tuple[int, ...], radius: int, n_rounds: int, step0: int
 ) -> str:
     """One TnALE start: alternating enumeration from (ranks, perm) until converged; the
     reason it ended."""
-    best = eng.evaluate([_build(tmpl, edges, ranks, perm)], step0)[0]
+    best = eng.evaluate([sp.build(ranks, perm)], step0)[0]
     if best is None:
         return "stopped"
     stopped = "n_rounds"
     rad = radius
     for rnd in range(step0 + 1, step0 + n_rounds + 1):
         improved = False
-        variables: list[Any] = (["perm"] if pairs else []) + list(range(len(edges)))
+        variables: list[Any] = (["perm"] if sp.pairs else []) + list(range(len(sp.edges)))
         for var in variables:
             if eng.stopped:
                 break
             if var == "perm":
-                options = [(ranks, _swap(perm, a, b)) for a, b in pairs]
+                options = [(ranks, _swap(perm, a, b)) for a, b in sp.pairs]
             else:
                 options = []
                 for delta in range(-rad, rad + 1):
                     r = int(ranks[var]) + delta
-                    if delta != 0 and min_rank <= r <= max_rank:
+                    if delta != 0 and sp.min_rank <= r <= sp.max_rank:
                         nr = ranks.copy()
                         nr[var] = r
                         options.append((nr, perm))
             if not options:
                 continue
-            evals = eng.evaluate([_build(tmpl, edges, r, p) for r, p in options], rnd)
+            evals = eng.evaluate([sp.build(r, p) for r, p in options], rnd)
             cands = [(e.loss, e.index, k) for k, e in enumerate(evals) if e is not None]
             if cands and min(cands)[0] < best.loss:
                 k = min(cands)[2]
@@ -425,43 +406,3 @@ def _enumerate(
                 break
             rad = max(1, rad // 2)
     return stopped
-
-
-def _local_prelude(
-    fname: str,
-    target: Any,
-    template: Any,
-    init_ranks: Any,
-    min_rank: int,
-    max_rank: int,
-    init_perm: Any,
-    search_perm: bool,
-    perm_radius: Any,
-    objective: Any,
-    fit_options: Any,
-    executor: Any,
-    workers: Any,
-    record: Any,
-    resume: Any,
-    max_evals: Any,
-    stop_when: Any,
-    progress: bool,
-    seed: int,
-) -> tuple:
-    """Checks and set-up shared by TNLS and TnALE."""
-    _, host = _check_common(target, fname, max_evals)
-    tmpl, edges, ranks = _local_setup(fname, target, template, init_ranks, min_rank, max_rank, init_perm)
-    if not is_int(perm_radius) or perm_radius < 0:
-        raise ValueError(f"{fname}: perm_radius must be an int >= 0, got {perm_radius!r}")
-    opts = _fit_options(fit_options, fname)
-    pairs = _swap_pairs(tmpl, perm_radius) if search_perm and perm_radius > 0 else []
-    runner = _Runner(executor, workers, fname)
-    bar = _progress(progress, max_evals, fname)
-    try:
-        eng = _Engine(fname, target, host, objective, opts, seed, runner, record, resume, max_evals, stop_when, bar)
-    except BaseException:
-        runner.close()
-        if bar is not None:
-            bar.close()
-        raise
-    return tmpl, edges, ranks, pairs, runner, bar, eng

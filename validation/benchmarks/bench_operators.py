@@ -70,6 +70,7 @@ def _prepare(quick: bool) -> Contenders:
     from neuralop.models import TFNO as NTFNO
 
     from physics.operators import TFNO, relative_lp, train
+    from tnkit.run import Run
 
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # pay torch's one-off optimizer imports here
     epochs = 2 if quick else 20
@@ -90,8 +91,8 @@ def _prepare(quick: bool) -> Contenders:
             weight_decay=s["weight_decay"],
             scheduler="cosine",
             loss="h1",
-            progress=False,
             seed=0,
+            run=Run(progress=False),
         )
         found["ours"] = (result.model, result.history["epoch_time"], model)
 

@@ -17,7 +17,7 @@
 ``search process pool`` (size = workers; peer: the same search run serially)
     TnALE on the order-6 ring above with a fixed budget of 120 fits (no early stop), with
     ``concurrent.futures.ProcessPoolExecutor(2)`` (created in ``prepare``, so worker
-    start-up is not timed) against ``executor="serial"``. Both evaluate the same
+    start-up is not timed) against ``Run(executor="serial")``. Both evaluate the same
     structures; ratio < 1 is a speed-up (``details["speedup"]`` its inverse).
 
 No targets: these ratios are reported, not asserted. Full run:
@@ -46,6 +46,7 @@ def _ring() -> tuple[Any, np.ndarray]:
 
 
 def _prepare_tnale_vs_tnls() -> Contenders:
+    from tnkit.run import Run
     from tnkit.search import tnale, tnls
 
     planted, x = _ring()
@@ -63,7 +64,7 @@ def _prepare_tnale_vs_tnls() -> Contenders:
                 perm_radius=2,
                 max_evals=2000,
                 stop_when=hit,
-                executor="serial",
+                run=Run(executor="serial"),
                 seed=0,
                 fit_options=FIT,
                 **extra,
@@ -91,6 +92,7 @@ def _prepare_tnale_vs_tnls() -> Contenders:
 
 def _prepare_greedy(order: int) -> Contenders:
     from tnkit.network import Structure, TensorNetwork
+    from tnkit.run import Run
     from tnkit.search import greedy
 
     if order == 5:
@@ -103,7 +105,7 @@ def _prepare_greedy(order: int) -> Contenders:
     out: dict[str, Any] = {}
 
     def call() -> Any:
-        res = greedy(x, tol=tol, executor="serial", seed=0)
+        res = greedy(x, tol=tol, run=Run(executor="serial"), seed=0)
         out.update(
             evaluations=res.num_evaluations,
             params=res.best.params,
@@ -119,6 +121,7 @@ def _prepare_greedy(order: int) -> Contenders:
 def _prepare_pool() -> Contenders:
     from concurrent.futures import ProcessPoolExecutor
 
+    from tnkit.run import Run
     from tnkit.search import tnale
 
     _, x = _ring()
@@ -129,7 +132,13 @@ def _prepare_pool() -> Contenders:
     def make(name: str, executor: Any) -> Any:
         def call() -> Any:
             res = tnale(
-                x, init_ranks=(3,) * 6, perm_radius=2, max_evals=120, executor=executor, seed=0, fit_options=FIT
+                x,
+                init_ranks=(3,) * 6,
+                perm_radius=2,
+                max_evals=120,
+                run=Run(executor=executor),
+                seed=0,
+                fit_options=FIT,
             )
             runs[name] = res
             return res

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from physics.data import load_arrays
 from physics.operators import LSM, train
+from tnkit.run import Run
 
 
 def main() -> None:
@@ -37,10 +38,9 @@ def main() -> None:
         lr=2e-3,
         loss="l2",
         eval_every=5,
-        checkpoint=args.out / "checkpoint.pt",
-        checkpoint_every=5,
-        resume=args.resume,
-        plot=args.out / "loss.png",
+        run=Run(
+            checkpoint=args.out / "checkpoint.pt", checkpoint_every=5, resume=args.resume, plot=args.out / "loss.png"
+        ),
     )
     print(
         f"LSM: {result.n_params} parameters, test relative L2 {result.final()['64_l2']:.4f} at 64^2; "

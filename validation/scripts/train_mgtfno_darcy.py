@@ -13,7 +13,8 @@ from pathlib import Path
 
 from physics.data import load_arrays
 from physics.operators import train
-from physics.operators.mg_tfno import MGTFNO
+from physics.operators.models.mg_tfno import MGTFNO
+from tnkit.run import Run
 
 
 def main() -> None:
@@ -53,10 +54,9 @@ def main() -> None:
         lr=5e-3,
         loss="l2",
         eval_every=5,
-        checkpoint=args.out / "checkpoint.pt",
-        checkpoint_every=5,
-        resume=args.resume,
-        plot=args.out / "loss.png",
+        run=Run(
+            checkpoint=args.out / "checkpoint.pt", checkpoint_every=5, resume=args.resume, plot=args.out / "loss.png"
+        ),
     )
     final = result.final()
     print(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from physics.data import load_arrays
 from physics.operators import TFNO, train
+from tnkit.run import Run
 
 
 def main() -> None:
@@ -52,10 +53,9 @@ def main() -> None:
         lr=5e-3,
         loss="l2",
         eval_every=5,
-        checkpoint=args.out / "checkpoint.pt",
-        checkpoint_every=5,
-        resume=args.resume,
-        plot=args.out / "loss.png",
+        run=Run(
+            checkpoint=args.out / "checkpoint.pt", checkpoint_every=5, resume=args.resume, plot=args.out / "loss.png"
+        ),
     )
     final = result.final()
     print(

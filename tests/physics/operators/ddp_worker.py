@@ -11,6 +11,7 @@ import sys
 import torch
 
 from physics.operators import TFNO, train
+from tnkit.run import Run
 
 
 def main(out: str) -> None:
@@ -20,7 +21,7 @@ def main(out: str) -> None:
     y = torch.nn.functional.avg_pool2d(x, 3, 1, 1) + 0.1 * x
     torch.manual_seed(0)
     model = TFNO(1, 1, (6, 6), hidden_channels=8, n_layers=2, factorization="tucker", rank=0.5)
-    result = train(model, (x, y), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False)
+    result = train(model, (x, y), epochs=3, batch_size=8, lr=5e-3, loss="l2", run=Run(progress=False))
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save(
         {"state": state, "history": result.history, "world": int(os.environ["WORLD_SIZE"])},

@@ -9,7 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from physics.data import generate  # noqa: E402
 from physics.operators import FNO, H1Loss, NormalizedOperator, evaluate, relative_h1, relative_lp, train  # noqa: E402
+from tnkit.run import Run  # noqa: E402
 
 
 def _node_field(n: int, fx: float = 1.0) -> torch.Tensor:
@@ -79,8 +81,7 @@ def test_training_lowers_the_test_error_and_writes_a_plot(tmp_path):
         lr=1e-2,
         loss="l2",
         periodic=True,
-        progress=False,
-        plot=tmp_path / "loss.png",
+        run=Run(progress=False, plot=tmp_path / "loss.png"),
     )
     after = result.history["16_l2"][-1]
     assert after < 0.3 * before
@@ -98,7 +99,7 @@ def test_resumed_training_reproduces_the_uninterrupted_run(tmp_path):
         lr=5e-3,
         loss="h1",
         periodic=True,
-        progress=False,
+        run=Run(progress=False),
         epochs=6,
         eval_every=2,
     )
@@ -119,11 +120,12 @@ def test_resumed_training_reproduces_the_uninterrupted_run(tmp_path):
         return relative_h1(pred, target, periodic=True)
 
     with pytest.raises(Stop):
-        train(first, (x[:40], y[:40]), **{**common, "loss": loss}, checkpoint=ckpt)
+        train(first, (x[:40], y[:40]), **{**common, "loss": loss, "run": Run(progress=False, checkpoint=ckpt)})
     state = torch.load(ckpt, weights_only=True)
     assert state["epoch"] == 3
     calls["n"] = -(10**9)  # the same callable again (settings record callables as "custom"), no interruption
-    resumed = train(_model(), (x[:40], y[:40]), **{**common, "loss": loss}, checkpoint=ckpt, resume=True)
+    again = Run(progress=False, checkpoint=ckpt, resume=True)
+    resumed = train(_model(), (x[:40], y[:40]), **{**common, "loss": loss, "run": again})
     np.testing.assert_allclose(resumed.history["train_loss"], full.history["train_loss"], rtol=1e-6)
     for a, b in zip(resumed.model.state_dict().values(), full.model.state_dict().values()):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
@@ -132,11 +134,24 @@ def test_resumed_training_reproduces_the_uninterrupted_run(tmp_path):
 def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     x, y = _problem(16)
     ckpt = tmp_path / "c.pt"
-    train(_model(), (x, y), epochs=1, batch_size=8, progress=False, checkpoint=ckpt, loss="l2")
+    train(_model(), (x, y), epochs=1, batch_size=8, loss="l2", run=Run(progress=False, checkpoint=ckpt))
     with pytest.raises(ValueError, match="another run"):
-        train(_model(), (x, y), epochs=1, batch_size=4, progress=False, checkpoint=ckpt, resume=True, loss="l2")
-    with pytest.raises(FileNotFoundError):
-        train(_model(), (x, y), epochs=1, progress=False, resume=tmp_path / "missing.pt")
+        train(
+            _model(), (x, y), epochs=1, batch_size=4, loss="l2", run=Run(progress=False, checkpoint=ckpt, resume=True)
+        )
+
+
+def test_resume_without_a_checkpoint_file_starts_afresh(tmp_path):
+    x, y = _problem(16)
+    torch.manual_seed(0)
+    plain = train(_model(), (x, y), epochs=2, batch_size=8, loss="l2", run=Run(progress=False))
+    torch.manual_seed(0)
+    ckpt = tmp_path / "new.pt"
+    fresh = train(
+        _model(), (x, y), epochs=2, batch_size=8, loss="l2", run=Run(progress=False, checkpoint=ckpt, resume=True)
+    )
+    assert fresh.history["train_loss"] == plain.history["train_loss"]
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2
 
 
 def test_bad_data_and_settings_are_refused():
@@ -144,15 +159,15 @@ def test_bad_data_and_settings_are_refused():
     bad = y.clone()
     bad[3, 0, 2, 2] = float("nan")
     with pytest.raises(ValueError, match="non-finite"):
-        train(_model(), (x, bad), epochs=1, progress=False)
+        train(_model(), (x, bad), epochs=1, run=Run(progress=False))
     with pytest.raises(ValueError, match="4 outputs"):
-        train(_model(), (x, y[:4]), epochs=1, progress=False)
+        train(_model(), (x, y[:4]), epochs=1, run=Run(progress=False))
     with pytest.raises(ValueError, match="epochs"):
-        train(_model(), (x, y), epochs=0, progress=False)
+        train(_model(), (x, y), epochs=0, run=Run(progress=False))
     with pytest.raises(ValueError, match="loss"):
-        train(_model(), (x, y), loss="l3", progress=False)
+        train(_model(), (x, y), loss="l3", run=Run(progress=False))
     with pytest.raises(ValueError, match="channel mismatch"):
-        train(_model(), (torch.randn(8, 2, 16, 16), y), epochs=1, progress=False)
+        train(_model(), (torch.randn(8, 2, 16, 16), y), epochs=1, run=Run(progress=False))
 
 
 def test_global_normalisation_allows_other_resolutions_pointwise_does_not():
@@ -165,13 +180,11 @@ def test_global_normalisation_allows_other_resolutions_pointwise_does_not():
 
 
 def test_dataset_files_train_directly(tmp_path):
-    from physics.data import generate
-
     path = tmp_path / "poisson.h5"
     generate("poisson", path, samples=12, resolution=17, progress=False)
     torch.manual_seed(0)
     model = FNO(1, 1, (8, 8), hidden_channels=4, n_layers=1)
-    result = train(model, path, test_data={"self": path}, epochs=2, batch_size=4, progress=False)
+    result = train(model, path, test_data={"self": path}, epochs=2, batch_size=4, run=Run(progress=False))
     assert np.isfinite(result.history["self_l2"]).all()
     assert H1Loss()(torch.ones(1, 1, 5, 5), torch.ones(1, 1, 5, 5)) == 0
 
@@ -181,7 +194,7 @@ def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path):
     # pairs); DDP must leave both with bit-identical parameters that differ from the start
     from pathlib import Path
 
-    from tests.physics._torchrun import ranks_in_step
+    from tests.physics.training._torchrun import ranks_in_step
 
     ranks = ranks_in_step(Path(__file__).with_name("ddp_worker.py"), tmp_path)
     torch.manual_seed(0)

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_fit import _morse_frames  # noqa: E402
 
 from physics.potentials import TensorNet, fit  # noqa: E402
+from tnkit.run import Run  # noqa: E402
 
 
 def main(out: str) -> None:
@@ -23,7 +24,7 @@ def main(out: str) -> None:
     train, val = frames.split([24, 8])
     torch.manual_seed(0)
     model = TensorNet(8, 1, 4, elements=(1, 8))
-    result = fit(model, train, val, epochs=3, batch_size=4, lr=3e-3, ema_decay=0.0, progress=False)
+    result = fit(model, train, val, epochs=3, batch_size=4, lr=3e-3, ema_decay=0.0, run=Run(progress=False))
     state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
     torch.save(
         {"state": state, "history": result.history, "world": int(os.environ["WORLD_SIZE"])},

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+import physics.potentials._fit as fit_module
 from physics.potentials import EGNN, Frames, TensorNet, evaluate, fit
+from tnkit.run import Run
 
 
 def _morse_frames(n: int = 48, seed: int = 0) -> Frames:
@@ -70,7 +72,7 @@ def test_fit_learns_a_morse_molecule(cls):
     torch.manual_seed(0)
     model = cls(hidden_channels=16, num_layers=2, num_rbf=8, elements=(1, 8), cutoff=3.0)
     before = evaluate(model, val)
-    result = fit(model, train, val, epochs=25, batch_size=8, lr=5e-3, progress=False)
+    result = fit(model, train, val, epochs=25, batch_size=8, lr=5e-3, run=Run(progress=False))
     after = evaluate(result.model, val)
     # The reference-energy fit alone already removes the -470 eV offset; training must cut the force error.
     assert after["force_mae"] < 0.5 * before["force_mae"]
@@ -107,12 +109,12 @@ def _small_tensornet():
 def test_resuming_a_finished_run_returns_its_result(tmp_path):
     frames = _morse_frames(24)
     train, val = frames.split([16, 8])
-    opts = dict(epochs=3, batch_size=8, lr=3e-3, progress=False, seed=3)
+    opts = dict(epochs=3, batch_size=8, lr=3e-3, seed=3)
 
     ckpt = tmp_path / "run.pt"
-    full = fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt)
+    full = fit(_small_tensornet(), train, val, **opts, run=Run(progress=False, checkpoint=ckpt))
     assert torch.load(ckpt, weights_only=True)["epoch"] == 3
-    again = fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt, resume=True)
+    again = fit(_small_tensornet(), train, val, **opts, run=Run(progress=False, checkpoint=ckpt, resume=True))
     assert again.history == full.history and again.best_epoch == full.best_epoch
     for a, b in zip(again.model.parameters(), full.model.parameters()):
         assert torch.equal(a, b)
@@ -121,12 +123,10 @@ def test_resuming_a_finished_run_returns_its_result(tmp_path):
 def test_resume_from_the_middle_continues_bit_identically(tmp_path, monkeypatch):
     frames = _morse_frames(24)
     train, val = frames.split([16, 8])
-    opts = dict(epochs=4, batch_size=8, lr=3e-3, progress=False, seed=3)
+    opts = dict(epochs=4, batch_size=8, lr=3e-3, seed=3)
 
-    full = fit(_small_tensornet(), train, val, **opts)
+    full = fit(_small_tensornet(), train, val, **opts, run=Run(progress=False))
     ckpt = tmp_path / "run.pt"
-    import physics.potentials._fit as fit_module
-
     calls = {"n": 0}
     real = fit_module.evaluate
 
@@ -138,16 +138,22 @@ def test_resume_from_the_middle_continues_bit_identically(tmp_path, monkeypatch)
 
     monkeypatch.setattr(fit_module, "evaluate", crash_after_two_epochs)
     with pytest.raises(KeyboardInterrupt):
-        fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt)
+        fit(_small_tensornet(), train, val, **opts, run=Run(progress=False, checkpoint=ckpt))
     monkeypatch.setattr(fit_module, "evaluate", real)
     assert torch.load(ckpt, weights_only=True)["epoch"] == 2
-    resumed = fit(_small_tensornet(), train, val, **opts, checkpoint=ckpt, resume=True)
+    resumed = fit(_small_tensornet(), train, val, **opts, run=Run(progress=False, checkpoint=ckpt, resume=True))
     assert resumed.history["train_loss"] == full.history["train_loss"]
     assert resumed.history["val_loss"] == full.history["val_loss"]
     for a, b in zip(resumed.model.parameters(), full.model.parameters()):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="another run"):
-        fit(_small_tensornet(), train, val, **{**opts, "lr": 1e-2}, checkpoint=ckpt, resume=True)
+        fit(
+            _small_tensornet(),
+            train,
+            val,
+            **{**opts, "lr": 1e-2},
+            run=Run(progress=False, checkpoint=ckpt, resume=True),
+        )
 
 
 def test_early_stopping_and_plot(tmp_path):
@@ -164,8 +170,7 @@ def test_early_stopping_and_plot(tmp_path):
         lr=1e-9,
         ema_decay=0.0,
         early_stopping=2,
-        progress=False,
-        plot=tmp_path / "curve.png",
+        run=Run(progress=False, plot=tmp_path / "curve.png"),
     )
     assert result.stopped_early and len(result.history["train_loss"]) < 50
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
@@ -175,14 +180,14 @@ def test_fit_errors():
     frames = _morse_frames(8)
     model = TensorNet(8, 1, 4, elements=(1, 6))
     with pytest.raises(ValueError, match="unknown element Z=8"):
-        fit(model, frames, epochs=1, progress=False)
+        fit(model, frames, epochs=1, run=Run(progress=False))
     no_forces = Frames.from_arrays([8, 1, 1], frames.positions.reshape(8, 3, 3), frames.energies)
     with pytest.raises(ValueError, match="no forces"):
-        fit(TensorNet(8, 1, 4, elements=(1, 8)), no_forces, epochs=1, progress=False)
+        fit(TensorNet(8, 1, 4, elements=(1, 8)), no_forces, epochs=1, run=Run(progress=False))
     with pytest.raises(ValueError, match="epochs"):
-        fit(TensorNet(8, 1, 4, elements=(1, 8)), frames, epochs=0, progress=False)
+        fit(TensorNet(8, 1, 4, elements=(1, 8)), frames, epochs=0, run=Run(progress=False))
     with pytest.raises(TypeError, match="Frames"):
-        fit(TensorNet(8, 1, 4, elements=(1, 8)), {"positions": 1}, epochs=1, progress=False)
+        fit(TensorNet(8, 1, 4, elements=(1, 8)), {"positions": 1}, epochs=1, run=Run(progress=False))
 
 
 def test_warmup_ramps_the_learning_rate_then_hands_over_to_the_plateau_schedule():
@@ -198,7 +203,7 @@ def test_warmup_ramps_the_learning_rate_then_hands_over_to_the_plateau_schedule(
 
     torch.optim.Adam.step = spy
     try:
-        fit(model, frames, epochs=3, batch_size=4, lr=1e-3, warmup_steps=6, progress=False)
+        fit(model, frames, epochs=3, batch_size=4, lr=1e-3, warmup_steps=6, run=Run(progress=False))
     finally:
         torch.optim.Adam.step = original
     assert seen[:6] == pytest.approx([1e-3 * (k + 1) / 6 for k in range(6)])
@@ -210,7 +215,7 @@ def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path):
     # all-reduce must leave both with bit-identical weights that differ from the start
     from pathlib import Path
 
-    from tests.physics._torchrun import ranks_in_step
+    from tests.physics.training._torchrun import ranks_in_step
 
     ranks = ranks_in_step(Path(__file__).with_name("ddp_worker.py"), tmp_path)
     torch.manual_seed(0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 
 import tnkit.io as tio
 from tnkit.cli import data as _cli
+from tnkit.io import _locations
 
 
 def run(argv: list[str]) -> int:
@@ -27,7 +30,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TNKIT_DATASETS", raising=False)
     shipped = tio.manifest()["svd_reference"]
     (tmp_path / shipped.path).write_bytes(shipped.file.read_bytes())
-    text = (shipped.root / "manifest.toml").read_text()
+    text = (resources.files("tnkit.io") / "manifest.toml").read_text()
     text += (
         '\n[absent]\npath = "absent.h5"\nsha256 = "' + "0" * 64 + '"\nsize = 10\nschema = "dict"\n'
         'schema_version = 1\nprovenance = "none"\nlicence = "CC0-1.0"\n'
@@ -41,7 +44,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_list(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["data", "list"]) == 0
     out = capsys.readouterr().out
-    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line.strip()}
     assert lines["svd_reference"][1:] == [
         "svd_reference",
         "v1",
@@ -50,6 +53,43 @@ def test_list(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "present",
     ]
     assert lines["absent"][-1] == "missing"
+    assert out.splitlines()[0] == f"datasets folder: {store} (TNKIT_DATASETS; set TNKIT_DATASETS to use another)"
+    assert out.rstrip().endswith(f"1 of 2 not in {store}; each is made there by:\n  tnkit data generate absent")
+
+
+def test_list_in_a_folder_without_datasets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fresh install: every dataset is absent, listed with the command that makes it; exit 0."""
+    empty = tmp_path / "nothing-here"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TNKIT_DATASETS", str(empty))
+        assert run(["data", "list"]) == 0
+        names = list(tio.manifest())
+    out = capsys.readouterr().out
+    assert "svd_reference" in names and "darcy_64" in names  # tnkit's own and the physics plug-in's
+    assert f"{len(names)} of {len(names)} not in {empty}" in out
+    for name in names:
+        assert f"  tnkit data generate {name}\n" in out
+    assert not empty.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG_DATA_HOME selects the user folder on Linux")
+def test_wheel_like_install_uses_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No TNKIT_DATASETS, no development checkout: list and generate use the per-user folder."""
+    monkeypatch.delenv("TNKIT_DATASETS", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(_locations, "source_checkout", lambda: None)
+    folder = tmp_path / "xdg" / "tnkit" / "datasets"
+    assert run(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"datasets folder: {folder} (user data folder;")
+    assert "  tnkit data generate svd_reference\n" in out
+    code = run(["data", "generate", "svd_reference"])
+    out = capsys.readouterr().out
+    assert (folder / "svd_reference.h5").is_file()
+    # Same software stack as the shipped file: byte-identical. Another stack: DIFF and exit 1.
+    assert (code, "matches the manifest sha256" in out) in {(0, True), (1, False)}
 
 
 def test_verify_named_ok(store: Path, capsys: pytest.CaptureFixture[str]) -> None:

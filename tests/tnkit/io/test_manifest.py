@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import tnkit
 import tnkit.io as tio
-from tnkit.io import DataError
+from tnkit.io import DataError, _manifest
 
 ENTRY = """
 [{name}]
@@ -48,11 +49,15 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_default_datasets_folder_is_beside_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_datasets_folder_is_the_development_checkouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test suite runs from an editable install (make install): its checkout's datasets/.
     monkeypatch.delenv("TNKIT_DATASETS", raising=False)
-    expected = Path(tnkit.__file__).resolve().parent.parent / "datasets"
-    assert tio.datasets_dir() == expected
-    assert not (expected / "__init__.py").exists()
+    checkout = tio.source_checkout()
+    assert checkout is not None and (checkout / "pyproject.toml").is_file()
+    assert tio.datasets_dir() == checkout / "datasets"
+    assert tio.datasets_origin() == "source checkout"
+    # A data folder, never a package: it would shadow HuggingFace's `datasets`.
+    assert not (tio.datasets_dir() / "__init__.py").exists()
 
 
 def test_manifest_entries(store: Path) -> None:
@@ -117,10 +122,21 @@ def test_manifest_schema_is_enforced_on_load(store: Path) -> None:
         tio.load_dataset("small")
 
 
-def test_missing_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"manifest\.toml: no such file"):
+        tio.manifest(tmp_path / "manifest.toml")
+
+
+def test_folder_without_manifest_uses_the_shipped_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh data folder (e.g. the user's): every shipped dataset is listed, none is there yet.
     monkeypatch.setenv("TNKIT_DATASETS", str(tmp_path))
-    with pytest.raises(DataError, match=r"manifest\.toml: no such file; set TNKIT_DATASETS"):
-        tio.manifest()
+    entries = tio.manifest()
+    assert {"svd_reference", "darcy_64", "xtb_md_ethanol"} <= set(entries)
+    assert all(entry.root == tmp_path and not entry.file.exists() for entry in entries.values())
+    shipped = str(resources.files("tnkit.io") / "manifest.toml")
+    assert tio.manifest_sources()[0] == shipped
+    with pytest.raises(DataError, match=r"svd_reference\.h5: missing; regenerate with `tnkit data generate svd_r"):
+        tio.verify_dataset("svd_reference")
 
 
 @pytest.mark.parametrize(
@@ -164,22 +180,68 @@ def test_unknown_generator(store: Path) -> None:
         tio.generate_dataset("nope", out=store / "x.h5")
 
 
-def test_generator_module_is_imported_on_demand(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module_dir = store / "mods"
+PLUGIN = """
+import numpy as np
+import tnkit.io as tio
+
+def register():
+    tio.register_manifest({manifest!r})
+
+    @tio.register_generator("lazy")
+    def lazy(out):
+        tio.save(out, np.ones(2))
+"""
+
+
+def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, *points: tuple[str, str]) -> None:
+    """Stand-in for the installed distributions' ``tnkit.datasets`` entry points."""
+    real = importlib.metadata.entry_points
+
+    def entry_points(**selection: str) -> object:
+        if selection.get("group") != tio.ENTRY_POINT_GROUP:
+            return real(**selection)
+        return [importlib.metadata.EntryPoint(name, value, tio.ENTRY_POINT_GROUP) for name, value in points]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    # What the fake plug-ins register must not outlive the test.
+    monkeypatch.setattr(_manifest, "_SHIPPED", dict(_manifest._SHIPPED))
+
+
+def test_plugin_found_through_its_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module_dir = tmp_path / "mods"
     module_dir.mkdir()
-    (module_dir / "tnkit_test_gen_module.py").write_text(
-        "import numpy as np\nimport tnkit.io as tio\n\n"
-        "@tio.register_generator('lazy')\n"
-        "def lazy(out):\n    tio.save(out, np.ones(2))\n"
-    )
+    plugin_manifest = module_dir / "lazy_manifest.toml"
+    plugin_manifest.write_text(ENTRY.format(name="lazy", path="lazy.h5", sha256="0" * 64, size=1, schema="array"))
+    (module_dir / "tnkit_test_plugin.py").write_text(PLUGIN.format(manifest=str(plugin_manifest)))
     monkeypatch.syspath_prepend(str(module_dir))
-    manifest_file = store / "manifest.toml"
-    manifest_file.write_text(
-        manifest_file.read_text()
-        + ENTRY.format(name="lazy", path="lazy.h5", sha256="0" * 64, size=1, schema="array")
-        + 'generator_module = "tnkit_test_gen_module"\n'
-    )
-    assert tio.generate_dataset("lazy").is_file()
+    _fake_entry_points(monkeypatch, ("test-plugin", "tnkit_test_plugin:register"))
+    data = tmp_path / "data"
+    monkeypatch.setenv("TNKIT_DATASETS", str(data))
+    # Nothing imported the plug-in: the manifest and generator lookups load it by entry point.
+    entries = tio.manifest()
+    assert "lazy" in entries and "svd_reference" in entries
+    assert str(plugin_manifest) in tio.manifest_sources()
+    assert tio.generate_dataset("lazy") == data / "lazy.h5"
+    assert (data / "lazy.h5").is_file()
+    assert tio.load_plugins()["test-plugin"] is None
+
+
+def test_broken_plugin_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_entry_points(monkeypatch, ("broken-plugin", "tnkit_no_such_module_xyz:register"))
+    monkeypatch.setenv("TNKIT_DATASETS", str(tmp_path))
+    assert "svd_reference" in tio.manifest()
+    assert tio.load_plugins()["broken-plugin"].startswith("ModuleNotFoundError")
+    with pytest.raises(DataError, match=r"no generator registered for dataset 'nope'.*plug-in 'broken-plugin' failed"):
+        tio.generate_dataset("nope", out=tmp_path / "x.h5")
+
+
+def test_shipped_manifests_may_not_share_a_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_entry_points(monkeypatch)
+    clash = write_manifest(tmp_path, svd_reference={"path": "x.h5", "sha256": "0" * 64, "size": 1, "schema": "s"})
+    tio.register_manifest(clash)
+    monkeypatch.setenv("TNKIT_DATASETS", str(tmp_path / "data"))
+    with pytest.raises(DataError, match=r"\[svd_reference\] is also listed in .*tnkit/io/manifest\.toml"):
+        tio.manifest()
 
 
 def test_shipped_svd_reference_is_listed_and_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,7 +258,6 @@ def test_copy_of_shipped_file_with_flipped_byte_fails(tmp_path: Path, monkeypatc
     monkeypatch.delenv("TNKIT_DATASETS", raising=False)
     shipped = tio.manifest()["svd_reference"]
     shutil.copy(shipped.file, tmp_path / shipped.path)
-    shutil.copy(shipped.file.parent / "manifest.toml", tmp_path / "manifest.toml")
     data = bytearray((tmp_path / shipped.path).read_bytes())
     data[len(data) // 2] ^= 0x01
     (tmp_path / shipped.path).write_bytes(bytes(data))

@@ -21,7 +21,7 @@ def _ed(h, k=1):
 @pytest.mark.parametrize("two_site", [True, False])
 @pytest.mark.parametrize("eigensolver", ["lanczos", "davidson"])
 def test_heisenberg_matches_ed(two_site: bool, eigensolver: str) -> None:
-    h = models.heisenberg(10, h=0.1, Jz=0.8)
+    h = models.heisenberg(10, h=0.1, delta=0.8)
     res = tnkit.dmrg(
         h, bond_dims=[8, 32], rng=0, progress=False, two_site=two_site, tol=1e-12, eig_tol=1e-9, eigensolver=eigensolver
     )

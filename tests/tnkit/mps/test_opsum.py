@@ -50,7 +50,7 @@ def test_same_site_factors_multiply_in_order() -> None:
 
 
 def test_bond_hamiltonians_sum_to_the_operator() -> None:
-    h = models.heisenberg(5, h=0.3, Jz=0.7).opsum
+    h = models.heisenberg(5, h=0.3, delta=0.7).opsum
     bonds = h.bond_hamiltonians()
     total = sum(np.kron(np.kron(np.eye(2**i), b), np.eye(2 ** (5 - i - 2))) for i, b in enumerate(bonds))
     np.testing.assert_allclose(total, h.to_dense(), atol=1e-14)

@@ -14,6 +14,7 @@ import pytest
 
 from tnkit import io
 from tnkit.network import Structure, TensorNetwork
+from tnkit.run import Run
 from tnkit.search import Evaluation, Objective, SearchResult, greedy, load_record, tnale, tnls
 
 LOCAL = (tnls, tnale)
@@ -43,7 +44,8 @@ TUCKER = Structure.tucker((4, 4, 4), (2, 2, 2))  # 3 * 4*2 + 2*2*2 = 32 paramete
 RING = Structure.tr((3,) * 4, (2,) * 4, perm=(1, 3, 0, 2))  # 4 * 2*3*2 = 48 parameters
 RING_RSE = 1e-4
 # the local searches start from all ranks 3 (108 parameters) and the identity permutation
-LOCAL_KW = dict(init_ranks=(3,) * 4, max_rank=3, executor="serial")
+SERIAL = Run(executor="serial")
+LOCAL_KW = dict(init_ranks=(3,) * 4, max_rank=3, run=SERIAL)
 
 
 def test_planted_parameter_counts() -> None:
@@ -122,8 +124,8 @@ def _small_target() -> np.ndarray:
 
 def _call(search, x, **kw):
     if search is greedy:
-        return greedy(x, executor="serial", **kw)
-    return search(x, executor="serial", max_evals=3, **kw)
+        return greedy(x, run=SERIAL, **kw)
+    return search(x, run=SERIAL, max_evals=3, **kw)
 
 
 @pytest.mark.parametrize("search", [greedy, tnls, tnale])
@@ -161,7 +163,7 @@ def test_callable_and_named_objectives_fill_losses(x_ring) -> None:
 
 def test_greedy_planted_tt(x_tt) -> None:
     tol = 1e-6
-    res = greedy(x_tt, tol=tol, executor="serial")
+    res = greedy(x_tt, tol=tol, run=SERIAL)
     assert res.method == "greedy" and res.stopped == "converged"
     assert res.best.rse <= tol and res.best.params <= TT.num_params
     # the reported error is the network's: rebuild the tensor from the returned cores
@@ -182,7 +184,7 @@ def test_greedy_planted_tt(x_tt) -> None:
 
 def test_greedy_star_recovers_tucker() -> None:
     x = TensorNetwork.random(TUCKER, rng=0).to_dense()
-    res = greedy(x, tol=1e-6, start="star", executor="serial")
+    res = greedy(x, tol=1e-6, start="star", run=SERIAL)
     assert res.evaluations[0].structure == Structure.tucker(TUCKER.shape, (1, 1, 1))
     assert res.best.structure.num_nodes == 4  # the hub is kept
     assert res.best.rse <= 1e-6 and res.best.params <= TUCKER.num_params
@@ -204,7 +206,7 @@ def test_greedy_star_recovers_tucker() -> None:
 
 def test_greedy_start_structure_grows_only_its_edges(x_tt) -> None:
     chain = Structure.tt(TT.shape, (1, 1, 1))
-    res = greedy(x_tt, tol=1e-6, start=chain, executor="serial")
+    res = greedy(x_tt, tol=1e-6, start=chain, run=SERIAL)
     assert res.evaluations[0].structure == chain
     for e in res.evaluations:
         assert [(i, j) for i, j, _ in e.structure.edges] == [(0, 1), (1, 2), (2, 3)]
@@ -215,8 +217,8 @@ def test_greedy_prune_lowers_parameters() -> None:
     # a 3-mode ring on which growth overshoots; found by a scan of small targets
     x = TensorNetwork.random(Structure.tr((4, 4, 4), (2, 3, 2)), rng=5).to_dense()
     tol = 1e-6
-    grown = greedy(x, tol=tol, prune=False, seed=1, executor="serial")
-    pruned = greedy(x, tol=tol, prune=True, seed=1, executor="serial")
+    grown = greedy(x, tol=tol, prune=False, seed=1, run=SERIAL)
+    pruned = greedy(x, tol=tol, prune=True, seed=1, run=SERIAL)
     assert grown.stopped == pruned.stopped == "converged"
     n = grown.num_evaluations
     # pruning only appends evaluations to the same growth path
@@ -236,7 +238,7 @@ def test_greedy_prune_lowers_parameters() -> None:
 
 
 def test_greedy_max_params(x_tt) -> None:
-    res = greedy(x_tt, tol=1e-6, max_params=40, executor="serial")
+    res = greedy(x_tt, tol=1e-6, max_params=40, run=SERIAL)
     assert res.stopped == "max_params"
     assert max(e.params for e in res.evaluations) <= 40
     assert res.best.rse > 1e-6  # the planted TT needs 64
@@ -244,15 +246,15 @@ def test_greedy_max_params(x_tt) -> None:
 
 
 def test_greedy_max_steps_and_score_error(x_tt) -> None:
-    res = greedy(x_tt, tol=1e-6, max_steps=2, executor="serial")
+    res = greedy(x_tt, tol=1e-6, max_steps=2, run=SERIAL)
     assert res.stopped == "max_steps" and max(e.step for e in res.evaluations) == 2
-    res = greedy(x_tt, tol=1e-6, score="error", executor="serial")
+    res = greedy(x_tt, tol=1e-6, score="error", run=SERIAL)
     assert res.best.rse <= 1e-6
 
 
 def test_greedy_record_roundtrip(tmp_path, x_tt) -> None:
     path = tmp_path / "greedy.h5"
-    res = greedy(x_tt, tol=1e-6, executor="serial", record=path)
+    res = greedy(x_tt, tol=1e-6, run=Run(executor="serial", checkpoint=path))
     method, evals, extra = load_record(path)
     assert method == "greedy"
     assert len(evals) == res.num_evaluations
@@ -268,9 +270,9 @@ def test_greedy_record_roundtrip(tmp_path, x_tt) -> None:
 
 def test_greedy_resume_continues(tmp_path, x_tt) -> None:
     path = tmp_path / "greedy.h5"
-    first = greedy(x_tt, tol=1e-6, max_steps=2, executor="serial", record=path)
+    first = greedy(x_tt, tol=1e-6, max_steps=2, run=Run(executor="serial", checkpoint=path))
     assert first.stopped == "max_steps" and first.best.rse > 1e-6
-    res = greedy(x_tt, tol=1e-6, executor="serial", resume=path)
+    res = greedy(x_tt, tol=1e-6, run=Run(executor="serial", checkpoint=path, resume=True))
     assert res.stopped == "converged" and res.best.rse <= 1e-6 and res.best.params <= TT.num_params
     n = first.num_evaluations
     assert res.num_evaluations > n
@@ -286,14 +288,14 @@ def test_greedy_masked_completion(x_tt) -> None:
     # garbage where unobserved: only a fit restricted to the mask can reach tol
     corrupted = np.where(mask, x_tt, 100.0 * rng.standard_normal(x_tt.shape))
     tol = 1e-6
-    res = greedy(corrupted, tol=tol, executor="serial", fit_options={"mask": mask})
+    res = greedy(corrupted, tol=tol, run=SERIAL, fit_options={"mask": mask})
     assert res.stopped == "converged" and res.best.rse <= tol
     dense = res.network.to_dense()
     assert _rel(dense[mask], x_tt[mask]) == pytest.approx(res.best.rse, rel=1e-6, abs=1e-14)
     assert res.best.params <= TT.num_params
     assert _rel(dense, x_tt) < 1e-3  # the planted TT is also recovered off the mask
     # without the mask the same budget cannot fit the garbage
-    plain = greedy(corrupted, tol=tol, max_params=TT.num_params, executor="serial")
+    plain = greedy(corrupted, tol=tol, max_params=TT.num_params, run=SERIAL)
     assert plain.best.rse > 1e-2
 
 
@@ -319,14 +321,14 @@ def test_greedy_masked_completion(x_tt) -> None:
 def test_greedy_bad_input(target, kwargs, match) -> None:
     x = _small_target() if target is None else target
     with pytest.raises(ValueError, match=match):
-        greedy(x, executor="serial", **kwargs)
+        greedy(x, run=SERIAL, **kwargs)
 
 
 def test_greedy_resume_wrong_record(tmp_path, x_ring) -> None:
     path = tmp_path / "tnls.h5"
-    tnls(x_ring, max_evals=2, record=path, **LOCAL_KW)
+    tnls(x_ring, max_evals=2, **dict(LOCAL_KW, run=Run(executor="serial", checkpoint=path)))
     with pytest.raises(io.DataError, match="greedy"):
-        greedy(x_ring, executor="serial", resume=path)
+        greedy(x_ring, run=Run(executor="serial", checkpoint=path, resume=True))
 
 
 # ------------------------------------------------------------------ TNLS and TnALE
@@ -411,12 +413,13 @@ def test_tnls_seed_changes_samples(x_ring) -> None:
 def test_resume_replays_without_refitting(search, tmp_path, x_ring) -> None:
     path = tmp_path / f"{search.__name__}.h5"
     k = 6
-    first = search(x_ring, max_evals=k, seed=2, record=path, **LOCAL_KW)
+    first = search(x_ring, max_evals=k, seed=2, **dict(LOCAL_KW, run=Run(executor="serial", checkpoint=path)))
     assert first.num_evaluations == k
     method, stored, _ = load_record(path)
     assert method == search.__name__
     _same_evaluations(stored, first.evaluations)
-    res = search(x_ring, max_evals=16, seed=2, resume=path, **LOCAL_KW)
+    resumed = Run(executor="serial", checkpoint=path, resume=True)
+    res = search(x_ring, max_evals=16, seed=2, **dict(LOCAL_KW, run=resumed))
     assert res.num_evaluations > k
     _same_evaluations(res.evaluations[:k], first.evaluations)
     # replayed, not refitted: the recorded fit times come back unchanged
@@ -430,20 +433,20 @@ def test_resume_replays_without_refitting(search, tmp_path, x_ring) -> None:
 def test_resume_from_other_method_raises(recorded, resumed, tmp_path, x_ring) -> None:
     path = tmp_path / "record.h5"
     if recorded is greedy:
-        greedy(x_ring, max_steps=1, executor="serial", record=path)
+        greedy(x_ring, max_steps=1, run=Run(executor="serial", checkpoint=path))
     else:
-        recorded(x_ring, max_evals=2, record=path, **LOCAL_KW)
+        recorded(x_ring, max_evals=2, **dict(LOCAL_KW, run=Run(executor="serial", checkpoint=path)))
     with pytest.raises(io.DataError, match=recorded.__name__):
-        resumed(x_ring, resume=path, **LOCAL_KW)
+        resumed(x_ring, **dict(LOCAL_KW, run=Run(executor="serial", checkpoint=path, resume=True)))
 
 
 @pytest.mark.parametrize("search", LOCAL)
 def test_resume_other_shape_raises(search, tmp_path, x_ring) -> None:
     path = tmp_path / "record.h5"
-    search(x_ring, max_evals=2, record=path, **LOCAL_KW)
+    search(x_ring, max_evals=2, **dict(LOCAL_KW, run=Run(executor="serial", checkpoint=path)))
     other = TensorNetwork.random(Structure.tr((2,) * 4, (2,) * 4), rng=0).to_dense()
     with pytest.raises(io.DataError, match="shape"):
-        search(other, resume=path, init_ranks=(2,) * 4, executor="serial")
+        search(other, init_ranks=(2,) * 4, run=Run(executor="serial", checkpoint=path, resume=True))
 
 
 @pytest.mark.parametrize("search", LOCAL)
@@ -464,11 +467,10 @@ def test_resume_other_shape_raises(search, tmp_path, x_ring) -> None:
         ({"max_evals": 0}, "max_evals"),
         ({"perm_radius": -1}, "perm_radius"),
         ({"fit_options": {"sweeps": 3}}, "unknown fit option"),
-        ({"executor": None, "workers": 0}, "workers"),
     ],
 )
 def test_local_search_bad_input(search, kwargs, match, x_ring) -> None:
-    kw = {"executor": "serial", **kwargs}
+    kw = {"run": SERIAL, **kwargs}
     with pytest.raises(ValueError, match=match):
         search(x_ring, **kw)
 
@@ -480,7 +482,7 @@ def test_local_search_bad_input(search, kwargs, match, x_ring) -> None:
 )
 def test_local_search_bad_target(search, target, match) -> None:
     with pytest.raises(ValueError, match=match):
-        search(target, executor="serial")
+        search(target, run=SERIAL)
 
 
 @pytest.mark.parametrize(
@@ -494,7 +496,7 @@ def test_local_search_bad_target(search, target, match) -> None:
 )
 def test_tnls_bad_input(kwargs, match, x_ring) -> None:
     with pytest.raises(ValueError, match=match):
-        tnls(x_ring, executor="serial", **kwargs)
+        tnls(x_ring, run=SERIAL, **kwargs)
 
 
 def test_tnale_restarts_extend_a_converged_search(x_ring) -> None:
@@ -520,14 +522,19 @@ def test_tnale_restarts_extend_a_converged_search(x_ring) -> None:
 )
 def test_tnale_bad_input(kwargs, match, x_ring) -> None:
     with pytest.raises(ValueError, match=match):
-        tnale(x_ring, executor="serial", **kwargs)
+        tnale(x_ring, run=SERIAL, **kwargs)
+
+
+@pytest.mark.parametrize("executor", [42, "threads", object()])
+def test_bad_executor_type(executor) -> None:
+    with pytest.raises(TypeError, match="executor must be"):
+        Run(executor=executor)
 
 
 @pytest.mark.parametrize("search", [greedy, tnls, tnale])
-@pytest.mark.parametrize("executor", [42, "threads", object()])
-def test_bad_executor_type(search, executor) -> None:
-    with pytest.raises(TypeError, match="executor"):
-        search(_small_target(), executor=executor)
+def test_run_must_be_a_run(search) -> None:
+    with pytest.raises(TypeError, match="tnkit.Run"):
+        search(_small_target(), run={"executor": "serial"})
 
 
 # ------------------------------------------------------------------ executors
@@ -535,25 +542,25 @@ def test_bad_executor_type(search, executor) -> None:
 
 def test_thread_pool_matches_serial(tnale_serial, x_ring) -> None:
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, executor=pool))
+        res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, run=Run(executor=pool)))
     _same_evaluations(res.evaluations, tnale_serial.evaluations, atol=1e-10)
 
 
 def test_process_pool_matches_serial(tnale_serial, x_ring) -> None:
     with concurrent.futures.ProcessPoolExecutor(2) as pool:
-        res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, executor=pool))
+        res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, run=Run(executor=pool)))
     _same_evaluations(res.evaluations, tnale_serial.evaluations, atol=1e-10)
 
 
-def test_default_executor_with_workers(tnale_serial, x_ring) -> None:
-    res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, executor=None), workers=2)
+def test_default_executor_is_a_process_pool(tnale_serial, x_ring) -> None:
+    res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, run=Run()))
     _same_evaluations(res.evaluations, tnale_serial.evaluations, atol=1e-10)
 
 
 def test_greedy_thread_pool_matches_serial(x_tt) -> None:
-    serial = greedy(x_tt, tol=1e-6, max_steps=2, executor="serial")
+    serial = greedy(x_tt, tol=1e-6, max_steps=2, run=SERIAL)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        res = greedy(x_tt, tol=1e-6, max_steps=2, executor=pool)
+        res = greedy(x_tt, tol=1e-6, max_steps=2, run=Run(executor=pool))
     _same_evaluations(res.evaluations, serial.evaluations, atol=1e-10)
 
 
@@ -565,7 +572,7 @@ def test_dask_client_matches_serial(tnale_serial, x_ring) -> None:
         LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
-        res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, executor=client))
+        res = tnale(x_ring, max_evals=8, seed=1, **dict(LOCAL_KW, run=Run(executor=client)))
     _same_evaluations(res.evaluations, tnale_serial.evaluations, atol=1e-10)
 
 
@@ -575,8 +582,8 @@ def test_dask_client_matches_serial(tnale_serial, x_ring) -> None:
 def test_greedy_torch_target(x_tt) -> None:
     torch = pytest.importorskip("torch")
     xt = torch.tensor(x_tt)
-    res = greedy(xt, tol=1e-6, executor="serial")
-    ref = greedy(x_tt, tol=1e-6, executor="serial")
+    res = greedy(xt, tol=1e-6, run=SERIAL)
+    ref = greedy(x_tt, tol=1e-6, run=SERIAL)
     _same_evaluations(res.evaluations, ref.evaluations, atol=1e-12)
     assert all(isinstance(c, torch.Tensor) and c.dtype == torch.float64 for c in res.network.cores)
     dense = res.network.to_dense()

@@ -81,7 +81,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from physics.operators._checks import check_input
-from physics.operators.fno import Pointwise, activation_function
+from physics.operators.layers.channel_mlp import Pointwise, activation_function
 
 __all__ = ["MgNO"]
 
@@ -242,7 +242,7 @@ class MgNO(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from physics.operators.mgno import MgNO
+    >>> from physics.operators.models.mgno import MgNO
     >>> _ = torch.manual_seed(0)
     >>> model = MgNO(1, 1, hidden_channels=8, n_layers=3, levels=3)
     >>> model(torch.randn(2, 1, 32, 32)).shape
@@ -254,7 +254,8 @@ class MgNO(nn.Module):
     >>> from physics.operators import train
     >>> a = torch.randn(32, 1, 16, 16)
     >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
-    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=2e-3, loss="l2", progress=False).history
+    >>> from tnkit.run import Run
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=2e-3, loss="l2", run=Run(progress=False)).history
     >>> history["train_loss"][-1] < history["train_loss"][0]
     True
 

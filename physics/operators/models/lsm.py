@@ -257,7 +257,7 @@ class LSM(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from physics.operators.lsm import LSM
+    >>> from physics.operators.models.lsm import LSM
     >>> _ = torch.manual_seed(0)
     >>> model = LSM(1, 2, hidden_channels=8, n_heads=2, n_scales=3)
     >>> model(torch.randn(4, 1, 17, 21)).shape
@@ -269,7 +269,8 @@ class LSM(nn.Module):
     >>> from physics.operators import train
     >>> a = torch.randn(32, 1, 16, 16)
     >>> u = torch.cat([a, torch.nn.functional.avg_pool2d(a, 3, 1, 1)], 1)   # two output channels
-    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> from tnkit.run import Run
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", run=Run(progress=False)).history
     >>> history["train_loss"][-1] < history["train_loss"][0]
     True
     """

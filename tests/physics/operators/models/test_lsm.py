@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-import physics.operators.lsm as lsm_module
-from physics.operators.lsm import LSM, _from_patches, _NeuralSpectralBlock, _to_patches
+import physics.operators.models.lsm as lsm_module
+from physics.operators.models.lsm import LSM, _from_patches, _NeuralSpectralBlock, _to_patches
 
 
 def _small(**kwargs: object) -> LSM:

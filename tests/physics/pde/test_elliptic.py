@@ -7,7 +7,10 @@ import doctest
 import numpy as np
 import pytest
 
-import physics.pde.elliptic as elliptic
+import physics.pde.elliptic.darcy as darcy_module
+import physics.pde.elliptic.dst as dst_module
+import physics.pde.elliptic.grid as grid_module
+import physics.pde.elliptic.sine_transform as sine_transform_module
 from physics.pde.elliptic import Darcy2D, Helmholtz2D, Poisson2D, unit_square_grid
 from tnkit.linalg import ConvergenceError
 
@@ -295,7 +298,7 @@ def test_dst1_is_the_orthonormal_sine_transform(backend):
     j = np.arange(1, m + 1)
     sine = np.sqrt(2 / (m + 1)) * np.sin(np.pi * np.outer(j, j) / (m + 1))
     x = rng.standard_normal((2, m, m))
-    dst = elliptic._dst1_numpy if backend == "numpy" else elliptic._dst1_generic
+    dst = dst_module._dst1_numpy if backend == "numpy" else dst_module._dst1_generic
     np.testing.assert_allclose(dst(xp, x), sine @ x @ sine.T, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(dst(xp, dst(xp, x)), x, rtol=1e-12, atol=1e-13)
 
@@ -409,6 +412,7 @@ def test_singular_helmholtz():
     Helmholtz2D(n, float(np.sqrt(13) * np.pi)).solve(np.ones((n, n)))
 
 
-def test_module_examples():
-    failures, attempted = doctest.testmod(elliptic, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [darcy_module, dst_module, grid_module, sine_transform_module])
+def test_module_examples(module):
+    failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert attempted > 0 and failures == 0

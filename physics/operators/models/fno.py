@@ -31,7 +31,6 @@ References
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,95 +39,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from physics.operators._checks import check_input
-from physics.operators.spectral_conv import SpectralConv, _mode_list
+from physics.operators.layers.channel_mlp import ChannelMLP, _norm, _skip, activation_function
+from physics.operators.layers.spectral_conv import SpectralConv, _mode_list
 
-__all__ = ["FNO", "TFNO", "ChannelMLP", "Pointwise", "activation_function"]
-
-_ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu, "silu": F.silu, "tanh": torch.tanh}
-SKIPS = ("linear", "identity", "soft-gating", None)
-
-
-def activation_function(name: str) -> Any:
-    """The activation called ``name`` (gelu, relu, silu, tanh)."""
-    try:
-        return _ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}") from None
-
-
-class Pointwise(nn.Module):
-    """A linear map of the channels at every point (a 1x1 convolution), any number of
-    spatial axes: ``(batch, in, *spatial) -> (batch, out, *spatial)``."""
-
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
-        super().__init__()
-        bound = 1 / math.sqrt(in_channels)  # PyTorch's default for linear layers
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound)) if bias else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c = x.shape[:2]
-        flat = x.reshape(b, c, -1)
-        if self.bias is None:
-            y = torch.matmul(self.weight, flat)
-        else:
-            y = torch.baddbmm(self.bias[:, None].expand(b, -1, flat.shape[-1]), self.weight.expand(b, -1, -1), flat)
-        return y.reshape(b, -1, *x.shape[2:])
-
-
-class _SoftGating(nn.Module):
-    """Multiply each channel by a learned scalar (initialised to 1)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.weight.reshape(1, -1, *([1] * (x.ndim - 2)))
-
-
-def _skip(kind: str | None, channels: int) -> nn.Module | None:
-    if kind == "linear":
-        return Pointwise(channels, channels, bias=False)
-    if kind == "identity":
-        return nn.Identity()
-    if kind == "soft-gating":
-        return _SoftGating(channels)
-    if kind is None:
-        return None
-    raise ValueError(f"skip must be one of {SKIPS}, got {kind!r}")
-
-
-class ChannelMLP(nn.Module):
-    """A pointwise multilayer perceptron over the channels (1x1 convolutions with an
-    activation between layers, none after the last)."""
-
-    def __init__(
-        self, in_channels: int, out_channels: int, hidden_channels: int, n_layers: int = 2, activation: str = "gelu"
-    ) -> None:
-        super().__init__()
-        if n_layers < 1:
-            raise ValueError(f"ChannelMLP: n_layers must be >= 1, got {n_layers}")
-        widths = [in_channels] + [hidden_channels] * (n_layers - 1) + [out_channels]
-        self.layers = nn.ModuleList([Pointwise(a, b) for a, b in zip(widths[:-1], widths[1:])])
-        self.act = activation_function(activation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for k, layer in enumerate(self.layers):
-            x = layer(x)
-            if k < len(self.layers) - 1:
-                x = self.act(x)
-        return x
-
-
-def _norm(kind: str | None, channels: int, dims: int) -> nn.Module | None:
-    if kind is None:
-        return None
-    if kind == "instance":
-        return (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)[dims - 1](channels, affine=True)
-    if kind == "group":
-        return nn.GroupNorm(1, channels)
-    raise ValueError(f"norm must be 'instance', 'group' or None, got {kind!r}")
+__all__ = ["FNO", "TFNO"]
 
 
 class FNO(nn.Module):
@@ -186,7 +100,8 @@ class FNO(nn.Module):
     >>> from physics.operators import train
     >>> a = torch.randn(32, 1, 16, 16)
     >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)        # a smoothing operator to learn
-    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> from tnkit.run import Run
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", run=Run(progress=False)).history
     >>> history["train_loss"][-1] < history["train_loss"][0]
     True
     """
@@ -353,7 +268,8 @@ class TFNO(FNO):
     >>> from physics.operators import train
     >>> a = torch.randn(32, 1, 16, 16)
     >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
-    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> from tnkit.run import Run
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", run=Run(progress=False)).history
     >>> history["train_loss"][-1] < history["train_loss"][0]     # gradients reach every factor
     True
     """

@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from physics.operators._checks import check_input
+from tnkit import CP, TT, Tucker, contract
 
 __all__ = ["SpectralConv", "FACTORIZATIONS", "factorized_ranks"]
 
@@ -406,15 +407,9 @@ class SpectralConv(nn.Module):
         if self.factorization == "dense":
             return c(self.dense)
         if self.factorization == "tucker":
-            from tnkit import Tucker
-
             return Tucker(c(self.core), [c(u) for u in self.factors])
         if self.factorization == "cp":
-            from tnkit import CP
-
             return CP(c(self.cp_weights), [c(u) for u in self.factors])
-        from tnkit import TT
-
         return TT([c(core) for core in self.cores])
 
     def dense_weight(self) -> torch.Tensor:
@@ -456,8 +451,6 @@ class SpectralConv(nn.Module):
         return self._forward(x, sizes, out_sizes)
 
     def _forward(self, x: torch.Tensor, sizes: tuple[int, ...], out_sizes: tuple[int, ...]) -> torch.Tensor:
-        from tnkit import contract
-
         axes = tuple(range(-self.dims, 0))
         xh = torch.fft.rfftn(x, dim=axes, norm="forward")
         xk = self._gather(xh)

@@ -1,4 +1,4 @@
-"""Tests of physics.operators.mgno: shapes, gradients, boundary handling checked against a
+"""Tests of physics.operators.models.mgno: shapes, gradients, boundary handling checked against a
 NumPy transcription of the V-cycle and against shift equivariance, and a small fit of a
 Poisson solution operator."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-import physics.operators.mgno
-from physics.operators.mgno import MgNO
+import physics.operators.models.mgno
+from physics.operators.models.mgno import MgNO
 
 BOUNDARIES = ("dirichlet", "periodic", "neumann")
 # NumPy's names for the ghost cells each boundary condition asks for.
@@ -286,5 +286,5 @@ def test_bad_channel_counts_raise():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(physics.operators.mgno)
+    result = doctest.testmod(physics.operators.models.mgno)
     assert result.attempted > 0 and result.failed == 0

@@ -67,7 +67,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from physics.operators._checks import check_input
-from physics.operators.fno import TFNO
+from physics.operators.models.fno import TFNO
 
 __all__ = ["MGTFNO", "multigrid_patches", "stitch", "BOUNDARIES"]
 
@@ -201,7 +201,7 @@ def multigrid_patches(
     Examples
     --------
     >>> import torch
-    >>> from physics.operators.mg_tfno import multigrid_patches
+    >>> from physics.operators.models.mg_tfno import multigrid_patches
     >>> x = torch.arange(8.0)[None, None]      # 0 1 2 3 | 4 5 6 7
     >>> multigrid_patches(x, levels=1, n_patches=2)[:, 1]   # reflected windows, pair means
     tensor([[1.5000, 0.5000, 2.5000, 4.5000],
@@ -264,7 +264,7 @@ def stitch(patches: torch.Tensor, n_patches: int | Sequence[int], *, padding: in
     Examples
     --------
     >>> import torch
-    >>> from physics.operators.mg_tfno import multigrid_patches, stitch
+    >>> from physics.operators.models.mg_tfno import multigrid_patches, stitch
     >>> x = torch.randn(2, 3, 8, 12)
     >>> p = multigrid_patches(x, levels=0, n_patches=(2, 3), padding=1)
     >>> p.shape
@@ -337,7 +337,7 @@ class MGTFNO(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from physics.operators.mg_tfno import MGTFNO
+    >>> from physics.operators.models.mg_tfno import MGTFNO
     >>> _ = torch.manual_seed(0)
     >>> model = MGTFNO(1, 1, n_modes=(8, 8), hidden_channels=16, levels=2, n_patches=2)
     >>> model.backbone.in_channels              # the patch and two coarse levels
@@ -347,7 +347,8 @@ class MGTFNO(nn.Module):
     >>> from physics.operators import train
     >>> a = torch.randn(16, 1, 32, 32)
     >>> u = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
-    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", progress=False).history
+    >>> from tnkit.run import Run
+    >>> history = train(model, (a, u), epochs=3, batch_size=8, lr=5e-3, loss="l2", run=Run(progress=False)).history
     >>> history["train_loss"][-1] < history["train_loss"][0]
     True
     >>> model(torch.randn(2, 1, 30, 30))  # doctest: +ELLIPSIS

@@ -1,0 +1,29 @@
+"""Optimisers of the training loops.
+
+Examples
+--------
+>>> import torch
+>>> opt = make_optimizer(torch.optim.AdamW, torch.nn.Linear(2, 1).parameters(), lr=1e-3, weight_decay=1e-4)
+>>> type(opt).__name__, opt.param_groups[0]["lr"]
+('AdamW', 0.001)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+
+__all__ = ["make_optimizer"]
+
+
+def make_optimizer(
+    cls: Callable[..., torch.optim.Optimizer], params: Iterable[torch.Tensor], lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """``cls(params, lr=lr, weight_decay=weight_decay)``, with one fused kernel over all
+    parameters where the device and dtype allow it (CPU and CUDA float tensors)."""
+    params = list(params)
+    try:
+        return cls(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, lr=lr, weight_decay=weight_decay)

@@ -1,0 +1,33 @@
+"""PNG output of training curves and trajectories.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> import matplotlib.pyplot as plt
+>>> fig, ax = plt.subplots()
+>>> _ = ax.plot([1, 2, 3])
+>>> save_png(fig, pathlib.Path(tempfile.mkdtemp()) / "curve.png").suffix
+'.png'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["save_png"]
+
+
+def save_png(fig: Any, path: str | Path) -> Path:
+    """Write a Matplotlib figure as a PNG atomically (``path.tmp``, then rename) and close it."""
+    import matplotlib.pyplot as plt  # optional and slow to import: only when a plot is asked for
+
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
