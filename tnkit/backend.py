@@ -22,6 +22,7 @@ from typing import Any
 
 import array_api_compat
 import numpy as np
+from tnkit.types import RNG, Array, Device, DType, Namespace
 
 __all__ = [
     "namespace",
@@ -73,7 +74,7 @@ def _array_library(x: Any) -> str | None:
     return None
 
 
-def _safe_namespace(x: Any) -> Any:
+def _safe_namespace(x: Any) -> Namespace | None:
     getter = getattr(x, "__array_namespace__", None)
     if getter is None:
         return None
@@ -83,7 +84,7 @@ def _safe_namespace(x: Any) -> Any:
         return None
 
 
-def library_name(xp: Any) -> str:
+def library_name(xp: Namespace) -> str:
     """Short name of a namespace: ``numpy``, ``torch``, ``cupy``, ``array_api_strict``."""
     if array_api_compat.is_numpy_namespace(xp):
         return "numpy"
@@ -96,12 +97,12 @@ def library_name(xp: Any) -> str:
     return getattr(xp, "__name__", repr(xp)).split(".")[0]
 
 
-def device_of(x: Any) -> Any:
+def device_of(x: Array) -> Device:
     """The device an array lives on (``"cpu"`` for NumPy)."""
     return array_api_compat.device(x)
 
 
-def namespace(*arrays: Any) -> Any:
+def namespace(*arrays: Array) -> Namespace:
     """Array API namespace shared by ``arrays``.
 
     Non-array arguments (Python scalars, None) are ignored. The namespace is the
@@ -130,7 +131,7 @@ def namespace(*arrays: Any) -> Any:
     >>> namespace(np.ones(3)).__name__
     'array_api_compat.numpy'
     """
-    found: list[tuple[str, Any]] = []
+    found: list[tuple[str, Array]] = []
     for x in arrays:
         lib = _array_library(x)
         if lib is not None:
@@ -167,7 +168,7 @@ def register(op: str, library: str = GENERIC) -> Callable[[Callable[..., Any]], 
     return deco
 
 
-def lookup(op: str, xp: Any) -> Callable[..., Any]:
+def lookup(op: str, xp: Namespace) -> Callable[..., Any]:
     """Implementation of ``op`` for namespace ``xp``: native first, generic last."""
     impls = _REGISTRY.get(op)
     if impls is None:
@@ -180,7 +181,7 @@ def lookup(op: str, xp: Any) -> Callable[..., Any]:
     return fn
 
 
-def has_native(op: str, xp: Any) -> bool:
+def has_native(op: str, xp: Namespace) -> bool:
     """Whether ``op`` has a library-specific (non-generic) implementation for ``xp``."""
     return library_name(xp) in _REGISTRY.get(op, {})
 
@@ -194,18 +195,18 @@ def implementations() -> dict[str, list[str]]:
 # Dtypes
 
 
-def dtype_name(xp: Any, dtype: Any) -> str:
+def dtype_name(xp: Namespace, dtype: DType) -> str:
     for name in ("float32", "float64", "complex64", "complex128"):
         if hasattr(xp, name) and dtype == getattr(xp, name):
             return name
     return str(dtype).rsplit(".", 1)[-1]
 
 
-def is_complex_dtype(xp: Any, dtype: Any) -> bool:
+def is_complex_dtype(xp: Namespace, dtype: DType) -> bool:
     return xp.isdtype(dtype, "complex floating")
 
 
-def real_dtype(xp: Any, dtype: Any) -> Any:
+def real_dtype(xp: Namespace, dtype: DType) -> DType:
     """float32 for complex64/float32, float64 for complex128/float64."""
     if dtype == xp.complex64 or dtype == xp.float32:
         return xp.float32
@@ -214,21 +215,21 @@ def real_dtype(xp: Any, dtype: Any) -> Any:
     raise TypeError(f"expected a floating dtype, got {dtype}")
 
 
-def complex_dtype(xp: Any, dtype: Any) -> Any:
+def complex_dtype(xp: Namespace, dtype: DType) -> DType:
     """complex64 for float32/complex64, complex128 for float64/complex128."""
     return xp.complex64 if real_dtype(xp, dtype) == xp.float32 else xp.complex128
 
 
-def dtype_eps(xp: Any, dtype: Any) -> float:
+def dtype_eps(xp: Namespace, dtype: DType) -> float:
     return float(xp.finfo(real_dtype(xp, dtype)).eps)
 
 
-def conj(xp: Any, a: Any) -> Any:
+def conj(xp: Namespace, a: Array) -> Array:
     """Complex conjugate; real arrays are returned as they are (no copy)."""
     return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
-def adjoint(xp: Any, m: Any) -> Any:
+def adjoint(xp: Namespace, m: Array) -> Array:
     """Conjugate transpose of the last two axes."""
     return conj(xp, xp.matrix_transpose(m))
 
@@ -237,38 +238,38 @@ def adjoint(xp: Any, m: Any) -> Any:
 # Host transfer and creation on a given device
 
 
-def to_host(x: Any) -> np.ndarray:
+def to_host(x: Array) -> np.ndarray:
     """A NumPy copy of ``x`` (for small control-flow data and I/O only)."""
     return lookup("to_host", namespace(x))(x)
 
 
 @register("to_host", "numpy")
-def _to_host_numpy(x: Any) -> np.ndarray:
+def _to_host_numpy(x: Array) -> np.ndarray:
     return np.asarray(x)
 
 
 @register("to_host", "torch")
-def _to_host_torch(x: Any) -> np.ndarray:
+def _to_host_torch(x: Array) -> np.ndarray:
     return x.detach().cpu().resolve_conj().numpy()
 
 
 @register("to_host", "cupy")
-def _to_host_cupy(x: Any) -> np.ndarray:
+def _to_host_cupy(x: Array) -> np.ndarray:
     return x.get()
 
 
 @register("to_host", GENERIC)
-def _to_host_generic(x: Any) -> np.ndarray:
+def _to_host_generic(x: Array) -> np.ndarray:
     return np.from_dlpack(x)
 
 
-def asarray_like(a: Any, like: Any, dtype: Any = None) -> Any:
+def asarray_like(a: Array, like: Array, dtype: DType = None) -> Array:
     """``a`` (host data) as an array of ``like``'s library, on ``like``'s device."""
     xp = namespace(like)
     return xp.asarray(a, dtype=dtype if dtype is not None else like.dtype, device=device_of(like))
 
 
-def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+def make_rng(rng: RNG) -> np.random.Generator:
     """Normalise an ``rng`` argument: a Generator, a seed, or None (fresh entropy)."""
     if isinstance(rng, np.random.Generator):
         return rng
@@ -278,13 +279,13 @@ def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def random_normal(
-    xp: Any,
+    xp: Namespace,
     shape: tuple[int, ...],
     *,
-    dtype: Any,
-    device: Any = None,
-    rng: np.random.Generator | int | None = None,
-) -> Any:
+    dtype: DType,
+    device: Device = None,
+    rng: RNG = None,
+) -> Array:
     """Standard normal draws of ``dtype`` on ``device``, reproducible from ``rng``.
 
     Draws are made on the host by NumPy (so a seed gives the same numbers on every
@@ -306,7 +307,7 @@ def random_normal(
 # einsum: native where the library has one
 
 
-def einsum(subscripts: str, *operands: Any) -> Any:
+def einsum(subscripts: str, *operands: Array) -> Array:
     """Native einsum of the operands' library (no path optimisation).
 
     Raises NotImplementedError for libraries without one (use :func:`tnkit.contract`,
@@ -316,19 +317,19 @@ def einsum(subscripts: str, *operands: Any) -> Any:
 
 
 @register("einsum", "numpy")
-def _einsum_numpy(subscripts: str, *operands: Any) -> Any:
+def _einsum_numpy(subscripts: str, *operands: Array) -> Array:
     return np.einsum(subscripts, *operands)
 
 
 @register("einsum", "torch")
-def _einsum_torch(subscripts: str, *operands: Any) -> Any:
+def _einsum_torch(subscripts: str, *operands: Array) -> Array:
     import torch
 
     return torch.einsum(subscripts, *operands)
 
 
 @register("einsum", "cupy")
-def _einsum_cupy(subscripts: str, *operands: Any) -> Any:
+def _einsum_cupy(subscripts: str, *operands: Array) -> Array:
     import cupy
 
     return cupy.einsum(subscripts, *operands)
@@ -338,33 +339,33 @@ def _einsum_cupy(subscripts: str, *operands: Any) -> Any:
 # Thin SVD
 
 
-def thin_svd(a: Any) -> tuple[Any, Any, Any]:
+def thin_svd(a: Array) -> tuple[Array, Array, Array]:
     """Thin SVD ``a = u @ diag(s) @ vh`` (``full_matrices=False``), s descending."""
     xp = namespace(a)
     return lookup("thin_svd", xp)(xp, a)
 
 
 @register("thin_svd", "numpy")
-def _thin_svd_numpy(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+def _thin_svd_numpy(xp: Namespace, a: Array) -> tuple[Array, Array, Array]:
     return np.linalg.svd(a, full_matrices=False)
 
 
 @register("thin_svd", "torch")
-def _thin_svd_torch(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+def _thin_svd_torch(xp: Namespace, a: Array) -> tuple[Array, Array, Array]:
     import torch
 
     return torch.linalg.svd(a, full_matrices=False)
 
 
 @register("thin_svd", "cupy")
-def _thin_svd_cupy(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+def _thin_svd_cupy(xp: Namespace, a: Array) -> tuple[Array, Array, Array]:
     import cupy
 
     return cupy.linalg.svd(a, full_matrices=False)
 
 
 @register("thin_svd", GENERIC)
-def _thin_svd_generic(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+def _thin_svd_generic(xp: Namespace, a: Array) -> tuple[Array, Array, Array]:
     u, s, vh = xp.linalg.svd(a, full_matrices=False)
     return u, s, vh
 
@@ -373,28 +374,28 @@ def _thin_svd_generic(xp: Any, a: Any) -> tuple[Any, Any, Any]:
 # Matrix exponential of a small dense matrix (Krylov projections)
 
 
-def expm(a: Any) -> Any:
+def expm(a: Array) -> Array:
     """Matrix exponential of a square matrix, on its device."""
     xp = namespace(a)
     return lookup("expm", xp)(xp, a)
 
 
 @register("expm", "numpy")
-def _expm_numpy(xp: Any, a: Any) -> Any:
+def _expm_numpy(xp: Namespace, a: Array) -> Array:
     import scipy.linalg
 
     return scipy.linalg.expm(a)
 
 
 @register("expm", "torch")
-def _expm_torch(xp: Any, a: Any) -> Any:
+def _expm_torch(xp: Namespace, a: Array) -> Array:
     import torch
 
     return torch.linalg.matrix_exp(a)
 
 
 @register("expm", "cupy")
-def _expm_cupy(xp: Any, a: Any) -> Any:
+def _expm_cupy(xp: Namespace, a: Array) -> Array:
     import cupyx.scipy.linalg
 
     return cupyx.scipy.linalg.expm(a)
@@ -421,7 +422,7 @@ _THETA13 = 5.371920351148152
 
 
 @register("expm", GENERIC)
-def _expm_generic(xp: Any, a: Any) -> Any:
+def _expm_generic(xp: Namespace, a: Array) -> Array:
     """Scaling and squaring with a degree-13 Padé approximant, standard ops only."""
     n = a.shape[0]
     norm1 = float(xp.max(xp.sum(xp.abs(a), axis=0))) if n else 0.0
@@ -444,7 +445,7 @@ def _expm_generic(xp: Any, a: Any) -> Any:
 # A window of eigenpairs of a small dense Hermitian matrix
 
 
-def eigh_subset(a: Any, lo: int, hi: int) -> tuple[Any, Any]:
+def eigh_subset(a: Array, lo: int, hi: int) -> tuple[Array, Array]:
     """Eigenpairs ``lo..hi`` (inclusive, ascending) of a Hermitian matrix.
 
     NumPy uses LAPACK's subset driver (``scipy.linalg.eigh(subset_by_index=...)``),
@@ -466,13 +467,13 @@ def eigh_subset(a: Any, lo: int, hi: int) -> tuple[Any, Any]:
 
 
 @register("eigh_subset", "numpy")
-def _eigh_subset_numpy(xp: Any, a: Any, lo: int, hi: int) -> tuple[Any, Any]:
+def _eigh_subset_numpy(xp: Namespace, a: Array, lo: int, hi: int) -> tuple[Array, Array]:
     import scipy.linalg
 
     return scipy.linalg.eigh(a, subset_by_index=[lo, hi])
 
 
 @register("eigh_subset", GENERIC)
-def _eigh_subset_generic(xp: Any, a: Any, lo: int, hi: int) -> tuple[Any, Any]:
+def _eigh_subset_generic(xp: Namespace, a: Array, lo: int, hi: int) -> tuple[Array, Array]:
     w, v = xp.linalg.eigh(a)
     return w[lo : hi + 1], v[:, lo : hi + 1]

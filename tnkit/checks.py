@@ -10,6 +10,7 @@ import numbers
 from typing import Any
 
 from tnkit.backend import namespace
+from tnkit.types import Array, Namespace
 
 __all__ = ["is_int", "check_tensor"]
 
@@ -26,7 +27,7 @@ def is_int(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
-def check_tensor(x: Any, fname: str, *, what: str = "tensor", min_ndim: int = 1, complex_ok: bool = True) -> Any:
+def check_tensor(x: Array, fname: str, *, what: str = "tensor", min_ndim: int = 1, complex_ok: bool = True) -> Namespace:
     """Check a dense tensor argument and return its array namespace.
 
     Parameters

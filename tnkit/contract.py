@@ -34,6 +34,7 @@ import numpy as np
 import opt_einsum
 
 from tnkit.backend import GENERIC, lookup, namespace, register
+from tnkit.types import Array, Namespace
 
 __all__ = ["ContractionPlan", "PathSpec", "contract", "contraction_plan", "cache_info", "clear_cache"]
 
@@ -270,7 +271,7 @@ def _cached_plan(subscripts: str, shapes: tuple[tuple[int, ...], ...], optimize:
     n = len(terms)
 
     if n == 1:
-        unary = _make_unary(terms[0], list(output))
+        only = _make_unary(terms[0], list(output))
         return ContractionPlan(
             explicit,
             shapes,
@@ -278,7 +279,7 @@ def _cached_plan(subscripts: str, shapes: tuple[tuple[int, ...], ...], optimize:
             ((0,),),
             math.prod(shapes[0]),
             math.prod(output_shape),
-            (unary,),
+            (only,),
             (),
             None,
             0,
@@ -394,7 +395,7 @@ def clear_cache() -> None:
 # Execution
 
 
-def contract(subscripts: str, *arrays: Any, optimize: PathSpec = "auto") -> Any:
+def contract(subscripts: str, *arrays: Array, optimize: PathSpec = "auto") -> Array:
     """Contract arrays according to an einsum expression.
 
     The pairwise contraction order is planned from the shapes with opt_einsum and
@@ -473,7 +474,7 @@ def contract(subscripts: str, *arrays: Any, optimize: PathSpec = "auto") -> Any:
     return lookup("execute_contraction", xp)(xp, plan, arrays)
 
 
-def _unary_generic(xp: Any, u: _Unary, x: Any) -> Any:
+def _unary_generic(xp: Namespace, u: _Unary, x: Array) -> Array:
     for perm in u.diagonals:
         x = xp.linalg.diagonal(xp.permute_dims(x, perm))
     if u.sum_axes:
@@ -483,7 +484,7 @@ def _unary_generic(xp: Any, u: _Unary, x: Any) -> Any:
     return x
 
 
-def _pair_generic(xp: Any, s: _Pair, a: Any, b: Any) -> Any:
+def _pair_generic(xp: Namespace, s: _Pair, a: Array, b: Array) -> Array:
     if s.perm_a is not None:
         a = xp.permute_dims(a, s.perm_a)
     if s.shape_a is not None:
@@ -498,7 +499,7 @@ def _pair_generic(xp: Any, s: _Pair, a: Any, b: Any) -> Any:
     return c
 
 
-def _finish(xp: Any, plan: ContractionPlan, slots: list[Any]) -> Any:
+def _finish(xp: Namespace, plan: ContractionPlan, slots: list[Array]) -> Array:
     result = slots[plan.result_slot]
     if plan.final_perm is not None:
         result = xp.permute_dims(result, plan.final_perm)
@@ -506,9 +507,9 @@ def _finish(xp: Any, plan: ContractionPlan, slots: list[Any]) -> Any:
 
 
 @register("execute_contraction", GENERIC)
-def _execute_generic(xp: Any, plan: ContractionPlan, arrays: Sequence[Any]) -> Any:
+def _execute_generic(xp: Namespace, plan: ContractionPlan, arrays: Sequence[Array]) -> Array:
     """Standard operations only: permute_dims, reshape, matmul, multiply, sum, diagonal."""
-    slots: list[Any] = list(arrays) + [None] * len(plan.steps)
+    slots: list[Array] = list(arrays) + [None] * len(plan.steps)
     for k, u in enumerate(plan.unary):
         if u is not None:
             slots[k] = _unary_generic(xp, u, slots[k])
@@ -520,10 +521,10 @@ def _execute_generic(xp: Any, plan: ContractionPlan, arrays: Sequence[Any]) -> A
 
 @register("execute_contraction", "torch")
 @register("execute_contraction", "cupy")
-def _execute_native_einsum(xp: Any, plan: ContractionPlan, arrays: Sequence[Any]) -> Any:
+def _execute_native_einsum(xp: Namespace, plan: ContractionPlan, arrays: Sequence[Array]) -> Array:
     """Every step through the library's einsum, which calls (batched) BLAS itself."""
     einsum = lookup("einsum", xp)
-    slots: list[Any] = list(arrays) + [None] * len(plan.steps)
+    slots: list[Array] = list(arrays) + [None] * len(plan.steps)
     for k, u in enumerate(plan.unary):
         if u is not None:
             x = slots[k]
@@ -536,13 +537,13 @@ def _execute_native_einsum(xp: Any, plan: ContractionPlan, arrays: Sequence[Any]
 
 
 @register("execute_contraction", "numpy")
-def _execute_numpy(xp: Any, plan: ContractionPlan, arrays: Sequence[Any]) -> Any:
+def _execute_numpy(xp: Namespace, plan: ContractionPlan, arrays: Sequence[Array]) -> Array:
     """matmul on reshaped views, as numpy.einsum(optimize=True) does with tensordot.
 
     NumPy's batched matmul calls BLAS per batch entry and beats its C einsum loop
     even for small matrices, so every summed step goes through it.
     """
-    slots: list[Any] = list(arrays) + [None] * len(plan.steps)
+    slots: list[Array] = list(arrays) + [None] * len(plan.steps)
     for k, u in enumerate(plan.unary):
         if u is not None:
             x = slots[k]

@@ -25,9 +25,12 @@ from typing import Any
 import numpy as np
 
 from physics.spin_chains import long_range_ising_exact, long_range_ising_operator, sigma_z_profile
+from tnkit.run import Run
 from tnkit.tree import bug
 from tnkit.tree.ttn import TTN, Tree
 from tnkit.validation import Case, Outcome
+
+QUIET = Run(progress=False)  # the validation runner reports progress
 
 DT = 0.01
 TOL = 1e-8
@@ -54,7 +57,7 @@ def run_method(method: str, n: int, t_final: float, nu: float, every: int) -> di
         inner="krylov",
         observables=obs,
         every=every,
-        progress=False,
+        run=QUIET,
     )
     return {"result": res, "seconds": time.perf_counter() - start}
 

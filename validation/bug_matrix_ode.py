@@ -29,9 +29,12 @@ from typing import Any
 import numpy as np
 
 from physics.pde.matrix_odes import discrete_schrodinger_problem, skew_rotation_problem
+from tnkit.run import Run
 from tnkit.tree import bug
 from tnkit.tree.ttn import TTN, Tree
 from tnkit.validation import Case, Outcome
+
+QUIET = Run(progress=False)  # the validation runner reports progress
 
 TREE = Tree((0, 1))
 
@@ -45,7 +48,7 @@ def errors(problem: Any, t_final: float, steps: list[float], method: str, rank: 
         y0 = TTN.from_dense(problem.initial, TREE, max_rank=rank)
     out = []
     for dt in steps:
-        res = bug.integrate(y0, problem.operator, t_final, dt, method=method, tol=1e-10, inner="krylov", progress=False)
+        res = bug.integrate(y0, problem.operator, t_final, dt, method=method, tol=1e-10, inner="krylov", run=QUIET)
         out.append(np.linalg.norm(res.state.to_dense() - exact))
     return np.asarray(out), res
 
@@ -66,7 +69,7 @@ def run(quick: bool) -> Outcome:
     ksl_exact = []
     for rank in (5, 10):
         y0 = TTN.from_dense(skew.initial, TREE, max_rank=rank)
-        res = bug.integrate(y0, skew.operator, t_final, 0.05, method="ksl", inner="krylov", progress=False)
+        res = bug.integrate(y0, skew.operator, t_final, 0.05, method="ksl", inner="krylov", run=QUIET)
         ksl_exact.append(float(np.linalg.norm(res.state.to_dense() - exact) / np.linalg.norm(exact)))
     checks = {
         "0.8 / min order (fixed rank 10)": 0.8 / float(orders.min()),

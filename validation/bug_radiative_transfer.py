@@ -28,9 +28,12 @@ from typing import Any
 import numpy as np
 
 from physics.pde.radiative_transfer import radiative_transfer_problem
+from tnkit.run import Run
 from tnkit.tree import bug
 from tnkit.tree.ttn import TTN, Tree
 from tnkit.validation import Case, Outcome
+
+QUIET = Run(progress=False)  # the validation runner reports progress
 
 TREE = Tree(((0, 1), (2, 3)))
 TOLS = (1e-3, 1e-4, 1e-5, 1e-6)
@@ -73,7 +76,7 @@ def run(quick: bool) -> Outcome:
                 tol=tol * norm0,
                 inner="rk4",
                 every=5,
-                progress=False,
+                run=QUIET,
             )
             y = res.state.to_dense()
             err = float(np.linalg.norm(y - ref) / ref_norm)

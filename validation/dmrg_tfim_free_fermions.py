@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 
 import tnkit
+from tnkit.run import Run
 from tnkit.validation import Case, Outcome
+
+QUIET = Run(progress=False)  # the validation runner reports progress
 
 LENGTHS_FULL = (64, 128)
 LENGTHS_QUICK = (16, 32)
@@ -60,7 +63,7 @@ def run(quick: bool) -> Outcome:
             max_sweeps=40,
             compute_variance=False,
             rng=length,
-            progress=False,
+            run=QUIET,
         )
         seconds = time.perf_counter() - t0
         traces[length] = np.abs(np.asarray(res.energies) - exact) / abs(exact)

@@ -70,7 +70,7 @@ def run(quick: bool) -> Outcome:
         fit_options={"mask": train, "ridge": 1e-8},
         holdout=hold,
         patience=3,
-        run=Run(executor="serial"),
+        run=Run(executor="serial", progress=False),
         seed=0,
         sweeps=50,
     )

@@ -50,7 +50,12 @@ def search(x: np.ndarray, seed: int, planted_params: int) -> dict[str, Any]:
     for start in ("full", "star"):
         t0 = time.perf_counter()
         res = greedy(
-            x, tol=RSE, start=start, run=Run(executor="serial"), seed=seed, max_params=int(BUDGET * planted_params)
+            x,
+            tol=RSE,
+            start=start,
+            run=Run(executor="serial", progress=False),
+            seed=seed,
+            max_params=int(BUDGET * planted_params),
         )
         runs[start] = (res, time.perf_counter() - t0)
         if res.best.rse <= RSE and res.best.params <= planted_params:

@@ -70,7 +70,7 @@ def run(quick: bool) -> Outcome:
                 perm_radius=2,
                 max_evals=budget,
                 stop_when=hit,
-                run=Run(executor="serial"),
+                run=Run(executor="serial", progress=False),
                 seed=0,
                 fit_options={"n_iter": 60, "tol": 1e-6, "restarts": 2},
             )

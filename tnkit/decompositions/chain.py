@@ -94,11 +94,14 @@ class Chain:
 
     cores: list[Any]
     xp: Any
+    closed: bool
 
-    def __init__(self, cores: Sequence[Any], name: str, *, legs: int = 1, closed: bool = False,
-                 unit: str = "core") -> None:
+    def __init__(
+        self, cores: Sequence[Any], name: str, *, legs: int = 1, closed: bool = False, unit: str = "core"
+    ) -> None:
         self.xp = check_chain(cores, name, legs=legs, closed=closed, unit=unit)
         self.cores = list(cores)
+        self.closed = closed
 
     @property
     def tensors(self) -> list[Any]:
@@ -127,8 +130,9 @@ class Chain:
 
     @property
     def bond_dims(self) -> list[int]:
-        """Sizes of the bonds between neighbouring cores (``length - 1`` of them)."""
-        return [int(c.shape[-1]) for c in self.cores[:-1]]
+        """Sizes of the bonds between neighbouring cores: ``length - 1`` of them on an open
+        chain, ``length`` on a ring (the last joins the last core to the first)."""
+        return [int(c.shape[-1]) for c in (self.cores if self.closed else self.cores[:-1])]
 
     def _tensors_like(self, like: Any) -> list[Any]:
         """The cores moved to ``like``'s library, device and dtype (host round trip)."""

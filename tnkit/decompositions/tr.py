@@ -24,14 +24,15 @@ import numpy as np
 
 from tnkit import backend
 from tnkit.backend import namespace
-from tnkit.decompositions.tt import _check_cores, _check_tol, _host_float
+from tnkit.decompositions.chain import Chain
+from tnkit.decompositions.tt import _check_tol, _host_float
 from tnkit.io import register_type
 from tnkit.linalg import truncated_svd
 
 __all__ = ["TR", "tr_svd", "tr_als"]
 
 
-class TR:
+class TR(Chain):
     """A tensor in tensor-ring format.
 
     Parameters
@@ -53,16 +54,7 @@ class TR:
     """
 
     def __init__(self, cores: Sequence[Any]) -> None:
-        cores = list(cores)
-        _check_cores(cores, "TR")
-        d = len(cores)
-        for k in range(d):
-            nxt = cores[(k + 1) % d]
-            if cores[k].shape[2] != nxt.shape[0]:
-                raise ValueError(
-                    f"TR: rank mismatch between cores {k} and {(k + 1) % d}: {cores[k].shape[2]} != {nxt.shape[0]}"
-                )
-        self.cores = cores
+        super().__init__(cores, "TR", closed=True)
 
     @property
     def ndim(self) -> int:
@@ -76,10 +68,6 @@ class TR:
     def ranks(self) -> tuple[int, ...]:
         """Ring ranks ``(r_0, ..., r_{d-1})`` (``r_d = r_0`` is not repeated)."""
         return tuple(int(g.shape[0]) for g in self.cores)
-
-    @property
-    def dtype(self) -> Any:
-        return self.cores[0].dtype
 
     def __repr__(self) -> str:
         return f"TR(shape={self.shape}, ranks={self.ranks}, dtype={self.dtype})"

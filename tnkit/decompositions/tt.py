@@ -28,8 +28,9 @@ from tnkit import backend
 from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
+from tnkit.decompositions.chain import Chain, left_orthonormal, right_orthonormal
 from tnkit.io import register_type
-from tnkit.linalg import lq, qr, truncated_svd, truncation_rank
+from tnkit.linalg import qr, truncated_svd, truncation_rank
 
 __all__ = ["TT", "tt_svd"]
 
@@ -37,21 +38,6 @@ __all__ = ["TT", "tt_svd"]
 def _host_float(v: Any) -> float:
     """A 0-d array as a Python float (detached from any autograd graph)."""
     return float(backend.to_host(v))
-
-
-def _check_cores(cores: Sequence[Any], name: str = "TT") -> Any:
-    if len(cores) == 0:
-        raise ValueError(f"{name}: need at least one core")
-    xp = namespace(*cores)
-    for k, g in enumerate(cores):
-        if g.ndim != 3:
-            raise ValueError(f"{name}: core {k} must have 3 axes (r_k, n_k, r_k+1), got shape {tuple(g.shape)}")
-    dtype = cores[0].dtype
-    if any(g.dtype != dtype for g in cores):
-        raise TypeError(f"{name}: all cores must share one dtype, got {sorted({str(g.dtype) for g in cores})}")
-    if not xp.isdtype(dtype, ("real floating", "complex floating")):
-        raise TypeError(f"{name}: cores must be floating or complex, got {dtype}")
-    return xp
 
 
 def _check_rank_cap(max_rank: int | None, fname: str) -> None:
@@ -68,7 +54,7 @@ def _check_tol(tol: float | None, fname: str) -> None:
         raise ValueError(f"{fname}: tol must be a finite number >= 0, got {tol}")
 
 
-class TT:
+class TT(Chain):
     """A tensor in tensor-train format.
 
     Parameters
@@ -96,16 +82,7 @@ class TT:
     """
 
     def __init__(self, cores: Sequence[Any]) -> None:
-        cores = list(cores)
-        _check_cores(cores)
-        if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
-            raise ValueError(f"TT: boundary ranks must be 1, got r_0={cores[0].shape[0]} and r_d={cores[-1].shape[2]}")
-        for k in range(len(cores) - 1):
-            if cores[k].shape[2] != cores[k + 1].shape[0]:
-                raise ValueError(
-                    f"TT: rank mismatch between cores {k} and {k + 1}: {cores[k].shape[2]} != {cores[k + 1].shape[0]}"
-                )
-        self.cores = cores
+        super().__init__(cores, "TT")
 
     # ------------------------------------------------------------------ structure
 
@@ -123,17 +100,6 @@ class TT:
     def ranks(self) -> tuple[int, ...]:
         """TT ranks ``(r_0, ..., r_d)`` with ``r_0 = r_d = 1``."""
         return (1, *(int(g.shape[2]) for g in self.cores))
-
-    @property
-    def dtype(self) -> Any:
-        return self.cores[0].dtype
-
-    @property
-    def xp(self) -> Any:
-        return namespace(*self.cores)
-
-    def __len__(self) -> int:
-        return len(self.cores)
 
     def __repr__(self) -> str:
         return f"TT(shape={self.shape}, ranks={self.ranks}, dtype={self.dtype})"
@@ -235,7 +201,7 @@ class TT:
         True
         """
         xp = self.xp
-        cores = _left_orthogonalize(self.cores)
+        cores = left_orthonormal(self.cores)
         return xp.linalg.vector_norm(cores[-1])
 
     # ------------------------------------------------------------------ arithmetic
@@ -336,7 +302,7 @@ class TT:
         _check_rank_cap(max_rank, fname)
         xp = self.xp
         d = self.ndim
-        cores = _right_orthogonalize(self.cores)
+        cores = right_orthonormal(self.cores)
         if d == 1:
             return TT(cores)
         budget = 0.0
@@ -364,38 +330,6 @@ def _check_same_shape(a: TT, b: TT) -> None:
         raise TypeError(f"expected a TT, got {type(b).__name__}")
     if a.shape != b.shape:
         raise ValueError(f"TT shapes differ: {a.shape} and {b.shape}")
-
-
-def _left_orthogonalize(cores: Sequence[Any]) -> list[Any]:
-    """Cores 0..d-2 left-orthonormal by QR; the last core carries the norm."""
-    xp = namespace(*cores)
-    out = []
-    carry = cores[0]
-    for k in range(len(cores) - 1):
-        r, n, r2 = carry.shape
-        q, rr = qr(xp.reshape(carry, (r * n, r2)))
-        out.append(xp.reshape(q, (r, n, q.shape[1])))
-        nxt = cores[k + 1]
-        rn, nn, rn2 = nxt.shape
-        carry = xp.reshape(rr @ xp.reshape(nxt, (rn, nn * rn2)), (rr.shape[0], nn, rn2))
-    out.append(carry)
-    return out
-
-
-def _right_orthogonalize(cores: Sequence[Any]) -> list[Any]:
-    """Cores 1..d-1 right-orthonormal by LQ; the first core carries the norm."""
-    xp = namespace(*cores)
-    out: list[Any] = []
-    carry = cores[-1]
-    for k in range(len(cores) - 1, 0, -1):
-        r, n, r2 = carry.shape
-        ll, q = lq(xp.reshape(carry, (r, n * r2)))
-        out.append(xp.reshape(q, (q.shape[0], n, r2)))
-        prv = cores[k - 1]
-        rp, np_, rp2 = prv.shape
-        carry = xp.reshape(xp.reshape(prv, (rp * np_, rp2)) @ ll, (rp, np_, ll.shape[1]))
-    out.append(carry)
-    return out[::-1]
 
 
 # --------------------------------------------------------------------------------------

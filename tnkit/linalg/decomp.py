@@ -22,6 +22,7 @@ import numpy as np
 from tnkit import backend
 from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import namespace
+from tnkit.types import RNG, Array, Namespace
 
 __all__ = ["truncated_svd", "qr", "lq", "randomized_svd", "truncation_rank", "CutoffMode"]
 
@@ -29,7 +30,7 @@ CutoffMode = Literal["rel", "abs", "discarded", "rel_discarded"]
 _CUTOFF_MODES = ("rel", "abs", "discarded", "rel_discarded")
 
 
-def _check_matrix(a: Any, fname: str) -> Any:
+def _check_matrix(a: Array, fname: str) -> Namespace:
     xp = namespace(a)
     if a.ndim != 2:
         raise ValueError(f"{fname}: expected a 2-d matrix, got shape {tuple(a.shape)}")
@@ -38,7 +39,7 @@ def _check_matrix(a: Any, fname: str) -> Any:
     return xp
 
 
-def _check_finite(xp: Any, a: Any, fname: str) -> None:
+def _check_finite(xp: Namespace, a: Array, fname: str) -> None:
     if not bool(xp.all(xp.isfinite(a))):
         raise ValueError(f"{fname}: input contains NaN or Inf")
 
@@ -93,12 +94,12 @@ def truncation_rank(s_host: np.ndarray, max_rank: int | None, cutoff: float, mod
 
 
 def truncated_svd(
-    a: Any,
+    a: Array,
     *,
     max_rank: int | None = None,
     cutoff: float = 0.0,
     cutoff_mode: CutoffMode = "rel",
-) -> tuple[Any, Any, Any, Any]:
+) -> tuple[Array, Array, Array, Array]:
     """Thin SVD truncated by rank and/or by a singular-value cutoff.
 
     Parameters
@@ -170,7 +171,7 @@ def truncated_svd(
 # QR and LQ with a non-negative diagonal
 
 
-def _diag_phase(xp: Any, d: Any) -> Any:
+def _diag_phase(xp: Namespace, d: Array) -> Array:
     """d / |d|, with 1 where d == 0 (so the factorisation stays exact)."""
     mag = xp.abs(d)
     one = xp.ones_like(mag)
@@ -179,7 +180,7 @@ def _diag_phase(xp: Any, d: Any) -> Any:
     return xp.where(mag == 0, xp.astype(one, d.dtype), phase)
 
 
-def qr(a: Any) -> tuple[Any, Any]:
+def qr(a: Array) -> tuple[Array, Array]:
     """Reduced QR ``a = q @ r`` with ``r``'s diagonal real and non-negative.
 
     The sign (phase) fix makes the factorisation unique for full-rank ``a``, which keeps
@@ -211,7 +212,7 @@ def qr(a: Any) -> tuple[Any, Any]:
     return q, r
 
 
-def lq(a: Any) -> tuple[Any, Any]:
+def lq(a: Array) -> tuple[Array, Array]:
     """Reduced LQ ``a = l @ q`` with ``l`` lower triangular, real non-negative diagonal.
 
     Parameters
@@ -234,13 +235,13 @@ def lq(a: Any) -> tuple[Any, Any]:
 
 
 def randomized_svd(
-    a: Any,
+    a: Array,
     rank: int,
     *,
     n_oversamples: int = 10,
     n_iter: int = 2,
-    rng: np.random.Generator | int | None = None,
-) -> tuple[Any, Any, Any]:
+    rng: RNG = None,
+) -> tuple[Array, Array, Array]:
     """Rank-``rank`` SVD by randomized range finding with power iterations [HMT]_.
 
     Parameters

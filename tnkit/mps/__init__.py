@@ -8,14 +8,15 @@
 * :mod:`~tnkit.mps.dmrg` — ground states (the modules :mod:`~tnkit.mps.dmrg`,
   :mod:`~tnkit.mps.tebd` and :mod:`~tnkit.mps.tdvp` keep their names here; the functions
   of the same names are ``tnkit.dmrg``, ``tnkit.tebd``, ``tnkit.tdvp``); :mod:`~tnkit.mps.tebd` and
-  :mod:`~tnkit.mps.tdvp` — time evolution (:mod:`~tnkit.mps.evolution` holds what they
-  share); :mod:`~tnkit.mps.charges` — U(1) sectors for DMRG.
+  :mod:`~tnkit.mps.tdvp` — time evolution (:mod:`~tnkit.mps.evolution` and :mod:`~tnkit.mps.environments` hold what
+  they share); :mod:`~tnkit.mps.charges` — U(1) sectors for DMRG.
 """
 
 from __future__ import annotations
 
 from tnkit.mps import dmrg, measure, models, tdvp, tebd
-from tnkit.mps.dmrg import DMRGResult, Environments
+from tnkit.mps.dmrg import DMRGResult
+from tnkit.mps.environments import Environments
 from tnkit.mps.evolution import EvolutionResult
 from tnkit.mps.fit import fit_mps
 from tnkit.mps.interop import mps_from_quimb, mps_to_quimb

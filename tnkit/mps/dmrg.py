@@ -26,15 +26,22 @@ from typing import Any
 import numpy as np
 
 from tnkit import backend, io
-from tnkit.backend import conj as _conj
 from tnkit.contract import contract
-from tnkit.linalg import davidson, eigsh, qr, truncated_svd
+from tnkit.linalg import davidson, eigsh, truncated_svd
 from tnkit.mps.charges import BondCharges
+from tnkit.mps.environments import (
+    Environments,
+    one_site_diagonal,
+    one_site_matvec,
+    split_two_site,
+    two_site_diagonal,
+    two_site_matvec,
+)
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
-from tnkit.run import progress as progress_report
+from tnkit.run import Run, as_run
 
-__all__ = ["dmrg", "DMRGResult", "Environments"]
+__all__ = ["dmrg", "DMRGResult"]
 
 
 @dataclasses.dataclass
@@ -77,36 +84,6 @@ class DMRGResult:
         return self.variances[-1] if self.variances else float("nan")
 
 
-class Environments:
-    """Left/right environments ``<psi| H |psi>`` of an MPS and an MPO.
-
-    ``left[i]`` contracts sites ``< i`` and ``right[i]`` sites ``> i``; both have
-    shape ``(chi_ket, w, chi_bra)``.
-    """
-
-    def __init__(self, h: MPO, psi: MPS) -> None:
-        self.h = h
-        self.psi = psi
-        xp = psi.xp
-        L = psi.length
-        dev = psi.device
-        one = xp.ones((1, 1, 1), dtype=psi.dtype, device=dev)
-        self.left: list[Any] = [one] + [None] * (L - 1)
-        self.right: list[Any] = [None] * (L - 1) + [one]
-
-    def update_left(self, i: int) -> None:
-        """left[i+1] from left[i] and site i (which must be left orthonormal)."""
-        xp = self.psi.xp
-        a = self.psi.tensors[i]
-        self.left[i + 1] = contract("awb,asc,wtsx,btd->cxd", self.left[i], a, self.h.tensors[i], _conj(xp, a))
-
-    def update_right(self, i: int) -> None:
-        """right[i-1] from right[i] and site i (which must be right orthonormal)."""
-        xp = self.psi.xp
-        b = self.psi.tensors[i]
-        self.right[i - 1] = contract("cxd,asc,wtsx,btd->awb", self.right[i], b, self.h.tensors[i], _conj(xp, b))
-
-
 def _check_bond_dims(bond_dims: Sequence[int] | int) -> list[int]:
     dims = [bond_dims] if isinstance(bond_dims, (int, np.integer)) and not isinstance(bond_dims, bool) else bond_dims
     try:
@@ -116,33 +93,6 @@ def _check_bond_dims(bond_dims: Sequence[int] | int) -> list[int]:
     if not out or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in out):
         raise ValueError(f"dmrg: bond_dims must be positive integers, got {bond_dims!r}")
     return [int(d) for d in out]
-
-
-def _two_site_matvec(env: Environments, i: int) -> Any:
-    left, right = env.left[i], env.right[i + 1]
-    w1, w2 = env.h.tensors[i], env.h.tensors[i + 1]
-
-    def matvec(theta: Any) -> Any:
-        return contract("awb,aspc,wtsv,vupx,cxd->btud", left, theta, w1, w2, right)
-
-    return matvec
-
-
-def _one_site_matvec(env: Environments, i: int) -> Any:
-    left, right, w = env.left[i], env.right[i], env.h.tensors[i]
-
-    def matvec(a: Any) -> Any:
-        return contract("awb,asc,wtsx,cxd->btd", left, a, w, right)
-
-    return matvec
-
-
-def _two_site_diagonal(env: Environments, i: int) -> Any:
-    return contract("awa,wssv,vppx,cxc->aspc", env.left[i], env.h.tensors[i], env.h.tensors[i + 1], env.right[i + 1])
-
-
-def _one_site_diagonal(env: Environments, i: int) -> Any:
-    return contract("awa,wssx,cxc->asc", env.left[i], env.h.tensors[i], env.right[i])
 
 
 def _local_ground(
@@ -202,10 +152,8 @@ def dmrg(
     charges: Sequence[float] | None = None,
     expansion: float = 1e-4,
     compute_variance: bool = True,
-    checkpoint: str | Path | None = None,
-    resume: str | Path | None = None,
     rng: np.random.Generator | int | None = None,
-    progress: bool | None = None,
+    run: Run | None = None,
 ) -> DMRGResult:
     """Ground state of a Hermitian MPO by DMRG.
 
@@ -250,14 +198,12 @@ def dmrg(
         Subspace-expansion mixing factor of one-site DMRG.
     compute_variance : bool
         Record ``<H^2> - <H>^2`` after each sweep (costs about one sweep of work).
-    checkpoint : path, optional
-        HDF5 file rewritten (atomically) after every sweep.
-    resume : path, optional
-        Continue from a checkpoint written by an earlier run.
     rng : numpy.random.Generator, int or None
         Random start state.
-    progress : bool, optional
-        Progress bar (default: only on a terminal).
+    run : tnkit.Run, optional
+        ``checkpoint``: HDF5 file rewritten (atomically) every ``checkpoint_every`` sweeps
+        (default every sweep) and at the end; ``resume=True``: continue from it when it
+        exists (the resumed run repeats the uninterrupted one's energies); ``progress``.
 
     Returns
     -------
@@ -269,12 +215,12 @@ def dmrg(
         Non-Hermitian MPO, mismatched physical dimensions, or bond dimensions that are
         not positive integers.
     tnkit.io.DataError
-        A corrupt or foreign checkpoint passed to ``resume``.
+        A corrupt or foreign checkpoint to resume from.
 
     Examples
     --------
     >>> import tnkit
-    >>> res = tnkit.dmrg(tnkit.mps.models.heisenberg(10), bond_dims=[8, 16], rng=0, progress=False)
+    >>> res = tnkit.dmrg(tnkit.mps.models.heisenberg(10), bond_dims=[8, 16], rng=0)
     >>> round(res.energy, 8)
     -4.2580352
     """
@@ -303,6 +249,8 @@ def dmrg(
         raise ValueError("dmrg: sector conservation needs two_site=True")
     if sector is not None and psi0 is not None:
         raise ValueError("dmrg: with sector= the start state is built in the sector; do not pass psi0")
+    run = as_run(run)
+    resume = run.resume_from()
     if resume is not None:
         psi, history, start_sweep, bond_charges = _load_checkpoint(resume, h)
         if (sector is None) != (bond_charges is None):
@@ -332,7 +280,7 @@ def dmrg(
     for i in range(h.length - 1, 0, -1):
         env.update_right(i)
 
-    bar = progress_report(max_sweeps, "dmrg", progress, unit="sweep", initial=start_sweep)
+    bar = run.bar(max_sweeps, "dmrg", unit="sweep", initial=start_sweep)
     converged = False
     for sweep in range(start_sweep, max_sweeps):
         chi = schedule[min(sweep, len(schedule) - 1)]
@@ -348,14 +296,14 @@ def dmrg(
         history["bond_dims"].append(psi.max_bond)
         history["discarded"].append(worst)
         history["sweep_seconds"].append(seconds)
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, psi, history, sweep + 1, bond_charges)
         delta = abs(history["energies"][-1] - history["energies"][-2]) if len(history["energies"]) > 1 else math.inf
+        at_final = sweep >= len(schedule) - 1
+        converged = at_final and delta < tol
+        if run.checkpoint_due(sweep + 1, last=converged or sweep + 1 == max_sweeps):
+            _save_checkpoint(run.checkpoint, psi, history, sweep + 1, bond_charges)
         bar.set_postfix(E=f"{energy:.10f}", dE=f"{delta:.1e}", chi=psi.max_bond)
         bar.update()
-        at_final = sweep >= len(schedule) - 1
-        if at_final and delta < tol:
-            converged = True
+        if converged:
             break
     bar.close()
     return DMRGResult(
@@ -372,96 +320,6 @@ def dmrg(
 
 def _dtype_name(h: MPO) -> str:
     return backend.dtype_name(h.xp, h.dtype)
-
-
-def _density_matrix_split(xp: Any, mat: Any, chi: int, cutoff: float, move_right: bool) -> tuple[Any, Any, float]:
-    """Truncated factorisation ``mat ~ left @ right`` from the reduced density matrix.
-
-    With ``move_right`` the left factor has orthonormal columns spanning the dominant
-    eigenvectors of ``mat mat^+`` and ``right = left^+ mat``; otherwise the right
-    factor has orthonormal rows and ``left = mat right^+``. No singular value is ever
-    divided by, so the result is the exact orthogonal projection of ``mat`` onto the
-    kept subspace. Eigenvalues are resolved to about ``eps * ||mat||^2``, i.e. singular
-    values below ~1e-7 of the largest are not (they are dropped).
-    """
-
-    def adj(m: Any) -> Any:
-        return backend.adjoint(xp, m)
-
-    work = mat if move_right else adj(mat)  # factor so that the orthonormal side is on the left
-    rows, cols = work.shape
-    small_side = rows <= cols
-    rho = work @ adj(work) if small_side else adj(work) @ work
-    w, vecs = xp.linalg.eigh((rho + adj(rho)) / 2)
-    w_host = backend.to_host(w)[::-1]
-    top = max(float(w_host[0]), 0.0)
-    eps = backend.dtype_eps(xp, mat.dtype)
-    threshold = max(cutoff * cutoff, 64 * eps) * top
-    keep = max(1, min(chi, int(np.count_nonzero(w_host > threshold))))
-    total = float(np.sum(np.clip(w_host, 0.0, None)))
-    kept = float(np.sum(np.clip(w_host[:keep], 0.0, None)))
-    n = vecs.shape[1]
-    # Largest eigenvalues first (eigh sorts ascending; no negative-step slicing in torch).
-    chosen = xp.take(vecs, xp.asarray(np.arange(n - 1, n - keep - 1, -1), device=backend.device_of(vecs)), axis=1)
-    if small_side:
-        ortho = chosen
-    else:
-        ortho, _ = qr(work @ chosen)
-    rest = adj(ortho) @ work
-    if move_right:
-        return ortho, rest, max(total - kept, 0.0)
-    return adj(rest), adj(ortho), max(total - kept, 0.0)
-
-
-def _split_two_site(
-    psi: MPS,
-    i: int,
-    theta: Any,
-    chi: int,
-    cutoff: float,
-    move_right: bool,
-    charges: BondCharges | None = None,
-    factorization: str = "svd",
-) -> float:
-    """Factor theta (a, s, p, c) into sites i and i+1 with truncation (blockwise per
-    charge when a sector is conserved); return the relative discarded weight."""
-    xp = psi.xp
-    a, s, p, c = theta.shape
-    mat = xp.reshape(theta, (a * s, p * c))
-    if factorization == "eigh" and charges is None:
-        left, right, dw = _density_matrix_split(xp, mat, chi, cutoff, move_right)
-        kept2 = float(xp.linalg.vector_norm(right if move_right else left)) ** 2
-        scale = xp.astype(xp.asarray(1.0 / math.sqrt(kept2), device=backend.device_of(mat)), mat.dtype)
-        k = left.shape[1]
-        if move_right:
-            psi.tensors[i] = xp.reshape(left, (a, s, k))
-            psi.tensors[i + 1] = xp.reshape(right * scale, (k, p, c))
-            psi.center = i + 1
-        else:
-            psi.tensors[i] = xp.reshape(left * scale, (a, s, k))
-            psi.tensors[i + 1] = xp.reshape(right, (k, p, c))
-            psi.center = i
-        norm2 = kept2 + dw
-        return dw / norm2 if norm2 > 0 else 0.0
-    if charges is None:
-        u, sv, vh, dw = truncated_svd(mat, max_rank=chi, cutoff=cutoff)
-        dw = float(dw)
-    else:
-        u, sv, vh, dw = charges.split(xp, theta, i, chi, cutoff)
-    kept2 = float(xp.sum(sv * sv))
-    norm2 = kept2 + dw
-    sv = sv / math.sqrt(kept2)  # keep the state normalised
-    k = sv.shape[0]
-    svc = xp.astype(sv, u.dtype)
-    if move_right:
-        psi.tensors[i] = xp.reshape(u, (a, s, k))
-        psi.tensors[i + 1] = xp.reshape(svc[:, None] * vh, (k, p, c))
-        psi.center = i + 1
-    else:
-        psi.tensors[i] = xp.reshape(u * svc[None, :], (a, s, k))
-        psi.tensors[i + 1] = xp.reshape(vh, (k, p, c))
-        psi.center = i
-    return dw / norm2 if norm2 > 0 else 0.0
 
 
 def _sweep_two_site(
@@ -484,11 +342,11 @@ def _sweep_two_site(
         if charges is not None:
             theta = charges.project(xp, theta, i)
         energy, theta = _local_ground(
-            _two_site_matvec(env, i), theta, eig_tol, ncv, solver, lambda: _two_site_diagonal(env, i)
+            two_site_matvec(env, i), theta, eig_tol, ncv, solver, lambda: two_site_diagonal(env, i)
         )
         if charges is not None:
             theta = charges.project(xp, theta, i)
-        worst = max(worst, _split_two_site(psi, i, theta, chi, cutoff, move_right, charges, factorization))
+        worst = max(worst, split_two_site(psi, i, theta, chi, cutoff, move_right, charges, factorization))
         if move_right:
             env.update_left(i)
         else:
@@ -508,7 +366,7 @@ def _sweep_one_site(
         sites = range(L - 1) if direction == "right" else range(L - 1, 0, -1)
         for i in sites:
             energy, a = _local_ground(
-                _one_site_matvec(env, i), psi.tensors[i], eig_tol, ncv, solver, lambda: _one_site_diagonal(env, i)
+                one_site_matvec(env, i), psi.tensors[i], eig_tol, ncv, solver, lambda: one_site_diagonal(env, i)
             )
             if direction == "right":
                 # Expansion term P = alpha * (left env . W . A), fused over (w, chi_right).

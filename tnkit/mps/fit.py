@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from tnkit.backend import conj as _conj
 from tnkit.contract import contract
-from tnkit.mps.mps import MPS, _check_compatible, _SiteChain
+from tnkit.decompositions.chain import Chain
+from tnkit.mps.mps import MPS, _check_compatible
 
 if TYPE_CHECKING:
     from tnkit.mps.mpo import MPO
@@ -59,8 +60,8 @@ def fit_mps(psi: MPS, target: Any, *, sweeps: int = 4, tol: float = 1e-10) -> fl
     elif (
         isinstance(target, tuple)
         and len(target) == 2
-        and isinstance(target[0], _SiteChain)
-        and not isinstance(target[0], MPS)
+        and isinstance(target[0], Chain)
+        and target[0].cores[0].ndim == 4  # an operator chain (MPO)
         and isinstance(target[1], MPS)
     ):
         op, phi = target

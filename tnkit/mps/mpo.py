@@ -32,16 +32,17 @@ import numpy as np
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
 from tnkit.contract import contract
+from tnkit.decompositions.chain import Chain
 from tnkit.io import register_type
 from tnkit.mps.automaton import is_hermitian_chain, opsum_tensors
 from tnkit.mps.fit import _check_operator_state, fit_mps
-from tnkit.mps.mps import MPS, _SiteChain, _target
+from tnkit.mps.mps import MPS, _target
 from tnkit.mps.opsum import OpSum
 
 __all__ = ["MPO"]
 
 
-class MPO(_SiteChain):
+class MPO(Chain):
     """A matrix product operator.
 
     Parameters
@@ -59,22 +60,12 @@ class MPO(_SiteChain):
     """
 
     def __init__(self, tensors: Sequence[Any], *, opsum: OpSum | None = None) -> None:
-        if len(tensors) == 0:
-            raise ValueError("MPO: need at least one site tensor")
-        self.xp = namespace(*tensors)
-        for i, w in enumerate(tensors):
-            if w.ndim != 4:
-                raise ValueError(f"MPO: site {i} tensor must have 4 axes (left, out, in, right), got {tuple(w.shape)}")
+        super().__init__(tensors, "MPO", legs=2, unit="site")
+        for i, w in enumerate(self.cores):
             if w.shape[1] != w.shape[2]:
                 raise ValueError(
                     f"MPO: site {i} maps dimension {w.shape[2]} to {w.shape[1]}; only square sites supported"
                 )
-        if tensors[0].shape[0] != 1 or tensors[-1].shape[3] != 1:
-            raise ValueError("MPO: boundary bonds must have size 1")
-        for i in range(len(tensors) - 1):
-            if tensors[i].shape[3] != tensors[i + 1].shape[0]:
-                raise ValueError(f"MPO: bond {i}-{i + 1} mismatch: {tensors[i].shape[3]} and {tensors[i + 1].shape[0]}")
-        self.tensors: list[Any] = list(tensors)
         self.opsum = opsum
 
     # ------------------------------------------------------------------ construction
@@ -128,10 +119,6 @@ class MPO(_SiteChain):
     @property
     def local_dims(self) -> list[int]:
         return [int(w.shape[1]) for w in self.tensors]
-
-    @property
-    def bond_dims(self) -> list[int]:
-        return [int(w.shape[3]) for w in self.tensors[:-1]]
 
     def __repr__(self) -> str:
         return f"MPO(length={self.length}, bond_dims<= {max(self.bond_dims, default=1)}, dtype={self.dtype})"

@@ -32,64 +32,20 @@ from tnkit import backend
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
 from tnkit.contract import contract
+from tnkit.decompositions.chain import Chain, move_left, move_right
+from tnkit.decompositions.tt import TT
 from tnkit.io import register_type
-from tnkit.linalg import lq, qr, truncated_svd
+from tnkit.linalg import truncated_svd
 from tnkit.mps import measure
 
 __all__ = ["MPS"]
 
 
-def _check_tensors(tensors: Sequence[Any]) -> Any:
-    if len(tensors) == 0:
-        raise ValueError("MPS: need at least one site tensor")
-    xp = namespace(*tensors)
-    for i, t in enumerate(tensors):
-        if t.ndim != 3:
-            raise ValueError(
-                f"MPS: site {i} tensor must have 3 axes (left, physical, right), got shape {tuple(t.shape)}"
-            )
-    if tensors[0].shape[0] != 1 or tensors[-1].shape[2] != 1:
-        raise ValueError(
-            f"MPS: boundary bonds must have size 1, got {tensors[0].shape[0]} (left) and {tensors[-1].shape[2]} (right)"
-        )
-    for i in range(len(tensors) - 1):
-        if tensors[i].shape[2] != tensors[i + 1].shape[0]:
-            raise ValueError(
-                f"MPS: bond {i}-{i + 1} mismatch: site {i} has right bond {tensors[i].shape[2]}, "
-                f"site {i + 1} has left bond {tensors[i + 1].shape[0]}"
-            )
-    dtype = tensors[0].dtype
-    if any(t.dtype != dtype for t in tensors):
-        raise TypeError("MPS: all site tensors must share one dtype")
-    if not xp.isdtype(dtype, ("real floating", "complex floating")):
-        raise TypeError(f"MPS: site tensors must be floating or complex, got {dtype}")
-    return xp
+class MPS(Chain):
+    """A matrix product state: a tensor train (:class:`tnkit.TT`) read as a quantum state.
 
-
-class _SiteChain:
-    """What MPS and MPO share: a list of site tensors in one library."""
-
-    tensors: list[Any]
-
-    @property
-    def length(self) -> int:
-        return len(self.tensors)
-
-    def __len__(self) -> int:
-        return len(self.tensors)
-
-    @property
-    def dtype(self) -> Any:
-        return self.tensors[0].dtype
-
-    def _tensors_like(self, like: Any) -> list[Any]:
-        """The site tensors moved to ``like``'s library, device and dtype (host round trip)."""
-        xp, device = _target(like)
-        return [xp.asarray(backend.to_host(t), dtype=like.dtype, device=device) for t in self.tensors]
-
-
-class MPS(_SiteChain):
-    """A matrix product state.
+    It shares the chain of :mod:`tnkit.decompositions.chain` (checks, QR/LQ sweeps) with
+    :class:`tnkit.TT`; :meth:`from_tt` and :meth:`to_tt` convert without copying.
 
     Parameters
     ----------
@@ -109,8 +65,7 @@ class MPS(_SiteChain):
     """
 
     def __init__(self, tensors: Sequence[Any], *, center: int | None = None) -> None:
-        self.xp = _check_tensors(tensors)
-        self.tensors: list[Any] = list(tensors)
+        super().__init__(tensors, "MPS", unit="site")
         if center is not None and not (0 <= center < len(self.tensors)):
             raise ValueError(f"MPS: center {center} outside [0, {len(self.tensors)})")
         self.center = center
@@ -243,6 +198,27 @@ class MPS(_SiteChain):
         """The same state with ``like``'s library, device and dtype (host round trip)."""
         return MPS(self._tensors_like(like), center=self.center)
 
+    @classmethod
+    def from_tt(cls, t: TT) -> MPS:
+        """The state whose amplitudes are the entries of the tensor train ``t`` (same cores).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tnkit.decompositions import tt_svd
+        >>> x = np.random.default_rng(0).normal(size=(2, 2, 2))
+        >>> psi = MPS.from_tt(tt_svd(x, tol=1e-12))
+        >>> bool(np.allclose(psi.to_dense(), x.reshape(-1))), psi.to_tt().shape
+        (True, (2, 2, 2))
+        """
+        if not isinstance(t, TT):
+            raise TypeError(f"MPS.from_tt: expected a tnkit.TT, got {type(t).__name__}")
+        return cls(list(t.cores))
+
+    def to_tt(self) -> TT:
+        """The tensor train of the amplitudes, shape ``local_dims`` (same cores)."""
+        return TT(list(self.cores))
+
     # ------------------------------------------------------------------ properties
 
     @property
@@ -250,16 +226,8 @@ class MPS(_SiteChain):
         return [int(t.shape[1]) for t in self.tensors]
 
     @property
-    def bond_dims(self) -> list[int]:
-        return [int(t.shape[2]) for t in self.tensors[:-1]]
-
-    @property
     def max_bond(self) -> int:
         return max(self.bond_dims, default=1)
-
-    @property
-    def device(self) -> Any:
-        return backend.device_of(self.tensors[0])
 
     def __repr__(self) -> str:
         return (
@@ -271,23 +239,11 @@ class MPS(_SiteChain):
 
     def _move_right(self, i: int) -> None:
         """Left-orthonormalise site i by QR, pushing R into site i+1."""
-        xp = self.xp
-        t = self.tensors[i]
-        left, d, right = t.shape
-        q, r = qr(xp.reshape(t, (left * d, right)))
-        self.tensors[i] = xp.reshape(q, (left, d, q.shape[1]))
-        nxt = self.tensors[i + 1]
-        self.tensors[i + 1] = xp.reshape(r @ xp.reshape(nxt, (nxt.shape[0], -1)), (r.shape[0], *nxt.shape[1:]))
+        move_right(self.cores, i)
 
     def _move_left(self, i: int) -> None:
         """Right-orthonormalise site i by LQ, pushing L into site i-1."""
-        xp = self.xp
-        t = self.tensors[i]
-        left, d, right = t.shape
-        lmat, q = lq(xp.reshape(t, (left, d * right)))
-        self.tensors[i] = xp.reshape(q, (q.shape[0], d, right))
-        prv = self.tensors[i - 1]
-        self.tensors[i - 1] = xp.reshape(xp.reshape(prv, (-1, prv.shape[2])) @ lmat, (*prv.shape[:2], lmat.shape[1]))
+        move_left(self.cores, i)
 
     def canonicalize(self, center: int) -> MPS:
         """Bring the orthogonality centre to ``center`` (in place; returns self)."""

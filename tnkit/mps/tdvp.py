@@ -39,11 +39,11 @@ import numpy as np
 
 from tnkit.contract import contract
 from tnkit.linalg import expm_multiply, lq, qr
-from tnkit.mps.dmrg import (
+from tnkit.mps.environments import (
     Environments,
-    _one_site_matvec,
-    _split_two_site,
-    _two_site_matvec,
+    one_site_matvec,
+    split_two_site,
+    two_site_matvec,
 )
 from tnkit.mps.evolution import (
     EvolutionResult,
@@ -58,8 +58,7 @@ from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS, _capped_bonds
 from tnkit.mps.opsum import OpSum
 from tnkit.mps.tebd import _check_truncation
-from tnkit.run import progress as progress_report
-from tnkit.run import time_steps
+from tnkit.run import Run, as_run, time_steps
 
 __all__ = ["tdvp"]
 
@@ -95,7 +94,7 @@ def _one_site_step(env: Environments, dt: float, expm: _Krylov) -> None:
     L = psi.length
     half = dt / 2
     for i in range(L - 1):
-        a = expm(_one_site_matvec(env, i), psi.tensors[i], -1j * half)
+        a = expm(one_site_matvec(env, i), psi.tensors[i], -1j * half)
         left, d, _ = a.shape
         q, r = qr(xp.reshape(a, (left * d, a.shape[2])))
         psi.tensors[i] = xp.reshape(q, (left, d, q.shape[1]))
@@ -104,10 +103,10 @@ def _one_site_step(env: Environments, dt: float, expm: _Krylov) -> None:
         psi.tensors[i + 1] = contract("kb,bpc->kpc", r, psi.tensors[i + 1])
         psi.center = i + 1
     # Forward on the last site: both half steps at once.
-    psi.tensors[L - 1] = expm(_one_site_matvec(env, L - 1), psi.tensors[L - 1], -1j * dt)
+    psi.tensors[L - 1] = expm(one_site_matvec(env, L - 1), psi.tensors[L - 1], -1j * dt)
     for i in range(L - 1, 0, -1):
         if i < L - 1:
-            psi.tensors[i] = expm(_one_site_matvec(env, i), psi.tensors[i], -1j * half)
+            psi.tensors[i] = expm(one_site_matvec(env, i), psi.tensors[i], -1j * half)
         a = psi.tensors[i]
         _, d, right = a.shape
         lmat, q = lq(xp.reshape(a, (a.shape[0], d * right)))
@@ -117,7 +116,7 @@ def _one_site_step(env: Environments, dt: float, expm: _Krylov) -> None:
         psi.tensors[i - 1] = contract("apb,bk->apk", psi.tensors[i - 1], lmat)
         psi.center = i - 1
     if L > 1:
-        psi.tensors[0] = expm(_one_site_matvec(env, 0), psi.tensors[0], -1j * half)
+        psi.tensors[0] = expm(one_site_matvec(env, 0), psi.tensors[0], -1j * half)
     psi.center = 0
 
 
@@ -134,18 +133,18 @@ def _two_site_step(env: Environments, dt: float, expm: _Krylov, max_bond: int | 
     def forward_pair(i: int, tau: float, move_right: bool) -> None:
         nonlocal discarded
         theta = contract("asb,bpc->aspc", psi.tensors[i], psi.tensors[i + 1])
-        theta = expm(_two_site_matvec(env, i), theta, -1j * tau)
-        discarded += _split_two_site(psi, i, theta, max_bond, cutoff, move_right)
+        theta = expm(two_site_matvec(env, i), theta, -1j * tau)
+        discarded += split_two_site(psi, i, theta, max_bond, cutoff, move_right)
 
     for i in range(L - 2):
         forward_pair(i, half, move_right=True)
         env.update_left(i)
-        psi.tensors[i + 1] = expm(_one_site_matvec(env, i + 1), psi.tensors[i + 1], 1j * half)
+        psi.tensors[i + 1] = expm(one_site_matvec(env, i + 1), psi.tensors[i + 1], 1j * half)
     # The last pair: both half steps at once, then split towards the left.
     forward_pair(L - 2, dt, move_right=False)
     env.update_right(L - 1)
     for i in range(L - 3, -1, -1):
-        psi.tensors[i + 1] = expm(_one_site_matvec(env, i + 1), psi.tensors[i + 1], 1j * half)
+        psi.tensors[i + 1] = expm(one_site_matvec(env, i + 1), psi.tensors[i + 1], 1j * half)
         forward_pair(i, half, move_right=False)
         env.update_right(i + 1)
     return discarded
@@ -194,7 +193,7 @@ def tdvp(
     observables: Mapping[str, ObservableSpec] | None = None,
     krylov_dim: int = 30,
     krylov_tol: float | None = None,
-    progress: bool | None = None,
+    run: Run | None = None,
 ) -> EvolutionResult:
     """Evolve an MPS in real time, ``exp(-i t H) |psi>``, by TDVP.
 
@@ -227,8 +226,8 @@ def tdvp(
         Largest Krylov space of each local exponential.
     krylov_tol : float, optional
         Error tolerance of each local exponential (default: 100 × the dtype's eps).
-    progress : bool, optional
-        Progress bar (default: only on a terminal).
+    run : tnkit.Run, optional
+        Progress (default: a bar on a terminal, a line every 30 s on a log).
 
     Returns
     -------
@@ -256,7 +255,7 @@ def tdvp(
     >>> import numpy as np, scipy.linalg, tnkit
     >>> h = tnkit.mps.models.heisenberg(6)
     >>> psi0 = tnkit.MPS.product([0, 1] * 3, local_dim=2)
-    >>> res = tnkit.tdvp(psi0, h, 1.0, 0.25, max_bond=8, progress=False)
+    >>> res = tnkit.tdvp(psi0, h, 1.0, 0.25, max_bond=8)
     >>> res.max_bonds[-1], len(res.times)
     (8, 5)
     >>> exact = scipy.linalg.expm(-1j * h.opsum.to_dense()) @ psi0.to_dense()
@@ -265,13 +264,13 @@ def tdvp(
 
     At a truncated bond dimension it is approximate but keeps energy and norm:
 
-    >>> res = tnkit.tdvp(psi0, h, 1.0, 0.1, max_bond=2, progress=False)
+    >>> res = tnkit.tdvp(psi0, h, 1.0, 0.1, max_bond=2)
     >>> bool(res.energy_drift < 1e-10), bool(abs(res.norms[-1] - 1) < 1e-10)
     (True, True)
 
     Two-site TDVP grows the bonds from the product state:
 
-    >>> res = tnkit.tdvp(psi0, h, 0.5, 0.1, two_site=True, max_bond=8, progress=False)
+    >>> res = tnkit.tdvp(psi0, h, 0.5, 0.1, two_site=True, max_bond=8)
     >>> res.max_bonds[0], res.max_bonds[-1]
     (1, 8)
     """
@@ -310,7 +309,7 @@ def tdvp(
 
     recorder = Recorder(psi, mpo, observables, fname)
     recorder.record(psi, 0.0, 0.0, 0.0)
-    bar = progress_report(len(steps), "tdvp" + (" (two-site)" if two_site else ""), progress)
+    bar = as_run(run).bar(len(steps), "tdvp" + (" (two-site)" if two_site else ""), unit="step")
     for tau, t in steps:
         start = time.perf_counter()
         if two_site:

@@ -34,7 +34,7 @@ import scipy.linalg
 
 from tnkit import backend
 from tnkit.contract import contract
-from tnkit.mps.dmrg import _split_two_site
+from tnkit.mps.environments import split_two_site
 from tnkit.mps.evolution import (
     EvolutionResult,
     ObservableSpec,
@@ -47,8 +47,7 @@ from tnkit.mps.evolution import (
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
-from tnkit.run import progress as progress_report
-from tnkit.run import time_steps
+from tnkit.run import Run, as_run, time_steps
 
 __all__ = ["tebd"]
 
@@ -115,7 +114,7 @@ def _apply_gate(psi: MPS, b: int, gate: Any, max_bond: int | None, cutoff: float
         psi.canonicalize(b + 1)
     theta = contract("asb,bpc->aspc", psi.tensors[b], psi.tensors[b + 1])
     theta = contract("tusp,aspc->atuc", gate, theta)
-    return _split_two_site(psi, b, theta, max_bond, cutoff, move_right)
+    return split_two_site(psi, b, theta, max_bond, cutoff, move_right)
 
 
 def _step(
@@ -156,7 +155,7 @@ def tebd(
     cutoff: float = 1e-12,
     observables: Mapping[str, ObservableSpec] | None = None,
     imaginary: bool = False,
-    progress: bool | None = None,
+    run: Run | None = None,
 ) -> EvolutionResult:
     """Evolve an MPS under a nearest-neighbour Hamiltonian by TEBD.
 
@@ -194,8 +193,8 @@ def tebd(
         ``t = 0`` and after every step.
     imaginary : bool
         Imaginary-time evolution.
-    progress : bool, optional
-        Progress bar (default: only on a terminal).
+    run : tnkit.Run, optional
+        Progress (default: a bar on a terminal, a line every 30 s on a log).
 
     Returns
     -------
@@ -225,7 +224,7 @@ def tebd(
     >>> h = tnkit.mps.models.heisenberg(6)
     >>> psi0 = tnkit.MPS.product([0, 1] * 3, local_dim=2)
     >>> sz = tnkit.mps.models.spin_operators()["z"]
-    >>> res = tnkit.tebd(psi0, h, 1.0, 0.05, order=4, observables={"sz": sz}, progress=False)
+    >>> res = tnkit.tebd(psi0, h, 1.0, 0.05, order=4, observables={"sz": sz})
     >>> res.observable("sz").shape, res.times[-1]
     ((21, 6), 1.0)
     >>> exact = scipy.linalg.expm(-1j * h.opsum.to_dense()) @ psi0.to_dense()
@@ -265,7 +264,7 @@ def tebd(
     recorder = Recorder(psi, mpo, observables, fname)
     recorder.record(psi, 0.0, 0.0, 0.0)
     left_to_right = True
-    bar = progress_report(len(steps), "tebd" + (" (imaginary)" if imaginary else ""), progress)
+    bar = as_run(run).bar(len(steps), "tebd" + (" (imaginary)" if imaginary else ""), unit="step")
     for tau, t in steps:
         start = time.perf_counter()
         discarded, left_to_right = _step(psi, layers, gates, tau, max_bond, cutoff, left_to_right)

@@ -62,8 +62,7 @@ import numpy as np
 from tnkit import backend, io
 from tnkit.backend import adjoint
 from tnkit.linalg import ConvergenceError, expm_multiply, qr
-from tnkit.run import progress as progress_report
-from tnkit.run import time_steps
+from tnkit.run import Run, as_run, time_steps
 from tnkit.tree.kron import KronOperator
 from tnkit.tree.projectors import DenseProjector, NodeRHS, OperatorProjector
 from tnkit.tree.ttn import (
@@ -143,11 +142,7 @@ def integrate(
     t0: float = 0.0,
     observables: Mapping[str, Callable[[float, TTN], Any]] | None = None,
     every: int = 1,
-    executor: Executor | None = None,
-    progress: bool | None = None,
-    checkpoint: str | Path | None = None,
-    checkpoint_every: int = 10,
-    resume: str | Path | None = None,
+    run: Run | None = None,
 ) -> BUGResult:
     """Evolve ``dY/dt = F(t, Y)`` from ``t0`` to ``t_final`` in steps of ``dt``.
 
@@ -176,14 +171,11 @@ def integrate(
         ``f(t, y)`` evaluated at every record; results are stacked with NumPy.
     every : int
         Record every this many steps.
-    executor : concurrent.futures.Executor, optional
-        Runs the independent small ODEs of ``method="parallel"`` concurrently.
-    progress : bool, optional
-        Progress bar (default: only on a terminal).
-    checkpoint : path, optional
-        HDF5 file rewritten (atomically) every ``checkpoint_every`` steps and at the end.
-    resume : path, optional
-        Continue from such a checkpoint (``y0`` only fixes library and dtype).
+    run : tnkit.Run, optional
+        ``executor``: runs the independent small ODEs of ``method="parallel"``
+        concurrently; ``checkpoint``: HDF5 file rewritten (atomically) every
+        ``checkpoint_every`` steps (default 10) and at the end; ``resume=True``: continue
+        from it when it exists (``y0`` then only fixes library and dtype); ``progress``.
 
     Returns
     -------
@@ -208,12 +200,15 @@ def integrate(
     >>> x = np.array([[0.0, 1.0], [1.0, 0.0]])
     >>> h = KronOperator([2, 2]).add({0: x}).add({1: x})
     >>> up = np.array([1.0, 0.0])
-    >>> res = integrate(TTN.product([up, up], Tree.tucker(2)), -1j * h, 1.0, 0.05, progress=False)
+    >>> res = integrate(TTN.product([up, up], Tree.tucker(2)), -1j * h, 1.0, 0.05)
     >>> exact = np.kron(np.array([np.cos(1.0), -1j * np.sin(1.0)]), np.array([np.cos(1.0), -1j * np.sin(1.0)]))
     >>> bool(np.abs(res.state.to_dense().reshape(-1) - exact).max() < 1e-6), res.bond_dims[-1].tolist()
     (True, [1, 1])
     """
-    _check_args(method, inner, dt, tol, max_rank, substeps, every, checkpoint_every, t_final, t0)
+    _check_args(method, inner, dt, tol, max_rank, substeps, every, t_final, t0)
+    run = as_run(run)
+    executor = None if run.executor == "serial" else run.executor
+    resume = run.resume_from()
     if not isinstance(y0, TTN):
         raise TypeError(f"integrate: y0 must be a tnkit.tree.ttn.TTN, got {type(y0).__name__}")
     y = _prepare_state(y0, rhs)
@@ -232,7 +227,7 @@ def integrate(
         _record(y, t, obs, times, bonds, norms, values)
     schedule = time_steps(t_final - t0, dt, "integrate")
     n_done = min(int(round((t - t0) / dt)), len(schedule)) if resume is not None else 0
-    bar = progress_report(len(schedule), f"bug[{method}]", progress, unit="step")
+    bar = run.bar(len(schedule), f"bug[{method}]", unit="step")
     bar.update(n_done)
     start = time.perf_counter()
     steps = 0
@@ -258,8 +253,8 @@ def integrate(
             last = k == len(schedule)
             if k % every == 0 or last:
                 _record(y, t, obs, times, bonds, norms, values)
-            if checkpoint is not None and (k % checkpoint_every == 0 or last):
-                _save_checkpoint(checkpoint, y, t, times, bonds, norms, values, method)
+            if run.checkpoint_due(k, last, default_every=10):
+                _save_checkpoint(run.checkpoint, y, t, times, bonds, norms, values, method)
             bar.update(1)
             bar.set_postfix(max_bond=y.max_bond, refresh=False)
     finally:
@@ -296,7 +291,7 @@ def step(
     if not isinstance(y, TTN):
         raise TypeError(f"step: y must be a tnkit.tree.ttn.TTN, got {type(y).__name__}")
     if not isinstance(rhs, (OperatorProjector, DenseProjector)):
-        _check_args(method, inner, dt, tol, max_rank, substeps, 1, 1, t + dt, t)
+        _check_args(method, inner, dt, tol, max_rank, substeps, 1, t + dt, t)
         y = _prepare_state(y, rhs)
         rhs = _projector(rhs, y)
     if not y.orthonormal:
@@ -586,7 +581,6 @@ def _check_args(
     max_rank: int | None,
     substeps: int,
     every: int,
-    checkpoint_every: int,
     t_final: float,
     t0: float,
 ) -> None:
@@ -600,7 +594,7 @@ def _check_args(
         raise ValueError(f"bug: tol must be a non-negative finite number, got {tol!r}")
     if max_rank is not None and (not isinstance(max_rank, numbers.Integral) or max_rank < 1):
         raise ValueError(f"bug: max_rank must be a positive integer, got {max_rank!r}")
-    for name, v in (("substeps", substeps), ("every", every), ("checkpoint_every", checkpoint_every)):
+    for name, v in (("substeps", substeps), ("every", every)):
         if not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"bug: {name} must be a positive integer, got {v!r}")
     if not math.isfinite(t_final) or t_final < t0:

@@ -96,9 +96,7 @@ def _ising(n: int) -> dict[str, Any]:
     tree = Tree.balanced(n)
     y0 = TTN.product([np.array([1.0, 0.0])] * n, tree)
     start = time.perf_counter()
-    res = bug.integrate(
-        y0, -1j * h, T_SETUP, DT, method="adaptive", tol=TOL, max_rank=MAX_RANK, inner="krylov", progress=False
-    )
+    res = bug.integrate(y0, -1j * h, T_SETUP, DT, method="adaptive", tol=TOL, max_rank=MAX_RANK, inner="krylov")
     seconds = time.perf_counter() - start
     y = res.state
     return {
@@ -202,7 +200,6 @@ def _errors_at(n: int) -> dict[str, Any]:
             tol=TOL,
             max_rank=MAX_RANK,
             inner="krylov",
-            progress=False,
         )
         out[f"{method}_state_error"] = float(np.linalg.norm(np.asarray(res.state.to_dense()).reshape(-1) - exact))
         out[f"{method}_max_bond"] = int(res.max_bond.max())
@@ -247,7 +244,7 @@ def _prepare_radiative(quick: bool) -> Contenders:
     # source alone the K-steps cannot create the x/angle pair that transport couples
     y0 = TTN.from_dense(p.initial, tree, tol=1e-12).expand(2, rng=0)
     start = time.perf_counter()
-    res = bug.integrate(y0, p.operator, T_SETUP, dt, method="adaptive", tol=tol, inner="rk4", progress=False)
+    res = bug.integrate(y0, p.operator, T_SETUP, dt, method="adaptive", tol=tol, inner="rk4")
     seconds = time.perf_counter() - start
     y = res.state
     proj = OperatorProjector(p.operator, tree, y)

@@ -129,7 +129,6 @@ def _prepare_ground(backend: str, length: int, schedule: list[int], split: str =
             max_sweeps=MAX_SWEEPS,
             compute_variance=False,
             rng=SEED,
-            progress=False,
             factorization="eigh" if split == "eig" else "svd",
         )
         runs["tnkit"].append(
@@ -214,7 +213,6 @@ def _ground_state_host(length: int, chi: int) -> tuple[np.ndarray, ...]:
         max_sweeps=MAX_SWEEPS,
         compute_variance=False,
         rng=SEED,
-        progress=False,
     )
     return tuple(np.asarray(tnkit.backend.to_host(t)) for t in res.state.tensors)
 
@@ -237,9 +235,7 @@ def _sweep_call(tnkit: Any, h: Any, tensors: list[Any], chi: int, record: list[d
     psi0 = tnkit.MPS(tensors)
 
     def one_sweep() -> Any:
-        res = tnkit.dmrg(
-            h, psi0, bond_dims=[chi], cutoff=0.0, tol=0.0, max_sweeps=1, compute_variance=False, progress=False
-        )
+        res = tnkit.dmrg(h, psi0, bond_dims=[chi], cutoff=0.0, tol=0.0, max_sweeps=1, compute_variance=False)
         record.append({"sweep_seconds": res.sweep_seconds[0], "energy": res.energy, "max_bond": res.bond_dims[0]})
         return res
 
@@ -267,7 +263,6 @@ def _prepare_sweep(backend: str, length: int, chi: int) -> Contenders:
             max_sweeps=1,
             compute_variance=False,
             rng=SEED,
-            progress=False,
         )
     elif chi < LONG_SWEEP:
         ours()  # warm-up: contraction plans for these shapes

@@ -90,5 +90,5 @@ def test_bad_input() -> None:
     bad[1, 1, 1] = np.inf
     with pytest.raises(ValueError, match="NaN or Inf"):
         tr_als(bad, (1, 1, 1))
-    with pytest.raises(ValueError, match="rank mismatch"):
+    with pytest.raises(ValueError, match="bond 1-0 mismatch: core 1 has right bond 3, core 0 has left bond 2"):
         TR([np.ones((2, 3, 2)), np.ones((2, 3, 3))])

@@ -12,6 +12,7 @@ from tnkit.io import DataError
 from tnkit.mps import models
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
+from tnkit.run import Run
 
 
 def _ed(h, k=1):
@@ -22,9 +23,7 @@ def _ed(h, k=1):
 @pytest.mark.parametrize("eigensolver", ["lanczos", "davidson"])
 def test_heisenberg_matches_ed(two_site: bool, eigensolver: str) -> None:
     h = models.heisenberg(10, h=0.1, delta=0.8)
-    res = tnkit.dmrg(
-        h, bond_dims=[8, 32], rng=0, progress=False, two_site=two_site, tol=1e-12, eig_tol=1e-9, eigensolver=eigensolver
-    )
+    res = tnkit.dmrg(h, bond_dims=[8, 32], rng=0, two_site=two_site, tol=1e-12, eig_tol=1e-9, eigensolver=eigensolver)
     assert res.converged
     assert res.energy == pytest.approx(_ed(h), rel=1e-10)
     assert abs(res.variance) < 1e-9
@@ -40,7 +39,6 @@ def test_dmrg_on_every_backend(bk: Backend, dtype: str, factorization: str) -> N
         h,
         bond_dims=[4, 16],
         rng=1,
-        progress=False,
         tol=1e-10 if dtype != "float32" else 1e-5,
         eig_tol=1e-8 if dtype != "float32" else 1e-4,
         factorization=factorization,
@@ -53,7 +51,7 @@ def test_dmrg_on_every_backend(bk: Backend, dtype: str, factorization: str) -> N
 
 def test_spin1_sector_matches_sector_ed() -> None:
     h = models.heisenberg(6, spin=1, h=0.4)  # the field makes Sz=0 not the global ground state
-    res = tnkit.dmrg(h, sector=0, bond_dims=[27], rng=0, progress=False, tol=1e-12, eig_tol=1e-9)
+    res = tnkit.dmrg(h, sector=0, bond_dims=[27], rng=0, tol=1e-12, eig_tol=1e-9)
     sz = models.total_sz(6, spin=1)
     assert float(sz.expectation(res.state)) == pytest.approx(0.0, abs=1e-10)
     # ED restricted to basis states with total Sz = 0.
@@ -69,20 +67,26 @@ def test_spin1_sector_matches_sector_ed() -> None:
 def test_checkpoint_and_resume(tmp_path) -> None:
     h = models.heisenberg(12)
     path = tmp_path / "run.h5"
-    first = tnkit.dmrg(
-        h, bond_dims=[8, 16], max_sweeps=2, rng=0, progress=False, checkpoint=path, compute_variance=False
-    )
+    first = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=2, rng=0, compute_variance=False, run=Run(checkpoint=path))
     assert path.exists() and len(first.energies) == 2
-    resumed = tnkit.dmrg(
-        h, bond_dims=[8, 16], max_sweeps=8, resume=path, progress=False, tol=1e-11, compute_variance=False
-    )
-    straight = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=8, rng=0, progress=False, tol=1e-11, compute_variance=False)
+    again = Run(checkpoint=path, resume=True)
+    resumed = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=8, tol=1e-11, compute_variance=False, run=again)
+    straight = tnkit.dmrg(h, bond_dims=[8, 16], max_sweeps=8, rng=0, tol=1e-11, compute_variance=False)
     assert resumed.energies[:2] == first.energies
     assert resumed.energy == pytest.approx(straight.energy, abs=1e-10)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="run.h5"):
-        tnkit.dmrg(h, bond_dims=[8], resume=path, progress=False)
+        tnkit.dmrg(h, bond_dims=[8], run=again)
+
+
+def test_resume_without_a_checkpoint_starts_afresh_and_writes_one(tmp_path) -> None:
+    h = models.heisenberg(8)
+    path = tmp_path / "new.h5"
+    kw = dict(bond_dims=[8], max_sweeps=3, rng=0, compute_variance=False)
+    res = tnkit.dmrg(h, **kw, run=Run(checkpoint=path, resume=True, checkpoint_every=2))
+    assert res.energies == tnkit.dmrg(h, **kw).energies
+    assert tnkit.io.load(path, schema="dmrg_checkpoint")["sweeps_done"] == len(res.energies)
 
 
 def test_bad_input() -> None:

@@ -39,7 +39,7 @@ def test_error_scales_with_trotter_order(order: int, dts: tuple[float, float], r
     exact = _exact(h, psi0, 1.0)
     errors = []
     for dt in dts:
-        res = tebd(psi0, h, 1.0, dt, order=order, progress=False)
+        res = tebd(psi0, h, 1.0, dt, order=order)
         errors.append(np.linalg.norm(_state(res.state) - exact))
     # Halving dt divides the global error by 2**order.
     assert errors[0] / errors[1] == pytest.approx(ratio, rel=0.1)
@@ -49,7 +49,7 @@ def test_error_scales_with_trotter_order(order: int, dts: tuple[float, float], r
 def test_tfim_fourth_order_matches_exact() -> None:
     h = models.tfim(7, J=1.0, h=0.8)
     psi0 = MPS.random(7, 2, 3, rng=5)
-    res = tebd(psi0, h, 0.6, 0.05, order=4, progress=False)
+    res = tebd(psi0, h, 0.6, 0.05, order=4)
     assert np.linalg.norm(_state(res.state) - _exact(h, psi0, 0.6)) < 1e-6
 
 
@@ -57,7 +57,7 @@ def test_backends_complex128(bk) -> None:  # noqa: ANN001 - fixture
     like = bk.asarray(np.zeros(1), "complex128")
     h = models.heisenberg(6, like=like, dtype="complex128")
     psi0 = _neel(6, like=like, dtype="complex128")
-    res = tebd(psi0, h, 0.5, 0.05, order=4, observables={"sz": SZ, "sz2": (SZ, 2)}, progress=False)
+    res = tebd(psi0, h, 0.5, 0.05, order=4, observables={"sz": SZ, "sz2": (SZ, 2)})
     assert res.state.dtype == bk.dtype("complex128")
     assert tnkit.backend.library_name(res.state.xp) == tnkit.backend.library_name(bk.xp)
     exact = _exact(h, psi0, 0.5)
@@ -77,14 +77,14 @@ def test_real_state_is_promoted_and_not_modified() -> None:
     h = models.heisenberg(6)
     psi0 = _neel(6)
     before = [t.copy() for t in psi0.tensors]
-    res = tebd(psi0, h, 0.2, 0.1, progress=False)
+    res = tebd(psi0, h, 0.2, 0.1)
     assert np.iscomplexobj(res.state.tensors[0])
     assert all(np.array_equal(a, b) for a, b in zip(before, psi0.tensors))
 
 
 def test_float32_gives_complex64() -> None:
     psi0 = MPS.product([0, 1] * 3, local_dim=2, dtype="float32")
-    res = tebd(psi0, models.heisenberg(6).opsum, 0.3, 0.1, progress=False)
+    res = tebd(psi0, models.heisenberg(6).opsum, 0.3, 0.1)
     assert res.state.dtype == np.complex64
     assert np.linalg.norm(_state(res.state) - _exact(models.heisenberg(6), psi0, 0.3)) < 5e-3
 
@@ -92,10 +92,10 @@ def test_float32_gives_complex64() -> None:
 def test_imaginary_time_reaches_ground_energy() -> None:
     h = models.heisenberg(6)
     e0 = float(np.linalg.eigvalsh(h.opsum.to_dense())[0])
-    res = tebd(_neel(6), h, 10.0, 0.1, imaginary=True, progress=False)
+    res = tebd(_neel(6), h, 10.0, 0.1, imaginary=True)
     assert np.all(np.diff(res.energies) < 1e-12)  # imaginary time lowers the energy monotonically
     # Fourth order removes the dt**2 bias of the fixed point; the gap (0.49) sets the rate.
-    res = tebd(res.state, h, 8.0, 0.1, order=4, imaginary=True, progress=False)
+    res = tebd(res.state, h, 8.0, 0.1, order=4, imaginary=True)
     assert res.state.dtype == np.float64  # real arithmetic throughout
     assert abs(res.energies[-1] - e0) < 1e-7
     assert res.norms[-1] == pytest.approx(1.0, abs=1e-12)
@@ -103,11 +103,11 @@ def test_imaginary_time_reaches_ground_energy() -> None:
 
 def test_truncation_is_tracked() -> None:
     h = models.heisenberg(8)
-    res = tebd(_neel(8), h, 1.0, 0.1, max_bond=3, progress=False)
+    res = tebd(_neel(8), h, 1.0, 0.1, max_bond=3)
     assert max(res.max_bonds) == 3
     assert res.discarded[0] == 0.0 and res.total_discarded > 1e-6
     assert all(n == pytest.approx(1.0, abs=1e-12) for n in res.norms)
-    exact_full = tebd(_neel(8), h, 1.0, 0.1, progress=False)
+    exact_full = tebd(_neel(8), h, 1.0, 0.1)
     assert exact_full.total_discarded < 1e-20 and exact_full.max_bonds[-1] == 16
 
 
@@ -119,12 +119,12 @@ def test_time_grid_and_callable_observables() -> None:
         calls.append(psi.center)
         return float(psi.entropy(1))
 
-    res = tebd(_neel(4), h, 0.25, 0.1, observables={"S": entropy}, progress=False)
+    res = tebd(_neel(4), h, 0.25, 0.1, observables={"S": entropy})
     assert res.times == pytest.approx([0.0, 0.1, 0.2, 0.25])
     assert res.observables["S"][0] == 0.0 and res.observables["S"][-1] > 0.0
     assert len(calls) == 4
     assert len(res.step_seconds) == len(res.discarded) == len(res.max_bonds) == 4
-    assert tebd(_neel(4), h, 0.0, 0.1, progress=False).times == [0.0]
+    assert tebd(_neel(4), h, 0.0, 0.1).times == [0.0]
 
 
 def test_bad_input() -> None:

@@ -15,6 +15,7 @@ import scipy.sparse.linalg as ssl
 
 import tnkit
 from tnkit.linalg import ConvergenceError
+from tnkit.run import Run
 from tnkit.tree import bug
 from tnkit.tree.kron import KronOperator
 from tnkit.tree.ttn import TTN, Tree
@@ -190,7 +191,7 @@ def test_full_rank_state_is_evolved_exactly(bk, method, spec) -> None:
     x = rng.standard_normal((2,) * 4) + 1j * rng.standard_normal((2,) * 4)
     h = ising(4)
     y0 = TTN.from_dense(bk.asarray(x), Tree(spec))
-    res = bug.integrate(y0, -1j * h, 0.3, 0.1, method=method, inner="krylov", tol=0.0, progress=False)
+    res = bug.integrate(y0, -1j * h, 0.3, 0.1, method=method, inner="krylov", tol=0.0)
     np.testing.assert_allclose(bk.to_numpy(res.state.to_dense()), exact(h, x, 0.3), atol=1e-10)
     assert res.steps == 3
 
@@ -200,7 +201,7 @@ def run_from_product(method: str, dt: float, length: int = 6, t_final: float = 0
     y0 = TTN.product([UP] * length, Tree.balanced(length))
     if method in ("fixed", "ksl"):
         y0 = y0.expand(4, rng=0)
-    return bug.integrate(y0, -1j * h, t_final, dt, method=method, inner="krylov", progress=False, **kw), h
+    return bug.integrate(y0, -1j * h, t_final, dt, method=method, inner="krylov", **kw), h
 
 
 def test_adaptive_converges_at_least_linearly() -> None:
@@ -248,7 +249,7 @@ def test_time_dependent_coefficient_uncoupled_spins(bk, inner, atol) -> None:
     h = KronOperator([2, 2]).add({0: X}, coef=np.cos).add({1: X}, coef=np.cos)
     y0 = TTN.product([bk.asarray(UP), bk.asarray(UP)], Tree.tucker(2))
     t_final = 1.0
-    res = bug.integrate(y0, -1j * h, t_final, 0.02, method="adaptive", inner=inner, tol=1e-12, progress=False)
+    res = bug.integrate(y0, -1j * h, t_final, 0.02, method="adaptive", inner=inner, tol=1e-12)
     s = np.sin(t_final)
     spin = np.array([np.cos(s), -1j * np.sin(s)])
     np.testing.assert_allclose(bk.to_numpy(res.state.to_dense()), np.outer(spin, spin), atol=atol)
@@ -259,7 +260,7 @@ def test_time_dependent_coefficient_uncoupled_spins(bk, inner, atol) -> None:
 def test_time_dependent_coefficient_with_nonzero_t0() -> None:
     h = KronOperator([2, 2]).add({0: X}, coef=np.cos).add({1: X}, coef=np.cos)
     y0 = TTN.product([UP, UP], Tree.tucker(2))
-    res = bug.integrate(y0, -1j * h, 1.5, 0.02, t0=0.5, inner="krylov", progress=False)
+    res = bug.integrate(y0, -1j * h, 1.5, 0.02, t0=0.5, inner="krylov")
     s = np.sin(1.5) - np.sin(0.5)
     spin = np.array([np.cos(s), -1j * np.sin(s)])
     np.testing.assert_allclose(res.state.to_dense(), np.outer(spin, spin), atol=1e-5)
@@ -279,7 +280,7 @@ def test_time_dependent_coupled_against_solve_ivp() -> None:
     ref = sol.y[:, -1].reshape(x.shape)
 
     def err(method, inner, dt):
-        res = bug.integrate(y0, -1j * h, 0.6, dt, method=method, inner=inner, tol=0.0, progress=False)
+        res = bug.integrate(y0, -1j * h, 0.6, dt, method=method, inner=inner, tol=0.0)
         return np.abs(res.state.to_dense() - ref).max()
 
     # full-rank Tucker: the Galerkin step runs in complete bases, RK4 is the only error
@@ -305,7 +306,7 @@ def test_linear_callable_matches_operator(method) -> None:
         return hm.apply_dense(y, t)
 
     y0 = TTN.product([UP.astype(complex)] * 4, Tree.balanced(4)).expand(2, rng=1)
-    kw = dict(method=method, inner="rk4", substeps=2, tol=1e-10, progress=False)
+    kw = dict(method=method, inner="rk4", substeps=2, tol=1e-10)
     a = bug.integrate(y0, hm, 0.2, 0.05, **kw)
     b = bug.integrate(y0, f, 0.2, 0.05, **kw)
     np.testing.assert_allclose(b.state.to_dense(), a.state.to_dense(), atol=1e-12)
@@ -320,7 +321,7 @@ def test_nonlinear_callable_full_rank_against_solve_ivp(method) -> None:
         return y - y**3
 
     y0 = TTN.from_dense(x, Tree.tucker(3))
-    res = bug.integrate(y0, f, 0.5, 0.05, method=method, inner="rk4", substeps=2, tol=0.0, progress=False)
+    res = bug.integrate(y0, f, 0.5, 0.05, method=method, inner="rk4", substeps=2, tol=0.0)
     sol = scipy.integrate.solve_ivp(lambda t, v: v - v**3, (0.0, 0.5), x.reshape(-1), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(res.state.to_dense(), sol.y[:, -1].reshape(x.shape), atol=1e-6)
 
@@ -329,12 +330,12 @@ def test_nonlinear_callable_full_rank_against_solve_ivp(method) -> None:
 
 
 def test_parallel_executor_matches_sequential() -> None:
-    kw = dict(method="parallel", tol=1e-9, inner="krylov", progress=False)
+    kw = dict(method="parallel", tol=1e-9, inner="krylov")
     h = ising(6)
     y0 = TTN.product([UP] * 6, Tree.balanced(6))
     seq = bug.integrate(y0, -1j * h, 0.2, 0.05, **kw)
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
-        par = bug.integrate(y0, -1j * h, 0.2, 0.05, executor=ex, **kw)
+        par = bug.integrate(y0, -1j * h, 0.2, 0.05, run=Run(executor=ex), **kw)
     assert par.state.bond_dims == seq.state.bond_dims
     for a, b in zip(par.state.tensors, seq.state.tensors):
         np.testing.assert_array_equal(a, b)
@@ -354,7 +355,7 @@ def test_observables_and_every() -> None:
         return float(np.real(np.vdot(d, z0.apply_dense(d))))
 
     obs = {"z0": mag, "t": lambda t, y: t}
-    res = bug.integrate(y0, -1j * h, 1.0, 0.1, inner="krylov", tol=1e-10, observables=obs, every=3, progress=False)
+    res = bug.integrate(y0, -1j * h, 1.0, 0.1, inner="krylov", tol=1e-10, observables=obs, every=3)
     np.testing.assert_allclose(res.times, [0.0, 0.3, 0.6, 0.9, 1.0], atol=1e-12)
     assert res.bond_dims.shape == (5, 4) and res.norms.shape == (5,)
     assert res.observables["z0"].shape == (5,)
@@ -370,7 +371,7 @@ def test_observables_and_every() -> None:
     assert res.observables["z0"][0] == 1.0
     assert res.norm_drift < 1e-8
     # last step shortened to land on t_final
-    short = bug.integrate(y0, -1j * h, 0.25, 0.1, inner="krylov", progress=False)
+    short = bug.integrate(y0, -1j * h, 0.25, 0.1, inner="krylov")
     np.testing.assert_allclose(short.times, [0.0, 0.1, 0.2, 0.25], atol=1e-12)
     np.testing.assert_allclose(short.state.to_dense(), exact(h, psi0, 0.25), atol=1e-3)
 
@@ -379,13 +380,11 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path) -> None:
     h = ising(4)
     y0 = TTN.product([UP] * 4, Tree.balanced(4))
     dt = 0.0625  # binary-exact times
-    kw = dict(
-        method="adaptive", tol=1e-9, inner="krylov", progress=False, observables={"n": lambda t, y: float(y.norm())}
-    )
-    full = bug.integrate(y0, -1j * h, 10 * dt, dt, checkpoint=tmp_path / "full.h5", checkpoint_every=5, **kw)
-    first = bug.integrate(y0, -1j * h, 5 * dt, dt, checkpoint=tmp_path / "part.h5", **kw)
+    kw = dict(method="adaptive", tol=1e-9, inner="krylov", observables={"n": lambda t, y: float(y.norm())})
+    full = bug.integrate(y0, -1j * h, 10 * dt, dt, run=Run(checkpoint=tmp_path / "full.h5", checkpoint_every=5), **kw)
+    first = bug.integrate(y0, -1j * h, 5 * dt, dt, run=Run(checkpoint=tmp_path / "part.h5"), **kw)
     assert first.steps == 5
-    rest = bug.integrate(y0, -1j * h, 10 * dt, dt, resume=tmp_path / "part.h5", **kw)
+    rest = bug.integrate(y0, -1j * h, 10 * dt, dt, run=Run(checkpoint=tmp_path / "part.h5", resume=True), **kw)
     assert rest.steps == 5
     np.testing.assert_array_equal(rest.times, full.times)
     np.testing.assert_array_equal(rest.bond_dims, full.bond_dims)
@@ -393,7 +392,7 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path) -> None:
     np.testing.assert_array_equal(rest.observables["n"], full.observables["n"])
     np.testing.assert_allclose(rest.state.to_dense(), full.state.to_dense(), atol=1e-14)
     # resuming the finished run takes no steps and returns the stored state
-    done = bug.integrate(y0, -1j * h, 10 * dt, dt, resume=tmp_path / "full.h5", **kw)
+    done = bug.integrate(y0, -1j * h, 10 * dt, dt, run=Run(checkpoint=tmp_path / "full.h5", resume=True), **kw)
     assert done.steps == 0
     np.testing.assert_array_equal(done.state.to_dense(), full.state.to_dense())
 
@@ -402,21 +401,22 @@ def test_corrupt_or_foreign_checkpoint_raises_data_error(tmp_path) -> None:
     h = ising(4)
     y0 = TTN.product([UP] * 4, Tree.balanced(4))
     path = tmp_path / "c.h5"
-    bug.integrate(y0, -1j * h, 0.2, 0.1, inner="krylov", checkpoint=path, progress=False)
+    bug.integrate(y0, -1j * h, 0.2, 0.1, inner="krylov", run=Run(checkpoint=path))
     raw = bytearray(path.read_bytes())
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"this is not an HDF5 file")
     with pytest.raises(tnkit.io.DataError):
-        bug.integrate(y0, -1j * h, 0.4, 0.1, inner="krylov", resume=bad, progress=False)
+        bug.integrate(y0, -1j * h, 0.4, 0.1, inner="krylov", run=Run(checkpoint=bad, resume=True))
     cut = tmp_path / "cut.h5"
     cut.write_bytes(bytes(raw[: len(raw) // 2]))
     with pytest.raises(tnkit.io.DataError):
-        bug.integrate(y0, -1j * h, 0.4, 0.1, inner="krylov", resume=cut, progress=False)
+        bug.integrate(y0, -1j * h, 0.4, 0.1, inner="krylov", run=Run(checkpoint=cut, resume=True))
     other = TTN.product([UP] * 4, Tree.tucker(4))
     with pytest.raises(tnkit.io.DataError, match="another tree"):
-        bug.integrate(other, -1j * h, 0.4, 0.1, inner="krylov", resume=path, progress=False)
-    with pytest.raises(tnkit.io.DataError):
-        bug.integrate(y0, -1j * h, 0.4, 0.1, inner="krylov", resume=tmp_path / "missing.h5", progress=False)
+        bug.integrate(other, -1j * h, 0.4, 0.1, inner="krylov", run=Run(checkpoint=path, resume=True))
+    # resuming from a checkpoint that does not exist yet starts afresh (and writes it)
+    fresh = bug.integrate(y0, -1j * h, 0.4, 0.1, inner="krylov", run=Run(checkpoint=tmp_path / "new.h5", resume=True))
+    assert fresh.steps == 4 and (tmp_path / "new.h5").exists()
 
 
 # ------------------------------------------------------------------ bad input
@@ -428,7 +428,7 @@ def test_bad_input() -> None:
     hm = -1j * h
 
     def go(**kw):
-        args = dict(y0=y0, rhs=hm, t_final=0.2, dt=0.1, progress=False)
+        args = dict(y0=y0, rhs=hm, t_final=0.2, dt=0.1)
         args.update(kw)
         return bug.integrate(**args)
 
@@ -478,4 +478,4 @@ def test_callable_blow_up_raises_convergence_error(kind) -> None:
         "grows": lambda t, y: 1e3 * y**5,
     }
     with np.errstate(all="ignore"), pytest.raises(ConvergenceError, match="NaN/Inf"):
-        bug.integrate(y0, funcs[kind], 1.0, 0.5, method="adaptive", progress=False)
+        bug.integrate(y0, funcs[kind], 1.0, 0.5, method="adaptive")
