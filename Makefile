@@ -8,14 +8,14 @@ STAMP  := $(VENV)/.installed
 # keep the library defaults.
 SMALL  := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: validate test test-all bench install clean
+.PHONY: validate test test-all bench install clean lint
 .PHONY: gpu-check gpu-wheels
 .PHONY: wheel-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[all,test]' -c constraints.txt
+	$(PY) -m pip install -q -e '.[all,test,lint]' -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,6 +28,17 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(SMALL) $(PY) -m pytest -q -m "slow or not slow"
+
+# `make lint`: ruff (lint and format), mypy (configured in pyproject.toml), the import-layer
+# contracts (import-linter, pyproject.toml) and the import rules import-linter cannot express.
+LINT_PATHS := tnkit physics tests validation .ci
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) .ci/import_rules.py tnkit physics
 
 $(VENV)/.bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[all,test,bench]' -c constraints.txt

@@ -22,6 +22,7 @@ from typing import Any
 
 import array_api_compat
 import numpy as np
+
 from tnkit.types import RNG, Array, Device, DType, Namespace
 
 __all__ = [
@@ -263,7 +264,7 @@ def _to_host_generic(x: Array) -> np.ndarray:
     return np.from_dlpack(x)
 
 
-def asarray_like(a: Array, like: Array, dtype: DType = None) -> Array:
+def asarray_like(a: Array, like: Array, dtype: DType | None = None) -> Array:
     """``a`` (host data) as an array of ``like``'s library, on ``like``'s device."""
     xp = namespace(like)
     return xp.asarray(a, dtype=dtype if dtype is not None else like.dtype, device=device_of(like))
@@ -283,7 +284,7 @@ def random_normal(
     shape: tuple[int, ...],
     *,
     dtype: DType,
-    device: Device = None,
+    device: Device | None = None,
     rng: RNG = None,
 ) -> Array:
     """Standard normal draws of ``dtype`` on ``device``, reproducible from ``rng``.

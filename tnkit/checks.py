@@ -27,7 +27,9 @@ def is_int(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
-def check_tensor(x: Array, fname: str, *, what: str = "tensor", min_ndim: int = 1, complex_ok: bool = True) -> Namespace:
+def check_tensor(
+    x: Array, fname: str, *, what: str = "tensor", min_ndim: int = 1, complex_ok: bool = True
+) -> Namespace:
     """Check a dense tensor argument and return its array namespace.
 
     Parameters

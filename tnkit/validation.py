@@ -1,11 +1,14 @@
 """``tnkit validate``: run the claims in ``validation/`` against their references.
 
-Each module ``validation/<name>.py`` defines ``CASE = Case(...)``: the reference it
-compares with (an exact formula, an HDF5 dataset, a peer library), the metric, the
-tolerance and a ``run(quick)`` function returning an :class:`Outcome`. The runner
-prints a table with a progress bar, writes ``results/validation.md`` and
-``results/validation.json`` (plus PNG plots from cases that draw one) and exits
-non-zero if any case fails or raises.
+Each module ``validation/<family>/<name>.py`` defines ``CASE = Case(...)``: the reference
+it compares with (an exact formula, an HDF5 dataset, a peer library), the metric, the
+tolerance and a ``run(quick)`` function returning an :class:`Outcome`. The families mirror
+the packages they validate (``linalg``, ``decompositions``, ``mps``, ``tree``, ``search``
+of tnkit; ``pde``, ``operators``, ``potentials`` of physics); :func:`case_files` lists them
+in a fixed order, family by family, and skips ``benchmarks/``, ``scripts/`` and helper
+modules whose name starts with ``_``. The runner prints a table with a progress bar,
+writes ``results/validation.md`` and ``results/validation.json`` (plus PNG plots from
+cases that draw one) and exits non-zero if any case fails or raises.
 
 The cases live in the source tree, not in the installed package: ``validation/`` of a
 tnkit checkout. :func:`validation_dir` finds it through an explicit setting (``--dir``,
@@ -39,18 +42,23 @@ __all__ = [
     "Outcome",
     "CaseResult",
     "SkipCase",
+    "case_files",
     "discover",
     "run_cases",
     "validation_dir",
     "add_parser",
     "VALIDATION_ENV",
     "NO_SUITE",
+    "NOT_CASES",
 ]
 
 VALIDATION_ENV = "TNKIT_VALIDATION_DIR"
 # Exit status of `tnkit validate` when there is nothing to run: no validation folder (a
 # wheel install outside the source tree), an unknown case name, or a folder without cases.
 NO_SUITE = 2
+# Folders of the validation tree that hold no cases: the benchmark harness and the training
+# scripts are run by hand, and importing them would only slow discovery down.
+NOT_CASES = ("benchmarks", "scripts")
 
 
 class SkipCase(Exception):
@@ -80,7 +88,7 @@ class Case:
     Parameters
     ----------
     name : str
-        Short identifier (the module name).
+        Short identifier, unique over the suite (by convention the module's file name).
     claim : str
         What is being validated, in one sentence.
     reference : str
@@ -130,7 +138,7 @@ def validation_dir() -> Path:
 
     Examples
     --------
-    >>> (validation_dir() / "svd_eckart_young.py").is_file()
+    >>> (validation_dir() / "linalg" / "svd_eckart_young.py").is_file()
     True
     """
     env = os.environ.get(VALIDATION_ENV)
@@ -156,8 +164,36 @@ def _load_module(path: Path) -> Any:
     return module
 
 
+def case_files(directory: Path) -> list[Path]:
+    """The case modules under ``directory``, family by family.
+
+    Every ``*.py`` at any depth, except those inside :data:`NOT_CASES` and those whose name,
+    or the name of a folder on the way, starts with ``_`` or ``.`` (shared helpers such as
+    ``potentials/_potentials.py``, caches). Sorted by the path below ``directory``, so the
+    order is that of the family folders, then of the file names within each: the order in
+    which ``tnkit validate`` runs and reports them.
+
+    Examples
+    --------
+    >>> [path.name for path in case_files(validation_dir() / "linalg")]
+    ['heisenberg_lanczos.py', 'svd_eckart_young.py']
+    >>> sorted({path.parent.name for path in case_files(validation_dir())})[:3]
+    ['decompositions', 'linalg', 'mps']
+    """
+    files = []
+    for path in directory.rglob("*.py"):
+        parts = path.relative_to(directory).parts
+        if any(part in NOT_CASES for part in parts[:-1]) or any(part.startswith(("_", ".")) for part in parts):
+            continue
+        files.append(path)
+    return sorted(files, key=lambda path: path.relative_to(directory).parts)
+
+
 def discover(directory: Path | None = None, names: Sequence[str] = ()) -> list[Case]:
-    """Cases defined in ``directory`` (``CASE`` in each ``*.py`` not starting with ``_``).
+    """Cases defined in ``directory``: ``CASE`` in each module of :func:`case_files`.
+
+    Without ``names``, every case in the order of :func:`case_files` (family, then file
+    name); with ``names``, those cases in the order given.
 
     Raises
     ------
@@ -165,18 +201,22 @@ def discover(directory: Path | None = None, names: Sequence[str] = ()) -> list[C
         If the directory does not exist.
     KeyError
         If a requested name is not among the cases found.
+    ValueError
+        If two modules define cases of the same name (names key the reports, so they must
+        be unique over all families).
     """
     directory = Path(directory) if directory is not None else validation_dir()
     if not directory.is_dir():
         raise FileNotFoundError(f"validation directory not found: {directory} (set --dir or {VALIDATION_ENV})")
     cases: dict[str, Case] = {}
-    for path in sorted(directory.glob("*.py")):
-        if path.name.startswith("_"):
+    origins: dict[str, Path] = {}
+    for path in case_files(directory):
+        case = getattr(_load_module(path), "CASE", None)
+        if not isinstance(case, Case):
             continue
-        module = _load_module(path)
-        case = getattr(module, "CASE", None)
-        if isinstance(case, Case):
-            cases[case.name] = case
+        if case.name in cases:
+            raise ValueError(f"validation case {case.name!r} is defined twice: in {origins[case.name]} and {path}")
+        cases[case.name], origins[case.name] = case, path
     if names:
         unknown = [n for n in names if n not in cases]
         if unknown:
@@ -363,8 +403,8 @@ def add_parser(subparsers: Any) -> None:
         "--dir",
         type=Path,
         default=None,
-        help=f"directory of validation modules (default: ${VALIDATION_ENV}, the source checkout's validation/, "
-        "or ./validation)",
+        help=f"directory of validation modules, searched recursively (default: ${VALIDATION_ENV}, "
+        "the source checkout's validation/, or ./validation)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_validate)

@@ -45,6 +45,7 @@ from physics.pde import Burgers1D, Darcy2D, GaussianRandomField, Helmholtz2D, Na
 from tnkit.backend import asarray_like, namespace, to_host
 from tnkit.io import ChunkedWriter, register_schema
 from tnkit.run import progress as progress_report
+from tnkit.types import Array, Namespace
 
 __all__ = ["DATASETS", "DatasetSpec", "generate", "resolve_parameters"]
 
@@ -59,7 +60,7 @@ class DatasetSpec:
     defaults: dict[str, Any]
     check: Callable[[dict[str, Any]], None]
     arrays: Callable[[dict[str, Any]], dict[str, tuple[tuple[int, ...], str]]]
-    block: Callable[[dict[str, Any], int, int, Any], dict[str, Any]]
+    block: Callable[[dict[str, Any], int, int, Array], dict[str, Array]]
     summary: str
 
     @property
@@ -70,11 +71,12 @@ class DatasetSpec:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _like(backend: str) -> Any:
+def _like(backend: str) -> Array:
     """A float64 scalar array of ``backend``'s library on its device."""
     if backend == "numpy":
-        import array_api_compat.numpy as xp
+        import array_api_compat.numpy
 
+        xp: Namespace = array_api_compat.numpy  # its stubs do not declare the array API functions
         return xp.zeros(1)
     if backend in ("torch", "torch-cuda"):
         try:
@@ -91,13 +93,13 @@ def _like(backend: str) -> Any:
     return cupy.zeros(1)
 
 
-def _noise(seed: int, start: int, count: int, shape: tuple[int, ...], like: Any) -> Any:
+def _noise(seed: int, start: int, count: int, shape: tuple[int, ...], like: Array) -> Array:
     """White noise of samples ``start .. start + count``, one generator per sample index."""
     host = np.stack([np.random.default_rng([seed, i]).standard_normal(shape) for i in range(start, start + count)])
     return asarray_like(host, like)
 
 
-def _host(x: Any, dtype: str) -> np.ndarray:
+def _host(x: Array, dtype: str) -> np.ndarray:
     return np.asarray(to_host(x), dtype=dtype)
 
 
@@ -170,13 +172,13 @@ def _square_arrays(p: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
     return {"a": (shape, p["dtype"]), "u": (shape, p["dtype"])}
 
 
-def _neumann_fields(p: dict[str, Any], n: int, start: int, count: int, like: Any) -> Any:
+def _neumann_fields(p: dict[str, Any], n: int, start: int, count: int, like: Array) -> Array:
     """The Neumann GRF (alpha, tau, modes of ``p``) of samples ``start .. start + count``."""
     grf = GaussianRandomField(n, alpha=p["alpha"], tau=p["tau"], bc="neumann", modes=p.get("modes"))
     return grf.transform(_noise(p["seed"], start, count, (n, n), like))
 
 
-def _darcy_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
+def _darcy_block(p: dict[str, Any], start: int, count: int, like: Array) -> dict[str, Array]:
     n = p["solve_resolution"]
     field = _neumann_fields(p, n, start, count, like)
     xp = namespace(field)
@@ -197,7 +199,7 @@ def _ns_check(p: dict[str, Any]) -> None:
     nu = _num(p, "nu", allow_zero=True)
     if p["T"] is None and nu not in _NS_T:
         raise ValueError(f"T has no FNO default for nu = {nu:g} (only for {sorted(_NS_T)}); pass T")
-    t_end = _NS_T.get(nu) if p["T"] is None else _num(p, "T")
+    t_end = _NS_T[nu] if p["T"] is None else _num(p, "T")  # nu in _NS_T: checked above
     record, dt = _num(p, "record"), _num(p, "dt")
     if (
         abs(round(t_end / record) * record - t_end) > 1e-9 * t_end
@@ -226,7 +228,7 @@ def _ns_arrays(p: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
     return {"a": ((p["samples"], s, s), p["dtype"]), "u": ((p["samples"], k, s, s), p["dtype"])}
 
 
-def _ns_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
+def _ns_block(p: dict[str, Any], start: int, count: int, like: Array) -> dict[str, Array]:
     n = p["solve_resolution"]
     grf = GaussianRandomField(
         n, alpha=p["alpha"], tau=p["tau"], sigma=p["sigma"], normalization="fno", modes=p.get("modes")
@@ -235,6 +237,7 @@ def _ns_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str,
     ns = NavierStokes2D(n, p["nu"], forcing=fno_forcing, dt=p["dt"], method=p["method"])
     times = _ns_times(p)
     _, traj = ns.solve(w0, float(times[-1]), snapshots=len(times))
+    assert traj is not None  # snapshots >= 1
     r = _subsample_step(p, nodes=False)
     return {"a": _host(w0[:, ::r, ::r], p["dtype"]), "u": _host(traj[:, :, ::r, ::r], p["dtype"])}
 
@@ -258,7 +261,7 @@ def _burgers_arrays(p: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]
     return {"a": (shape, p["dtype"]), "u": (shape, p["dtype"])}
 
 
-def _burgers_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
+def _burgers_block(p: dict[str, Any], start: int, count: int, like: Array) -> dict[str, Array]:
     n = p["solve_resolution"]
     grf = GaussianRandomField(n, dim=1, alpha=p["alpha"], tau=p["tau"], sigma=p["sigma"], modes=p.get("modes"))
     u0 = grf.transform(_noise(p["seed"], start, count, (n,), like))
@@ -280,7 +283,7 @@ def _elliptic_check(p: dict[str, Any]) -> None:
     _modes_fit(p, p["resolution"], "neumann")
 
 
-def _elliptic_block(p: dict[str, Any], start: int, count: int, like: Any) -> dict[str, Any]:
+def _elliptic_block(p: dict[str, Any], start: int, count: int, like: Array) -> dict[str, Array]:
     n = p["resolution"]
     f = _neumann_fields(p, n, start, count, like)
     solver = Helmholtz2D(n, p["k"]) if "k" in p else Poisson2D(n)

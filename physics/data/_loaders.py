@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 from tnkit import io
+from tnkit.types import Array, Device
 
 __all__ = ["GaussianNormalizer", "UnitGaussianNormalizer", "load_arrays", "torch_dataset"]
 
 
-def load_arrays(source: str | Path, *, like: Any = None) -> dict[str, Any]:
+def load_arrays(source: str | Path, *, like: Array | None = None) -> dict[str, Array]:
     """The arrays of a dataset file: ``a`` (inputs), ``u`` (outputs) and any stored
     attributes (``times`` for Navier-Stokes). ``source`` is a path or the name of a
     dataset in ``datasets/manifest.toml`` (verified against its sha256 first).
@@ -45,18 +46,18 @@ class UnitGaussianNormalizer:
     (True, True)
     """
 
-    def __init__(self, x: Any, eps: float = 1e-5) -> None:
+    def __init__(self, x: Array, eps: float = 1e-5) -> None:
         self.mean = x.mean(0)
         self.std = x.std(0)
         self.eps = float(eps)
 
-    def encode(self, x: Any) -> Any:
+    def encode(self, x: Array) -> Array:
         return (x - self.mean) / (self.std + self.eps)
 
-    def decode(self, x: Any) -> Any:
+    def decode(self, x: Array) -> Array:
         return x * (self.std + self.eps) + self.mean
 
-    def to(self, device: Any) -> "UnitGaussianNormalizer":
+    def to(self, device: Device) -> "UnitGaussianNormalizer":
         """Move torch statistics to ``device`` (no-op for NumPy)."""
         if hasattr(self.mean, "to"):
             self.mean, self.std = self.mean.to(device), self.std.to(device)
@@ -66,20 +67,20 @@ class UnitGaussianNormalizer:
 class GaussianNormalizer(UnitGaussianNormalizer):
     """Standardisation by one global mean and standard deviation."""
 
-    def __init__(self, x: Any, eps: float = 1e-5) -> None:
+    def __init__(self, x: Array, eps: float = 1e-5) -> None:
         self.mean = x.mean()
         self.std = x.std()
         self.eps = float(eps)
 
 
 def torch_dataset(
-    source: Any,
+    source: str | Path | dict[str, Array],
     *,
     n: int | None = None,
     start: int = 0,
     normalize: str | None = "unit_gaussian",
-    x_normalizer: Any = None,
-    y_normalizer: Any = None,
+    x_normalizer: UnitGaussianNormalizer | None = None,
+    y_normalizer: UnitGaussianNormalizer | None = None,
     dtype: str = "float32",
 ) -> Any:
     """A ``torch.utils.data.Dataset`` of ``(x, y)`` pairs from a dataset file or name (or a
@@ -110,5 +111,6 @@ def torch_dataset(
         y_normalizer = y_normalizer or kind(y)
         x = x_normalizer.encode(x)
     ds = torch.utils.data.TensorDataset(x, y)
-    ds.x_normalizer, ds.y_normalizer = x_normalizer, y_normalizer
+    # Attributes of this dataset instance (see above), which torch's class does not declare.
+    ds.x_normalizer, ds.y_normalizer = x_normalizer, y_normalizer  # type: ignore[attr-defined]
     return ds

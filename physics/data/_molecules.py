@@ -93,7 +93,9 @@ def _frame_indices(frames: int | slice | Sequence[int] | None, total: int) -> li
         return list(range(total))
     if isinstance(frames, slice):
         return list(range(total))[frames]
-    if isinstance(frames, (int, np.integer)) and not isinstance(frames, bool):
+    if isinstance(frames, bool):  # an int to Python, but never meant as a frame number
+        raise TypeError(f"to_extxyz: frames must be an int, a slice, a sequence of int or None, got {frames!r}")
+    if isinstance(frames, (int, np.integer)):
         picked = [int(frames)]
     else:
         picked = [int(i) for i in frames]

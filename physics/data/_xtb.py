@@ -195,16 +195,16 @@ def _embed(smiles: str) -> tuple[np.ndarray, np.ndarray]:
     """Atomic numbers and positions (Å) of the lowest-MMFF94 of a few ETKDG conformers."""
     try:
         from rdkit import Chem
-        from rdkit.Chem import AllChem
+        from rdkit.Chem import rdDistGeom, rdForceFieldHelpers  # what AllChem re-exports, with stubs
     except ImportError:
         raise ImportError("embedding a SMILES needs rdkit (pip install 'tnkit[chem]')") from None
     mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
-    options = AllChem.ETKDGv3()
-    options.randomSeed = EMBED_SEED
-    ids = list(AllChem.EmbedMultipleConfs(mol, numConfs=EMBED_CONFORMERS, params=options))
+    options = rdDistGeom.ETKDGv3()
+    options.randomSeed = EMBED_SEED  # type: ignore[assignment]  # RDKit's stub types this int as EmbedParameters
+    ids = list(rdDistGeom.EmbedMultipleConfs(mol, numConfs=EMBED_CONFORMERS, params=options))
     if not ids:
         raise RuntimeError(f"RDKit could not embed {smiles!r}")
-    energies = [energy for _, energy in AllChem.MMFFOptimizeMoleculeConfs(mol, maxIters=2000, numThreads=1)]
+    energies = [energy for _, energy in rdForceFieldHelpers.MMFFOptimizeMoleculeConfs(mol, maxIters=2000, numThreads=1)]
     best = ids[int(np.argmin(energies))]
     numbers = np.array([atom.GetAtomicNum() for atom in mol.GetAtoms()], dtype=np.int64)
     return numbers, np.array(mol.GetConformer(best).GetPositions(), dtype=np.float64)

@@ -22,9 +22,8 @@ References
 
 from __future__ import annotations
 
-from typing import Any
-
 from tnkit.backend import device_of, namespace
+from tnkit.types import Array, Namespace
 
 __all__ = [
     "decompose",
@@ -39,21 +38,21 @@ __all__ = [
 ]
 
 
-def _check_matrix(X: Any, name: str) -> None:
+def _check_matrix(X: Array, name: str) -> None:
     if tuple(X.shape[-2:]) != (3, 3):
         raise ValueError(f"{name}: expected a tensor of shape (..., 3, 3), got {tuple(X.shape)}")
 
 
-def _check_vector(v: Any, name: str) -> None:
+def _check_vector(v: Array, name: str) -> None:
     if len(v.shape) < 1 or v.shape[-1] != 3:
         raise ValueError(f"{name}: expected vectors of shape (..., 3), got {tuple(v.shape)}")
 
 
-def _identity(xp: Any, like: Any) -> Any:
+def _identity(xp: Namespace, like: Array) -> Array:
     return xp.eye(3, dtype=like.dtype, device=device_of(like))
 
 
-def trace(X: Any) -> Any:
+def trace(X: Array) -> Array:
     """Trace of the last two axes.
 
     Parameters
@@ -74,7 +73,7 @@ def trace(X: Any) -> Any:
     return namespace(X).linalg.trace(X)
 
 
-def decompose(X: Any) -> tuple[Any, Any, Any]:
+def decompose(X: Array) -> tuple[Array, Array, Array]:
     """Split rank-2 tensors into isotropic, antisymmetric and symmetric traceless parts.
 
     Parameters
@@ -120,7 +119,7 @@ def decompose(X: Any) -> tuple[Any, Any, Any]:
     return iso, (X - XT) / 2, (X + XT) / 2 - iso
 
 
-def skew(v: Any) -> Any:
+def skew(v: Array) -> Array:
     """Skew-symmetric matrix of a vector: ``skew(v) @ u == cross(v, u)``.
 
     The convention is the usual cross-product matrix::
@@ -163,7 +162,7 @@ def skew(v: Any) -> Any:
     return xp.stack(rows, axis=-2)
 
 
-def vector_from_skew(X: Any) -> Any:
+def vector_from_skew(X: Array) -> Array:
     """The vector ``v`` with ``skew(v)`` equal to the antisymmetric part of ``X``.
 
     Inverse of :func:`skew` on antisymmetric matrices: ``v = ((X_zy - X_yz) / 2,
@@ -191,7 +190,7 @@ def vector_from_skew(X: Any) -> Any:
     )
 
 
-def symmetric_traceless(v: Any, *, normalize: bool = False) -> Any:
+def symmetric_traceless(v: Array, *, normalize: bool = False) -> Array:
     """Symmetric traceless outer product ``v v^T - |v|^2 / 3 * Id``.
 
     Parameters
@@ -227,7 +226,7 @@ def symmetric_traceless(v: Any, *, normalize: bool = False) -> Any:
     return outer - (sq / 3)[..., None, None] * _identity(xp, v)
 
 
-def frobenius_inner(X: Any, Y: Any) -> Any:
+def frobenius_inner(X: Array, Y: Array) -> Array:
     """Frobenius inner product ``sum_ij X_ij Y_ij`` over the last two axes.
 
     Parameters
@@ -252,7 +251,7 @@ def frobenius_inner(X: Any, Y: Any) -> Any:
     return xp.sum(X * Y, axis=(-2, -1))
 
 
-def tensor_norm(X: Any) -> Any:
+def tensor_norm(X: Array) -> Array:
     """Squared Frobenius norm ``sum_ij X_ij^2`` (TensorNet's ``tensor_norm``).
 
     The square is smooth everywhere, unlike :func:`frobenius_norm`, whose gradient is
@@ -275,7 +274,7 @@ def tensor_norm(X: Any) -> Any:
     return frobenius_inner(X, X)
 
 
-def frobenius_norm(X: Any) -> Any:
+def frobenius_norm(X: Array) -> Array:
     """Frobenius norm ``sqrt(sum_ij X_ij^2)``.
 
     Parameters
@@ -295,7 +294,7 @@ def frobenius_norm(X: Any) -> Any:
     return namespace(X).sqrt(tensor_norm(X))
 
 
-def invariants(X: Any) -> tuple[Any, Any, Any, Any]:
+def invariants(X: Array) -> tuple[Array, Array, Array, Array]:
     """Rotation invariants of rank-2 tensors: the trace and the squared norms of the parts.
 
     All four are unchanged by ``X -> R X R^T`` for any orthogonal ``R`` (reflections

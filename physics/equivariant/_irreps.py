@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from tnkit.backend import namespace
+from tnkit.types import Array, Device
 
 __all__ = [
     "RANK2_IRREPS",
@@ -57,7 +58,7 @@ _R3 = math.sqrt(3.0)
 _R6 = math.sqrt(6.0)
 
 
-def rank2_to_irreps(X: Any) -> Any:
+def rank2_to_irreps(X: Array) -> Array:
     """Coefficients of rank-2 tensors in the orthonormal ``0e + 1e + 2e`` basis.
 
     Parameters
@@ -106,7 +107,7 @@ def rank2_to_irreps(X: Any) -> Any:
     return xp.stack(coefficients, axis=-1)
 
 
-def irreps_to_rank2(c: Any) -> Any:
+def irreps_to_rank2(c: Array) -> Array:
     """Rank-2 tensors from their ``0e + 1e + 2e`` coefficients (inverse of :func:`rank2_to_irreps`).
 
     Parameters
@@ -144,7 +145,7 @@ def irreps_to_rank2(c: Any) -> Any:
     return xp.stack([xp.stack(row, axis=-1) for row in rows], axis=-2)
 
 
-def rank2_change_of_basis(*, dtype: torch.dtype = torch.float64, device: Any = None) -> torch.Tensor:
+def rank2_change_of_basis(*, dtype: torch.dtype = torch.float64, device: Device | None = None) -> torch.Tensor:
     """The basis matrices ``Q_k`` of :func:`rank2_to_irreps`, shape ``(9, 3, 3)``.
 
     ``rank2_to_irreps(X)[k] == sum_ij Q[k, i, j] X[i, j]``; the rows of ``Q.reshape(9, 9)``
@@ -239,7 +240,7 @@ def random_rotation(
     n: int | None = None,
     *,
     dtype: torch.dtype = torch.float64,
-    device: Any = None,
+    device: Device | None = None,
     generator: torch.Generator | int | None = None,
 ) -> torch.Tensor:
     """Rotation matrices drawn uniformly (Haar measure) from SO(3).
@@ -295,7 +296,7 @@ def random_orthogonal(
     *,
     proper: bool = False,
     dtype: torch.dtype = torch.float64,
-    device: Any = None,
+    device: Device | None = None,
     generator: torch.Generator | int | None = None,
 ) -> torch.Tensor:
     """Orthogonal matrices drawn uniformly from O(3) (or SO(3) when ``proper``).

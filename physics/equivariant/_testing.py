@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import torch
 
 from physics.equivariant._irreps import _as_generator, random_rotation
+from tnkit.types import Array
 
 __all__ = [
     "KINDS",
@@ -417,7 +418,7 @@ def _scale(out: torch.Tensor) -> float:
 
 def _trials(
     fn: Callable[..., Any],
-    numbers: Any,
+    numbers: Array,
     positions: torch.Tensor,
     kinds: str | Sequence[str],
     cell: torch.Tensor | None,

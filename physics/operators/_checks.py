@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from tnkit.types import Array
 
 __all__ = ["check_input", "check_finite"]
 
 
-def check_input(x: Any, in_channels: int, dims: int, name: str) -> None:
+def check_input(x: Array, in_channels: int, dims: int, name: str) -> None:
     """Raise if ``x`` is not a real tensor of shape ``(batch, in_channels, *spatial)``
     with ``dims`` spatial axes.
 
@@ -37,7 +37,7 @@ def check_input(x: Any, in_channels: int, dims: int, name: str) -> None:
         )
 
 
-def check_finite(x: Any, what: str) -> None:
+def check_finite(x: Array, what: str) -> None:
     """Raise ``ValueError`` naming ``what`` if ``x`` holds NaN or Inf."""
     import torch
 

@@ -115,6 +115,12 @@ class NormalizedOperator(nn.Module):
     only on the training grid (another grid raises ``ValueError``).
     """
 
+    # Buffers registered in __init__; declared so that they read as tensors, not modules.
+    x_mean: torch.Tensor
+    x_std: torch.Tensor
+    y_mean: torch.Tensor
+    y_std: torch.Tensor
+
     def __init__(
         self,
         model: nn.Module,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tnkit import backend
+from tnkit.types import Array, Namespace
 
 __all__ = ["check_grid", "etdrk4_coefficients", "real_float", "to_device", "wavenumbers"]
 
@@ -56,7 +57,7 @@ def dealias_mask(n: int, dims: int) -> np.ndarray:
     return keep.astype(np.float64)
 
 
-def real_float(x: Any, name: str, what: str, trailing: tuple[int, ...]) -> Any:
+def real_float(x: Array, name: str, what: str, trailing: tuple[int, ...]) -> Namespace:
     """Check a real floating state whose last axes are ``trailing``; return its namespace."""
     try:
         xp = backend.namespace(x)
@@ -70,11 +71,12 @@ def real_float(x: Any, name: str, what: str, trailing: tuple[int, ...]) -> Any:
     return xp
 
 
-def to_device(host: np.ndarray, like: Any, *, complex_: bool = False) -> Any:
+def to_device(host: np.ndarray, like: Array, *, complex_: bool = False) -> Array:
     """``host`` on ``like``'s library and device, in ``like``'s real precision (or the
     matching complex one)."""
     xp = backend.namespace(like)
     single = like.dtype == xp.float32
+    npdt: type[np.inexact[Any]]
     if complex_:
         dt, npdt = (xp.complex64, np.complex64) if single else (xp.complex128, np.complex128)
     else:

@@ -24,12 +24,12 @@ library and device) and transformed on the target device.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from physics.pde import _spectral as sp
 from tnkit import backend
+from tnkit.types import RNG, Array
 
 __all__ = ["GaussianRandomField"]
 
@@ -158,7 +158,7 @@ class GaussianRandomField:
         return b
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, num: int = 1, *, rng: Any = None, like: Any = None, dtype: str | None = None) -> Any:
+    def sample(self, num: int = 1, *, rng: RNG = None, like: Array | None = None, dtype: str | None = None) -> Array:
         """``num`` fields, shape ``(num,) + (n,) * dim``, in ``like``'s library and device
         (NumPy by default) and ``dtype`` (default ``like``'s, else float64)."""
         if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
@@ -178,7 +178,7 @@ class GaussianRandomField:
             raise ValueError(f"{self.name}: dtype must be 'float32' or 'float64', got {dt!r}")
         return self.transform(backend.random_normal(xp, shape, dtype=getattr(xp, dt), device=dev, rng=gen))
 
-    def transform(self, noise: Any) -> Any:
+    def transform(self, noise: Array) -> Array:
         """Fields from white noise ``noise`` (standard normal, shape ``(num, n, ..., n)``,
         any library/device, float32 or float64): what :meth:`sample` applies to its
         host draws. Lets callers draw each sample from its own generator (e.g. one per
@@ -200,7 +200,7 @@ class GaussianRandomField:
             out = xp.moveaxis(xp.tensordot(out, b, axes=([a], [1])), -1, a)
         return out
 
-    def coefficients(self, u: Any) -> Any:
+    def coefficients(self, u: Array) -> Array:
         """The KL coefficients ``sqrt(lambda_k) xi_k`` of fields ``u`` (same layout as
         :meth:`eigenvalues`; complex for periodic), e.g. to check the spectrum."""
         xp = sp.real_float(u, self.name, "the fields", (self.n,) * self.dim)

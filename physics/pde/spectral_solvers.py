@@ -32,18 +32,24 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, TypeAlias, cast
 
 import numpy as np
 
 from physics.pde import _spectral as sp
 from tnkit import backend
 from tnkit.run import progress as progress_report
+from tnkit.types import Array, Namespace
 
 __all__ = ["Burgers1D", "NavierStokes2D", "fno_forcing"]
 
 METHODS = ("cn-heun", "cn-euler", "etdrk4")
 _NUMPY_FFT_OUT = np.lib.NumpyVersion(np.__version__) >= "2.0.0"  # numpy.fft functions take out=
+
+# The spectral multipliers for one library, device and dtype by name, and (NumPy only) the
+# workspace buffers of each state shape and thread under the key ("ws", shape, thread id).
+_Ops: TypeAlias = dict[str | tuple[str, tuple[int, ...], int], Any]
+_Workspace: TypeAlias = dict[str, list[np.ndarray]]
 
 
 def fno_forcing(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -56,6 +62,8 @@ class _Periodic:
 
     dims: int
     name: str
+    # Only solvers with a NumPy workspace path define it (``_workspace`` checks hasattr).
+    _nonlinear_ws: Callable[[Array, _Ops, _Workspace, Array], Array]
 
     def __init__(self, n: int, nu: float, length: float, dt: float, method: str, dealias: bool, max_cfl: float) -> None:
         self.n = sp.check_grid(n, self.name)
@@ -69,10 +77,10 @@ class _Periodic:
         self.dealias = bool(dealias)
         self.dx = self.length / self.n
         self._k = sp.wavenumbers(self.n, self.dims, self.length)
-        k2 = sum(k**2 for k in self._k)
+        k2 = cast(np.ndarray, sum(k**2 for k in self._k))  # a sum of arrays
         self._lin = -self.nu * k2
         self._mask = sp.dealias_mask(self.n, self.dims) if self.dealias else np.ones_like(k2)
-        self._cache: dict[Any, dict[str, Any]] = {}
+        self._cache: dict[tuple[str, str, str], _Ops] = {}
 
     # ------------------------------------------------------------------ host-side set-up
     @property
@@ -81,7 +89,7 @@ class _Periodic:
         x = np.arange(self.n) * self.dx
         return tuple(np.meshgrid(*([x] * self.dims), indexing="ij"))
 
-    def _ops(self, w: Any) -> dict[str, Any]:
+    def _ops(self, w: Array) -> _Ops:
         """Device copies of the spectral multipliers for ``w``'s library/device/dtype."""
         xp = backend.namespace(w)
         key = (backend.library_name(xp), str(backend.device_of(w)), str(w.dtype))
@@ -100,23 +108,23 @@ class _Periodic:
             self._cache = {key: ops}  # one library at a time is the common case
         return ops
 
-    def _extra_ops(self, w: Any) -> dict[str, Any]:
+    def _extra_ops(self, w: Array) -> _Ops:
         return {}
 
     # ------------------------------------------------------------------ stepping
     def _axes(self) -> tuple[int, ...]:
         return tuple(range(-self.dims, 0))
 
-    def _fft(self, xp: Any, u: Any) -> Any:
+    def _fft(self, xp: Namespace, u: Array) -> Array:
         return xp.fft.rfftn(u, axes=self._axes())
 
-    def _ifft(self, xp: Any, uh: Any) -> Any:
+    def _ifft(self, xp: Namespace, uh: Array) -> Array:
         return xp.fft.irfftn(uh, s=(self.n,) * self.dims, axes=self._axes())
 
-    def _nonlinear(self, xp: Any, wh: Any, ops: dict[str, Any]) -> Any:
+    def _nonlinear(self, xp: Namespace, wh: Array, ops: _Ops) -> Array:
         raise NotImplementedError
 
-    def _step_hat(self, xp: Any, wh: Any, ops: dict[str, Any]) -> Any:
+    def _step_hat(self, xp: Namespace, wh: Array, ops: _Ops) -> Array:
         ws = self._workspace(xp, wh, ops)
         if ws is not None:
             return self._step_hat_ws(wh, ops, ws)
@@ -150,7 +158,7 @@ class _Periodic:
     # allocator's page faults on large temporaries, which otherwise cost as much as the
     # FFTs themselves (NS at 256^2: 2.4 ms a step instead of 5.3 ms). torch gains nothing
     # from it on the CPU (measured) and has a caching allocator on CUDA.
-    def _workspace(self, xp: Any, wh: Any, ops: dict[str, Any]) -> dict[str, Any] | None:
+    def _workspace(self, xp: Namespace, wh: Array, ops: _Ops) -> _Workspace | None:
         if (
             self.method == "etdrk4"
             or not hasattr(self, "_nonlinear_ws")
@@ -169,7 +177,7 @@ class _Periodic:
             ops[key] = ws
         return ws
 
-    def _step_hat_ws(self, wh: Any, ops: dict[str, Any], ws: dict[str, Any]) -> Any:
+    def _step_hat_ws(self, wh: Array, ops: _Ops, ws: _Workspace) -> Array:
         """The Crank-Nicolson steps of :meth:`_step_hat` in workspace buffers. The result
         is one of two alternating buffers, never ``wh`` itself, so ``wh = step(wh)`` loops
         are safe; it is overwritten two calls later."""
@@ -189,10 +197,10 @@ class _Periodic:
         dst += decayed
         return dst
 
-    def _check_state(self, w: Any, what: str) -> Any:
+    def _check_state(self, w: Array, what: str) -> Namespace:
         return sp.real_float(w, self.name, what, (self.n,) * self.dims)
 
-    def _check_cfl(self, xp: Any, w: Any, t: float) -> None:
+    def _check_cfl(self, xp: Namespace, w: Array, t: float) -> None:
         speed = self.max_speed(w)
         if not math.isfinite(speed):
             raise FloatingPointError(
@@ -206,7 +214,7 @@ class _Periodic:
                 f"max_cfl = {self.max_cfl:g}; lower dt to <= {self.max_cfl * self.dx / speed:.3g}"
             )
 
-    def max_speed(self, w: Any) -> float:
+    def max_speed(self, w: Array) -> float:
         """Sum over directions of the largest absolute velocity component (CFL speed)."""
         raise NotImplementedError
 
@@ -217,7 +225,7 @@ class _Periodic:
             raise ValueError(f"{self.name}: {what} = {t:g} is not a whole number of steps dt = {self.dt:g}")
         return int(steps)
 
-    def step(self, w: Any, steps: int = 1) -> Any:
+    def step(self, w: Array, steps: int = 1) -> Array:
         """Advance the state (trailing grid axes, any batch axes first) by ``steps`` steps."""
         xp = self._check_state(w, "the state")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
@@ -230,13 +238,13 @@ class _Periodic:
 
     def solve(
         self,
-        w0: Any,
+        w0: Array,
         t_final: float,
         *,
         snapshots: int = 0,
         progress: bool | None = None,
-        callback: Callable[[float, Any], None] | None = None,
-    ) -> tuple[Any, Any]:
+        callback: Callable[[float, Array], None] | None = None,
+    ) -> tuple[Array, Array | None]:
         """Integrate from ``w0`` to ``t_final``.
 
         ``snapshots`` equally spaced states after the start (the last at ``t_final``) are
@@ -357,7 +365,7 @@ class NavierStokes2D(_Periodic):
         inv[k2 > 0] = 1 / k2[k2 > 0]
         self._inv_lap = inv  # psi_hat = omega_hat / |k|^2 (zero mean)
 
-    def _extra_ops(self, w: Any) -> dict[str, Any]:
+    def _extra_ops(self, w: Array) -> _Ops:
         kx, ky = self._k
         return {
             "ikx": sp.to_device(1j * kx, w, complex_=True),
@@ -368,7 +376,7 @@ class NavierStokes2D(_Periodic):
             "neg_mask": sp.to_device(-self._mask, w),
         }
 
-    def _nonlinear(self, xp: Any, wh: Any, ops: dict[str, Any]) -> Any:
+    def _nonlinear(self, xp: Namespace, wh: Array, ops: _Ops) -> Array:
         u = self._ifft(xp, ops["u_op"] * wh)
         v = self._ifft(xp, ops["v_op"] * wh)
         wx = self._ifft(xp, ops["ikx"] * wh)
@@ -381,7 +389,7 @@ class NavierStokes2D(_Periodic):
         out += ops["f_hat"]
         return out
 
-    def _nonlinear_ws(self, wh: Any, ops: dict[str, Any], ws: dict[str, Any], out: Any) -> Any:
+    def _nonlinear_ws(self, wh: Array, ops: _Ops, ws: _Workspace, out: Array) -> Array:
         """:meth:`_nonlinear` into ``out`` through the workspace buffers."""
         u, v, wx, wy = ws["real"]
         tmp = ws["cplx"][0]
@@ -396,7 +404,7 @@ class NavierStokes2D(_Periodic):
         out += ops["f_hat"]
         return out
 
-    def velocity(self, w: Any) -> tuple[Any, Any]:
+    def velocity(self, w: Array) -> tuple[Array, Array]:
         """The velocity ``(u, v)`` of vorticity ``w`` (same shapes)."""
         xp = self._check_state(w, "the vorticity")
         ops = self._ops(w)
@@ -406,18 +414,18 @@ class NavierStokes2D(_Periodic):
             xp.astype(self._ifft(xp, ops["v_op"] * wh), w.dtype),
         )
 
-    def max_speed(self, w: Any) -> float:
+    def max_speed(self, w: Array) -> float:
         xp = backend.namespace(w)
         u, v = self.velocity(w)
         return float(backend.to_host(xp.max(xp.abs(u)) + xp.max(xp.abs(v))))
 
-    def energy(self, w: Any) -> Any:
+    def energy(self, w: Array) -> Array:
         """Kinetic energy ``1/2 int |u|^2`` per sample (shape of the batch axes)."""
         xp = backend.namespace(w)
         u, v = self.velocity(w)
         return 0.5 * xp.mean(u * u + v * v, axis=(-2, -1)) * self.length**2
 
-    def enstrophy(self, w: Any) -> Any:
+    def enstrophy(self, w: Array) -> Array:
         """Enstrophy ``1/2 int omega^2`` per sample."""
         xp = self._check_state(w, "the vorticity")
         return 0.5 * xp.mean(w * w, axis=(-2, -1)) * self.length**2
@@ -479,14 +487,14 @@ class Burgers1D(_Periodic):
     def grid(self) -> tuple[np.ndarray, ...]:
         return (self.x0 + np.arange(self.n) * self.dx,)
 
-    def _extra_ops(self, w: Any) -> dict[str, Any]:
+    def _extra_ops(self, w: Array) -> _Ops:
         (k,) = self._k
         return {"half_ik": sp.to_device(0.5j * k, w, complex_=True)}
 
-    def _nonlinear(self, xp: Any, uh: Any, ops: dict[str, Any]) -> Any:
+    def _nonlinear(self, xp: Namespace, uh: Array, ops: _Ops) -> Array:
         u = self._ifft(xp, uh)
         return -ops["half_ik"] * self._fft(xp, u * u) * ops["mask"]
 
-    def max_speed(self, w: Any) -> float:
+    def max_speed(self, w: Array) -> float:
         xp = backend.namespace(w)
         return float(backend.to_host(xp.max(xp.abs(w))))

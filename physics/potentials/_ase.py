@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -23,6 +23,14 @@ from tnkit.run import progress as progress_report
 __all__ = ["Calculator", "MDResult", "run_md", "bonds_of"]
 
 
+class _MDState(TypedDict):
+    """What :func:`run_md`'s observer has seen so far."""
+
+    unstable: float | None  # time (ps) of the first bond change over the limit
+    max_change: float  # largest bond-length change (Angstrom)
+
+
+_AseCalculator: Any  # ASE's Calculator class, or None without ASE
 try:
     from ase.calculators.calculator import Calculator as _AseCalculator
 except ImportError:  # pragma: no cover - ase is part of the 'chem' extra
@@ -236,6 +244,7 @@ def run_md(
     """
     from ase import units
     from ase.md.langevin import Langevin
+    from ase.md.md import MolecularDynamics
     from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
     from ase.md.verlet import VelocityVerlet
 
@@ -252,6 +261,7 @@ def run_md(
         if not np.any(atoms.pbc):
             ZeroRotation(atoms)
     dt = timestep_fs * units.fs
+    dyn: MolecularDynamics
     if ensemble == "nve":
         dyn = VelocityVerlet(atoms, dt)
     else:
@@ -264,7 +274,7 @@ def run_md(
     ref = np.linalg.norm(atoms.positions[bonds[:, 1]] - atoms.positions[bonds[:, 0]], axis=1) if len(bonds) else None
     records: list[tuple[float, float, float, float]] = []
     frames: list[Any] = []
-    state = {"unstable": None, "max_change": 0.0}
+    state: _MDState = {"unstable": None, "max_change": 0.0}
 
     def observe() -> None:
         step = dyn.nsteps

@@ -50,7 +50,7 @@ class _Layer(nn.Module):
         if update_positions:
             last = nn.Linear(hidden, 1, bias=False)
             nn.init.xavier_uniform_(last.weight, gain=1e-3)  # start close to the identity map
-            self.coord = nn.Sequential(nn.Linear(hidden, hidden), act(), last)
+            self.coord: nn.Sequential | None = nn.Sequential(nn.Linear(hidden, hidden), act(), last)
         else:
             self.coord = None
         self.norm = norm

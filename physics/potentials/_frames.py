@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from physics.data import load_molecules
+from tnkit.types import Array, Device
 
 __all__ = ["Frames", "Batch", "load_frames"]
 
@@ -24,7 +25,7 @@ class Batch(dict):
     """A collated batch: ``numbers`` (N,), ``positions`` (N, 3), ``batch`` (N,), ``energy`` (B,),
     ``forces`` (N, 3), ``n_atoms`` (B,), optionally ``cell`` (B, 3, 3) and ``pbc`` (B, 3), as torch tensors."""
 
-    def to(self, device: Any = None, dtype: torch.dtype | None = None) -> "Batch":
+    def to(self, device: Device | None = None, dtype: torch.dtype | None = None) -> "Batch":
         out = Batch()
         for key, value in self.items():
             if value.is_floating_point() and dtype is not None and key not in ("energy",):
@@ -64,13 +65,13 @@ class Frames:
 
     def __init__(
         self,
-        numbers: Any,
-        positions: Any,
-        n_atoms: Any,
-        energies: Any,
-        forces: Any = None,
-        cells: Any = None,
-        pbc: Any = None,
+        numbers: Array,
+        positions: Array,
+        n_atoms: Array,
+        energies: Array,
+        forces: Array | None = None,
+        cells: Array | None = None,
+        pbc: Array | None = None,
         *,
         source: str = "arrays",
     ) -> None:
@@ -80,7 +81,7 @@ class Frames:
         self.energies = np.asarray(energies, dtype=np.float64).reshape(-1)
         self.forces = None if forces is None else np.asarray(forces, dtype=np.float64).reshape(-1, 3)
         self.cells = None if cells is None else np.asarray(cells, dtype=np.float64).reshape(-1, 3, 3)
-        self.pbc = None
+        self.pbc: np.ndarray | None = None
         self.source = source
         total = int(self.n_atoms.sum())
         if self.numbers.shape[0] != total or self.positions.shape[0] != total:
@@ -128,12 +129,12 @@ class Frames:
     @classmethod
     def from_arrays(
         cls,
-        numbers: Any,
-        positions: Any,
-        energies: Any,
-        forces: Any = None,
-        cells: Any = None,
-        pbc: Any = None,
+        numbers: Array,
+        positions: Array,
+        energies: Array,
+        forces: Array | None = None,
+        cells: Array | None = None,
+        pbc: Array | None = None,
         *,
         source: str = "arrays",
     ) -> "Frames":
@@ -189,7 +190,9 @@ class Frames:
         if path.suffix in (".xyz", ".extxyz"):
             import ase.io
 
-            return cls.from_ase(ase.io.read(path, ":"), source=str(path))
+            images = ase.io.read(path, ":")
+            assert isinstance(images, list)  # the index ":" reads every frame
+            return cls.from_ase(images, source=str(path))
         data = load_molecules(source)
         return cls.from_arrays(data["numbers"], data["positions"], data["energies"], data["forces"], source=str(source))
 
@@ -201,7 +204,7 @@ class Frames:
     def total_atoms(self) -> int:
         return int(self.offsets[-1])
 
-    def atom_rows(self, frames: Any) -> np.ndarray:
+    def atom_rows(self, frames: Array) -> np.ndarray:
         """Flat atom indices of the given frame indices, in order."""
         frames = np.asarray(frames, dtype=np.int64).reshape(-1)
         starts, counts = self.offsets[frames], self.n_atoms[frames]
@@ -257,7 +260,7 @@ class Frames:
         """Atomic numbers of each frame."""
         return [self.numbers[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
-    def collate(self, frames: Any = None) -> Batch:
+    def collate(self, frames: Array | None = None) -> Batch:
         """The given frames (default all) as one :class:`Batch` of torch tensors (float64)."""
         frames = np.arange(len(self)) if frames is None else np.asarray(frames, dtype=np.int64).reshape(-1)
         rows = self.atom_rows(frames)
@@ -272,6 +275,7 @@ class Frames:
         if self.forces is not None:
             out["forces"] = torch.from_numpy(self.forces[rows])
         if self.cells is not None:
+            assert self.pbc is not None  # set whenever cells are
             out["cell"] = torch.from_numpy(self.cells[frames])
             out["pbc"] = torch.from_numpy(self.pbc[frames])
         return out

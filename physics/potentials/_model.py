@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from physics.potentials._neighbors import cell_volume, neighbor_list
+from tnkit.types import Array
 
 __all__ = ["Potential", "MIN_DISTANCE", "N_ELEMENTS", "element_counts", "fit_reference_energies"]
 
@@ -28,7 +29,7 @@ N_ELEMENTS = 118
 MIN_DISTANCE = 0.1  # Angstrom: closer atoms are treated as an input error
 
 
-def element_counts(numbers: Sequence[Any], elements: Sequence[int]) -> np.ndarray:
+def element_counts(numbers: Sequence[Array], elements: Sequence[int]) -> np.ndarray:
     """``(n_structures, n_elements)`` counts of each element in each structure.
 
     Examples
@@ -47,7 +48,7 @@ def element_counts(numbers: Sequence[Any], elements: Sequence[int]) -> np.ndarra
 
 
 def fit_reference_energies(
-    numbers: Sequence[Any], energies: Any, elements: Sequence[int] | None = None
+    numbers: Sequence[Array], energies: Array, elements: Sequence[int] | None = None
 ) -> dict[int, float]:
     """Per-element energies ``E_ref`` minimising ``sum_s (E_s - sum_Z n_sZ E_ref(Z))^2``.
 
@@ -113,6 +114,12 @@ class Potential(torch.nn.Module):
         Atomic numbers the model accepts (default: all 1..118). Others raise ``ValueError``.
     """
 
+    # Buffers registered in __init__; declared so that they read as tensors, not modules.
+    species_index: torch.Tensor
+    reference_energies: torch.Tensor
+    energy_scale: torch.Tensor
+    energy_shift: torch.Tensor
+
     def __init__(self, cutoff: float, elements: Sequence[int] | None = None) -> None:
         super().__init__()
         if not cutoff > 0:
@@ -146,7 +153,7 @@ class Potential(torch.nn.Module):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ reference energies
-    def fit_reference_energies(self, numbers: Sequence[Any], energies: Any) -> dict[int, float]:
+    def fit_reference_energies(self, numbers: Sequence[Array], energies: Array) -> dict[int, float]:
         """Fit and store the per-element reference energies (:func:`fit_reference_energies`)."""
         present = sorted({int(z) for zs in numbers for z in np.asarray(zs).ravel()})
         self.species(torch.tensor(present))  # raises on unknown elements
@@ -254,8 +261,8 @@ class Potential(torch.nn.Module):
         out = {"energy": energy, "atomic_energies": e_atom}
         wrt = ([unstrained] if forces else []) + ([strain] if stress else [])
         if wrt:
-            grads = torch.autograd.grad(energy.sum(), wrt, create_graph=create_graph, allow_unused=True)
-            grads = [torch.zeros_like(w) if g is None else g for g, w in zip(grads, wrt)]
+            raw = torch.autograd.grad(energy.sum(), wrt, create_graph=create_graph, allow_unused=True)
+            grads = [torch.zeros_like(w) if g is None else g for g, w in zip(raw, wrt)]
             if forces:
                 out["forces"] = -grads[0]
             if stress:
@@ -265,7 +272,7 @@ class Potential(torch.nn.Module):
             out = {k: v.detach() for k, v in out.items()}
         return out
 
-    def _check(self, numbers: Any, positions: Any, batch: Any, cell: Any, pbc: Any, stress: bool) -> tuple:
+    def _check(self, numbers: Array, positions: Array, batch: Array, cell: Array, pbc: Any, stress: bool) -> tuple:
         positions = torch.as_tensor(positions)
         if positions.ndim != 2 or positions.shape[1] != 3:
             raise ValueError(f"positions must have shape (N, 3), got {tuple(positions.shape)}")

@@ -32,6 +32,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from tnkit.types import Array, Device
+
 __all__ = ["NeighborList", "cell_volume", "minimum_image", "neighbor_list", "perpendicular_widths"]
 
 _METHODS = ("auto", "brute", "cells")
@@ -171,7 +173,7 @@ def minimum_image(
 def _structures(
     positions: torch.Tensor,
     batch: torch.Tensor | None,
-    cell: Any,
+    cell: Array,
     pbc: Any,
 ) -> tuple[torch.Tensor, int, torch.Tensor | None, torch.Tensor]:
     """Validated ``(batch, n_structures, cell (B, 3, 3) or None, pbc (B, 3))``."""
@@ -287,7 +289,7 @@ def _brute(frame: _Frame, batch: torch.Tensor, pbc: torch.Tensor, radius: float)
     atoms = torch.bincount(batch, minlength=n_structures)
     first = torch.cumsum(atoms, 0) - atoms
     reach = torch.ceil(radius / frame.widths).to(torch.int64) * pbc
-    found = []
+    found: list[tuple[torch.Tensor, ...]] = []
     # structures needing the same images are searched together (molecules: one image)
     groups, group_of = torch.unique(reach, dim=0, return_inverse=True)
     for g, depth in enumerate(groups.tolist()):
@@ -363,7 +365,7 @@ def _cells(frame: _Frame, batch: torch.Tensor, pbc: torch.Tensor, radius: float)
     shift = torch.einsum("tk,tkl->tl", image.to(work), frame.matrix[batch[centre]])
     seen_from = frame.wrapped[centre] - shift
 
-    found = []
+    found: list[tuple[torch.Tensor, ...]] = []
     for a, b in _chunks(count):
         c = count[a:b]
         slot = torch.repeat_interleave(torch.arange(a, b, device=device), c)
@@ -535,7 +537,7 @@ def neighbor_list(
 
 
 def _shifts(
-    offsets: torch.Tensor, cell: torch.Tensor | None, structure: torch.Tensor, dtype: torch.dtype, device: Any
+    offsets: torch.Tensor, cell: torch.Tensor | None, structure: torch.Tensor, dtype: torch.dtype, device: Device
 ) -> torch.Tensor:
     if cell is None:
         return torch.zeros((offsets.shape[0], 3), dtype=dtype, device=device)

@@ -112,6 +112,8 @@ class GaussianBasis(torch.nn.Module):
     torch.Size([10, 16])
     """
 
+    means: torch.Tensor  # a buffer registered in __init__; declared so that it reads as a tensor
+
     def __init__(self, n: int = 32, cutoff: float = 4.5, lower: float = 0.0) -> None:
         super().__init__()
         if n < 2:

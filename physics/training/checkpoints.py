@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from tnkit.types import Device
+
 __all__ = ["save_atomic", "load_checkpoint"]
 
 
@@ -41,7 +43,7 @@ def save_atomic(obj: Any, path: str | Path) -> None:
 
 
 def load_checkpoint(
-    source: str | Path | None, settings: Mapping[str, Any], device: Any, who: str
+    source: str | Path | None, settings: Mapping[str, Any], device: Device, who: str
 ) -> dict[str, Any] | None:
     """The checkpoint state at ``source``, or None (a fresh start) when ``source`` is None.
 

@@ -34,6 +34,7 @@ from torch import nn
 from physics.training.checkpoints import load_checkpoint, save_atomic
 from physics.training.distributed import data_parallel, distributed_rank, epoch_order, rank_share
 from tnkit.run import Progress, Run, as_run, progress
+from tnkit.types import Device
 
 __all__ = ["TrainingSession"]
 
@@ -67,7 +68,7 @@ class TrainingSession:
         """``module`` under DDP when several ranks train, else ``module`` itself."""
         return data_parallel(module, self.world)
 
-    def restore(self, settings: Mapping[str, Any], device: Any) -> dict[str, Any] | None:
+    def restore(self, settings: Mapping[str, Any], device: Device) -> dict[str, Any] | None:
         """The checkpoint state to continue from, torch's random state restored from it; or None
         after seeding torch with ``seed`` (a fresh start). ``settings`` are stored with every
         checkpoint and must equal those of a checkpoint resumed from (``ValueError`` otherwise)."""

@@ -91,7 +91,7 @@ def test_field_magnetises_up_in_both_modules() -> None:
     length, h = 6, 1.2
     energies, vecs = scipy.sparse.linalg.eigsh(heisenberg_hamiltonian(length, h=h), k=1, which="SA", tol=1e-12)
     m_ed = sigma_z_profile(vecs[:, 0], length).sum() / 2
-    res = dmrg(models.heisenberg(length, h=h), bond_dims=[8, 16], sector=None, rng=0, progress=False)
+    res = dmrg(models.heisenberg(length, h=h), bond_dims=[8, 16], sector=None, rng=0)
     m_mps = float(models.total_sz(length).expectation(res.state))
     assert m_ed > 0.5
     assert abs(m_ed - m_mps) < 1e-8

@@ -10,7 +10,7 @@ import pytest
 
 import tnkit.validation
 from tnkit.cli import main
-from tnkit.validation import NO_SUITE, discover, validation_dir
+from tnkit.validation import NO_SUITE, case_files, discover, validation_dir
 
 CASES = textwrap.dedent(
     """
@@ -25,7 +25,12 @@ CASES = textwrap.dedent(
 
 
 def _write(tmp_path: Path, name: str, body: str) -> None:
+    (tmp_path / f"{name}.py").parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / f"{name}.py").write_text(body)
+
+
+def _case(name: str) -> str:
+    return CASES.replace('"good"', repr(name))
 
 
 def test_passing_case_writes_reports_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,6 +110,37 @@ def test_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "validation directory not found" in capsys.readouterr().err
 
 
+def test_cases_are_found_family_by_family(tmp_path: Path) -> None:
+    """Cases in family folders at any depth, ordered by folder then file name; helpers
+    (``_*``), benchmarks, scripts and caches are never imported."""
+    _write(tmp_path, "zeta/a_case", _case("a_case"))
+    _write(tmp_path, "alpha/z_case", _case("z_case"))
+    _write(tmp_path, "alpha/deeper/m_case", _case("m_case"))
+    _write(tmp_path, "top", _case("top"))
+    _write(tmp_path, "alpha/no_case", "VALUE = 1\n")  # a module without CASE is ignored
+    never = "raise RuntimeError('must not be imported')\n"
+    for name in (
+        "alpha/_helper",
+        "_shared",
+        "benchmarks/bench_x",
+        "scripts/train_x",
+        "alpha/__pycache__/x",
+        ".cache/y",
+    ):
+        _write(tmp_path, name, never)
+    files = [path.relative_to(tmp_path).as_posix() for path in case_files(tmp_path)]
+    assert files == ["alpha/deeper/m_case.py", "alpha/no_case.py", "alpha/z_case.py", "top.py", "zeta/a_case.py"]
+    assert [case.name for case in discover(tmp_path)] == ["m_case", "z_case", "top", "a_case"]
+    assert [case.name for case in discover(tmp_path, ["a_case", "z_case"])] == ["a_case", "z_case"]
+
+
+def test_duplicate_case_names_across_families(tmp_path: Path) -> None:
+    _write(tmp_path, "one/case", _case("same"))
+    _write(tmp_path, "two/other", _case("same"))
+    with pytest.raises(ValueError, match="'same' is defined twice: in .*one.*case.py and .*two.*other.py"):
+        discover(tmp_path)
+
+
 def test_validation_dir_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     checkout = tmp_path / "checkout"
     (checkout / "validation").mkdir(parents=True)
@@ -137,8 +173,14 @@ def test_no_suite_outside_the_source_tree(
 
 
 def test_shipped_cases_pass_quick(tmp_path: Path) -> None:
-    names = {c.name for c in discover(validation_dir())}
-    assert {"heisenberg_lanczos", "svd_eckart_young"} <= names
+    directory = validation_dir()
+    files = case_files(directory)
+    # every case sits in a family folder and is named by its file, in the order of the files
+    assert all(path.parent.parent == directory for path in files)
+    assert [case.name for case in discover(directory)] == [path.stem for path in files]
+    assert {"linalg/heisenberg_lanczos.py", "linalg/svd_eckart_young.py", "mps/dmrg_ed.py"} <= {
+        path.relative_to(directory).as_posix() for path in files
+    }
     code = main(["validate", "--quick", "--out", str(tmp_path), "--no-progress"])
     assert code == 0
 

@@ -12,11 +12,8 @@
 
 from __future__ import annotations
 
-from tnkit.decompositions.chebyshev import (
-    ChebTucker,
-    chebyshev_coefficients,
-    chebyshev_nodes,
-)
+from tnkit.decompositions.chebyshev import ChebTucker
+from tnkit.decompositions.chebyshev_basis import chebyshev_coefficients, chebyshev_nodes
 from tnkit.decompositions.core_shape import (
     CoreShape,
     core_shape,

@@ -121,6 +121,16 @@ class Chain:
         return len(self.cores)
 
     @property
+    def ndim(self) -> int:
+        """Number of tensor modes ``d`` (one per core)."""
+        return len(self.cores)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Mode sizes ``(n_0, ..., n_{d-1})``: the first physical leg of every core."""
+        return tuple(int(g.shape[1]) for g in self.cores)
+
+    @property
     def dtype(self) -> Any:
         return self.cores[0].dtype
 

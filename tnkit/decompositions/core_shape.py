@@ -22,13 +22,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from tnkit import backend
 from tnkit.backend import namespace
 from tnkit.decompositions.tucker import sthosvd
+from tnkit.types import Array
 
 __all__ = ["CoreShape", "core_shape", "core_shape_from_spectra", "mode_spectra"]
 
@@ -55,7 +56,7 @@ class CoreShape:
     estimated_rre: float
 
 
-def mode_spectra(x: Any) -> list[np.ndarray]:
+def mode_spectra(x: Array) -> list[np.ndarray]:
     """Squared singular values of every mode unfolding, on the host, descending.
 
     Parameters
@@ -196,7 +197,7 @@ def _shape_of(tails: list[np.ndarray], shape: tuple[int, ...], ranks: tuple[int,
 
 
 def core_shape(
-    x: Any,
+    x: Array,
     budget: int,
     *,
     method: Literal["exact", "greedy"] = "exact",

@@ -40,7 +40,8 @@ from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
 from tnkit.contract import contract
-from tnkit.decompositions.tucker import _check_tensor, _leading_left, _unfold
+from tnkit.decompositions.modes import _leading_left, _unfold
+from tnkit.decompositions.tucker import _check_tensor
 from tnkit.io import register_type
 
 __all__ = ["CP", "cp_als"]

@@ -57,14 +57,6 @@ class TR(Chain):
         super().__init__(cores, "TR", closed=True)
 
     @property
-    def ndim(self) -> int:
-        return len(self.cores)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(int(g.shape[1]) for g in self.cores)
-
-    @property
     def ranks(self) -> tuple[int, ...]:
         """Ring ranks ``(r_0, ..., r_{d-1})`` (``r_d = r_0`` is not repeated)."""
         return tuple(int(g.shape[0]) for g in self.cores)

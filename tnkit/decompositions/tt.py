@@ -87,16 +87,6 @@ class TT(Chain):
     # ------------------------------------------------------------------ structure
 
     @property
-    def ndim(self) -> int:
-        """Number of tensor modes ``d``."""
-        return len(self.cores)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """Mode sizes ``(n_0, ..., n_{d-1})``."""
-        return tuple(int(g.shape[1]) for g in self.cores)
-
-    @property
     def ranks(self) -> tuple[int, ...]:
         """TT ranks ``(r_0, ..., r_d)`` with ``r_0 = r_d = 1``."""
         return (1, *(int(g.shape[2]) for g in self.cores))

@@ -36,6 +36,7 @@ import scipy.linalg
 
 from tnkit import backend
 from tnkit.decompositions.tt import TT
+from tnkit.types import RNG, Array, DType, Namespace
 
 __all__ = ["tt_cross", "CrossInfo", "maxvol"]
 
@@ -105,8 +106,8 @@ def maxvol(a: np.ndarray, tol: float = 1.05, max_iter: int = 100) -> np.ndarray:
     # Start from the pivot rows of LU with partial pivoting (LAPACK's row swaps).
     _, swaps = scipy.linalg.lu_factor(a, check_finite=False)
     perm = np.arange(n)
-    for i, p in enumerate(swaps[:r]):
-        perm[i], perm[p] = perm[p], perm[i]
+    for k, p in enumerate(swaps[:r]):
+        perm[k], perm[p] = perm[p], perm[k]
     rows = perm[:r].astype(np.int64)
     sub = a[rows]
     try:
@@ -149,7 +150,7 @@ def _truncation_rank(s: np.ndarray, rel_tol: float, max_rank: int) -> int:
 class _Oracle:
     """Calls ``f`` on host index batches, checks what comes back, counts evaluations."""
 
-    def __init__(self, f: Callable[[Any], Any], d: int, like: Any, info: CrossInfo) -> None:
+    def __init__(self, f: Callable[[Array], Array], d: int, like: Array, info: CrossInfo) -> None:
         self.f, self.d, self.like, self.info = f, d, like, info
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
@@ -170,7 +171,7 @@ class _Oracle:
         return host.astype(np.complex128 if np.iscomplexobj(host) else np.float64)
 
 
-def _int_dtype(like: Any) -> Any:
+def _int_dtype(like: Array) -> DType:
     return backend.namespace(like).int64
 
 
@@ -198,12 +199,15 @@ def _random_right_sets(shape: Sequence[int], rank: int, gen: np.random.Generator
 
 
 def _host_tt(cores: Sequence[np.ndarray]) -> TT:
-    import array_api_compat.numpy as xnp
+    import array_api_compat.numpy
 
+    xnp: Namespace = array_api_compat.numpy  # its stubs do not declare the array API functions
     return TT([xnp.asarray(c) for c in cores])
 
 
-def _record_sweep(current: TT, previous: TT | None, info: CrossInfo, tol: float, callback: Any) -> bool:
+def _record_sweep(
+    current: TT, previous: TT | None, info: CrossInfo, tol: float, callback: Callable[[TT, CrossInfo], None] | None
+) -> bool:
     """Book-keep one finished sweep; True when the relative change since the last is <= tol.
 
     The change ``||current - previous|| / ||current||`` is computed in TT arithmetic,
@@ -224,7 +228,7 @@ def _record_sweep(current: TT, previous: TT | None, info: CrossInfo, tol: float,
 
 
 def tt_cross(
-    f: Callable[[Any], Any],
+    f: Callable[[Array], Array],
     shape: Sequence[int],
     tol: float = 1e-6,
     *,
@@ -232,9 +236,9 @@ def tt_cross(
     n_sweeps: int = 20,
     init_rank: int = 2,
     kick: int = 2,
-    rng: np.random.Generator | int | None = None,
-    like: Any = None,
-    dtype: Any = None,
+    rng: RNG = None,
+    like: Array | None = None,
+    dtype: DType | None = None,
     callback: Callable[[TT, CrossInfo], None] | None = None,
     method: str = "one-site",
 ) -> tuple[TT, CrossInfo]:
@@ -385,11 +389,12 @@ def tt_cross(
     return _to_target(result, like, dtype), info
 
 
-def _to_target(t: TT, like: Any, dtype: Any) -> TT:
+def _to_target(t: TT, like: Array, dtype: DType) -> TT:
     cplx = np.iscomplexobj(backend.to_host(t.cores[0]))
     if like is None:
-        import array_api_compat.numpy as xnp
+        import array_api_compat.numpy
 
+        xnp: Namespace = array_api_compat.numpy  # its stubs do not declare the array API functions
         target_dtype = dtype if dtype is not None else (xnp.complex128 if cplx else xnp.float64)
         return TT([xnp.asarray(backend.to_host(g), dtype=target_dtype) for g in t.cores])
     target_dtype = dtype if dtype is not None else like.dtype

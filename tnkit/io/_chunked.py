@@ -38,6 +38,7 @@ from tnkit.io._hdf5 import (
     provenance,
 )
 from tnkit.io._types import schema_version_supported
+from tnkit.types import Array, DType
 
 __all__ = ["ChunkedWriter"]
 
@@ -84,7 +85,7 @@ class ChunkedWriter:
     def __init__(
         self,
         path: PathLike,
-        arrays: Mapping[str, tuple[tuple[int, ...], Any]],
+        arrays: Mapping[str, tuple[tuple[int, ...], DType]],
         *,
         schema: str,
         generator: Mapping[str, Any],
@@ -170,7 +171,7 @@ class ChunkedWriter:
         return handle
 
     # ------------------------------------------------------------------ writing
-    def write(self, start: int, blocks: Mapping[str, Any]) -> None:
+    def write(self, start: int, blocks: Mapping[str, Array]) -> None:
         """Store rows ``start : start + len`` of every array (all arrays at once), then
         advance :attr:`done`. Blocks must continue exactly where the last one ended."""
         if self._handle is None:
@@ -210,7 +211,8 @@ class ChunkedWriter:
             step = max(1, (1 << 24) // max(1, int(np.prod(shape[1:], dtype=np.int64)) * dt.itemsize))
             for a in range(0, shape[0], step):
                 block = np.ascontiguousarray(handle[key][a : a + step], dtype=dt.newbyteorder("<"))
-                digest.update(block.reshape(-1).view(np.uint8))
+                # numpy's stubs declare the buffer protocol (__buffer__) only for Python >= 3.12
+                digest.update(block.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
             handle[key].attrs[_SHA] = digest.hexdigest()
         del handle.attrs[_DONE]
         handle.close()

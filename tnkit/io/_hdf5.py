@@ -43,6 +43,7 @@ from tnkit.io._types import (
     stored_type_named,
     stored_type_of,
 )
+from tnkit.types import Array
 from tnkit.version import __version__
 
 __all__ = ["save", "load", "provenance", "sha256_file", "array_sha256"]
@@ -79,7 +80,8 @@ def array_sha256(a: np.ndarray) -> str:
         64 hex digits.
     """
     canonical = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
-    return hashlib.sha256(canonical.reshape(-1).view(np.uint8)).hexdigest()
+    # numpy's stubs declare the buffer protocol (__buffer__) only for Python >= 3.12
+    return hashlib.sha256(canonical.reshape(-1).view(np.uint8)).hexdigest()  # type: ignore[arg-type]
 
 
 def sha256_file(path: PathLike) -> str:
@@ -192,7 +194,7 @@ def _check_key(key: Any, where: str) -> str:
     return key
 
 
-def _write_array(parent: h5py.Group, key: str, value: Any) -> None:
+def _write_array(parent: h5py.Group, key: str, value: Array) -> None:
     host = np.asarray(value if isinstance(value, np.ndarray) else to_host(value))
     if host.dtype.kind not in _ARRAY_KINDS:
         raise TypeError(
@@ -482,7 +484,7 @@ def _read_group(group: h5py.Group, path: Path, *, root: bool) -> dict[str, Any] 
     return _object_node(_text(type_name), group, content, path)
 
 
-def _materialize(tree: Any, convert: Callable[[np.ndarray], Any], path: Path) -> Any:
+def _materialize(tree: Any, convert: Callable[[np.ndarray], Array], path: Path) -> Any:
     """Move arrays to the requested library/device, then rebuild registered objects."""
     if isinstance(tree, np.ndarray):
         return convert(tree)
@@ -503,7 +505,7 @@ def _materialize(tree: Any, convert: Callable[[np.ndarray], Any], path: Path) ->
     return tree
 
 
-def _converter(like: Any) -> Callable[[np.ndarray], Any]:
+def _converter(like: Array | None) -> Callable[[np.ndarray], Array]:
     if like is None:
         return lambda host: host
     xp = namespace(like)
@@ -531,7 +533,7 @@ def _open_for_reading(path: Path) -> Iterator[h5py.File]:
             raise DataError.at(path, f"corrupt HDF5 content ({type(exc).__name__}: {_one_line(exc)})") from exc
 
 
-def load(path: PathLike, *, schema: str | None = None, like: Any = None) -> Any:
+def load(path: PathLike, *, schema: str | None = None, like: Array | None = None) -> Any:
     """Read a file written by :func:`save`, verifying its checksums.
 
     Parameters

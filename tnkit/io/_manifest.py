@@ -46,6 +46,7 @@ from tnkit.io._errors import DataError
 from tnkit.io._hdf5 import PathLike, array_sha256, load, sha256_file
 from tnkit.io._locations import datasets_dir
 from tnkit.io._plugins import load_plugins
+from tnkit.types import Array
 
 __all__ = [
     "DatasetEntry",
@@ -350,7 +351,7 @@ def check_arrays(entry: DatasetEntry, file: PathLike) -> None:
             )
 
 
-def load_dataset(name: str, *, like: Any = None) -> Any:
+def load_dataset(name: str, *, like: Array | None = None) -> Any:
     """Verify dataset ``name`` against the manifest, then load it.
 
     Parameters

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from tnkit import backend
 from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import namespace
 from tnkit.linalg.decomp import _check_finite
+from tnkit.types import RNG, Array, Device, DType, Namespace
 
 __all__ = ["eigsh", "davidson", "expm_multiply", "ConvergenceError"]
 
@@ -36,22 +37,22 @@ class ConvergenceError(RuntimeError):
 # Krylov helpers
 
 
-def _flat(xp: Any, v: Any) -> Any:
+def _flat(xp: Namespace, v: Array) -> Array:
     return xp.reshape(v, (-1,))
 
 
-def _vdot(xp: Any, a: Any, b: Any) -> Any:
+def _vdot(xp: Namespace, a: Array, b: Array) -> Array:
     """<a, b> = sum(conj(a) * b) as a 0-d array."""
     if xp.isdtype(a.dtype, "complex floating"):
         return xp.sum(xp.conj(a) * b)
     return xp.sum(a * b)
 
 
-def _norm(xp: Any, v: Any) -> Any:
+def _norm(xp: Namespace, v: Array) -> Array:
     return xp.linalg.vector_norm(v)
 
 
-def _orthogonalize(xp: Any, basis: Any, w: Any) -> tuple[Any, Any]:
+def _orthogonalize(xp: Namespace, basis: Array, w: Array) -> tuple[Array, Array]:
     """Project ``w`` off the columns of ``basis`` twice (classical Gram–Schmidt, DGKS).
 
     Returns the projected vector and the total coefficients ``basis^H w``.
@@ -63,7 +64,7 @@ def _orthogonalize(xp: Any, basis: Any, w: Any) -> tuple[Any, Any]:
     return w, h + h2
 
 
-def _orthogonalize_rows(xp: Any, rows: Any, w: Any) -> tuple[Any, Any]:
+def _orthogonalize_rows(xp: Namespace, rows: Array, w: Array) -> tuple[Array, Array]:
     """As :func:`_orthogonalize` for a basis stored as orthonormal rows ``(m, n)``.
 
     ``rows^* w`` is formed as ``conj(conj(w) @ rows^T)`` so only the vector, never the
@@ -78,7 +79,7 @@ def _orthogonalize_rows(xp: Any, rows: Any, w: Any) -> tuple[Any, Any]:
     return w, h + h2
 
 
-def _random_unit_like(xp: Any, v: Any, rng: np.random.Generator) -> Any:
+def _random_unit_like(xp: Namespace, v: Array, rng: np.random.Generator) -> Array:
     r = backend.random_normal(xp, tuple(v.shape), dtype=v.dtype, device=backend.device_of(v), rng=rng)
     return r / _norm(xp, r)
 
@@ -87,7 +88,7 @@ def _random_unit_like(xp: Any, v: Any, rng: np.random.Generator) -> Any:
 # Lanczos eigensolver (thick restart)
 
 
-def _bordered(xp: Any, hm: Any, col: Any, corner: Any) -> Any:
+def _bordered(xp: Namespace, hm: Array, col: Array, corner: Array) -> Array:
     """The Hermitian matrix [[hm, col], [col^H, corner]] (all on the device)."""
     m = hm.shape[0]
     col = xp.reshape(col, (m, 1))
@@ -98,8 +99,8 @@ def _bordered(xp: Any, hm: Any, col: Any, corner: Any) -> Any:
 
 
 def eigsh(
-    matvec: Callable[[Any], Any],
-    v0: Any,
+    matvec: Callable[[Array], Array],
+    v0: Array,
     k: int = 1,
     tol: float = 1e-10,
     *,
@@ -107,8 +108,8 @@ def eigsh(
     ncv: int | None = None,
     max_restarts: int = 500,
     check_every: int = 1,
-    rng: np.random.Generator | int | None = 0,
-) -> tuple[Any, Any]:
+    rng: RNG = 0,
+) -> tuple[Array, Array]:
     """Extremal eigenpairs of a Hermitian operator by thick-restart Lanczos [WS]_.
 
     The Krylov basis is kept fully orthogonal (two classical Gram–Schmidt passes), so
@@ -184,7 +185,7 @@ def eigsh(
     if nrm == 0.0:
         raise ValueError(f"{fname}: v0 is the zero vector")
 
-    def op(x: Any) -> Any:
+    def op(x: Array) -> Array:
         return _flat(xp, matvec(xp.reshape(x, shape)))
 
     q = v / nrm
@@ -258,7 +259,7 @@ def eigsh(
     )
 
 
-def _diag(xp: Any, d: Any) -> Any:
+def _diag(xp: Namespace, d: Array) -> Array:
     n = d.shape[0]
     eye = xp.eye(n, dtype=d.dtype, device=backend.device_of(d))
     return eye * d[None, :]
@@ -269,15 +270,15 @@ def _diag(xp: Any, d: Any) -> Any:
 
 
 def davidson(
-    matvec: Callable[[Any], Any],
-    v0: Any,
+    matvec: Callable[[Array], Array],
+    v0: Array,
     k: int = 1,
     tol: float = 1e-10,
     *,
-    diag: Any = None,
+    diag: Array | None = None,
     max_subspace: int = 24,
     max_iter: int = 1000,
-) -> tuple[Any, Any]:
+) -> tuple[Array, Array]:
     """Lowest eigenpairs of a Hermitian operator by Davidson's method [Dav]_.
 
     Each step adds the preconditioned residual ``(theta - diag)^-1 r`` of the first
@@ -338,7 +339,7 @@ def davidson(
         raise ValueError(f"{fname}: v0 is the zero vector")
     max_subspace = max(min(max_subspace, n), k + 1) if n > k else n
 
-    def op(x: Any) -> Any:
+    def op(x: Array) -> Array:
         return _flat(xp, matvec(xp.reshape(x, shape)))
 
     q = v / nrm
@@ -399,15 +400,15 @@ def davidson(
 
 
 def expm_multiply(
-    matvec: Callable[[Any], Any],
-    v: Any,
+    matvec: Callable[[Array], Array],
+    v: Array,
     t: complex = 1.0,
     *,
     tol: float | None = None,
     krylov_dim: int = 30,
     hermitian: bool = False,
     max_steps: int = 10_000,
-) -> Any:
+) -> Array:
     """``exp(t A) v`` by Krylov projection with adaptive sub-stepping [Saad]_.
 
     An orthonormal Krylov basis of ``A`` at ``v`` is built by Arnoldi (two
@@ -470,7 +471,7 @@ def expm_multiply(
 
     split = False  # apply matvec to real and imaginary parts separately
 
-    def op(y: Any) -> Any:
+    def op(y: Array) -> Array:
         nonlocal split
         if not split:
             try:
@@ -498,7 +499,7 @@ def expm_multiply(
             break
         q = x / beta
         basis = xp.zeros((n, 0), dtype=dtype, device=dev)
-        cols: list[Any] = []
+        cols: list[Array] = []
         hnorm, h_next, breakdown = 0.0, 0.0, False
         for j in range(m_max):
             w = op(q)
@@ -539,7 +540,7 @@ def expm_multiply(
     return xp.reshape(x, shape)
 
 
-def _hessenberg(xp: Any, cols: list[Any], m: int, dtype: Any, dev: Any) -> Any:
+def _hessenberg(xp: Namespace, cols: list[Array], m: int, dtype: DType, dev: Device) -> Array:
     """Square upper-Hessenberg ``H_m`` from Arnoldi columns of lengths 2, 3, ..., m+1."""
     padded = []
     for j, c in enumerate(cols):
@@ -551,7 +552,7 @@ def _hessenberg(xp: Any, cols: list[Any], m: int, dtype: Any, dev: Any) -> Any:
     return xp.stack(padded, axis=1)
 
 
-def _projected_exp_e1(xp: Any, hm: Any, s: complex, hermitian: bool) -> Any:
+def _projected_exp_e1(xp: Namespace, hm: Array, s: complex, hermitian: bool) -> Array:
     """First column of ``exp(s * hm)`` for the small projected matrix, on its device."""
     cplx = s.imag != 0.0 or xp.isdtype(hm.dtype, "complex floating")
     if cplx and not xp.isdtype(hm.dtype, "complex floating"):

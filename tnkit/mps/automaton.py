@@ -110,6 +110,7 @@ def _automaton(opsum: OpSum) -> list[np.ndarray]:
         for site in range(first, last + 1):
             op = ops.get(site)
             if site == last:
+                assert op is not None  # a term's last site carries an operator
                 put(site, prev_key, DONE, term.coef * op, accumulate=True)
                 break
             if op is not None:
@@ -128,7 +129,7 @@ def _automaton(opsum: OpSum) -> list[np.ndarray]:
         order: list[Any] = []
         if b < L:
             order.append(READY)
-        order.extend(sorted(states[b], key=states[b].get))
+        order.extend(sorted(states[b], key=states[b].__getitem__))
         if b > 0:
             order.append(DONE)
         index.append({k: n for n, k in enumerate(order)})

@@ -300,6 +300,7 @@ def dmrg(
         at_final = sweep >= len(schedule) - 1
         converged = at_final and delta < tol
         if run.checkpoint_due(sweep + 1, last=converged or sweep + 1 == max_sweeps):
+            assert run.checkpoint is not None  # checkpoint_due says so
             _save_checkpoint(run.checkpoint, psi, history, sweep + 1, bond_charges)
         bar.set_postfix(E=f"{energy:.10f}", dE=f"{delta:.1e}", chi=psi.max_bond)
         bar.update()

@@ -151,18 +151,23 @@ def split_two_site(
     psi: MPS,
     i: int,
     theta: Any,
-    chi: int,
+    chi: int | None,
     cutoff: float,
     move_right: bool,
     charges: BondCharges | None = None,
     factorization: str = "svd",
 ) -> float:
     """Factor theta (a, s, p, c) into sites i and i+1 with truncation (blockwise per
-    charge when a sector is conserved); return the relative discarded weight."""
+    charge when a sector is conserved); return the relative discarded weight. ``chi=None``
+    keeps every value above ``cutoff`` (SVD only: the density-matrix and blockwise splits
+    of DMRG always get a bond dimension)."""
     xp = psi.xp
+    if chi is None and (factorization == "eigh" or charges is not None):
+        raise ValueError("split_two_site: the eigh and blockwise splits need a bond dimension chi")
     a, s, p, c = theta.shape
     mat = xp.reshape(theta, (a * s, p * c))
     if factorization == "eigh" and charges is None:
+        assert chi is not None  # checked above
         left, right, dw = _density_matrix_split(xp, mat, chi, cutoff, move_right)
         kept2 = float(xp.linalg.vector_norm(right if move_right else left)) ** 2
         scale = xp.astype(xp.asarray(1.0 / math.sqrt(kept2), device=backend.device_of(mat)), mat.dtype)
@@ -181,6 +186,7 @@ def split_two_site(
         u, sv, vh, dw = truncated_svd(mat, max_rank=chi, cutoff=cutoff)
         dw = float(dw)
     else:
+        assert chi is not None  # checked above
         u, sv, vh, dw = charges.split(xp, theta, i, chi, cutoff)
     kept2 = float(xp.sum(sv * sv))
     norm2 = kept2 + dw

@@ -35,7 +35,7 @@ from tnkit.contract import contract
 from tnkit.decompositions.chain import Chain, move_left, move_right
 from tnkit.decompositions.tt import TT
 from tnkit.io import register_type
-from tnkit.linalg import truncated_svd
+from tnkit.linalg import CutoffMode, truncated_svd
 from tnkit.mps import measure
 
 __all__ = ["MPS"]
@@ -282,6 +282,7 @@ class MPS(Chain):
         if self.center is None:
             self.canonicalize(0)
         c = self.center
+        assert c is not None  # canonicalised above
         nrm = self.norm()
         if float(nrm) == 0.0:
             raise ValueError("normalize: the state has zero norm")
@@ -304,7 +305,7 @@ class MPS(Chain):
         max_bond: int | None = None,
         cutoff: float = 0.0,
         *,
-        cutoff_mode: str = "rel",
+        cutoff_mode: CutoffMode = "rel",
     ) -> Any:
         """Truncate every bond by SVD (in place), sweeping right to left from a left
         canonical form so each truncation is optimal for its bond.
@@ -319,7 +320,7 @@ class MPS(Chain):
             left, d, right = t.shape
             u, s, vh, dw = truncated_svd(
                 xp.reshape(t, (left, d * right)), max_rank=max_bond, cutoff=cutoff, cutoff_mode=cutoff_mode
-            )  # type: ignore[arg-type]
+            )
             norm2 = float(xp.sum(s * s)) + float(dw)
             discarded += float(dw) / norm2 if norm2 > 0 else 0.0
             k = s.shape[0]

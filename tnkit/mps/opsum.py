@@ -200,7 +200,8 @@ class OpSum:
                 "(use tdvp for longer-range Hamiltonians)"
             )
         dtype = np.complex128 if self.is_complex else np.float64
-        bonds = [np.zeros((self.local_dims[i] * self.local_dims[i + 1],) * 2, dtype=dtype) for i in range(L - 1)]
+        shapes = [(self.local_dims[i] * self.local_dims[i + 1],) * 2 for i in range(L - 1)]
+        bonds: list[np.ndarray[Any, np.dtype[Any]]] = [np.zeros(shape, dtype=dtype) for shape in shapes]
         for t in self.terms:
             if len(t.sites) == 2:
                 i = t.sites[0]

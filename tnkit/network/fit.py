@@ -17,7 +17,6 @@ import dataclasses
 import math
 import numbers
 import time
-from typing import Any
 
 import numpy as np
 
@@ -27,6 +26,7 @@ from tnkit.checks import check_tensor, is_int
 from tnkit.contract import contract
 from tnkit.network.network import TensorNetwork, _gather
 from tnkit.network.structure import Structure
+from tnkit.types import RNG, Array, Namespace
 
 __all__ = ["FitResult", "fit"]
 
@@ -66,16 +66,16 @@ class FitResult:
     restarts: list[float]
 
 
-def _check_target(target: Any, fname: str) -> Any:
+def _check_target(target: Array, fname: str) -> Namespace:
     return check_tensor(target, fname, what="target", complex_ok=False)
 
 
 def fit(
-    target: Any,
+    target: Array,
     structure: Structure | TensorNetwork,
     *,
     method: str = "als",
-    mask: Any = None,
+    mask: Array | None = None,
     n_iter: int = 200,
     tol: float = 1e-9,
     rse_tol: float = 0.0,
@@ -84,7 +84,7 @@ def fit(
     lr: float = 1e-2,
     ridge: float = 0.0,
     anneal: int = 0,
-    rng: np.random.Generator | int | None = None,
+    rng: RNG = None,
 ) -> FitResult:
     """Fit a tensor network to ``target`` (or to its entries where ``mask`` is True).
 
@@ -161,9 +161,9 @@ def fit(
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {val!r}")
     if not is_int(anneal) or anneal < 0:
         raise ValueError(f"{fname}: anneal must be an int >= 0, got {anneal!r}")
-    for name, val in (("tol", tol), ("rse_tol", rse_tol), ("ridge", ridge), ("lr", lr)):
-        if not isinstance(val, numbers.Real) or not math.isfinite(val) or val < 0:
-            raise ValueError(f"{fname}: {name} must be a finite number >= 0, got {val!r}")
+    for name, num in (("tol", tol), ("rse_tol", rse_tol), ("ridge", ridge), ("lr", lr)):
+        if not isinstance(num, numbers.Real) or not math.isfinite(num) or num < 0:
+            raise ValueError(f"{fname}: {name} must be a finite number >= 0, got {num!r}")
     if mask is not None:
         if tuple(mask.shape) != s.shape:
             raise ValueError(f"{fname}: mask shape {tuple(mask.shape)} differs from the target's {s.shape}")
@@ -174,7 +174,7 @@ def fit(
             raise ValueError(f"{fname}: mask observes no entry")
     gen = backend.make_rng(rng)
     t0 = time.perf_counter()
-    best = None
+    best: tuple[TensorNetwork, float, list[float], int, bool] | None = None
     finals = []
     for run in range(restarts):
         start = warm.to(target) if (run == 0 and warm is not None) else TensorNetwork.random(s, gen, like=target)
@@ -187,15 +187,16 @@ def fit(
             best = out
         if best[1] <= rse_tol:
             break
+    assert best is not None  # restarts >= 1, so at least one run
     net, err, hist, its, conv = best
     return FitResult(net, err, hist, its, conv, time.perf_counter() - t0, finals)
 
 
 def _als(
-    xp: Any,
-    target: Any,
+    xp: Namespace,
+    target: Array,
     net: TensorNetwork,
-    mask: Any,
+    mask: Array,
     n_iter: int,
     tol: float,
     rse_tol: float,
@@ -273,7 +274,7 @@ def _als(
     return TensorNetwork(s, cores), err, history, sweeps, converged
 
 
-def _solve(xp: Any, env: Any, rhs: Any, ridge: float) -> tuple[Any, float]:
+def _solve(xp: Namespace, env: Array, rhs: Array, ridge: float) -> tuple[Array, float]:
     """Least squares ``min ||env @ w - rhs||^2 + ridge * mean(diag(env^T env)) ||w||^2``.
 
     Without ridge: Householder QR ``env = Q R`` (the normal equations square the
@@ -309,7 +310,7 @@ def _solve(xp: Any, env: Any, rhs: Any, ridge: float) -> tuple[Any, float]:
 
 
 def _gradient(
-    target: Any, net: TensorNetwork, mask: Any, n_iter: int, rse_tol: float, patience: int, lr: float
+    target: Array, net: TensorNetwork, mask: Array, n_iter: int, rse_tol: float, patience: int, lr: float
 ) -> tuple[TensorNetwork, float, list[float], int, bool]:
     try:
         import torch

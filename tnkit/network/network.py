@@ -19,6 +19,7 @@ from tnkit.backend import namespace
 from tnkit.contract import contract
 from tnkit.linalg import qr
 from tnkit.network.structure import Structure
+from tnkit.types import RNG, Array, DType, Namespace
 
 __all__ = ["TensorNetwork"]
 
@@ -45,7 +46,7 @@ class TensorNetwork:
     ((2, 3, 4), 24)
     """
 
-    def __init__(self, structure: Structure, cores: Sequence[Any]) -> None:
+    def __init__(self, structure: Structure, cores: Sequence[Array]) -> None:
         if not isinstance(structure, Structure):
             raise TypeError(f"TensorNetwork: structure must be a Structure, got {type(structure).__name__}")
         cores = list(cores)
@@ -64,10 +65,10 @@ class TensorNetwork:
     def random(
         cls,
         structure: Structure,
-        rng: np.random.Generator | int | None = None,
+        rng: RNG = None,
         *,
-        like: Any = None,
-        dtype: Any = None,
+        like: Array | None = None,
+        dtype: DType | None = None,
     ) -> "TensorNetwork":
         """Gaussian cores scaled so the dense tensor has entries of order one.
 
@@ -141,7 +142,7 @@ class TensorNetwork:
             if p >= 0:
                 edges[(number[v], number[p])] = int(y.tensors[v].shape[-1])
         s = Structure(y.dims, edges, num_nodes=d + len(inner))
-        cores: list[Any] = [None] * s.num_nodes
+        cores: list[Array] = [None] * s.num_nodes
         for v in range(tree.num_nodes):
             t = y.tensors[v]
             if tree.is_leaf(v):
@@ -159,11 +160,11 @@ class TensorNetwork:
     # -- properties -------------------------------------------------------------------
 
     @property
-    def xp(self) -> Any:
+    def xp(self) -> Namespace:
         return namespace(*self.cores)
 
     @property
-    def dtype(self) -> Any:
+    def dtype(self) -> DType:
         return self.cores[0].dtype
 
     @property
@@ -181,12 +182,12 @@ class TensorNetwork:
     def __repr__(self) -> str:
         return f"TensorNetwork({self.structure!r}, dtype={self.dtype})"
 
-    def to_dense(self) -> Any:
+    def to_dense(self) -> Array:
         """The full tensor, modes in the target's order (differentiable on torch)."""
         expr, nodes = self.structure._expression()
         return contract(expr, *(self.cores[v] for v in nodes))
 
-    def entries(self, index: Any) -> Any:
+    def entries(self, index: Array) -> Array:
         """Entries at integer positions ``index`` of shape ``(m, d)`` (an array of the cores'
         library), without forming the full tensor."""
         s = self.structure
@@ -194,7 +195,7 @@ class TensorNetwork:
         ops = [self.cores[v] if v >= s.ndim else _gather(self.xp, self.cores[v], index[:, s.perm[v]]) for v in nodes]
         return contract(expr, *ops)
 
-    def rse(self, target: Any, mask: Any = None) -> float:
+    def rse(self, target: Array, mask: Array | None = None) -> float:
         """Relative error ``||target - X||_F / ||target||_F`` (over ``mask`` when given)."""
         xp = namespace(target, *self.cores)
         diff = target - self.to_dense()
@@ -210,7 +211,7 @@ class TensorNetwork:
         xp = self.xp
         return TensorNetwork(self.structure, [xp.asarray(c, copy=True) for c in self.cores])
 
-    def to(self, like: Any) -> "TensorNetwork":
+    def to(self, like: Array) -> "TensorNetwork":
         """The same network with cores in ``like``'s library, device and dtype."""
         return TensorNetwork(self.structure, [backend.asarray_like(backend.to_host(c), like) for c in self.cores])
 
@@ -220,9 +221,7 @@ class TensorNetwork:
         s = self.structure
         return (1 if node < s.ndim else 0) + s.neighbours(node).index(other)
 
-    def expand_edge(
-        self, i: int, j: int, rank: int, *, noise: float = 1e-2, rng: np.random.Generator | int | None = None
-    ) -> "TensorNetwork":
+    def expand_edge(self, i: int, j: int, rank: int, *, noise: float = 1e-2, rng: RNG = None) -> "TensorNetwork":
         """Grow edge ``(i, j)`` (creating it if absent) to ``rank``: the old slices are
         kept, the new ones are small random numbers (relative size ``noise``) on one side
         and zero-mean random numbers of full size on the other, so the tensor changes by
@@ -288,5 +287,5 @@ class TensorNetwork:
         return TensorNetwork(s.with_rank(i, j, rank), cores)
 
 
-def _gather(xp: Any, core: Any, idx: Any) -> Any:
+def _gather(xp: Namespace, core: Array, idx: Array) -> Array:
     return xp.take(core, idx, axis=0)

@@ -12,11 +12,11 @@ Three searches over :class:`tnkit.network.Structure` graphs:
   fixed, shrinking the radius once a round brings no improvement [TnALE]_.
 
 Every evaluated structure is recorded (:class:`Evaluation`: structure, parameters,
-relative error, loss, fit time). Candidates are fitted through any
-:class:`concurrent.futures.Executor` — a process pool by default, ``"serial"`` in the
-calling process, or anything with ``submit`` returning futures with ``result()``
-(a ``dask.distributed.Client`` works unchanged). With ``record=path`` the record is
-written to HDF5 (atomically) after every batch, and ``resume=path`` continues a search
+relative error, loss, fit time). The plumbing comes in one :class:`tnkit.Run`:
+candidates are fitted through its ``executor`` — a process pool by default, ``"serial"``
+in the calling process, or anything with ``submit`` returning futures with ``result()``
+(a ``dask.distributed.Client`` works unchanged); with ``checkpoint=path`` the record is
+written to HDF5 (atomically) after every batch, and ``resume=True`` continues a search
 from it: TNLS and TnALE replay their seeded path using the recorded fits instead of
 refitting, greedy restarts from its stored network.
 

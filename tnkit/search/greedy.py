@@ -85,10 +85,32 @@ class _GreedySearch:
         self.record = run.checkpoint
         self.gen = np.random.default_rng(settings.seed)
         self.evals: list[Evaluation] = []
-        self.net: TensorNetwork | None = None
-        self.current: Evaluation | None = None
+        self._net: TensorNetwork | None = None
+        self._current: Evaluation | None = None
         self.runner = _Runner(run.executor, self.fname)
         self.bar = run.bar(None, self.fname, unit="fit")
+
+    @property
+    def net(self) -> TensorNetwork:
+        """The current network (set by :meth:`begin` or :meth:`resume`)."""
+        if self._net is None:
+            raise RuntimeError("greedy: no network yet; begin or resume first")
+        return self._net
+
+    @net.setter
+    def net(self, value: TensorNetwork) -> None:
+        self._net = value
+
+    @property
+    def current(self) -> Evaluation:
+        """The evaluation of the current network."""
+        if self._current is None:
+            raise RuntimeError("greedy: no evaluation yet; begin or resume first")
+        return self._current
+
+    @current.setter
+    def current(self, value: Evaluation) -> None:
+        self._current = value
 
     def __enter__(self) -> _GreedySearch:
         return self
@@ -146,9 +168,10 @@ class _GreedySearch:
         s0 = Structure(shape, np.asarray(st["ranks"]), tuple(int(p) for p in np.asarray(st["perm"])))
         self.net = TensorNetwork(s0, [np.asarray(st["cores"][str(k)]) for k in range(s0.num_nodes)])
         self.evals.extend(old)
-        self.current = next((e for e in reversed(self.evals) if e.structure == s0), None)
-        if self.current is None:
+        stored = next((e for e in reversed(self.evals) if e.structure == s0), None)
+        if stored is None:
             raise io.DataError(f"{path}: the stored network is not among the recorded evaluations")
+        self.current = stored
         return int(st["step"])
 
     # ------------------------------------------------------------------ fits
@@ -472,7 +495,7 @@ def greedy(
         else:
             start_step = search.begin(_greedy_start(start, tuple(int(n) for n in host.shape), internal, fname))
         stopped, last = search.grow(start_step, hold)
-        if hold is not None:
+        if hold is not None and hold.net is not None and hold.evaluation is not None:
             search.net, search.current = hold.net, hold.evaluation
         if prune and hold is None and search.current.rse <= tol:
             last = search.prune(last)

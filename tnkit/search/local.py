@@ -257,7 +257,9 @@ def tnls(
     t0 = time.perf_counter()
     stopped = "n_iter"
     with eng:
-        best = eng.evaluate([sp.build(ranks, perm)], 0)[0]
+        first = eng.evaluate([sp.build(ranks, perm)], 0)[0]
+        assert first is not None  # the first evaluation always runs (max_evals >= 1)
+        best = first
         stale = 0
         for it in range(1, n_iter + 1):
             if eng.stopped:
@@ -271,11 +273,10 @@ def tnls(
                     p = _swap(p, *sp.pairs[int(gen.integers(len(sp.pairs)))])
                 samples.append((r, p, sp.build(r, p)))
             evals = eng.evaluate([s for _, _, s in samples], it)
-            cands = [(e.loss, e.index, k) for k, e in enumerate(evals) if e is not None]
+            cands = [(e.loss, e.index, k, e) for k, e in enumerate(evals) if e is not None]
             if cands and min(cands)[0] < best.loss:
-                k = min(cands)[2]
+                k, best = min(cands, key=lambda c: (c[0], c[1]))[2:]
                 ranks, perm, _ = samples[k]
-                best = evals[k]
                 stale = 0
             else:
                 stale += 1
@@ -392,11 +393,10 @@ def _enumerate(
             if not options:
                 continue
             evals = eng.evaluate([sp.build(r, p) for r, p in options], rnd)
-            cands = [(e.loss, e.index, k) for k, e in enumerate(evals) if e is not None]
+            cands = [(e.loss, e.index, k, e) for k, e in enumerate(evals) if e is not None]
             if cands and min(cands)[0] < best.loss:
-                k = min(cands)[2]
+                k, best = min(cands, key=lambda c: (c[0], c[1]))[2:]
                 ranks, perm = options[k]
-                best = evals[k]
                 improved = True
         if eng.stopped:
             break

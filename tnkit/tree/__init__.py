@@ -14,6 +14,7 @@ from __future__ import annotations
 from tnkit.tree import bug
 from tnkit.tree.bug import BUGResult, integrate
 from tnkit.tree.kron import KronOperator, KronTerm
-from tnkit.tree.ttn import TTN, Tree
+from tnkit.tree.topology import Tree
+from tnkit.tree.ttn import TTN
 
 __all__ = ["Tree", "TTN", "KronOperator", "KronTerm", "bug", "integrate", "BUGResult"]

@@ -205,8 +205,7 @@ class KronOperator:
                 odd = sum(skew) % 2 == 1
                 if (c.real == 0 and not odd) or (c.imag == 0 and odd):
                     continue
-            herm = all(herm)
-            if herm and c.imag == 0:
+            if all(herm) and c.imag == 0:
                 spectra = [np.linalg.eigvalsh(f) for f in mats]
                 lo = hi = 1.0
                 for ev in spectra:

@@ -32,8 +32,10 @@ import numpy as np
 
 from tnkit import backend
 from tnkit.backend import conj
+from tnkit.tree.cores import _einsum
 from tnkit.tree.kron import KronOperator
-from tnkit.tree.ttn import TTN, Tree, _einsum
+from tnkit.tree.topology import Tree
+from tnkit.tree.ttn import TTN
 
 __all__ = ["OperatorProjector", "DenseProjector", "NodeRHS"]
 
@@ -101,7 +103,7 @@ class OperatorProjector:
                 coef_of[key] = _Const(op.scale)
         self.groups: list[tuple[Callable[[float], complex], list[Any]]] = []
         for key, idx in groups.items():
-            weights = [1.0 if callable(op.terms[k].coef) else complex(op.terms[k].coef) for k in idx]
+            weights = [1.0 if callable(c) else complex(c) for c in (op.terms[k].coef for k in idx)]
             ttno = _build_ttno(op, idx, weights, tree, tol)
             host_dtype = backend.dtype_name(xp, self.dtype)
             tensors = [xp.asarray(t.astype(host_dtype), device=backend.device_of(like.tensors[0])) for t in ttno]
@@ -152,7 +154,7 @@ class OperatorProjector:
             ops = [(conj(xp, q), list(range(m + 1))), (q, list(range(m + 1, 2 * m + 2)))]
             ops.append((w[node], list(range(2 * m + 2, 3 * m + 2)) + [3 * m + 2]))
             ops.append((env[g], [3 * m + 2, m, 2 * m + 1]))
-            ops += [(child_data[j][g], [2 * m + 2 + j, j, m + 1 + j]) for j in range(m) if j != i]
+            ops += [(_data(child_data, j)[g], [2 * m + 2 + j, j, m + 1 + j]) for j in range(m) if j != i]
             out.append(_einsum(ops, [2 * m + 2 + i, i, m + 1 + i]))
         return out
 
@@ -381,3 +383,11 @@ class DenseProjector:
             return parts
 
         return self._wrap(build, [100 + i for i in range(m)] + [200])
+
+
+def _data(child_data: Sequence[list[Any] | None], j: int) -> list[Any]:
+    """The data of child ``j``, which the caller has computed for every child but one."""
+    d = child_data[j]
+    if d is None:
+        raise RuntimeError(f"projector: no data for child {j}")
+    return d

@@ -66,9 +66,8 @@ RT_TOL = 1e-4  # relative to ||Y0||
 
 def _imports() -> tuple[Any, Any, Any, Any]:
     try:
-        from tnkit.tree import bug
+        from tnkit.tree import TTN, Tree, bug
         from tnkit.tree.projectors import OperatorProjector
-        from tnkit.tree.ttn import TTN, Tree
     except ImportError as exc:
         raise Skip(f"tnkit.tree.bug not importable: {exc}") from None
     return bug, OperatorProjector, TTN, Tree
@@ -240,7 +239,7 @@ def _prepare_radiative(quick: bool) -> Contenders:
     tree = Tree(((0, 1), (2, 3)))
     dt = p.cfl_dt()
     tol = RT_TOL * float(np.linalg.norm(p.initial))
-    # padded to rank 2 as in validation/bug_radiative_transfer.py: from the rank-one plane
+    # padded to rank 2 as in validation/tree/bug_radiative_transfer.py: from the rank-one plane
     # source alone the K-steps cannot create the x/angle pair that transport couples
     y0 = TTN.from_dense(p.initial, tree, tol=1e-12).expand(2, rng=0)
     start = time.perf_counter()

@@ -2,7 +2,7 @@
 
 ``search tnale vs tnls`` (size = tensor order; peer: TNLS)
     The order-6, size-3 tensor ring with ranks (3, 3, 2, 3, 3, 2) (126 parameters) under
-    a hidden mode permutation (seed 100, as in ``validation/search_tnale_vs_tnls.py``).
+    a hidden mode permutation (seed 100, as in ``validation/search/search_tnale_vs_tnls.py``).
     Both searches start from ranks 3 and the identity permutation, use the same objective,
     neighbourhoods (perm_radius 2) and ALS fits (2 restarts, <= 60 sweeps), run serially,
     and stop at the first structure with <= 126 parameters and RSE <= 1e-4 (budget 2000

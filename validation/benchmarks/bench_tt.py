@@ -69,9 +69,11 @@ def _prepare_tt_svd(n: int) -> Contenders:
 
 def _gaussians(d: int, n: int) -> tuple[Any, np.ndarray, np.ndarray]:
     here = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("_tt_cross_gaussians", here / "tt_cross_gaussians.py")
+    spec = importlib.util.spec_from_file_location(
+        "_tt_cross_gaussians", here / "decompositions" / "tt_cross_gaussians.py"
+    )
     if spec is None or spec.loader is None:
-        raise Skip("validation/tt_cross_gaussians.py not found")
+        raise Skip("validation/decompositions/tt_cross_gaussians.py not found")
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault(spec.name, module)
     spec.loader.exec_module(module)

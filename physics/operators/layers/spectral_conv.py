@@ -369,7 +369,7 @@ class SpectralConv(nn.Module):
             self._core_equation = ",".join(terms[1:]) + "->" + "".join(modes[2:]) + b[0] + "o"
         self._dense_equation = x_terms + "," + "".join(modes) + "->" + out_terms
 
-    def _operands(self) -> list[Any]:
+    def _operands(self) -> list[torch.Tensor]:
         c = torch.view_as_complex
         if self.factorization == "dense":
             return [c(self.dense)]

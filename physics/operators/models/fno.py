@@ -32,7 +32,8 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from types import EllipsisType
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -185,7 +186,9 @@ class FNO(nn.Module):
         self.norms = nn.ModuleList()
         if norm is not None:
             for _ in range(n_layers * (2 if channel_mlp else 1)):
-                self.norms.append(_norm(norm, hidden_channels, self.dims))
+                layer = _norm(norm, hidden_channels, self.dims)
+                assert layer is not None  # norm is not None here
+                self.norms.append(layer)
         self.projection = ChannelMLP(
             hidden_channels, out_channels, int(projection_ratio * hidden_channels) or hidden_channels, 2, activation
         )
@@ -217,7 +220,7 @@ class FNO(nn.Module):
         """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
         check_input(x, self.in_channels, self.dims, type(self).__name__)
         sizes = tuple(x.shape[2:])
-        self.convs[0]._check_sizes(sizes, "input")
+        cast(SpectralConv, self.convs[0])._check_sizes(sizes, "input")  # a ModuleList item reads as Module
         if self.positional_grid:
             x = torch.cat([x, self._grid(x).to(x.dtype)], dim=1)
         x = self.lifting(x)
@@ -244,7 +247,8 @@ class FNO(nn.Module):
                 y = z if last else self.act(z)
             x = y
         if any(pads):
-            x = x[(Ellipsis, *[slice(0, n) for n in sizes])]
+            crop: tuple[EllipsisType | slice, ...] = (Ellipsis, *[slice(0, n) for n in sizes])
+            x = x[crop]
         return self.projection(x)
 
 

@@ -60,13 +60,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from types import EllipsisType
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from physics.operators._checks import check_input
+from physics.operators.layers.spectral_conv import SpectralConv
 from physics.operators.models.fno import TFNO
 
 __all__ = ["MGTFNO", "multigrid_patches", "stitch", "BOUNDARIES"]
@@ -289,7 +291,8 @@ def stitch(patches: torch.Tensor, n_patches: int | Sequence[int], *, padding: in
     widths = tuple(patches.shape[2:])
     if any(w <= 2 * p for w, p in zip(widths, pads)):
         raise ValueError(f"{name}: patches of {widths} points leave nothing after cropping padding {pads} per side")
-    core = patches[(Ellipsis, *[slice(p, w - p) for w, p in zip(widths, pads)])]
+    crop: tuple[EllipsisType | slice, ...] = (Ellipsis, *[slice(p, w - p) for w, p in zip(widths, pads)])
+    core = patches[crop]
     sizes = [w - 2 * p for w, p in zip(widths, pads)]
     batch, channels = patches.shape[0] // total, patches.shape[1]
     # (batch, k_1, ..., k_d, C, s_1, ..., s_d) -> (batch, C, k_1, s_1, ..., k_d, s_d)
@@ -419,7 +422,9 @@ class MGTFNO(nn.Module):
         _check_layout(sizes, self.levels, self.n_patches, pads, self.boundary, name)
         widths = [n // k + 2 * p for n, k, p in zip(sizes, self.n_patches, pads)]
         try:
-            self.backbone.convs[0]._check_sizes(widths, "patch")
+            cast(SpectralConv, self.backbone.convs[0])._check_sizes(
+                widths, "patch"
+            )  # a ModuleList item reads as Module
         except ValueError as err:
             raise ValueError(
                 f"{name}: patches of {tuple(widths)} points (input {sizes} / n_patches "

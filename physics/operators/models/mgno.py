@@ -74,7 +74,8 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -169,7 +170,8 @@ class _VCycle(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         rhs, solutions = [], []
-        for level, smoothers in enumerate(self.smoothers):
+        # Items of a ModuleList read as Module; these lists hold ModuleLists of smoothing steps.
+        for level, smoothers in enumerate(cast(Iterable[nn.ModuleList], self.smoothers)):
             u = smoothers[0](self._pad(f))  # the first step from u = 0
             for smoother in smoothers[1:]:
                 u = u + smoother(self._pad(self._residual(level, f, u)))
@@ -180,7 +182,7 @@ class _VCycle(nn.Module):
         u = solutions[-1]
         for level in range(len(self.restrictions) - 1, -1, -1):
             u = solutions[level] + self._prolong(level, u, tuple(solutions[level].shape[2:]))
-            for smoother in self.post_smoothers[level]:
+            for smoother in cast(nn.ModuleList, self.post_smoothers[level]):
                 u = u + smoother(self._pad(self._residual(level, rhs[level], u)))
         return u
 

@@ -5,6 +5,7 @@ See :mod:`physics.pde.elliptic` for the grid, the discretisation and the solvers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from physics.pde.elliptic.grid import (
 )
 from tnkit.backend import device_of, library_name, lookup, namespace, to_host
 from tnkit.linalg import ConvergenceError
+from tnkit.types import Array, Namespace
 
 __all__ = ["Darcy2D"]
 
@@ -88,14 +90,14 @@ class Darcy2D:
 
     def solve(
         self,
-        a: Any,
-        f: Any = 1.0,
+        a: Array,
+        f: Array | float = 1.0,
         *,
         method: str | None = None,
         rtol: float | None = None,
         maxiter: int | None = None,
         preconditioner: str = "poisson",
-    ) -> Any:
+    ) -> Array:
         """Solve for ``u`` given the coefficient ``a`` and the source ``f``.
 
         Parameters
@@ -155,7 +157,7 @@ class Darcy2D:
             u = self._solve_cg(xp, a3, rhs3, batch, rtol, maxiter, preconditioner)
         return u[0, ...] if squeeze else u
 
-    def apply(self, a: Any, u: Any) -> Any:
+    def apply(self, a: Array, u: Array) -> Array:
         r"""The discrete operator :math:`-\nabla_h\cdot(a \nabla_h u)` at the interior nodes.
 
         Parameters
@@ -177,7 +179,7 @@ class Darcy2D:
         ax, ay = _face_coefficients(xp, a, self.mean)
         return _embed(xp, _divergence_form(ax, ay, u) / self.h**2)
 
-    def matrix(self, a: Any) -> scipy.sparse.csr_matrix:
+    def matrix(self, a: Array) -> scipy.sparse.csr_matrix:
         """The sparse matrix of the interior unknowns for one coefficient field, float64.
 
         Unknowns are the interior nodes in row-major order, ``k = (i - 1) (n - 2) + (j - 1)``.
@@ -202,7 +204,7 @@ class Darcy2D:
         return _assemble(ax, ay) / self.h**2
 
     # ------------------------------------------------------------------ internals
-    def _pick_method(self, xp: Any, a: Any, method: str | None, where: str) -> str:
+    def _pick_method(self, xp: Namespace, a: Array, method: str | None, where: str) -> str:
         if method is None:
             lib = library_name(xp)
             on_cpu = lib == "numpy" or (lib == "torch" and str(device_of(a)) == "cpu")
@@ -211,7 +213,7 @@ class Darcy2D:
             raise ValueError(f"{where}: method must be one of {_METHODS} or None, got {method!r}")
         return method
 
-    def _solve_direct(self, xp: Any, a: Any, rhs: Any) -> Any:
+    def _solve_direct(self, xp: Namespace, a: Array, rhs: Array) -> Array:
         a_host = to_host(a).astype(np.float64)
         f_host = to_host(rhs).astype(np.float64)[:, 1:-1, 1:-1] * self.h**2
         batch = max(a_host.shape[0], f_host.shape[0])
@@ -230,31 +232,33 @@ class Darcy2D:
         host_dtype = np.float32 if a.dtype == xp.float32 else np.float64
         return xp.asarray(u.astype(host_dtype), dtype=a.dtype, device=device_of(a))
 
-    def _solve_cg(self, xp: Any, a: Any, rhs: Any, batch: int, rtol: float, maxiter: int, preconditioner: str) -> Any:
+    def _solve_cg(
+        self, xp: Namespace, a: Array, rhs: Array, batch: int, rtol: float, maxiter: int, preconditioner: str
+    ) -> Array:
         ax, ay = _face_coefficients(xp, a, self.mean)
         m = self.n - 2
         b = xp.broadcast_to(rhs[:, 1:-1, 1:-1] * self.h**2, (batch, m, m))
         diagonal = ax[..., :-1, :] + ax[..., 1:, :] + ay[..., :, :-1] + ay[..., :, 1:]
 
-        def operator(v: Any) -> Any:
+        def operator(v: Array) -> Array:
             return _divergence_form(ax, ay, _embed(xp, v))
 
         if preconditioner == "poisson" and hasattr(xp, "fft"):
             eig = _laplacian_eigenvalues(xp, self.n, 1.0, a.dtype, device_of(a))
             dst = lookup("dst1_ortho_2d", xp)
 
-            def precondition(r: Any) -> Any:
+            def precondition(r: Array) -> Array:
                 return dst(xp, dst(xp, r) / eig)
         else:
 
-            def precondition(r: Any) -> Any:
+            def precondition(r: Array) -> Array:
                 return r / diagonal
 
         u = _pcg(xp, operator, precondition, b, rtol, maxiter, "Darcy2D.solve")
         return _embed(xp, u)
 
 
-def _face_coefficients(xp: Any, a: Any, mean: str) -> tuple[Any, Any]:
+def _face_coefficients(xp: Namespace, a: Array, mean: str) -> tuple[Array, Array]:
     """Face coefficients next to interior nodes.
 
     ``ax[..., i, j]`` sits between nodes ``(i, j+1)`` and ``(i+1, j+1)``, shape
@@ -268,7 +272,7 @@ def _face_coefficients(xp: Any, a: Any, mean: str) -> tuple[Any, Any]:
     return 0.5 * (left + right), 0.5 * (low + high)
 
 
-def _divergence_form(ax: Any, ay: Any, u: Any) -> Any:
+def _divergence_form(ax: Array, ay: Array, u: Array) -> Array:
     """``h^2`` times the Darcy operator at interior nodes, from nodal ``u`` of shape (..., n, n)."""
     qx = ax * (u[..., 1:, 1:-1] - u[..., :-1, 1:-1])
     qy = ay * (u[..., 1:-1, 1:] - u[..., 1:-1, :-1])
@@ -300,17 +304,25 @@ def _factorise(ax: np.ndarray, ay: np.ndarray) -> Any:
     )
 
 
-def _pcg(xp: Any, operator: Any, precondition: Any, b: Any, rtol: float, maxiter: int, where: str) -> Any:
+def _pcg(
+    xp: Namespace,
+    operator: Callable[[Array], Array],
+    precondition: Callable[[Array], Array],
+    b: Array,
+    rtol: float,
+    maxiter: int,
+    where: str,
+) -> Array:
     """Preconditioned conjugate gradients on a batch ``b`` of shape (batch, m, m).
 
     Each sample has its own step lengths; a sample that has converged is frozen (zero
     step) while the others go on.
     """
 
-    def dot(u: Any, v: Any) -> Any:
+    def dot(u: Array, v: Array) -> Array:
         return xp.sum(u * v, axis=(-2, -1))
 
-    def per_sample(s: Any) -> Any:
+    def per_sample(s: Array) -> Array:
         return s[:, None, None]
 
     bnorm = xp.sqrt(dot(b, b))

@@ -16,16 +16,16 @@ True
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from tnkit.backend import GENERIC, device_of, lookup, namespace, register
+from tnkit.types import Array, Device, DType, Namespace
 
 __all__ = ["dst1_2d"]
 
 
-def dst1_2d(x: Any) -> Any:
+def dst1_2d(x: Array) -> Array:
     """The orthonormal DST-I of ``x`` over its last two axes, in ``x``'s library."""
     xp = namespace(x)
     return lookup("dst1_ortho_2d", xp)(xp, x)
@@ -37,7 +37,7 @@ def _laplacian_eigenvalues_host(n: int) -> np.ndarray:
     return 4.0 * np.sin(np.pi * p / (2.0 * (n - 1))) ** 2
 
 
-def _laplacian_eigenvalues(xp: Any, n: int, scale: float, dtype: Any, device: Any) -> Any:
+def _laplacian_eigenvalues(xp: Namespace, n: int, scale: float, dtype: DType, device: Device) -> Array:
     """``(mu_p + mu_q) * h^2 / scale`` on ``device``: shape (n-2, n-2)."""
     mu = _laplacian_eigenvalues_host(n) / scale
     host = (mu[:, None] + mu[None, :]).astype(np.float32 if dtype == xp.float32 else np.float64)
@@ -45,20 +45,20 @@ def _laplacian_eigenvalues(xp: Any, n: int, scale: float, dtype: Any, device: An
 
 
 @register("dst1_ortho_2d", "numpy")
-def _dst1_numpy(xp: Any, x: Any) -> Any:
+def _dst1_numpy(xp: Namespace, x: Array) -> Array:
     import scipy.fft
 
     return scipy.fft.dstn(x, type=1, axes=(-2, -1), norm="ortho")
 
 
 @register("dst1_ortho_2d", GENERIC)
-def _dst1_generic(xp: Any, x: Any) -> Any:
+def _dst1_generic(xp: Namespace, x: Array) -> Array:
     """Orthonormal DST-I over the last two axes from the array-API FFT extension."""
     y = xp.matrix_transpose(_dst1_last_axis(xp, x))
     return xp.matrix_transpose(_dst1_last_axis(xp, y))
 
 
-def _dst1_last_axis(xp: Any, v: Any) -> Any:
+def _dst1_last_axis(xp: Namespace, v: Array) -> Array:
     # The odd extension [0, v, 0, -reverse(v)] has the FFT -2i * (unnormalised DST-I of v)
     # at frequencies 1..m.
     m = v.shape[-1]

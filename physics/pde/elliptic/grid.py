@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tnkit.backend import device_of
+from tnkit.types import Array, DType, Namespace
 
 __all__ = ["unit_square_grid"]
 
@@ -61,7 +62,7 @@ def _check_n(n: Any, where: str) -> int:
     return int(n)
 
 
-def _check_field(xp: Any, x: Any, n: int, name: str, where: str) -> Any:
+def _check_field(xp: Namespace, x: Array, n: int, name: str, where: str) -> Array:
     if x.ndim not in (2, 3) or tuple(x.shape[-2:]) != (n, n):
         raise ValueError(
             f"{where}: {name} must have shape ({n}, {n}) or (batch, {n}, {n}) for n={n}, got {tuple(x.shape)}"
@@ -73,19 +74,19 @@ def _check_field(xp: Any, x: Any, n: int, name: str, where: str) -> Any:
     return x
 
 
-def _check_positive(xp: Any, a: Any, where: str) -> None:
+def _check_positive(xp: Namespace, a: Array, where: str) -> None:
     if not bool(xp.all(a > 0)):
         raise ValueError(
             f"{where}: the coefficient a must be positive everywhere, found min(a) = {float(xp.min(a)):.6g}"
         )
 
 
-def _same_dtype(x: Any, y: Any, xname: str, yname: str, where: str) -> None:
+def _same_dtype(x: Array, y: Array, xname: str, yname: str, where: str) -> None:
     if x.dtype != y.dtype:
         raise TypeError(f"{where}: {xname} is {x.dtype} but {yname} is {y.dtype}; convert both to one dtype")
 
 
-def _source(xp: Any, f: Any, a: Any, n: int, where: str) -> Any:
+def _source(xp: Namespace, f: Array | float, a: Array, n: int, where: str) -> Array:
     """``f`` as an array like ``a``: a number becomes a constant (n, n) field."""
     if _is_number(f):
         if not math.isfinite(float(f)):
@@ -96,7 +97,7 @@ def _source(xp: Any, f: Any, a: Any, n: int, where: str) -> Any:
     return f
 
 
-def _broadcast_batch(a: Any, f: Any, where: str) -> int:
+def _broadcast_batch(a: Array, f: Array, where: str) -> int:
     batch_a = a.shape[0] if a.ndim == 3 else None
     batch_f = f.shape[0] if f.ndim == 3 else None
     if batch_a is not None and batch_f is not None and batch_a != batch_f:
@@ -107,7 +108,7 @@ def _broadcast_batch(a: Any, f: Any, where: str) -> int:
     return batch_a if batch_a is not None else (batch_f if batch_f is not None else 1)
 
 
-def _default_rtol(xp: Any, dtype: Any) -> float:
+def _default_rtol(xp: Namespace, dtype: DType) -> float:
     return 1e-5 if dtype == xp.float32 else 1e-10
 
 
@@ -122,7 +123,7 @@ def _check_maxiter(maxiter: Any, where: str) -> int:
     return int(maxiter)
 
 
-def _embed(xp: Any, interior: Any) -> Any:
+def _embed(xp: Namespace, interior: Array) -> Array:
     """Surround interior values (..., m, m) by a zero boundary: (..., m + 2, m + 2)."""
     shape = tuple(interior.shape)
     device = device_of(interior)

@@ -6,13 +6,13 @@ See :mod:`physics.pde.elliptic` for the grid and the discretisation.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from physics.pde.elliptic.dst import _laplacian_eigenvalues, _laplacian_eigenvalues_host
 from physics.pde.elliptic.grid import _check_field, _check_n, _embed, _is_number
 from tnkit.backend import device_of, dtype_eps, lookup, namespace
+from tnkit.types import Array, DType, Namespace
 
 __all__ = ["Poisson2D", "Helmholtz2D"]
 
@@ -27,7 +27,7 @@ class _SineTransformSolver:
         self.h = 1.0 / (self.n - 1)
         self._shift = shift
 
-    def solve(self, f: Any) -> Any:
+    def solve(self, f: Array) -> Array:
         """Solve with the source ``f``.
 
         Parameters
@@ -56,7 +56,7 @@ class _SineTransformSolver:
         u = dst(xp, dst(xp, f[..., 1:-1, 1:-1]) / eig)
         return _embed(xp, u)
 
-    def apply(self, u: Any) -> Any:
+    def apply(self, u: Array) -> Array:
         """The discrete operator ``-Δ_h u - k^2 u`` at interior nodes (``k = 0`` for Poisson).
 
         Parameters
@@ -83,7 +83,7 @@ class _SineTransformSolver:
         mu = _laplacian_eigenvalues_host(self.n) / self.h**2
         return mu[:, None] + mu[None, :] - self._shift
 
-    def _check_regular(self, xp: Any, dtype: Any, where: str) -> None:
+    def _check_regular(self, xp: Namespace, dtype: DType, where: str) -> None:
         eig = self.eigenvalues()
         p, q = np.unravel_index(int(np.argmin(np.abs(eig))), eig.shape)
         gap = abs(float(eig[p, q]))

@@ -183,7 +183,7 @@ class RadiativeTransfer1D:
                 "RadiativeTransfer1D: sigma_s = c0 + c_xi*xi + c_eta*eta must be non-negative on [-1, 1]^2 "
                 f"(c0 >= |c_xi| + |c_eta|), got {coeffs}"
             )
-        self.sigma_s_coeffs = coeffs  # type: ignore[assignment]
+        self.sigma_s_coeffs = coeffs  # a 3-tuple: the length is checked above
         for name in ("t_end", "sigma_a", "source_width"):
             value = float(getattr(self, name))
             if not math.isfinite(value):

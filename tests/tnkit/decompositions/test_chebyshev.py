@@ -12,8 +12,8 @@ from numpy.polynomial import chebyshev as npcheb
 
 import tnkit.io
 from tnkit.backend import device_of
-from tnkit.decompositions.chebyshev import (
-    ChebTucker,
+from tnkit.decompositions.chebyshev import ChebTucker
+from tnkit.decompositions.chebyshev_basis import (
     _clenshaw_curtis_weights,
     _derivative_matrix,
     chebyshev_coefficients,
@@ -31,6 +31,15 @@ def lorentz(p):
     return 1.0 / (1.0 + np.sum(p**2, axis=1))
 
 
+def on(bk, host_f):
+    """``host_f`` (host points to host values) as a function of ``bk`` arrays, for ``fit``."""
+    return lambda p: bk.asarray(host_f(bk.to_numpy(p)))
+
+
+def like_of(bk):
+    return bk.asarray(np.zeros(1), dtype="float64")
+
+
 def random_points(rng, box, m):
     lo = np.array([a for a, _ in box])
     hi = np.array([b for _, b in box])
@@ -42,15 +51,15 @@ def random_points(rng, box, m):
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 16, 33])
-def test_coefficients_match_numpy_chebinterpolate(n):
+def test_coefficients_match_numpy_chebinterpolate(bk, n):
     funcs = [np.exp, np.cos, lambda x: 1.0 / (2.0 + x), lambda x: np.abs(x - 0.1)]
     for fn in funcs:
-        c = chebyshev_coefficients(fn(chebyshev_nodes(n)))
+        c = bk.to_numpy(chebyshev_coefficients(bk.asarray(fn(chebyshev_nodes(n)))))
         np.testing.assert_allclose(c, npcheb.chebinterpolate(fn, n), rtol=0, atol=1e-13)
 
 
-def test_nodes_are_numpy_first_kind_points_mapped():
-    x = chebyshev_nodes(9, 2.0, 5.0)
+def test_nodes_are_numpy_first_kind_points_mapped(bk):
+    x = bk.to_numpy(chebyshev_nodes(9, 2.0, 5.0, like=like_of(bk)))
     np.testing.assert_allclose(x, 3.5 + 1.5 * npcheb.chebpts1(10), rtol=0, atol=1e-15)
     assert np.all(np.diff(x) > 0)
 
@@ -74,11 +83,11 @@ def test_clenshaw_curtis_weights_integrate_each_polynomial():
         assert abs(_clenshaw_curtis_weights(n)[k] - exact) < 1e-14
 
 
-def test_coefficients_of_a_grid_are_separable_dcts():
+def test_coefficients_of_a_grid_are_separable_dcts(bk):
     """In 2-D the coefficient tensor of f(x) g(y) is the outer product of the 1-D ones."""
     n1, n2 = 6, 9
     x, y = chebyshev_nodes(n1), chebyshev_nodes(n2)
-    c = chebyshev_coefficients(np.outer(np.exp(x), np.sin(y)))
+    c = bk.to_numpy(chebyshev_coefficients(bk.asarray(np.outer(np.exp(x), np.sin(y)))))
     np.testing.assert_allclose(
         c, np.outer(npcheb.chebinterpolate(np.exp, n1), npcheb.chebinterpolate(np.sin, n2)), atol=1e-14
     )
@@ -88,7 +97,7 @@ def test_coefficients_of_a_grid_are_separable_dcts():
 # Fitting and evaluation
 
 
-def test_low_degree_polynomial_reproduced_exactly_in_3d():
+def test_low_degree_polynomial_reproduced_exactly_in_3d(bk):
     rng = np.random.default_rng(0)
     box = [(-2.0, 1.0), (0.0, 3.0), (1.0, 1.5)]
     powers = rng.standard_normal((3, 4, 2))  # monomial coefficients, degrees (2, 3, 1)
@@ -99,32 +108,34 @@ def test_low_degree_polynomial_reproduced_exactly_in_3d():
         vz = np.stack([p[:, 2] ** i for i in range(2)], axis=1)
         return np.einsum("abc,ma,mb,mc->m", powers, vx, vy, vz)
 
-    ct = ChebTucker.fit(poly, box, degree=[2, 3, 1])
+    ct = ChebTucker.fit(on(bk, poly), box, degree=[2, 3, 1], like=like_of(bk))
     pts = random_points(rng, box, 500)
-    np.testing.assert_allclose(ct(pts), poly(pts), rtol=0, atol=1e-11 * np.max(np.abs(poly(pts))))
+    np.testing.assert_allclose(
+        bk.to_numpy(ct(bk.asarray(pts))), poly(pts), rtol=0, atol=1e-11 * np.max(np.abs(poly(pts)))
+    )
     assert ct.degree == (2, 3, 1)
     assert all(r <= n + 1 for r, n in zip(ct.ranks, ct.degree))
 
 
 @pytest.mark.parametrize(("f", "degree", "rank_cap"), [(gauss, 24, 1), (lorentz, 40, 12)])
-def test_smooth_functions_to_tolerance_at_random_points(f, degree, rank_cap):
+def test_smooth_functions_to_tolerance_at_random_points(bk, f, degree, rank_cap):
     rng = np.random.default_rng(1)
-    ct = ChebTucker.fit(f, CUBE, degree, tol=1e-12)
+    ct = ChebTucker.fit(on(bk, f), CUBE, degree, tol=1e-12, like=like_of(bk))
     assert max(ct.ranks) <= rank_cap, ct.ranks
     pts = random_points(rng, CUBE, 2000)
-    err = np.max(np.abs(ct(pts) - f(pts)))
+    err = np.max(np.abs(bk.to_numpy(ct(bk.asarray(pts))) - f(pts)))
     assert err < 1e-9, err
 
 
-def test_tucker_truncation_error_scales_with_tol():
+def test_tucker_truncation_error_scales_with_tol(bk):
     """Coarser tol -> smaller ranks and a larger (but bounded) error."""
     rng = np.random.default_rng(2)
     pts = random_points(rng, CUBE, 2000)
     errs = []
     for tol in (1e-3, 1e-6, 1e-10):
-        ct = ChebTucker.fit(lorentz, CUBE, 40, tol=tol)
+        ct = ChebTucker.fit(on(bk, lorentz), CUBE, 40, tol=tol, like=like_of(bk))
         coeff_norm = float(np.linalg.norm(chebyshev_coefficients(lorentz_grid(40))))
-        err = np.max(np.abs(ct(pts) - lorentz(pts)))
+        err = np.max(np.abs(bk.to_numpy(ct(bk.asarray(pts))) - lorentz(pts)))
         assert err <= math.sqrt(41**3) * tol * coeff_norm + 1e-12
         errs.append((tol, ct.ranks, err))
     assert errs[0][1] < errs[-1][1] or max(errs[0][1]) < max(errs[-1][1])
@@ -136,30 +147,32 @@ def lorentz_grid(n):
     return 1.0 / (1.0 + x[:, None, None] ** 2 + x[None, :, None] ** 2 + x[None, None, :] ** 2)
 
 
-def test_derivatives_match_analytic():
+def test_derivatives_match_analytic(bk):
     rng = np.random.default_rng(3)
-    ct = ChebTucker.fit(lorentz, CUBE, 44, tol=1e-13)
+    ct = ChebTucker.fit(on(bk, lorentz), CUBE, 44, tol=1e-13, like=like_of(bk))
     pts = random_points(rng, CUBE, 1000)
+    at = bk.asarray(pts)
     r2 = np.sum(pts**2, axis=1)
     for k in range(3):
         d1 = -2.0 * pts[:, k] / (1.0 + r2) ** 2
-        np.testing.assert_allclose(ct.derivative(k)(pts), d1, rtol=0, atol=1e-7)
+        np.testing.assert_allclose(bk.to_numpy(ct.derivative(k)(at)), d1, rtol=0, atol=1e-7)
     d2 = -2.0 / (1.0 + r2) ** 2 + 8.0 * pts[:, 1] ** 2 / (1.0 + r2) ** 3
-    np.testing.assert_allclose(ct.derivative(1, order=2)(pts), d2, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(bk.to_numpy(ct.derivative(1, order=2)(at)), d2, rtol=0, atol=1e-5)
     mixed = 8.0 * pts[:, 0] * pts[:, 2] / (1.0 + r2) ** 3
-    np.testing.assert_allclose(ct.derivative(0).derivative(2)(pts), mixed, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(bk.to_numpy(ct.derivative(0).derivative(2)(at)), mixed, rtol=0, atol=1e-5)
 
 
-def test_derivative_on_shifted_box_uses_the_box_scaling():
+def test_derivative_on_shifted_box_uses_the_box_scaling(bk):
     box = [(1.0, 4.0), (-0.5, 0.5)]
-    ct = ChebTucker.fit(lambda p: np.sin(p[:, 0]) * np.exp(p[:, 1]), box, [22, 14])
+    ct = ChebTucker.fit(on(bk, lambda p: np.sin(p[:, 0]) * np.exp(p[:, 1])), box, [22, 14], like=like_of(bk))
     pts = random_points(np.random.default_rng(4), box, 300)
-    np.testing.assert_allclose(ct.derivative(0)(pts), np.cos(pts[:, 0]) * np.exp(pts[:, 1]), atol=1e-10)
-    np.testing.assert_allclose(ct.derivative(0, 3)(pts), -np.cos(pts[:, 0]) * np.exp(pts[:, 1]), atol=1e-7)
+    at = bk.asarray(pts)
+    np.testing.assert_allclose(bk.to_numpy(ct.derivative(0)(at)), np.cos(pts[:, 0]) * np.exp(pts[:, 1]), atol=1e-10)
+    np.testing.assert_allclose(bk.to_numpy(ct.derivative(0, 3)(at)), -np.cos(pts[:, 0]) * np.exp(pts[:, 1]), atol=1e-7)
 
 
-def test_integral_matches_analytic_and_scipy():
-    ct = ChebTucker.fit(gauss, [(-1.0, 2.0), (0.0, 1.0), (-0.5, 0.5)], 30)
+def test_integral_matches_analytic_and_scipy(bk):
+    ct = ChebTucker.fit(on(bk, gauss), [(-1.0, 2.0), (0.0, 1.0), (-0.5, 0.5)], 30, like=like_of(bk))
     exact = (
         0.25
         * math.pi**1.5
@@ -167,20 +180,22 @@ def test_integral_matches_analytic_and_scipy():
         * scipy.special.erf(1.0)
         * scipy.special.erf(0.5)
     )
-    assert abs(float(ct.integrate()) - exact) < 1e-13 * exact
+    assert abs(float(bk.to_numpy(ct.integrate())) - exact) < 1e-13 * exact
     box2 = [(0.0, 1.0), (-1.0, 2.0)]
-    ct2 = ChebTucker.fit(lambda p: 1.0 / (1.0 + p[:, 0] ** 2 + p[:, 1] ** 2), box2, 40, tol=1e-14)
+    f2 = on(bk, lambda p: 1.0 / (1.0 + p[:, 0] ** 2 + p[:, 1] ** 2))
+    ct2 = ChebTucker.fit(f2, box2, 40, tol=1e-14, like=like_of(bk))
     ref, _ = scipy.integrate.dblquad(
         lambda y, x: 1.0 / (1.0 + x * x + y * y), 0.0, 1.0, -1.0, 2.0, epsabs=1e-13, epsrel=1e-13
     )
-    assert abs(float(ct2.integrate()) - ref) < 1e-10
+    assert abs(float(bk.to_numpy(ct2.integrate())) - ref) < 1e-10
 
 
-def test_batched_sampling_gives_the_same_result():
-    a = ChebTucker.fit(lorentz, CUBE, 9, batch_size=7)
-    b = ChebTucker.fit(lorentz, CUBE, 9)
-    np.testing.assert_allclose(a.coefficients(), b.coefficients(), atol=1e-14)
-    np.testing.assert_allclose(a.coefficients(), chebyshev_coefficients(lorentz_grid(9)), atol=1e-14)
+def test_batched_sampling_gives_the_same_result(bk):
+    a = ChebTucker.fit(on(bk, lorentz), CUBE, 9, batch_size=7, like=like_of(bk))
+    b = ChebTucker.fit(on(bk, lorentz), CUBE, 9, like=like_of(bk))
+    ca = bk.to_numpy(a.coefficients())
+    np.testing.assert_allclose(ca, bk.to_numpy(b.coefficients()), atol=1e-14)
+    np.testing.assert_allclose(ca, chebyshev_coefficients(lorentz_grid(9)), atol=1e-14)
 
 
 # --------------------------------------------------------------------------------------
@@ -291,12 +306,12 @@ def test_errors_name_the_problem():
         ct.derivative(0, 0)
 
 
-def test_extrapolation_is_the_polynomial_outside_the_box():
-    ct = ChebTucker.fit(lambda p: p[:, 0] ** 2 - p[:, 1], [(0.0, 1.0), (0.0, 1.0)], 2)
-    out = ct(np.array([[2.0, -1.0]]), extrapolate=True)
-    np.testing.assert_allclose(out, [5.0], atol=1e-12)
+def test_extrapolation_is_the_polynomial_outside_the_box(bk):
+    ct = ChebTucker.fit(on(bk, lambda p: p[:, 0] ** 2 - p[:, 1]), [(0.0, 1.0), (0.0, 1.0)], 2, like=like_of(bk))
+    out = ct(bk.asarray([[2.0, -1.0]]), extrapolate=True)
+    np.testing.assert_allclose(bk.to_numpy(out), [5.0], atol=1e-12)
     # boundary points themselves are inside
-    np.testing.assert_allclose(ct(np.array([[1.0, 0.0]])), [1.0], atol=1e-13)
+    np.testing.assert_allclose(bk.to_numpy(ct(bk.asarray([[1.0, 0.0]]))), [1.0], atol=1e-13)
 
 
 # --------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_repr() -> None:
     assert repr(t) == "CP(shape=(3, 4), rank=2, dtype=float64)"
 
 
-def test_mttkrp_matches_khatri_rao_unfolding() -> None:
+def test_mttkrp_matches_khatri_rao_unfolding(bk: Backend) -> None:
     rng = np.random.default_rng(3)
     shape, rank = (3, 4, 2, 5), 3
     x = random_array(rng, shape, "complex128")
@@ -110,7 +110,7 @@ def test_mttkrp_matches_khatri_rao_unfolding() -> None:
         for j in others:
             kr = (kr[:, None, :] * fs[j][None, :, :]).reshape(-1, rank)
         unfolding = np.moveaxis(x, k, 0).reshape(shape[k], -1)
-        got = _mttkrp(x, fs, k, "abcd")
+        got = bk.to_numpy(_mttkrp(bk.asarray(x), [bk.asarray(f) for f in fs], k, "abcd"))
         np.testing.assert_allclose(got, unfolding @ kr.conj(), rtol=1e-12)
 
 
@@ -132,23 +132,24 @@ def test_cp_als_recovers_planted_rank(bk: Backend, dtype: str) -> None:
 
 
 @pytest.mark.parametrize("dt", ["float64", "complex128"])
-def test_cp_als_random_init_recovers_planted_rank(dt: str) -> None:
+def test_cp_als_random_init_recovers_planted_rank(bk: Backend, dt: str) -> None:
     x = _planted(np.random.default_rng(5), (6, 7, 8), 3, dt)
-    assert _rel_err(cp_als(x, 3, init="random", rng=0, tol=1e-12), x) < 1e-8
+    xb = bk.asarray(x)
+    assert _rel_err(cp_als(xb, 3, init="random", rng=0, tol=1e-12), x) < 1e-8
     # the same seed gives the same result
-    a, b = cp_als(x, 3, init="random", rng=7, n_iter_max=3), cp_als(x, 3, init="random", rng=7, n_iter_max=3)
-    np.testing.assert_array_equal(a.to_dense(), b.to_dense())
+    a, b = cp_als(xb, 3, init="random", rng=7, n_iter_max=3), cp_als(xb, 3, init="random", rng=7, n_iter_max=3)
+    np.testing.assert_array_equal(bk.to_numpy(a.to_dense()), bk.to_numpy(b.to_dense()))
 
 
 @pytest.mark.parametrize("dt", ["float64", "complex128"])
-def test_cp_als_noisy_error_decreases_with_rank(dt: str) -> None:
+def test_cp_als_noisy_error_decreases_with_rank(bk: Backend, dt: str) -> None:
     rng = np.random.default_rng(6)
     shape = (8, 9, 10)
     signal = _planted(rng, shape, 3, dt)
     noise = random_array(rng, shape, dt)
     noise *= 0.05 * np.linalg.norm(signal) / np.linalg.norm(noise)
     x = signal + noise
-    errs = [_rel_err(cp_als(x, r), x) for r in (1, 2, 3)]
+    errs = [_rel_err(cp_als(bk.asarray(x), r), x) for r in (1, 2, 3)]
     assert errs[2] < errs[1] < errs[0]
     # the planted rank-3 signal is a candidate, so the best rank-3 error is at most
     # the noise; a rank-3 model (84 parameters of 720) absorbs only a little of it
@@ -156,28 +157,29 @@ def test_cp_als_noisy_error_decreases_with_rank(dt: str) -> None:
     assert 0.8 * noise_rel < errs[2] <= noise_rel
 
 
-def test_cp_als_rank_above_mode_sizes() -> None:
+def test_cp_als_rank_above_mode_sizes(bk: Backend) -> None:
     x = _planted(np.random.default_rng(7), (3, 4, 5), 2)
-    t = cp_als(x, 6, rng=0)  # rank > every n_k: SVD start completed with random columns
-    assert t.rank == 6 and all(bool(np.all(np.isfinite(f))) for f in t.factors)
+    t = cp_als(bk.asarray(x), 6, rng=0)  # rank > every n_k: SVD start completed with random columns
+    assert t.rank == 6 and all(bool(np.all(np.isfinite(bk.to_numpy(f)))) for f in t.factors)
     assert _rel_err(t, x) < 1e-6
 
 
-def test_cp_als_zero_tensor() -> None:
-    t = cp_als(np.zeros((3, 4, 2)), 2, rng=0)
+def test_cp_als_zero_tensor(bk: Backend) -> None:
+    t = cp_als(bk.asarray(np.zeros((3, 4, 2))), 2, rng=0)
     assert t.rank == 2
-    np.testing.assert_array_equal(t.to_dense(), 0.0)
+    np.testing.assert_array_equal(bk.to_numpy(t.to_dense()), 0.0)
 
 
-def test_cp_als_stops_on_fit_change() -> None:
+def test_cp_als_stops_on_fit_change(bk: Backend) -> None:
     x = _planted(np.random.default_rng(8), (6, 7, 8), 3)
-    loose, tight = cp_als(x, 3, tol=1e-3), cp_als(x, 3, tol=1e-12)
+    xb = bk.asarray(x)
+    loose, tight = cp_als(xb, 3, tol=1e-3), cp_als(xb, 3, tol=1e-12)
     assert _rel_err(tight, x) < 1e-3 * _rel_err(loose, x)
-    one = cp_als(x, 3, n_iter_max=1)
+    one = cp_als(xb, 3, n_iter_max=1)
     assert _rel_err(one, x) > _rel_err(loose, x)
 
 
-def test_agrees_with_tensorly() -> None:
+def test_agrees_with_tensorly(bk: Backend) -> None:
     tl = pytest.importorskip("tensorly")
     from tensorly.decomposition import parafac
 
@@ -188,7 +190,7 @@ def test_agrees_with_tensorly() -> None:
     for rank in (2, 3):
         theirs = parafac(tl.tensor(x), rank, init="svd", n_iter_max=500, tol=1e-12)
         ref = np.linalg.norm(tl.cp_to_tensor(theirs) - x) / np.linalg.norm(x)
-        ours = _rel_err(cp_als(x, rank, n_iter_max=500, tol=1e-12), x)
+        ours = _rel_err(cp_als(bk.asarray(x), rank, n_iter_max=500, tol=1e-12), x)
         assert abs(ours - ref) <= 1e-3 * ref
 
 

@@ -41,13 +41,13 @@ def test_tt_svd_recovers_planted_ranks(bk, dt) -> None:
     assert err <= (1e-12 if dt == "float64" else 1e-5)
 
 
-def test_tt_svd_complex_and_max_rank() -> None:
+def test_tt_svd_complex_and_max_rank(bk) -> None:
     rng = np.random.default_rng(1)
     x = dense_of(planted_cores(rng, SHAPE, RANKS, "complex128"))
-    t = tt_svd(x, tol=1e-10)
-    assert t.ranks == RANKS and t.dtype == np.complex128
-    assert np.linalg.norm(t.to_dense() - x) <= 1e-12 * np.linalg.norm(x)
-    capped = tt_svd(x, max_rank=2)
+    t = tt_svd(bk.asarray(x), tol=1e-10)
+    assert t.ranks == RANKS and t.dtype == bk.dtype("complex128")
+    assert np.linalg.norm(bk.to_numpy(t.to_dense()) - x) <= 1e-12 * np.linalg.norm(x)
+    capped = tt_svd(bk.asarray(x), max_rank=2)
     assert max(capped.ranks) == 2
 
 
@@ -56,10 +56,10 @@ def test_tt_svd_complex_and_max_rank() -> None:
     tol=st.floats(1e-4, 0.9),
     seed=st.integers(0, 2**16),
 )
-def test_tt_svd_tolerance_bound(shape, tol, seed) -> None:
+def test_tt_svd_tolerance_bound(bk, shape, tol, seed) -> None:
     x = np.random.default_rng(seed).standard_normal(shape)
-    t = tt_svd(x, tol=tol)
-    err = np.linalg.norm(t.to_dense() - x)
+    t = tt_svd(bk.asarray(x), tol=tol)
+    err = np.linalg.norm(bk.to_numpy(t.to_dense()) - x)
     assert err <= tol * np.linalg.norm(x) * (1 + 1e-10) + 1e-14
 
 
@@ -101,11 +101,12 @@ def test_arithmetic_matches_dense(bk) -> None:
     np.testing.assert_allclose(float(ta[1, 2, 3, 0]), a[1, 2, 3, 0], rtol=1e-10)
 
 
-def test_complex_dot_is_sesquilinear() -> None:
+def test_complex_dot_is_sesquilinear(bk) -> None:
     rng = np.random.default_rng(4)
     a = dense_of(planted_cores(rng, (3, 4, 2), (1, 2, 2, 1), "complex128"))
     b = dense_of(planted_cores(rng, (3, 4, 2), (1, 2, 2, 1), "complex128"))
-    np.testing.assert_allclose(complex(tt_svd(a).dot(tt_svd(b))), np.vdot(a, b), rtol=1e-10)
+    dot = tt_svd(bk.asarray(a)).dot(tt_svd(bk.asarray(b)))
+    np.testing.assert_allclose(complex(bk.to_numpy(dot)), np.vdot(a, b), rtol=1e-10)
 
 
 def test_io_round_trip(tmp_path) -> None:
@@ -127,17 +128,17 @@ def test_torch_gradient_through_to_dense() -> None:
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
-def test_agrees_with_tensorly() -> None:
+def test_agrees_with_tensorly(bk) -> None:
     tl_dec = pytest.importorskip("tensorly.decomposition")
     rng = np.random.default_rng(7)
     x = dense_of(planted_cores(rng, (6, 7, 8, 5), (1, 4, 5, 4, 1))) + 0.05 * rng.standard_normal((6, 7, 8, 5))
     ranks = (1, 3, 3, 3, 1)
-    ours = tt_svd(x, max_rank=3)
+    ours = tt_svd(bk.asarray(x), max_rank=3)
     assert ours.ranks == ranks
     theirs = tl_dec.tensor_train(x, rank=list(ranks))
     import tensorly as tl
 
-    err_ours = np.linalg.norm(ours.to_dense() - x)
+    err_ours = np.linalg.norm(bk.to_numpy(ours.to_dense()) - x)
     err_theirs = np.linalg.norm(tl.tt_to_tensor(theirs) - x)
     assert abs(err_ours - err_theirs) <= 0.01 * err_theirs
 
@@ -176,12 +177,19 @@ def test_maxvol_finds_dominant_rows() -> None:
 GRID = np.linspace(-1.0, 1.0, 8)
 
 
-def test_tt_cross_separable_sum() -> None:
-    f = lambda idx: np.sum(np.sin(GRID[idx]), axis=1)  # noqa: E731 - rank 2 exactly
-    t, info = tt_cross(f, (8,) * 4, tol=1e-10, rng=0)
-    dense = f(np.indices((8,) * 4).reshape(4, -1).T).reshape((8,) * 4)
+def _on(bk, host_f):
+    """``host_f`` (host indices to host values) as a function of ``bk`` arrays."""
+    return lambda idx: bk.asarray(host_f(bk.to_numpy(idx)))
+
+
+def test_tt_cross_separable_sum(bk) -> None:
+    def host(idx):  # rank 2 exactly
+        return np.sum(np.sin(GRID[idx]), axis=1)
+
+    t, info = tt_cross(_on(bk, host), (8,) * 4, tol=1e-10, rng=0, like=bk.asarray(np.zeros(1)))
+    dense = host(np.indices((8,) * 4).reshape(4, -1).T).reshape((8,) * 4)
     assert t.ranks == (1, 2, 2, 2, 1)
-    assert np.linalg.norm(t.to_dense() - dense) <= 1e-10 * np.linalg.norm(dense)
+    assert np.linalg.norm(bk.to_numpy(t.to_dense()) - dense) <= 1e-10 * np.linalg.norm(dense)
     assert info.converged and info.evaluations < dense.size
 
 
@@ -241,12 +249,14 @@ def test_quick_validation_case_passes(name: str) -> None:
 # ----------------------------------------------------------------------------- one-site TT-cross
 
 
-def test_tt_cross_one_site_separable_sum() -> None:
-    f = lambda idx: np.sum(np.sin(GRID[idx]), axis=1)  # noqa: E731 - rank 2 exactly
-    t, info = tt_cross(f, (8,) * 4, tol=1e-10, rng=0, method="one-site")
-    dense = f(np.indices((8,) * 4).reshape(4, -1).T).reshape((8,) * 4)
+def test_tt_cross_one_site_separable_sum(bk) -> None:
+    def host(idx):  # rank 2 exactly
+        return np.sum(np.sin(GRID[idx]), axis=1)
+
+    t, info = tt_cross(_on(bk, host), (8,) * 4, tol=1e-10, rng=0, like=bk.asarray(np.zeros(1)), method="one-site")
+    dense = host(np.indices((8,) * 4).reshape(4, -1).T).reshape((8,) * 4)
     assert t.ranks == (1, 2, 2, 2, 1)
-    assert np.linalg.norm(t.to_dense() - dense) <= 1e-10 * np.linalg.norm(dense)
+    assert np.linalg.norm(bk.to_numpy(t.to_dense()) - dense) <= 1e-10 * np.linalg.norm(dense)
     assert info.converged and info.evaluations < dense.size
 
 
@@ -288,7 +298,7 @@ def test_tt_cross_one_site_gaussians_fewer_evaluations_than_two_site() -> None:
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[3] / "validation" / "tt_cross_gaussians.py"
+    path = Path(__file__).resolve().parents[3] / "validation" / "decompositions" / "tt_cross_gaussians.py"
     spec = importlib.util.spec_from_file_location("_tt_cross_gaussians_test", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -26,6 +26,10 @@ def _state(psi: MPS) -> np.ndarray:
     return tnkit.backend.to_host(psi.to_dense())
 
 
+def _like(bk, dtype: str = "float64"):  # noqa: ANN001, ANN202 - fixture
+    return bk.asarray(np.zeros(1), dtype)
+
+
 def _neel(length: int, **kwargs: object) -> MPS:
     return MPS.product([0, 1] * (length // 2), local_dim=2, **kwargs)  # type: ignore[arg-type]
 
@@ -45,24 +49,24 @@ def test_one_site_full_bond_is_exact(bk) -> None:  # noqa: ANN001 - fixture
     assert res.energy_drift < 1e-10
 
 
-def test_one_site_from_product_state_with_enlarged_bonds() -> None:
+def test_one_site_from_product_state_with_enlarged_bonds(bk) -> None:  # noqa: ANN001 - fixture
     # The Neel state, given zero-weight room up to the full bond dimension, evolves exactly.
-    h = models.heisenberg(8)
-    res = tdvp(_neel(8), h, 1.0, 0.2, max_bond=16)
+    h = models.heisenberg(8, like=_like(bk))
+    res = tdvp(_neel(8, like=_like(bk)), h, 1.0, 0.2, max_bond=16)
     assert res.max_bonds[0] == 16
     assert np.linalg.norm(_state(res.state) - _exact(h, _neel(8), 1.0)) < 1e-10
 
 
-def test_one_site_long_range_mpo_is_exact() -> None:
-    h = models.long_range_ising(6, alpha=1.5, h=0.7)
-    psi0 = MPS.random(6, 2, 8, rng=3)
+def test_one_site_long_range_mpo_is_exact(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.long_range_ising(6, alpha=1.5, h=0.7, like=_like(bk))
+    psi0 = MPS.random(6, 2, 8, rng=3, like=_like(bk))
     res = tdvp(psi0, h, 0.8, 0.2)
     assert np.linalg.norm(_state(res.state) - _exact(h, psi0, 0.8)) < 1e-10
 
 
-def test_two_site_full_bond_is_exact() -> None:
-    h = models.tfim(6, J=1.0, h=0.9)
-    psi0 = MPS.random(6, 2, 8, rng=2)
+def test_two_site_full_bond_is_exact(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.tfim(6, J=1.0, h=0.9, like=_like(bk))
+    psi0 = MPS.random(6, 2, 8, rng=2, like=_like(bk))
     res = tdvp(psi0, h, 1.0, 0.2, two_site=True, max_bond=8)
     assert np.linalg.norm(_state(res.state) - _exact(h, psi0, 1.0)) < 1e-8
     assert res.total_discarded < 1e-20
@@ -80,15 +84,15 @@ def test_two_site_grows_bonds_and_converges_in_dt() -> None:
     assert errors[1] < errors[0] / 4 and errors[1] < 1e-4
 
 
-def test_truncated_two_site_discards_and_stays_normalised() -> None:
-    res = tdvp(_neel(8), models.heisenberg(8), 1.0, 0.1, two_site=True, max_bond=3)
+def test_truncated_two_site_discards_and_stays_normalised(bk) -> None:  # noqa: ANN001 - fixture
+    res = tdvp(_neel(8, like=_like(bk)), models.heisenberg(8, like=_like(bk)), 1.0, 0.1, two_site=True, max_bond=3)
     assert max(res.max_bonds) == 3 and res.total_discarded > 1e-6
     assert all(n == pytest.approx(1.0, abs=1e-12) for n in res.norms)
 
 
-def test_one_site_conserves_energy_and_norm_at_truncated_bond() -> None:
-    h = models.heisenberg(8, h=0.1)
-    psi0 = MPS.random(8, 2, 4, rng=7)
+def test_one_site_conserves_energy_and_norm_at_truncated_bond(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.heisenberg(8, h=0.1, like=_like(bk))
+    psi0 = MPS.random(8, 2, 4, rng=7, like=_like(bk))
     res = tdvp(psi0, h, 1.0, 0.1)
     assert res.max_bonds == [4] * len(res.times)  # fixed bond dimension
     assert res.energy_drift < 1e-8
@@ -97,15 +101,19 @@ def test_one_site_conserves_energy_and_norm_at_truncated_bond() -> None:
     assert np.linalg.norm(_state(res.state) - _exact(h, psi0, 1.0)) > 1e-2
 
 
-def test_opsum_input_and_observable_forms() -> None:
-    h = models.xxz(6, delta=0.5)
+def test_opsum_input_and_observable_forms(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.xxz(6, delta=0.5, like=_like(bk))
     res = tdvp(
-        _neel(6),
+        _neel(6, like=_like(bk)),
         h.opsum,
         0.3,
         0.1,
         max_bond=8,
-        observables={"sz0": (SZ, 0), "sz_even": (SZ, [0, 2, 4]), "E": lambda p: float(h.expectation(p).real)},
+        observables={
+            "sz0": (SZ, 0),
+            "sz_even": (SZ, [0, 2, 4]),
+            "E": lambda p: float(bk.to_numpy(h.expectation(p)).real),
+        },
     )
     assert res.times == pytest.approx([0.0, 0.1, 0.2, 0.3])
     np.testing.assert_allclose(res.observable("sz_even")[:, 0], res.observable("sz0"), atol=1e-12)

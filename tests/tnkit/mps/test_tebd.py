@@ -28,14 +28,18 @@ def _state(psi: MPS) -> np.ndarray:
     return tnkit.backend.to_host(psi.to_dense())
 
 
+def _like(bk, dtype: str = "float64"):  # noqa: ANN001, ANN202 - fixture
+    return bk.asarray(np.zeros(1), dtype)
+
+
 def _neel(length: int, **kwargs: object) -> MPS:
     return MPS.product([0, 1] * (length // 2), local_dim=2, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("order", "dts", "ratio"), [(2, (0.1, 0.05), 4.0), (4, (0.2, 0.1), 16.0)])
-def test_error_scales_with_trotter_order(order: int, dts: tuple[float, float], ratio: float) -> None:
-    h = models.heisenberg(6, h=0.3)  # a field so the one-site terms are split too
-    psi0 = _neel(6)
+def test_error_scales_with_trotter_order(bk, order: int, dts: tuple[float, float], ratio: float) -> None:  # noqa: ANN001
+    h = models.heisenberg(6, h=0.3, like=_like(bk))  # a field so the one-site terms are split too
+    psi0 = _neel(6, like=_like(bk))
     exact = _exact(h, psi0, 1.0)
     errors = []
     for dt in dts:
@@ -46,9 +50,9 @@ def test_error_scales_with_trotter_order(order: int, dts: tuple[float, float], r
     assert errors[1] < (3e-4 if order == 2 else 3e-7)
 
 
-def test_tfim_fourth_order_matches_exact() -> None:
-    h = models.tfim(7, J=1.0, h=0.8)
-    psi0 = MPS.random(7, 2, 3, rng=5)
+def test_tfim_fourth_order_matches_exact(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.tfim(7, J=1.0, h=0.8, like=_like(bk))
+    psi0 = MPS.random(7, 2, 3, rng=5, like=_like(bk))
     res = tebd(psi0, h, 0.6, 0.05, order=4)
     assert np.linalg.norm(_state(res.state) - _exact(h, psi0, 0.6)) < 1e-6
 
@@ -73,58 +77,58 @@ def test_backends_complex128(bk) -> None:  # noqa: ANN001 - fixture
     assert res.times[0] == 0.0 and res.times[-1] == pytest.approx(0.5)
 
 
-def test_real_state_is_promoted_and_not_modified() -> None:
-    h = models.heisenberg(6)
-    psi0 = _neel(6)
-    before = [t.copy() for t in psi0.tensors]
+def test_real_state_is_promoted_and_not_modified(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.heisenberg(6, like=_like(bk))
+    psi0 = _neel(6, like=_like(bk))
+    before = [bk.to_numpy(t).copy() for t in psi0.tensors]
     res = tebd(psi0, h, 0.2, 0.1)
-    assert np.iscomplexobj(res.state.tensors[0])
-    assert all(np.array_equal(a, b) for a, b in zip(before, psi0.tensors))
+    assert bk.xp.isdtype(res.state.tensors[0].dtype, "complex floating")
+    assert all(np.array_equal(a, bk.to_numpy(b)) for a, b in zip(before, psi0.tensors))
 
 
-def test_float32_gives_complex64() -> None:
-    psi0 = MPS.product([0, 1] * 3, local_dim=2, dtype="float32")
+def test_float32_gives_complex64(bk) -> None:  # noqa: ANN001 - fixture
+    psi0 = MPS.product([0, 1] * 3, local_dim=2, dtype="float32", like=_like(bk, "float32"))
     res = tebd(psi0, models.heisenberg(6).opsum, 0.3, 0.1)
-    assert res.state.dtype == np.complex64
+    assert res.state.dtype == bk.dtype("complex64")
     assert np.linalg.norm(_state(res.state) - _exact(models.heisenberg(6), psi0, 0.3)) < 5e-3
 
 
-def test_imaginary_time_reaches_ground_energy() -> None:
-    h = models.heisenberg(6)
+def test_imaginary_time_reaches_ground_energy(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.heisenberg(6, like=_like(bk))
     e0 = float(np.linalg.eigvalsh(h.opsum.to_dense())[0])
-    res = tebd(_neel(6), h, 10.0, 0.1, imaginary=True)
+    res = tebd(_neel(6, like=_like(bk)), h, 10.0, 0.1, imaginary=True)
     assert np.all(np.diff(res.energies) < 1e-12)  # imaginary time lowers the energy monotonically
     # Fourth order removes the dt**2 bias of the fixed point; the gap (0.49) sets the rate.
     res = tebd(res.state, h, 8.0, 0.1, order=4, imaginary=True)
-    assert res.state.dtype == np.float64  # real arithmetic throughout
+    assert res.state.dtype == bk.dtype("float64")  # real arithmetic throughout
     assert abs(res.energies[-1] - e0) < 1e-7
     assert res.norms[-1] == pytest.approx(1.0, abs=1e-12)
 
 
-def test_truncation_is_tracked() -> None:
-    h = models.heisenberg(8)
-    res = tebd(_neel(8), h, 1.0, 0.1, max_bond=3)
+def test_truncation_is_tracked(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.heisenberg(8, like=_like(bk))
+    res = tebd(_neel(8, like=_like(bk)), h, 1.0, 0.1, max_bond=3)
     assert max(res.max_bonds) == 3
     assert res.discarded[0] == 0.0 and res.total_discarded > 1e-6
     assert all(n == pytest.approx(1.0, abs=1e-12) for n in res.norms)
-    exact_full = tebd(_neel(8), h, 1.0, 0.1)
+    exact_full = tebd(_neel(8, like=_like(bk)), h, 1.0, 0.1)
     assert exact_full.total_discarded < 1e-20 and exact_full.max_bonds[-1] == 16
 
 
-def test_time_grid_and_callable_observables() -> None:
-    h = models.heisenberg(4)
+def test_time_grid_and_callable_observables(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.heisenberg(4, like=_like(bk))
     calls = []
 
     def entropy(psi: MPS) -> float:
         calls.append(psi.center)
-        return float(psi.entropy(1))
+        return float(bk.to_numpy(psi.entropy(1)))
 
-    res = tebd(_neel(4), h, 0.25, 0.1, observables={"S": entropy})
+    res = tebd(_neel(4, like=_like(bk)), h, 0.25, 0.1, observables={"S": entropy})
     assert res.times == pytest.approx([0.0, 0.1, 0.2, 0.25])
     assert res.observables["S"][0] == 0.0 and res.observables["S"][-1] > 0.0
     assert len(calls) == 4
     assert len(res.step_seconds) == len(res.discarded) == len(res.max_bonds) == 4
-    assert tebd(_neel(4), h, 0.0, 0.1).times == [0.0]
+    assert tebd(_neel(4, like=_like(bk)), h, 0.0, 0.1).times == [0.0]
 
 
 def test_bad_input() -> None:

@@ -16,9 +16,8 @@ import scipy.sparse.linalg as ssl
 import tnkit
 from tnkit.linalg import ConvergenceError
 from tnkit.run import Run
-from tnkit.tree import bug
+from tnkit.tree import TTN, Tree, bug
 from tnkit.tree.kron import KronOperator
-from tnkit.tree.ttn import TTN, Tree
 
 METHODS = ["adaptive", "fixed", "parallel", "ksl"]
 X = np.array([[0.0, 1.0], [1.0, 0.0]])

@@ -26,8 +26,7 @@ import numpy as np
 
 from physics.spin_chains import long_range_ising_exact, long_range_ising_operator, sigma_z_profile
 from tnkit.run import Run
-from tnkit.tree import bug
-from tnkit.tree.ttn import TTN, Tree
+from tnkit.tree import TTN, Tree, bug
 from tnkit.validation import Case, Outcome
 
 QUIET = Run(progress=False)  # the validation runner reports progress

@@ -38,13 +38,18 @@ from typing import Any
 
 import numpy as np
 
-from tnkit.decompositions.core_shape import _params, core_shape, core_shape_from_spectra, mode_spectra
+from tnkit.decompositions.core_shape import core_shape, core_shape_from_spectra, mode_spectra
 from tnkit.decompositions.tucker import sthosvd
 from tnkit.validation import Case, Outcome
 
 RRE_SLACK = 1.05
 REFINE = 8
 MIN_SPEEDUP = 10.0
+
+
+def _tucker_params(ranks: tuple[int, ...], shape: tuple[int, ...]) -> int:
+    """Stored numbers of a Tucker format: the core plus one factor per mode."""
+    return math.prod(ranks) + sum(n * r for n, r in zip(shape, ranks))
 
 
 def _synthetic(m: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -75,7 +80,7 @@ def _rre(x: np.ndarray, ranks: tuple[int, ...]) -> float:
 
 
 def _feasible(shape: tuple[int, ...], budget: int) -> list[tuple[int, ...]]:
-    return [r for r in itertools.product(*(range(1, n + 1) for n in shape)) if _params(r, shape) <= budget]
+    return [r for r in itertools.product(*(range(1, n + 1) for n in shape)) if _tucker_params(r, shape) <= budget]
 
 
 def _sweep(x: np.ndarray, budgets: list[int], rng: np.random.Generator) -> dict[str, Any]:

@@ -30,8 +30,7 @@ import numpy as np
 
 from physics.pde.matrix_odes import discrete_schrodinger_problem, skew_rotation_problem
 from tnkit.run import Run
-from tnkit.tree import bug
-from tnkit.tree.ttn import TTN, Tree
+from tnkit.tree import TTN, Tree, bug
 from tnkit.validation import Case, Outcome
 
 QUIET = Run(progress=False)  # the validation runner reports progress

@@ -35,7 +35,7 @@ DRIFT_WEIGHT = 100.0
 
 
 def _sibling(name: str) -> Any:
-    """A module beside this one (validation/ is a folder of scripts, not a package)."""
+    """A module beside this one (the validation folders hold scripts, not packages)."""
     path = Path(__file__).with_name(f"{name}.py")
     spec = importlib.util.spec_from_file_location(f"tnkit_validation_{name}", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

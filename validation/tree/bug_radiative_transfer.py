@@ -29,8 +29,7 @@ import numpy as np
 
 from physics.pde.radiative_transfer import radiative_transfer_problem
 from tnkit.run import Run
-from tnkit.tree import bug
-from tnkit.tree.ttn import TTN, Tree
+from tnkit.tree import TTN, Tree, bug
 from tnkit.validation import Case, Outcome
 
 QUIET = Run(progress=False)  # the validation runner reports progress
