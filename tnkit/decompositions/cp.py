@@ -39,9 +39,9 @@ from tnkit import backend
 from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
+from tnkit.checks import check_tensor
 from tnkit.contract import contract
 from tnkit.decompositions.modes import _leading_left, _unfold
-from tnkit.decompositions.tucker import _check_tensor
 from tnkit.io import register_type
 
 __all__ = ["CP", "cp_als"]
@@ -373,7 +373,7 @@ def cp_als(
     (2, True)
     """
     fname = "cp_als"
-    xp = _check_tensor(x, fname)
+    xp = check_tensor(x, fname)
     n = x.ndim
     if n < 2:
         raise ValueError(f"{fname}: need a tensor with at least 2 modes, got shape {tuple(x.shape)}")

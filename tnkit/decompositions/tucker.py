@@ -39,6 +39,7 @@ from tnkit import backend
 from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
+from tnkit.checks import check_tensor
 from tnkit.contract import contract
 from tnkit.decompositions.modes import (
     _LETTERS,
@@ -203,27 +204,7 @@ class Tucker:
 
 
 # --------------------------------------------------------------------------------------
-# Small array helpers (all on xp; no host round-trips of data)
-
-
-# --------------------------------------------------------------------------------------
 # Input checks
-
-
-def _check_tensor(x: Any, fname: str) -> Any:
-    try:
-        xp = namespace(x)
-    except TypeError:
-        raise TypeError(f"{fname}: expected an array, got {type(x).__name__}") from None
-    if x.ndim < 1:
-        raise ValueError(f"{fname}: expected a tensor with at least one mode, got a 0-d array")
-    if not xp.isdtype(x.dtype, ("real floating", "complex floating")):
-        raise TypeError(f"{fname}: expected a floating or complex dtype, got {x.dtype}; convert with astype")
-    if any(int(s) == 0 for s in x.shape):
-        raise ValueError(f"{fname}: tensor has an empty mode, shape {tuple(x.shape)}")
-    if not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"{fname}: input contains NaN or Inf; clean the data first")
-    return xp
 
 
 def _check_ranks(ranks: RanksArg, shape: tuple[int, ...], fname: str) -> tuple[int, ...] | None:
@@ -266,7 +247,7 @@ Method = Literal["svd", "randomized"]
 def _prepare(
     x: Any, ranks: RanksArg, tol: float | None, fname: str, method: str
 ) -> tuple[Any, tuple[int, ...] | None, float | None]:
-    xp = _check_tensor(x, fname)
+    xp = check_tensor(x, fname)
     shape = tuple(int(s) for s in x.shape)
     ranks_t = _check_ranks(ranks, shape, fname)
     tol = _check_tol(tol, fname)
@@ -461,7 +442,7 @@ def hooi(
     True
     """
     fname = "hooi"
-    xp = _check_tensor(x, fname)
+    xp = check_tensor(x, fname)
     shape = tuple(int(s) for s in x.shape)
     if ranks is None:
         raise ValueError(f"{fname}: ranks are required")

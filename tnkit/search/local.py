@@ -247,12 +247,11 @@ def tnls(
             raise ValueError(f"{fname}: {name} must be an int >= 1, got {v!r}")
     space = dict(template=template, bounds=(min_rank, max_rank), perm_radius=perm_radius, search_perm=search_perm)
     start = dict(init_ranks=init_ranks, init_perm=init_perm)
+    if n_samples is not None and (not is_int(n_samples) or n_samples < 1):
+        raise ValueError(f"{fname}: n_samples must be an int >= 1, got {n_samples!r}")
     evaluation = dict(objective=objective, fit_options=fit_options, max_evals=max_evals, stop_when=stop_when, seed=seed)
     sp, ranks, perm, eng = _prepare(fname, target, run, space, start, evaluation)
     n_samples = 2 * (len(sp.edges) + 1) if n_samples is None else n_samples
-    if not is_int(n_samples) or n_samples < 1:
-        eng.__exit__()
-        raise ValueError(f"{fname}: n_samples must be an int >= 1, got {n_samples!r}")
     gen = np.random.default_rng(seed)
     t0 = time.perf_counter()
     stopped = "n_iter"
