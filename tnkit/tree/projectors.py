@@ -342,6 +342,11 @@ class DenseProjector:
             parts = build(x)
             y = self._full(parts)
             z = self.func(t, y)
+            try:
+                backend.namespace(z)  # an array at all
+                backend.namespace(y, z)  # of the state's library, on its device
+            except TypeError as err:
+                raise TypeError(f"F(t, Y) must return an array of the state's library and device: {err}") from None
             if tuple(z.shape) != tuple(dims):
                 raise ValueError(f"F(t, Y) returned shape {tuple(z.shape)}, expected {tuple(dims)}")
             if z.dtype != y.dtype:

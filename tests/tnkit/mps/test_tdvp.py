@@ -72,12 +72,12 @@ def test_two_site_full_bond_is_exact(bk) -> None:  # noqa: ANN001 - fixture
     assert res.total_discarded < 1e-20
 
 
-def test_two_site_grows_bonds_and_converges_in_dt() -> None:
-    h = models.heisenberg(6)
+def test_two_site_grows_bonds_and_converges_in_dt(bk) -> None:  # noqa: ANN001 - fixture
+    h = models.heisenberg(6, like=_like(bk))
     exact = _exact(h, _neel(6), 1.0)
     errors = []
     for dt in (0.1, 0.05):
-        res = tdvp(_neel(6), h, 1.0, dt, two_site=True, max_bond=8)
+        res = tdvp(_neel(6, like=_like(bk)), h, 1.0, dt, two_site=True, max_bond=8)
         assert res.max_bonds[0] == 1 and res.max_bonds[-1] == 8
         errors.append(np.linalg.norm(_state(res.state) - exact))
     # Only the first steps, while bonds are still growing, carry a splitting error.

@@ -127,7 +127,9 @@ def tucker_dense(core: np.ndarray, bases) -> np.ndarray:
     return out
 
 
-def test_tucker_adaptive_step_matches_dense_reference() -> None:
+def test_tucker_adaptive_step_matches_dense_reference(bk) -> None:
+    if bk.name in ("cupy", "torch-cuda"):
+        pytest.skip("CPU reference")
     rng = np.random.default_rng(3)
     dims, ranks, h = (3, 4, 5), (2, 2, 2), 0.15
     facs = [(rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) / 4 for n in dims]
@@ -169,12 +171,12 @@ def test_tucker_adaptive_step_matches_dense_reference() -> None:
 
     ref = tucker_dense(flow(galerkin, ch0, h), new_bases)
 
-    y = TTN(Tree.tucker(3), us + [c0[..., None]])
+    y = TTN(Tree.tucker(3), [bk.asarray(a) for a in [*us, c0[..., None]]])
     out = bug.step(y, op, 0.0, h, method="adaptive", tol=0.0, inner="krylov")
-    np.testing.assert_allclose(out.to_dense(), ref, atol=1e-11)
+    np.testing.assert_allclose(bk.to_numpy(out.to_dense()), ref, atol=1e-11)
     assert out.bond_dims == tuple(u.shape[1] for u in new_bases) == (3, 4, 4)
     for i, u in enumerate(new_bases):  # the same subspaces, not necessarily the same bases
-        w = out.tensors[out.tree.leaf_of[i]]
+        w = bk.to_numpy(out.tensors[out.tree.leaf_of[i]])
         np.testing.assert_allclose(w @ w.conj().T, u @ u.conj().T, atol=1e-11)
 
 
@@ -259,21 +261,25 @@ def test_time_dependent_coefficient_uncoupled_spins(bk, inner, atol) -> None:
         assert res.bond_dims[-1].tolist() == [1, 1]
 
 
-def test_time_dependent_coefficient_with_nonzero_t0() -> None:
+def test_time_dependent_coefficient_with_nonzero_t0(bk) -> None:
+    if bk.name in ("cupy", "torch-cuda"):
+        pytest.skip("CPU reference")
     h = KronOperator([2, 2]).add({0: X}, coef=np.cos).add({1: X}, coef=np.cos)
-    y0 = TTN.product([UP, UP], Tree.tucker(2))
+    y0 = TTN.product([bk.asarray(UP), bk.asarray(UP)], Tree.tucker(2))
     res = bug.integrate(y0, -1j * h, 1.5, 0.02, t0=0.5, inner="krylov")
     s = np.sin(1.5) - np.sin(0.5)
     spin = np.array([np.cos(s), -1j * np.sin(s)])
-    np.testing.assert_allclose(res.state.to_dense(), np.outer(spin, spin), atol=1e-5)
+    np.testing.assert_allclose(bk.to_numpy(res.state.to_dense()), np.outer(spin, spin), atol=1e-5)
     assert res.steps == 50 and res.times[0] == 0.5 and res.times[-1] == pytest.approx(1.5)
 
 
-def test_time_dependent_coupled_against_solve_ivp() -> None:
+def test_time_dependent_coupled_against_solve_ivp(bk) -> None:
+    if bk.name in ("cupy", "torch-cuda"):
+        pytest.skip("CPU reference")
     rng = np.random.default_rng(5)
     h = KronOperator([2, 2, 2]).add({0: Z, 1: Z}).add({1: X}, coef=lambda t: np.sin(2 * t)).add({2: X, 0: X}, coef=0.3)
     x = rng.standard_normal((2, 2, 2)) + 1j * rng.standard_normal((2, 2, 2))
-    y0 = TTN.from_dense(x, Tree.tucker(3))
+    y0 = TTN.from_dense(bk.asarray(x), Tree.tucker(3))
 
     def rhs(t, v):
         return -1j * (h.to_sparse(t) @ v)
@@ -283,7 +289,7 @@ def test_time_dependent_coupled_against_solve_ivp() -> None:
 
     def err(method, inner, dt):
         res = bug.integrate(y0, -1j * h, 0.6, dt, method=method, inner=inner, tol=0.0)
-        return np.abs(res.state.to_dense() - ref).max()
+        return np.abs(bk.to_numpy(res.state.to_dense()) - ref).max()
 
     # full-rank Tucker: the Galerkin step runs in complete bases, RK4 is the only error
     for method in ("adaptive", "fixed", "parallel"):
@@ -300,32 +306,36 @@ def test_time_dependent_coupled_against_solve_ivp() -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_linear_callable_matches_operator(method) -> None:
+def test_linear_callable_matches_operator(bk, method) -> None:
+    if bk.name in ("cupy", "torch-cuda"):
+        pytest.skip("CPU reference")
     h = ising(4)
     hm = -1j * h
 
-    def f(t, y):
-        return hm.apply_dense(y, t)
+    def f(t, y):  # the NumPy reference product, on the state's library
+        return bk.asarray(hm.apply_dense(bk.to_numpy(y), t))
 
-    y0 = TTN.product([UP.astype(complex)] * 4, Tree.balanced(4)).expand(2, rng=1)
+    y0 = TTN.product([bk.asarray(UP.astype(complex))] * 4, Tree.balanced(4)).expand(2, rng=1)
     kw = dict(method=method, inner="rk4", substeps=2, tol=1e-10)
     a = bug.integrate(y0, hm, 0.2, 0.05, **kw)
     b = bug.integrate(y0, f, 0.2, 0.05, **kw)
-    np.testing.assert_allclose(b.state.to_dense(), a.state.to_dense(), atol=1e-12)
+    np.testing.assert_allclose(bk.to_numpy(b.state.to_dense()), bk.to_numpy(a.state.to_dense()), atol=1e-12)
 
 
 @pytest.mark.parametrize("method", ["adaptive", "fixed", "parallel"])
-def test_nonlinear_callable_full_rank_against_solve_ivp(method) -> None:
+def test_nonlinear_callable_full_rank_against_solve_ivp(bk, method) -> None:
+    if bk.name in ("cupy", "torch-cuda"):
+        pytest.skip("CPU reference")
     rng = np.random.default_rng(6)
     x = 0.8 * rng.standard_normal((2, 2, 2))
 
     def f(t, y):
         return y - y**3
 
-    y0 = TTN.from_dense(x, Tree.tucker(3))
+    y0 = TTN.from_dense(bk.asarray(x), Tree.tucker(3))
     res = bug.integrate(y0, f, 0.5, 0.05, method=method, inner="rk4", substeps=2, tol=0.0)
     sol = scipy.integrate.solve_ivp(lambda t, v: v - v**3, (0.0, 0.5), x.reshape(-1), rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(res.state.to_dense(), sol.y[:, -1].reshape(x.shape), atol=1e-6)
+    np.testing.assert_allclose(bk.to_numpy(res.state.to_dense()), sol.y[:, -1].reshape(x.shape), atol=1e-6)
 
 
 # ------------------------------------------------------------------ parallel executor
@@ -462,12 +472,17 @@ def test_bad_input() -> None:
     go(rhs=-1j * KronOperator([2] * 3).add({0: 10 * X}), inner="rk4", dt=0.5, substeps=2, t_final=0.5)
     with pytest.raises(TypeError, match="must be a tnkit.tree.ttn.TTN"):
         go(y0=y0.to_dense())
+    with pytest.raises(TypeError, match=r"state's library and device: namespace\(\): no array"):
+        go(rhs=lambda t, y: y.tolist())
     with pytest.raises(TypeError, match="rhs must be a KronOperator or a callable"):
         go(rhs=3.0)
     with pytest.raises(ValueError, match="unknown method"):
         bug.step(y0, hm, 0.0, 0.1, method="nope")
     with pytest.raises(ValueError, match="dt must be"):
         bug.step(y0, hm, 0.0, 0.0)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="state's library and device: mixed array libraries: numpy and torch"):
+        go(rhs=lambda t, y: torch.from_numpy(-y))
 
 
 @pytest.mark.parametrize("kind", ["inf", "nan", "grows"])
