@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tnkit.io import source_checkout
+from tnkit.io import atomic_write, source_checkout
 from tnkit.run import progress as progress_report
 from tnkit.version import __version__
 
@@ -351,7 +351,7 @@ def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path 
     )
     body = format_table(results)
     plots = "".join(f"\n![{r.name}]({Path(r.plot).name if r.plot else ''})\n" for r in results if r.plot)
-    (out_dir / "validation.md").write_text(header + body + "\n" + plots)
+    _write(out_dir / "validation.md", header + body + "\n" + plots)
     payload = {
         "tnkit": __version__,
         "quick": quick,
@@ -359,10 +359,15 @@ def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path 
         "cases": [dataclasses.asdict(r) for r in results],
     }
     text = json.dumps(payload, indent=2, default=str)
-    (out_dir / "validation.json").write_text(text)
+    _write(out_dir / "validation.json", text)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(text)
+        _write(json_path, text)
+
+
+def _write(path: Path, text: str) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -439,10 +439,10 @@ def generate(name: str, out: str | Path, *, progress: bool | None = None, **over
     )
     if writer.complete:
         return writer.path
-    like = _like(params["backend"])
     total, chunk = params["samples"], params["chunk"]
     bar = progress_report(total, name, progress, unit="sample")
     try:
+        like = _like(params["backend"])  # a missing backend closes the writer, which leaves no file behind
         if bar is not None:
             bar.update(writer.done)
         for start in range(writer.done, total, chunk):

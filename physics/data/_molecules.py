@@ -3,7 +3,6 @@ exporting them to extended XYZ for other codes (ASE, MACE, NequIP, SchNetPack)."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tnkit import io
+from tnkit.io import atomic_write
 
 __all__ = ["load_molecules", "to_extxyz"]
 
@@ -113,7 +113,7 @@ def to_extxyz(
     Each frame becomes one structure with its energy (eV) and forces (eV/Å) attached as
     a single-point calculation (extxyz keys ``energy`` and ``forces``), velocities as
     momenta (ASE units) when stored, and ``frame`` (its index in the dataset) and
-    ``molecule`` in the comment line. The file is written to ``path.tmp`` and renamed.
+    ``molecule`` in the comment line. The file is published atomically (:func:`tnkit.io.atomic_write`).
 
     Parameters
     ----------
@@ -157,7 +157,6 @@ def to_extxyz(
         atoms.calc = SinglePointCalculator(atoms, energy=float(data["energies"][i]), forces=data["forces"][i])
         images.append(atoms)
     target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    ase.io.write(tmp, images, format="extxyz")
-    os.replace(tmp, target)
+    with atomic_write(target) as tmp:
+        ase.io.write(tmp, images, format="extxyz")
     return target

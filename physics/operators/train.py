@@ -438,12 +438,13 @@ def train(
     start_epoch = 0
     state = session.restore(settings, device)
     if state is not None:
-        wrapped.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(state["scheduler"])
-        history = {k: list(v) for k, v in state["history"].items()}
-        start_epoch = int(state["epoch"])
+        with session.applying():
+            wrapped.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if sched is not None:
+                sched.load_state_dict(state["scheduler"])
+            history = {k: list(v) for k, v in state["history"].items()}
+            start_epoch = int(state["epoch"])
 
     one_epoch = _Epoch(net, model, opt, loss_fn, x, y, batch_size, grad_clip, use_amp)
     with session.bar(start_epoch) as bar:

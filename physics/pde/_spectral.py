@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tnkit import backend
+from tnkit.checks import check_nonempty
 from tnkit.types import Array, Namespace
 
 __all__ = ["check_grid", "etdrk4_coefficients", "real_float", "to_device", "wavenumbers"]
@@ -58,7 +59,8 @@ def dealias_mask(n: int, dims: int) -> np.ndarray:
 
 
 def real_float(x: Array, name: str, what: str, trailing: tuple[int, ...]) -> Namespace:
-    """Check a real floating state whose last axes are ``trailing``; return its namespace."""
+    """Check a real floating state whose last axes are ``trailing`` and whose batch axes
+    are not empty; return its namespace."""
     try:
         xp = backend.namespace(x)
     except TypeError as exc:
@@ -68,6 +70,7 @@ def real_float(x: Array, name: str, what: str, trailing: tuple[int, ...]) -> Nam
     k = len(trailing)
     if x.ndim < k or tuple(x.shape[x.ndim - k :]) != trailing:
         raise ValueError(f"{name}: {what} must have trailing shape {trailing} (batch axes first), got {tuple(x.shape)}")
+    check_nonempty(tuple(x.shape), name, what=what)
     return xp
 
 

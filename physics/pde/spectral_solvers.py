@@ -24,8 +24,9 @@ or float64, with any leading batch axes; results come back in the same library, 
 dtype. Only ``xp.fft`` and elementwise operations run per step.
 
 Bad input fails early: a negative viscosity, an odd or tiny grid, a time that is not a
-whole number of steps, and a step that breaks the advective CFL bound ``max_cfl``
-(checked on the initial state and at every recorded snapshot) raise ``ValueError``.
+whole number of steps, an initial state with NaN or Inf values, and a step that breaks
+the advective CFL bound ``max_cfl`` (checked on the initial state and at every recorded
+snapshot) raise ``ValueError``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class _Periodic:
 
     dims: int
     name: str
+    state: str  # what the solution is called in messages ("vorticity")
     # Only solvers with a NumPy workspace path define it (``_workspace`` checks hasattr).
     _nonlinear_ws: Callable[[Array, _Ops, _Workspace, Array], Array]
 
@@ -253,6 +255,9 @@ class _Periodic:
         is called at each snapshot. Returns ``(w(t_final), trajectory)`` (trajectory None
         when ``snapshots == 0``)."""
         xp = self._check_state(w0, "the initial state")
+        if not bool(xp.all(xp.isfinite(w0))):
+            # Without this the first CFL check would blame the time step for it.
+            raise ValueError(f"{self.name}: the initial {self.state} has NaN or Inf values; clean it first")
         total = self._num_steps(t_final, "t_final")
         if isinstance(snapshots, bool) or not isinstance(snapshots, (int, np.integer)) or snapshots < 0:
             raise ValueError(f"{self.name}: snapshots must be an int >= 0, got {snapshots!r}")
@@ -332,6 +337,7 @@ class NavierStokes2D(_Periodic):
 
     dims = 2
     name = "NavierStokes2D"
+    state = "vorticity"
 
     def __init__(
         self,
@@ -465,6 +471,7 @@ class Burgers1D(_Periodic):
 
     dims = 1
     name = "Burgers1D"
+    state = "velocity"
 
     def __init__(
         self,

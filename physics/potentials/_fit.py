@@ -32,6 +32,7 @@ from torch import nn
 from physics.potentials._frames import Batch, Frames
 from physics.potentials._model import Potential
 from physics.training import EMA, TrainingSession, make_optimizer, save_png
+from tnkit.checks import check_nonempty
 from tnkit.run import Run
 
 __all__ = ["fit", "evaluate", "FitResult"]
@@ -143,6 +144,9 @@ def evaluate(
     >>> sorted(m)[:3], m["n_frames"]
     (['energy_mae', 'energy_mae_per_atom', 'energy_rmse'], 1)
     """
+    if not isinstance(frames, Frames):
+        raise TypeError(f"evaluate: frames must be physics.potentials.Frames, got {type(frames).__name__}")
+    check_nonempty((len(frames),), "evaluate", what="frames", items="frames")
     device, dtype = _model_dtype(model)
     was_training = model.training
     model.eval()
@@ -201,6 +205,8 @@ def _check_fit(
         raise ValueError("fit: force_weight > 0 but the frames have no forces")
     if len(train) == 0:
         raise ValueError("fit: no training frames")
+    if validation is not None:
+        check_nonempty((len(validation),), "fit", what="validation", items="frames")
     for frames in (train, validation):
         if frames is not None:
             model.species(torch.from_numpy(np.unique(frames.numbers)))  # unknown element -> ValueError
@@ -401,7 +407,8 @@ def fit(
     Raises
     ------
     ValueError
-        Bad settings, frames without forces when ``force_weight > 0``, elements the model does not accept.
+        Bad settings, frames without forces when ``force_weight > 0``, elements the model does not accept,
+        no training or validation frames.
     FloatingPointError
         The loss became NaN or Inf.
 
@@ -457,7 +464,8 @@ def fit(
     )
     state = session.restore(settings, device)
     if state is not None:
-        record.restore(state, model, ema, opt, sched)
+        with session.applying():
+            record.restore(state, model, ema, opt, sched)
 
     weights = (energy_weight, force_weight, per_atom)
     one_epoch = _Epoch(net, model, train, opt, ema, batch_size, lr, warmup_steps, weights, grad_clip)

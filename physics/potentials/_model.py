@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from physics.potentials._neighbors import cell_volume, neighbor_list
+from tnkit.checks import check_nonempty
 from tnkit.types import Array
 
 __all__ = ["Potential", "MIN_DISTANCE", "N_ELEMENTS", "element_counts", "fit_reference_energies"]
@@ -75,6 +76,7 @@ def fit_reference_energies(
     {1: -1.0, 8: -10.0}
     """
     e = np.asarray(energies, dtype=np.float64).ravel()
+    check_nonempty((len(numbers),), "fit_reference_energies", what="numbers", items="structures")
     if len(e) != len(numbers):
         raise ValueError(f"fit_reference_energies: {len(numbers)} structures but {len(e)} energies")
     if not np.all(np.isfinite(e)):
@@ -155,8 +157,9 @@ class Potential(torch.nn.Module):
     # ------------------------------------------------------------------ reference energies
     def fit_reference_energies(self, numbers: Sequence[Array], energies: Array) -> dict[int, float]:
         """Fit and store the per-element reference energies (:func:`fit_reference_energies`)."""
+        check_nonempty((len(numbers),), "fit_reference_energies", what="numbers", items="structures")
         present = sorted({int(z) for zs in numbers for z in np.asarray(zs).ravel()})
-        self.species(torch.tensor(present))  # raises on unknown elements
+        self.species(torch.tensor(present, dtype=torch.long))  # raises on unknown elements
         ref = fit_reference_energies(numbers, energies, present)
         values = torch.zeros_like(self.reference_energies)
         for z, e in ref.items():
@@ -225,7 +228,8 @@ class Potential(torch.nn.Module):
         Raises
         ------
         ValueError
-            Unknown element, non-finite positions, atoms closer than 0.1 A, a cell of zero
+            Unknown element, positions that are not float32/float64 (integers, float16,
+            bfloat16), non-finite positions, atoms closer than 0.1 A, a cell of zero
             volume, shapes that do not match.
         """
 
@@ -274,6 +278,13 @@ class Potential(torch.nn.Module):
 
     def _check(self, numbers: Array, positions: Array, batch: Array, cell: Array, pbc: Any, stress: bool) -> tuple:
         positions = torch.as_tensor(positions)
+        if positions.dtype not in (torch.float32, torch.float64):
+            # Integers cannot carry forces (autograd); float16/bfloat16 are too coarse for bond
+            # vectors, and the cell algebra of the stress has no half-precision kernels.
+            raise ValueError(
+                f"{type(self).__name__}: positions must be a float32 or float64 tensor, got {positions.dtype}; "
+                "convert with positions.double() or positions.float()"
+            )
         if positions.ndim != 2 or positions.shape[1] != 3:
             raise ValueError(f"positions must have shape (N, 3), got {tuple(positions.shape)}")
         numbers = torch.as_tensor(numbers, device=positions.device)

@@ -4,7 +4,7 @@ resume, an EMA of the weights, optimisers, PNG plots, and the :class:`TrainingSe
 that runs their plumbing from one :class:`tnkit.run.Run`.
 """
 
-from physics.training.checkpoints import load_checkpoint, save_atomic
+from physics.training.checkpoints import applying, load_checkpoint, save_atomic, state_sha256
 from physics.training.distributed import data_parallel, distributed_rank, epoch_order, rank_share
 from physics.training.ema import EMA
 from physics.training.optim import make_optimizer
@@ -21,5 +21,7 @@ __all__ = [
     "data_parallel",
     "save_atomic",
     "load_checkpoint",
+    "state_sha256",
+    "applying",
     "save_png",
 ]

@@ -1,7 +1,12 @@
-"""Training checkpoints: atomic writes, and loading one only for the run that wrote it.
+"""Training checkpoints: atomic, checksummed, and loaded only for the run that wrote them.
 
-A checkpoint is a dict saved with :func:`torch.save` and loaded with ``weights_only=True``;
-it carries the run's ``settings``, which must equal those of the run resuming from it.
+A checkpoint is a dict saved with :func:`torch.save` (through :func:`tnkit.io.atomic_write`,
+so two writers take turns and a crash never leaves half a file) and loaded with
+``weights_only=True``. It carries ``tnkit_sha256``, a digest of everything in it
+(tensors by their bytes, dtype and shape; other values by their repr), checked on load:
+a flipped byte in the weights or the optimiser state is a :class:`tnkit.io.DataError`,
+not a silently different run. It also carries the run's ``settings``, which must equal
+those of the run resuming from it.
 
 Examples
 --------
@@ -20,26 +25,57 @@ True
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+import contextlib
+import hashlib
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from tnkit.io import DataError, atomic_write, readable_file
 from tnkit.types import Device
 
-__all__ = ["save_atomic", "load_checkpoint"]
+__all__ = ["save_atomic", "load_checkpoint", "state_sha256", "applying"]
+
+_SHA = "tnkit_sha256"
+# What every checkpoint holds besides the trainer's own state.
+_REQUIRED = ("settings", "epoch")
 
 
-def save_atomic(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to ``path.tmp``, fsync, rename: a crash never leaves a half-written checkpoint."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"t{value.dtype}{tuple(value.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    elif isinstance(value, Mapping):
+        digest.update(f"d{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__[0]}{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        text = repr(value).encode("utf-8", "surrogatepass")
+        digest.update(f"v{len(text)}:".encode() + text)
+
+
+def state_sha256(state: Mapping[str, Any]) -> str:
+    """Hex sha256 of a checkpoint dict (its own ``tnkit_sha256`` excluded), device-independent."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in state.items() if k != _SHA})
+    return digest.hexdigest()
+
+
+def save_atomic(obj: Mapping[str, Any], path: str | Path) -> None:
+    """``torch.save`` of ``obj`` and its digest, published atomically at ``path``."""
+    payload = dict(obj)
+    payload[_SHA] = state_sha256(payload)
+    with atomic_write(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(
@@ -47,15 +83,47 @@ def load_checkpoint(
 ) -> dict[str, Any] | None:
     """The checkpoint state at ``source``, or None (a fresh start) when ``source`` is None.
 
-    ``source`` is what :meth:`tnkit.run.Run.resume_from` returns. The stored run settings
-    must equal ``settings`` (one-line ``ValueError`` listing the differences otherwise).
-    Loads with ``weights_only=True``.
+    ``source`` is what :meth:`tnkit.run.Run.resume_from` returns. Loads with
+    ``weights_only=True`` and verifies the digest.
+
+    Raises
+    ------
+    tnkit.io.DataError
+        The file is unreadable, truncated, not a checkpoint, or its contents do not match
+        their digest (one line naming the file).
+    ValueError
+        The stored run settings differ from ``settings`` (the differences listed).
     """
     if source is None:
         return None
     source = Path(source)
-    state = torch.load(source, map_location=device, weights_only=True)
+    if readable_file(source) == 0:
+        raise DataError.at(source, "empty file; not a checkpoint (remove it to start afresh)")
+    try:
+        state = torch.load(source, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for damage
+        raise DataError.caused_by(source, "not a readable torch checkpoint", exc) from None
+    if not isinstance(state, dict) or any(key not in state for key in _REQUIRED):
+        kind = type(state).__name__ if not isinstance(state, dict) else f"dict without {list(_REQUIRED)}"
+        raise DataError.at(source, f"holds a {kind}, not a tnkit training checkpoint")
+    stored = state.get(_SHA)
+    if stored is None:
+        warnings.warn(f"{source}: checkpoint has no checksum (older tnkit); contents not verified", stacklevel=3)
+    elif stored != state_sha256(state):
+        raise DataError.at(source, "checksum mismatch: the checkpoint is corrupt (remove it to start afresh)")
+    if not isinstance(state["settings"], dict):
+        raise DataError.at(source, "its settings are not a dict; not a tnkit training checkpoint")
     if state["settings"] != dict(settings):
         diff = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
         raise ValueError(f"{who}: checkpoint {source} belongs to another run (checkpoint vs now: {diff})")
     return state
+
+
+@contextlib.contextmanager
+def applying(source: str | Path, who: str) -> Iterator[None]:
+    """Turn a failure to apply a checkpoint's contents (weights of another shape, a missing
+    entry) into a one-line :class:`tnkit.io.DataError` naming the file."""
+    try:
+        yield
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise DataError.caused_by(source, f"{who}: cannot resume from this checkpoint", exc) from None

@@ -14,20 +14,22 @@ Examples
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from tnkit.io import atomic_write
 
 __all__ = ["save_png"]
 
 
 def save_png(fig: Any, path: str | Path) -> Path:
-    """Write a Matplotlib figure as a PNG atomically (``path.tmp``, then rename) and close it."""
+    """Write a Matplotlib figure as a PNG atomically (:func:`tnkit.io.atomic_write`) and close it."""
     import matplotlib.pyplot as plt  # optional and slow to import: only when a plot is asked for
 
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(fig)
     return path

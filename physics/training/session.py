@@ -24,14 +24,15 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from physics.training.checkpoints import load_checkpoint, save_atomic
+from physics.training.checkpoints import applying, load_checkpoint, save_atomic
 from physics.training.distributed import data_parallel, distributed_rank, epoch_order, rank_share
 from tnkit.run import Progress, Run, as_run, progress
 from tnkit.types import Device
@@ -63,6 +64,7 @@ class TrainingSession:
         self.who, self.epochs, self.seed = who, epochs, seed
         self.rank, self.world = distributed_rank()
         self.settings: dict[str, Any] = {}
+        self.source: Path | None = None
 
     def parallel(self, module: nn.Module) -> nn.Module:
         """``module`` under DDP when several ranks train, else ``module`` itself."""
@@ -73,12 +75,25 @@ class TrainingSession:
         after seeding torch with ``seed`` (a fresh start). ``settings`` are stored with every
         checkpoint and must equal those of a checkpoint resumed from (``ValueError`` otherwise)."""
         self.settings = dict(settings)
-        state = load_checkpoint(self.run.resume_from(), self.settings, device, self.who)
+        source = self.run.resume_from()
+        self.source = None if source is None else Path(source)
+        state = load_checkpoint(self.source, self.settings, device, self.who)
         if state is None:
             torch.manual_seed(self.seed)
         else:
-            torch.set_rng_state(state["torch_rng"].cpu())
+            with self.applying():
+                torch.set_rng_state(state["torch_rng"].cpu())
         return state
+
+    @contextlib.contextmanager
+    def applying(self) -> Iterator[None]:
+        """Wrap the trainer's use of the restored state: a checkpoint whose contents do not
+        fit the model or optimiser is a one-line :class:`tnkit.io.DataError`."""
+        if self.source is None:
+            yield
+            return
+        with applying(self.source, self.who):
+            yield
 
     def order(self, n: int, epoch: int) -> torch.Tensor:
         """This rank's samples of ``epoch`` (0-based), in training order."""

@@ -43,6 +43,7 @@ from tnkit.checks import check_tensor
 from tnkit.contract import contract
 from tnkit.decompositions.modes import _leading_left, _unfold
 from tnkit.io import register_type
+from tnkit.linalg.scaling import array_exponent, scale_pow2
 
 __all__ = ["CP", "cp_als"]
 
@@ -357,7 +358,7 @@ def cp_als(
     Raises
     ------
     ValueError
-        NaN/Inf input, fewer than 2 modes, an empty mode, ``rank < 1``,
+        NaN/Inf input, fewer than 2 modes, an empty (zero-length) mode, ``rank < 1``,
         ``n_iter_max < 1``, a negative or non-finite ``tol``, an unknown ``init``.
     TypeError
         A non-integer ``rank``, an integer-dtype tensor.
@@ -373,7 +374,7 @@ def cp_als(
     (2, True)
     """
     fname = "cp_als"
-    xp = check_tensor(x, fname)
+    xp = check_tensor(x, fname, what="x")
     n = x.ndim
     if n < 2:
         raise ValueError(f"{fname}: need a tensor with at least 2 modes, got shape {tuple(x.shape)}")
@@ -385,6 +386,12 @@ def cp_als(
     if init not in ("svd", "random"):
         raise ValueError(f"{fname}: unknown init {init!r}; use 'svd' or 'random'")
     letters = _mode_letters(n, fname)
+    e = array_exponent(xp, x)
+    if e:
+        # Squared norms (and the Gram products of the fit) would leave the dtype's range:
+        # fit x / 2**e (exact) and put 2**e back into the weights.
+        t = cp_als(scale_pow2(xp, x, -e), r, n_iter_max=n_iter_max, tol=tol, init=init, rng=rng)
+        return CP(scale_pow2(xp, t.weights, e), t.factors)
     gen = backend.make_rng(rng)
     dev = backend.device_of(x)
     xnorm2 = float(backend.to_host(xp.linalg.vector_norm(x))) ** 2

@@ -24,10 +24,12 @@ import numpy as np
 
 from tnkit import backend
 from tnkit.backend import namespace
+from tnkit.checks import check_tensor
 from tnkit.decompositions.chain import Chain
 from tnkit.decompositions.tt import _check_tol, _host_float
 from tnkit.io import register_type
 from tnkit.linalg import truncated_svd
+from tnkit.linalg.scaling import array_exponent, scale_pow2
 
 __all__ = ["TR", "tr_svd", "tr_als"]
 
@@ -98,17 +100,6 @@ def _chain(xp: Any, cores: Sequence[Any]) -> Any:
     return acc
 
 
-def _check_dense(x: Any, fname: str) -> Any:
-    xp = namespace(x)
-    if x.ndim < 2:
-        raise ValueError(f"{fname}: need a tensor with at least 2 axes, got shape {tuple(x.shape)}")
-    if not xp.isdtype(x.dtype, ("real floating", "complex floating")):
-        raise TypeError(f"{fname}: expected a floating or complex dtype, got {x.dtype}")
-    if not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"{fname}: input contains NaN or Inf; clean the data before decomposing")
-    return xp
-
-
 def _check_ranks(ranks: Sequence[int], d: int, fname: str) -> list[int]:
     ranks = [int(r) for r in ranks]
     if len(ranks) != d:
@@ -150,8 +141,8 @@ def tr_svd(x: Any, tol: float | None = None, ranks: Sequence[int] | None = None)
     Raises
     ------
     ValueError
-        NaN/Inf input, both or neither of ``tol``/``ranks``, ``len(ranks) != d``, or a
-        rank larger than its unfolding allows.
+        NaN/Inf input, a zero-length axis, both or neither of ``tol``/``ranks``,
+        ``len(ranks) != d``, or a rank larger than its unfolding allows.
 
     Examples
     --------
@@ -165,13 +156,19 @@ def tr_svd(x: Any, tol: float | None = None, ranks: Sequence[int] | None = None)
     True
     """
     fname = "tr_svd"
-    xp = _check_dense(x, fname)
+    xp = check_tensor(x, fname, what="x", min_ndim=2)
     _check_tol(tol, fname)
     shape = tuple(int(n) for n in x.shape)
     d = len(shape)
     if (tol is None) == (ranks is None):
         raise ValueError(f"{fname}: give exactly one of tol (accuracy) or ranks (fixed ring ranks)")
     fixed = None if ranks is None else _check_ranks(ranks, d, fname)
+    e = array_exponent(xp, x)
+    if e:
+        # Squared norms of x would leave the dtype's range: decompose x / 2**e (exact),
+        # whose ranks are those of x, and put 2**e back into the first core.
+        t = tr_svd(scale_pow2(xp, x, -e), tol, fixed)
+        return TR([scale_pow2(xp, t.cores[0], e)] + t.cores[1:])
     total = _host_float(xp.linalg.vector_norm(x)) ** 2
     budget = (tol or 0.0) ** 2 * total / d
 
@@ -248,7 +245,7 @@ def tr_als(
     Raises
     ------
     ValueError
-        NaN/Inf input, ``len(ranks) != d``, ranks < 1, ``n_iter < 1``.
+        NaN/Inf input, a zero-length axis, ``len(ranks) != d``, ranks < 1, ``n_iter < 1``.
 
     Examples
     --------
@@ -260,13 +257,20 @@ def tr_als(
     (True, True)
     """
     fname = "tr_als"
-    xp = _check_dense(x, fname)
+    xp = check_tensor(x, fname, what="x", min_ndim=2)
     shape = tuple(int(n) for n in x.shape)
     d = len(shape)
     rk = _check_ranks(ranks, d, fname)
     if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
         raise ValueError(f"{fname}: n_iter must be an int >= 1, got {n_iter!r}")
     _check_tol(tol, fname)
+    e = array_exponent(xp, x)
+    if e:  # as in tr_svd; the relative errors are those of the rescaled problem
+        res = tr_als(scale_pow2(xp, x, -e), rk, n_iter, tol, rng, return_errors=True)
+        assert isinstance(res, tuple)  # return_errors=True
+        t, errs = res
+        t = TR([scale_pow2(xp, t.cores[0], e)] + t.cores[1:])
+        return (t, errs) if return_errors else t
     dev = backend.device_of(x)
     gen = backend.make_rng(rng)
     cores = [

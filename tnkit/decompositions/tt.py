@@ -28,9 +28,11 @@ from tnkit import backend
 from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
+from tnkit.checks import check_tensor
 from tnkit.decompositions.chain import Chain, left_orthonormal, right_orthonormal
 from tnkit.io import register_type
 from tnkit.linalg import qr, truncated_svd, truncation_rank
+from tnkit.linalg.scaling import array_exponent, scale_pow2
 
 __all__ = ["TT", "tt_svd"]
 
@@ -296,7 +298,12 @@ class TT(Chain):
         if d == 1:
             return TT(cores)
         budget = 0.0
+        e = 0
         if tol:
+            # As in tt_svd: a norm whose square leaves the dtype's range is divided out
+            # exactly (cores[0] carries it) and put back into the last core.
+            e = array_exponent(xp, cores[0])
+            cores[0] = scale_pow2(xp, cores[0], -e)
             total = _host_float(xp.linalg.vector_norm(cores[0])) ** 2
             budget = tol * tol * total / (d - 1)
         out = []
@@ -311,7 +318,7 @@ class TT(Chain):
             nxt = cores[k + 1]
             rn, nn, rn2 = nxt.shape
             carry = xp.reshape(sv @ xp.reshape(nxt, (rn, nn * rn2)), (sv.shape[0], nn, rn2))
-        out.append(carry)
+        out.append(scale_pow2(xp, carry, e))
         return TT(out)
 
 
@@ -393,7 +400,16 @@ def tt_svd(x: Any, tol: float | None = None, max_rank: int | None = None) -> TT:
     Raises
     ------
     ValueError
-        NaN/Inf in ``x``, ``x.ndim == 0``, negative ``tol`` or ``max_rank < 1``.
+        NaN/Inf in ``x``, a zero-length axis, ``x.ndim == 0``, negative ``tol`` or
+        ``max_rank < 1``.
+    TypeError
+        ``x`` is not an array, or has an integer dtype.
+
+    Notes
+    -----
+    Data whose squared norm would leave the dtype's range (float64 entries beyond
+    ~1e150 or below ~1e-139) are decomposed after an exact rescaling by a power of two,
+    so the ranks are those of the data scaled to unit size.
 
     Examples
     --------
@@ -406,19 +422,19 @@ def tt_svd(x: Any, tol: float | None = None, max_rank: int | None = None) -> TT:
     ((1, 2, 2, 1), True)
     """
     fname = "tt_svd"
-    xp = namespace(x)
+    xp = check_tensor(x, fname, what="x")
     _check_tol(tol, fname)
     _check_rank_cap(max_rank, fname)
-    if x.ndim == 0:
-        raise ValueError(f"{fname}: need a tensor with at least one axis, got a 0-d array")
-    if not xp.isdtype(x.dtype, ("real floating", "complex floating")):
-        raise TypeError(f"{fname}: expected a floating or complex dtype, got {x.dtype}")
-    if not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"{fname}: input contains NaN or Inf; clean the data before decomposing")
     shape = tuple(int(n) for n in x.shape)
     d = len(shape)
     if d == 1:
         return TT([xp.reshape(x, (1, shape[0], 1))])
+    e = array_exponent(xp, x)
+    if e:
+        # Squared norms of x would leave the dtype's range: decompose x / 2**e (exact),
+        # whose ranks are those of x, and put 2**e back into the last core.
+        t = tt_svd(scale_pow2(xp, x, -e), tol, max_rank)
+        return TT(t.cores[:-1] + [scale_pow2(xp, t.cores[-1], e)])
     total = _host_float(xp.linalg.vector_norm(x)) ** 2
     budget = tol * tol * total / (d - 1) if tol else 0.0
     cores = []

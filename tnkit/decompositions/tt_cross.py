@@ -36,6 +36,7 @@ import scipy.linalg
 
 from tnkit import backend
 from tnkit.decompositions.tt import TT
+from tnkit.linalg.scaling import square_exponent
 from tnkit.types import RNG, Array, DType, Namespace
 
 __all__ = ["tt_cross", "CrossInfo", "maxvol"]
@@ -138,7 +139,10 @@ def _pivots(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _truncation_rank(s: np.ndarray, rel_tol: float, max_rank: int) -> int:
-    w = s.astype(np.float64) ** 2
+    s64 = s.astype(np.float64)
+    # Function values beyond ~1e154 (or below ~1e-154): squares in units of 4**e, exactly.
+    e = square_exponent(float(np.max(np.abs(s64))), count=s64.size) if s64.size else 0
+    w = (np.ldexp(s64, -e) if e else s64) ** 2
     total = float(w.sum())
     if total == 0.0:
         return 1

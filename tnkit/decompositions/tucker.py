@@ -53,6 +53,7 @@ from tnkit.decompositions.modes import (
 )
 from tnkit.io import register_type
 from tnkit.linalg import qr
+from tnkit.linalg.scaling import array_exponent, scale_pow2
 
 __all__ = ["Tucker", "hosvd", "sthosvd", "hooi"]
 
@@ -247,7 +248,7 @@ Method = Literal["svd", "randomized"]
 def _prepare(
     x: Any, ranks: RanksArg, tol: float | None, fname: str, method: str
 ) -> tuple[Any, tuple[int, ...] | None, float | None]:
-    xp = check_tensor(x, fname)
+    xp = check_tensor(x, fname, what="x")
     shape = tuple(int(s) for s in x.shape)
     ranks_t = _check_ranks(ranks, shape, fname)
     tol = _check_tol(tol, fname)
@@ -308,8 +309,14 @@ def sthosvd(
     Raises
     ------
     ValueError
-        NaN/Inf input, a rank above its mode's dimension, a wrong number of
-        ranks, ``tol`` outside ``(0, 1)``, both or neither of ``ranks``/``tol``.
+        NaN/Inf input, a zero-length axis, a rank above its mode's dimension, a wrong
+        number of ranks, ``tol`` outside ``(0, 1)``, both or neither of ``ranks``/``tol``.
+
+    Notes
+    -----
+    Data whose squared norm would leave the dtype's range (float64 entries beyond
+    ~1e150 or below ~1e-139) are decomposed after an exact rescaling by a power of two
+    (:mod:`tnkit.linalg.scaling`), so the ranks are those of the data scaled to unit size.
 
     References
     ----------
@@ -334,6 +341,21 @@ def sthosvd(
     order = list(range(n)) if order is None else [int(k) for k in order]
     if sorted(order) != list(range(n)):
         raise ValueError(f"sthosvd: order must be a permutation of 0..{n - 1}, got {order}")
+    e = array_exponent(xp, x)
+    if e:
+        # Squared norms of x would leave the dtype's range: decompose x / 2**e (exact),
+        # whose ranks are those of x, and put 2**e back into the core.
+        t = sthosvd(
+            scale_pow2(xp, x, -e),
+            ranks_t,
+            tol,
+            method=method,
+            oversample=oversample,
+            n_iter=n_iter,
+            rng=rng,
+            order=order,
+        )
+        return Tucker(scale_pow2(xp, t.core, e), t.factors, orthonormal=True)
     gen = backend.make_rng(rng)
     budget = None if tol is None else tol * tol * _squared_norm(xp, x) / n
     core = x
@@ -379,6 +401,10 @@ def hosvd(
     """
     xp, ranks_t, tol = _prepare(x, ranks, tol, "hosvd", method)
     n = x.ndim
+    e = array_exponent(xp, x)
+    if e:  # as in sthosvd
+        t = hosvd(scale_pow2(xp, x, -e), ranks_t, tol, method=method, oversample=oversample, n_iter=n_iter, rng=rng)
+        return Tucker(scale_pow2(xp, t.core, e), t.factors, orthonormal=True)
     gen = backend.make_rng(rng)
     budget = None if tol is None else tol * tol * _squared_norm(xp, x) / n
     factors = [
@@ -442,7 +468,7 @@ def hooi(
     True
     """
     fname = "hooi"
-    xp = check_tensor(x, fname)
+    xp = check_tensor(x, fname, what="x")
     shape = tuple(int(s) for s in x.shape)
     if ranks is None:
         raise ValueError(f"{fname}: ranks are required")
@@ -450,6 +476,15 @@ def hooi(
     assert ranks_t is not None  # ranks were given
     if n_iter_max < 0 or not (tol >= 0.0):
         raise ValueError(f"{fname}: n_iter_max and tol must be >= 0, got {n_iter_max}, {tol}")
+    e = array_exponent(xp, x)
+    if e:  # as in sthosvd; the relative errors are those of the rescaled problem
+        if init is not None:
+            init = Tucker(scale_pow2(xp, init.core, -e), init.factors, orthonormal=init.orthonormal)
+        res = hooi(scale_pow2(xp, x, -e), ranks_t, n_iter_max=n_iter_max, tol=tol, init=init, return_info=True)
+        assert isinstance(res, tuple)  # return_info=True
+        t, info = res
+        out = Tucker(scale_pow2(xp, t.core, e), t.factors, orthonormal=True)
+        return (out, info) if return_info else out
     if init is None:
         t = sthosvd(x, ranks=ranks_t)
     else:

@@ -19,10 +19,11 @@ Anything wrong with a file raises :class:`DataError` naming the file and the fau
 
 from __future__ import annotations
 
+from tnkit.io._atomic import atomic_write
 from tnkit.io._chunked import ChunkedWriter
 from tnkit.io._errors import DataError
 from tnkit.io._generators import generate_dataset, generator_names, register_generator
-from tnkit.io._hdf5 import array_sha256, load, provenance, save, sha256_file
+from tnkit.io._hdf5 import array_sha256, readable_file, save, sha256_file
 from tnkit.io._locations import DATASETS_ENV, datasets_dir, datasets_origin, source_checkout, user_data_dir
 from tnkit.io._manifest import (
     DatasetEntry,
@@ -36,12 +37,17 @@ from tnkit.io._manifest import (
     verify_dataset,
 )
 from tnkit.io._plugins import ENTRY_POINT_GROUP, load_plugins
+from tnkit.io._reading import load, provenance
 from tnkit.io._types import register_schema, register_type
+from tnkit.io._upgrade import upgrade
 
 __all__ = [
     "DataError",
     "ChunkedWriter",
     "save",
+    "atomic_write",
+    "readable_file",
+    "upgrade",
     "load",
     "provenance",
     "sha256_file",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["DataError"]
+__all__ = ["DataError", "one_line"]
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class DataError(Exception):
@@ -18,3 +24,8 @@ class DataError(Exception):
     def at(cls, path: str | os.PathLike[str], fault: str) -> DataError:
         """A DataError whose message is ``"<path>: <fault>"``."""
         return cls(f"{os.fspath(path)}: {fault}")
+
+    @classmethod
+    def caused_by(cls, path: str | os.PathLike[str], what: str, exc: BaseException) -> DataError:
+        """``"<path>: <what> (<ExcType>: <first line of its message>)"``, for a library's own error."""
+        return cls.at(path, f"{what} ({type(exc).__name__}: {one_line(exc)})")

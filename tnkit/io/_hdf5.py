@@ -9,24 +9,28 @@ Layout of a file written by :func:`save`:
   become datasets, nested dicts groups, and scalar/str leaves attributes;
 * a registered object is a group tagged ``tnkit_type`` / ``tnkit_version``
   holding its ``to_dict()``;
-* every dataset carries ``sha256``, the digest of its little-endian bytes,
-  checked on load.
+* every dataset carries ``sha256``, the digest of its little-endian bytes, and every
+  group ``tnkit_attrs_sha256``, the digest of its attributes (provenance included),
+  both checked on load (files of format 1, written before attribute digests, have none).
 
-Writes go to ``<name>.tmp`` and are renamed into place only once complete and
-fsynced. Datasets are created with ``track_times=False``, so the same content with
-the same ``created`` gives byte-identical files. Nothing is ever pickled.
+Writes go through :func:`tnkit.io.atomic_write` (a private temporary file, published
+by one rename under the target's lock). Datasets are created with
+``track_times=False``, so the same content with the same ``created`` gives
+byte-identical files. Nothing is ever pickled.
+
+Reading trusts nothing in the file: links (soft or external), virtual datasets and
+external storage are refused, a dataset must not declare more bytes than its storage
+could hold, and every fault becomes a one-line :class:`DataError`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
 import platform
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +38,19 @@ import array_api_compat
 import h5py
 import numpy as np
 
-from tnkit.backend import device_of, namespace, to_host
+from tnkit.backend import to_host
+from tnkit.io._atomic import atomic_write
 from tnkit.io._errors import DataError
 from tnkit.io._types import (
     BUILTIN_SCHEMAS,
     StoredType,
     schema_version_supported,
-    stored_type_named,
     stored_type_of,
 )
 from tnkit.types import Array
 from tnkit.version import __version__
 
-__all__ = ["save", "load", "provenance", "sha256_file", "array_sha256"]
+__all__ = ["save", "sha256_file", "array_sha256", "attrs_sha256", "seal_groups", "readable_file"]
 
 ROOT_ATTRS = ("tnkit_schema", "schema_version", "created", "generator", "software")
 _LAYOUT = "tnkit_layout"
@@ -54,6 +58,13 @@ _ROOT_ARRAY = "array"
 _TYPE = "tnkit_type"
 _TYPE_VERSION = "tnkit_version"
 _SHA = "sha256"
+_ATTRS_SHA = "tnkit_attrs_sha256"
+_FORMAT = "tnkit_format"
+# 2: every group carries the digest of its attributes.
+FORMAT = 2
+# No HDF5 filter tnkit uses compresses better than this (gzip tops out near 1032:1);
+# a dataset declaring more bytes than its storage times this is damaged.
+_MAX_COMPRESSION = 2048
 _INTERNAL_PREFIX = "tnkit_"
 # bool, signed/unsigned int, float, complex: what HDF5 stores natively and losslessly.
 _ARRAY_KINDS = "biufc"
@@ -90,16 +101,43 @@ def sha256_file(path: PathLike) -> str:
     Raises
     ------
     DataError
-        If the file does not exist.
+        If the file is missing, a folder or unreadable.
     """
+    readable_file(Path(path))
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
             while chunk := handle.read(_READ_CHUNK):
                 digest.update(chunk)
+    except OSError as exc:
+        raise DataError.at(path, f"cannot read it ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def readable_file(path: Path) -> int:
+    """The size of ``path`` after checking it is a regular file we may read.
+
+    Raises
+    ------
+    DataError
+        No such file, a folder, not a regular file, or no permission (on the file or
+        on a folder above it).
+    """
+    try:
+        info = path.stat()
     except FileNotFoundError:
         raise DataError.at(path, "no such file") from None
-    return digest.hexdigest()
+    except PermissionError:
+        raise DataError.at(path, "no permission to enter its folder") from None
+    except OSError as exc:
+        raise DataError.at(path, f"cannot reach it ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise DataError.at(path, "is a folder, not a file")
+    if not path.is_file():
+        raise DataError.at(path, "not a regular file")
+    if not os.access(path, os.R_OK):
+        raise DataError.at(path, "no permission to read it")
+    return info.st_size
 
 
 # --------------------------------------------------------------------------------------
@@ -157,6 +195,41 @@ def _software_json() -> str:
         "python": platform.python_version(),
     }
     return json.dumps(versions, sort_keys=True)
+
+
+def _canonical_attr(value: Any) -> bytes:
+    """Bytes that identify an attribute value (type, shape and content)."""
+    if isinstance(value, str):
+        return b"s" + value.encode("utf-8", "surrogatepass")
+    if isinstance(value, bytes):
+        return b"b" + value
+    array = np.asarray(value)
+    if array.dtype.kind not in _ARRAY_KINDS + "S":
+        return b"o" + repr(value).encode()
+    canonical = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    header = f"a{canonical.dtype.str}{canonical.shape}".encode()
+    # numpy's stubs declare the buffer protocol (__buffer__) only for Python >= 3.12
+    return header + canonical.reshape(-1).view(np.uint8).tobytes()
+
+
+def attrs_sha256(attrs: h5py.AttributeManager) -> str:
+    """Hex sha256 of an HDF5 object's attributes (names and values), its own digest excluded."""
+    digest = hashlib.sha256()
+    for name in sorted(attrs.keys()):
+        if name == _ATTRS_SHA:
+            continue
+        for part in (name.encode("utf-8", "surrogatepass"), _canonical_attr(attrs[name])):
+            digest.update(len(part).to_bytes(8, "little"))
+            digest.update(part)
+    return digest.hexdigest()
+
+
+def seal_groups(handle: h5py.File) -> None:
+    """Record every group's attribute digest (call last, once all attributes are written)."""
+    groups: list[h5py.Group] = [handle]
+    handle.visititems(lambda _, obj: groups.append(obj) if isinstance(obj, h5py.Group) else None)
+    for group in groups:
+        group.attrs[_ATTRS_SHA] = attrs_sha256(group.attrs)
 
 
 # --------------------------------------------------------------------------------------
@@ -242,33 +315,6 @@ def _write_node(parent: h5py.Group, key: str, value: Any) -> None:
     parent.attrs[key] = attribute
 
 
-def _fsync_path(path: Path, flags: int) -> None:
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield ``<path>.tmp`` to write; on success fsync and rename it onto ``path``.
-
-    On any exception the temporary file is removed and ``path`` is left as it was.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        yield tmp
-        _fsync_path(tmp, os.O_RDONLY)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if os.name == "posix":
-        # Make the rename itself durable.
-        _fsync_path(path.parent, os.O_RDONLY)
-
-
 def save(
     path: PathLike,
     obj: Any,
@@ -315,6 +361,7 @@ def save(
     --------
     >>> import numpy as np, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "x.h5")
+    >>> from tnkit.io import load
     >>> _ = save(path, {"a": np.eye(2), "note": "identity"})
     >>> sorted(load(path))
     ['a', 'note']
@@ -341,8 +388,9 @@ def save(
         "created": _utc_timestamp(created),
         "generator": _generator_json(generator),
         "software": _software_json(),
+        _FORMAT: np.int64(FORMAT),
     }
-    with _atomic_target(path) as tmp:
+    with atomic_write(path) as tmp:
         with h5py.File(tmp, "w", track_order=True) as handle:
             for key, value in root_attrs.items():
                 handle.attrs[key] = value
@@ -355,244 +403,5 @@ def save(
                     _write_object(handle, obj, stored)
                 else:
                     _write_mapping(handle, obj)
+            seal_groups(handle)
     return path
-
-
-# --------------------------------------------------------------------------------------
-# Reading
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _open_fault(exc: OSError) -> str:
-    reason = _one_line(exc)
-    if "truncated" in reason:
-        return f"truncated file ({reason})"
-    if "signature" in reason:
-        return f"not an HDF5 file ({reason})"
-    return f"corrupt HDF5 file ({reason})"
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _check_root(handle: h5py.File, path: Path, schema: str | None) -> dict[str, Any]:
-    """Root attributes, after checking presence, schema name and version."""
-    missing = [key for key in (*ROOT_ATTRS, _LAYOUT) if key not in handle.attrs]
-    if missing:
-        raise DataError.at(path, f"missing root attribute(s) {', '.join(missing)}; not a file written by tnkit.io.save")
-    name = _text(handle.attrs["tnkit_schema"])
-    if schema is not None and name != schema:
-        raise DataError.at(path, f"wrong schema: file has {name!r}, expected {schema!r}")
-    raw_version = handle.attrs["schema_version"]
-    try:
-        version = int(raw_version)
-    except (TypeError, ValueError):
-        raise DataError.at(path, f"schema_version {raw_version!r} is not an integer") from None
-    supported = schema_version_supported(name)
-    if version > supported:
-        raise DataError.at(
-            path,
-            f"schema {name!r} written by a newer tnkit: version {version} > supported {supported}; upgrade tnkit",
-        )
-    layout = _text(handle.attrs[_LAYOUT])
-    if layout not in ("array", "group"):
-        raise DataError.at(path, f"unknown tnkit_layout {layout!r}")
-    return {
-        "schema": name,
-        "schema_version": version,
-        "created": _text(handle.attrs["created"]),
-        "generator": _text(handle.attrs["generator"]),
-        "software": _text(handle.attrs["software"]),
-        "layout": layout,
-    }
-
-
-def _read_array(dataset: h5py.Dataset, path: Path) -> np.ndarray:
-    if dataset.dtype.kind not in _ARRAY_KINDS:
-        raise DataError.at(path, f"dataset {dataset.name!r} has unsupported dtype {dataset.dtype}")
-    stored = dataset.attrs.get(_SHA)
-    if stored is None:
-        raise DataError.at(path, f"dataset {dataset.name!r} has no sha256 attribute")
-    array = np.asarray(dataset[()])
-    actual = array_sha256(array)
-    if actual != _text(stored):
-        raise DataError.at(
-            path,
-            f"checksum mismatch in dataset {dataset.name!r} "
-            f"(stored sha256 {_text(stored)[:12]}..., computed {actual[:12]}...); the file is corrupt",
-        )
-    return array
-
-
-def _attribute_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, bytes):
-        return value.decode()
-    return value
-
-
-@dataclasses.dataclass
-class _StoredObject:
-    """A registered object as read from its group, not yet rebuilt."""
-
-    stored: StoredType
-    group_name: str
-    content: dict[str, Any]
-
-
-def _object_node(type_name: str, group: h5py.Group, content: dict[str, Any], path: Path) -> _StoredObject:
-    stored = stored_type_named(type_name)
-    if stored is None:
-        raise DataError.at(
-            path,
-            f"group {group.name!r} holds a {type_name!r} object but no loader is registered for it; "
-            "import the module that defines it first",
-        )
-    version = int(group.attrs.get(_TYPE_VERSION, 1))
-    if version > stored.version:
-        raise DataError.at(
-            path,
-            f"{type_name!r} object written by a newer tnkit: version {version} > supported "
-            f"{stored.version}; upgrade tnkit",
-        )
-    return _StoredObject(stored, group.name, content)
-
-
-def _read_group(group: h5py.Group, path: Path, *, root: bool) -> dict[str, Any] | _StoredObject:
-    """The group as a tree of NumPy arrays, Python scalars and unbuilt objects."""
-    content: dict[str, Any] = {}
-    for key, item in group.items():
-        if isinstance(item, h5py.Group):
-            content[key] = _read_group(item, path, root=False)
-        elif isinstance(item, h5py.Dataset):
-            content[key] = _read_array(item, path)
-        else:
-            raise DataError.at(path, f"unexpected HDF5 object {item.name!r} ({type(item).__name__})")
-    for key, value in group.attrs.items():
-        if key.startswith(_INTERNAL_PREFIX) or (root and key in ROOT_ATTRS):
-            continue
-        content[key] = _attribute_value(value)
-    type_name = group.attrs.get(_TYPE)
-    if type_name is None:
-        return content
-    return _object_node(_text(type_name), group, content, path)
-
-
-def _materialize(tree: Any, convert: Callable[[np.ndarray], Array], path: Path) -> Any:
-    """Move arrays to the requested library/device, then rebuild registered objects."""
-    if isinstance(tree, np.ndarray):
-        return convert(tree)
-    if isinstance(tree, dict):
-        return {key: _materialize(value, convert, path) for key, value in tree.items()}
-    if isinstance(tree, _StoredObject):
-        content = _materialize(tree.content, convert, path)
-        try:
-            return tree.stored.from_dict(content)
-        except DataError:
-            raise
-        except Exception as exc:
-            raise DataError.at(
-                path,
-                f"cannot rebuild {tree.stored.name!r} from group {tree.group_name!r}: "
-                f"{type(exc).__name__}: {_one_line(exc)}",
-            ) from exc
-    return tree
-
-
-def _converter(like: Array | None) -> Callable[[np.ndarray], Array]:
-    if like is None:
-        return lambda host: host
-    xp = namespace(like)
-    device = device_of(like)
-    return lambda host: xp.asarray(host, device=device)
-
-
-@contextlib.contextmanager
-def _open_for_reading(path: Path) -> Iterator[h5py.File]:
-    """Open ``path`` read-only; every failure to read it becomes a DataError."""
-    if not path.exists():
-        raise DataError.at(path, "no such file")
-    if not path.is_file():
-        raise DataError.at(path, "not a regular file")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as exc:
-        raise DataError.at(path, _open_fault(exc)) from None
-    with handle:
-        try:
-            yield handle
-        except DataError:
-            raise
-        except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise DataError.at(path, f"corrupt HDF5 content ({type(exc).__name__}: {_one_line(exc)})") from exc
-
-
-def load(path: PathLike, *, schema: str | None = None, like: Array | None = None) -> Any:
-    """Read a file written by :func:`save`, verifying its checksums.
-
-    Parameters
-    ----------
-    path
-        The HDF5 file.
-    schema
-        Expected ``tnkit_schema``; a different one raises :class:`DataError`.
-    like
-        An array; stored arrays are returned in its library, on its device (their
-        stored dtype is kept). Default: NumPy arrays.
-
-    Returns
-    -------
-    Any
-        The array, the nested dict (scalar leaves as Python scalars), or the
-        rebuilt registered object.
-
-    Raises
-    ------
-    DataError
-        If the file is missing, truncated, not HDF5, corrupt (checksum mismatch),
-        of another schema, of a newer schema version, or lacks tnkit's root
-        attributes. The message names the file and the fault.
-    """
-    path = Path(path)
-    convert = _converter(like)
-    with _open_for_reading(path) as handle:
-        root = _check_root(handle, path, schema)
-        if root["layout"] == "array":
-            if _ROOT_ARRAY not in handle:
-                raise DataError.at(path, f"layout 'array' but no dataset '/{_ROOT_ARRAY}'")
-            tree: Any = _read_array(handle[_ROOT_ARRAY], path)
-        else:
-            tree = _read_group(handle, path, root=True)
-    return _materialize(tree, convert, path)
-
-
-def provenance(path: PathLike) -> dict[str, Any]:
-    """The root attributes of a tnkit HDF5 file, without reading its arrays.
-
-    Returns
-    -------
-    dict
-        ``schema`` (str), ``schema_version`` (int), ``created`` (str),
-        ``generator`` and ``software`` (decoded JSON dicts).
-
-    Raises
-    ------
-    DataError
-        As :func:`load`, for faults visible without reading the data.
-    """
-    path = Path(path)
-    with _open_for_reading(path) as handle:
-        root = _check_root(handle, path, None)
-    del root["layout"]
-    for key in ("generator", "software"):
-        try:
-            root[key] = json.loads(root[key])
-        except json.JSONDecodeError as exc:
-            raise DataError.at(path, f"root attribute {key!r} is not valid JSON ({exc.msg})") from None
-    return root

@@ -43,9 +43,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tnkit.io._errors import DataError
-from tnkit.io._hdf5 import PathLike, array_sha256, load, sha256_file
+from tnkit.io._hdf5 import PathLike, array_sha256, sha256_file
 from tnkit.io._locations import datasets_dir
 from tnkit.io._plugins import load_plugins
+from tnkit.io._reading import load
 from tnkit.types import Array
 
 __all__ = [
@@ -212,8 +213,16 @@ def _read(source: Traversable | Path, root: Path) -> dict[str, DatasetEntry]:
             tables = tomllib.load(handle)
     except FileNotFoundError:
         raise DataError.at(str(source), "no such file") from None
+    except IsADirectoryError:
+        raise DataError.at(str(source), "is a folder, not a manifest file") from None
+    except PermissionError:
+        raise DataError.at(str(source), "no permission to read it") from None
+    except UnicodeDecodeError:
+        raise DataError.at(str(source), "not a text file (invalid UTF-8); a manifest is TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError.at(str(source), f"invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise DataError.caused_by(str(source), "cannot read it", exc) from None
     return {name: _parse_entry(name, table, str(source), root) for name, table in tables.items()}
 
 

@@ -22,6 +22,8 @@ import numpy as np
 from tnkit import backend
 from tnkit.backend import adjoint as _adjoint
 from tnkit.backend import namespace
+from tnkit.checks import check_nonempty
+from tnkit.linalg.scaling import array_exponent, scale_pow2, square_exponent
 from tnkit.types import RNG, Array, Namespace
 
 __all__ = ["truncated_svd", "qr", "lq", "randomized_svd", "truncation_rank", "CutoffMode"]
@@ -66,7 +68,10 @@ def truncation_rank(s_host: np.ndarray, max_rank: int | None, cutoff: float, mod
     Returns
     -------
     int
-        The count, at least one while any value is non-zero.
+        The count, at least one while any value is non-zero. The same for ``s`` and
+        ``c * s`` at any magnitude (``cutoff`` scaled with the values for ``"abs"`` and
+        ``"discarded"``): squares that would leave float64 are taken in units of a
+        power of two (:mod:`tnkit.linalg.scaling`).
 
     Examples
     --------
@@ -82,10 +87,18 @@ def truncation_rank(s_host: np.ndarray, max_rank: int | None, cutoff: float, mod
         elif mode == "abs":
             keep = int(np.count_nonzero(s_host > cutoff))
         else:
-            w = s_host.astype(np.float64) ** 2
+            # Squares of values beyond ~1e154 (or below ~1e-154) leave float64: weights and
+            # budget are then both taken in units of 4**e, exactly (e = 0 for other data).
+            s64 = s_host.astype(np.float64)
+            e = square_exponent(float(np.max(np.abs(s64))), count=n)
+            w = (np.ldexp(s64, -e) if e else s64) ** 2
             # tail[k] = sum_{i >= k} s_i^2, the weight discarded when keeping k values
             tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
-            budget = cutoff if mode == "discarded" else cutoff * tail[0]
+            if mode == "discarded":
+                with np.errstate(over="ignore", under="ignore"):
+                    budget = float(np.ldexp(cutoff, -2 * e)) if e else cutoff
+            else:
+                budget = cutoff * tail[0]
             keep = int(np.argmax(tail <= budget))
         keep = max(keep, 1)
     if max_rank is not None:
@@ -124,12 +137,16 @@ def truncated_svd(
     vh : array, shape (k, n)
     discarded_weight : 0-d array
         ``sum`` of the discarded ``s_i**2``, equal to ``||a - u @ diag(s) @ vh||_F**2``
-        (Eckart–Young [EY]_).
+        (Eckart–Young [EY]_). Summed in units of a power of two, so it is inf only
+        where the weight itself exceeds the dtype's largest number (float64: ~1.8e308)
+        and loses digits only below its smallest normal one (~2.2e-308). The rank never
+        depends on that: every cutoff mode picks the same rank for ``a`` and ``c * a``
+        (with ``cutoff`` scaled by ``c`` for ``"abs"`` and ``c**2`` for ``"discarded"``).
 
     Raises
     ------
     ValueError
-        Non-finite input, ``max_rank < 1``, negative ``cutoff`` or an unknown mode.
+        Non-finite or empty input, ``max_rank < 1``, negative ``cutoff`` or an unknown mode.
 
     Examples
     --------
@@ -141,6 +158,7 @@ def truncated_svd(
     """
     fname = "truncated_svd"
     xp = _check_matrix(a, fname)
+    check_nonempty(tuple(a.shape), fname, what="a")
     if max_rank is not None:
         if isinstance(max_rank, bool) or not isinstance(max_rank, (int, np.integer)):
             raise TypeError(f"{fname}: max_rank must be an int or None, got {type(max_rank).__name__}")
@@ -154,13 +172,21 @@ def truncated_svd(
 
     u, s, vh = backend.lookup("thin_svd", xp)(xp, a)
     full = s.shape[0]
+    s_host = None
     if cutoff == 0.0:
         keep = full if max_rank is None else min(max_rank, full)
     else:
-        keep = truncation_rank(backend.to_host(s), max_rank, cutoff, cutoff_mode)
+        s_host = backend.to_host(s)
+        keep = truncation_rank(s_host, max_rank, cutoff, cutoff_mode)
     if keep < full:
         tail = s[keep:]
-        discarded = xp.sum(tail * tail)
+        e = array_exponent(xp, tail, largest=None if s_host is None else float(s_host[keep]))
+        if e:
+            tail = scale_pow2(xp, tail, -e)
+            with np.errstate(over="ignore"):  # a weight beyond the dtype's range is inf, as documented
+                discarded = scale_pow2(xp, xp.sum(tail * tail), 2 * e)
+        else:
+            discarded = xp.sum(tail * tail)
         u, s, vh = u[:, :keep], s[:keep], vh[:keep, :]
     else:
         discarded = xp.zeros((), dtype=s.dtype, device=backend.device_of(s))
@@ -265,6 +291,7 @@ def randomized_svd(
     """
     fname = "randomized_svd"
     xp = _check_matrix(a, fname)
+    check_nonempty(tuple(a.shape), fname, what="a")
     m, n = a.shape
     if not (1 <= rank <= min(m, n)):
         raise ValueError(f"{fname}: rank must be in [1, {min(m, n)}] for shape {(m, n)}, got {rank}")

@@ -19,7 +19,9 @@ import numpy as np
 from tnkit import backend
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
+from tnkit.checks import check_tensor
 from tnkit.contract import contract
+from tnkit.linalg.scaling import array_exponent, scale_pow2
 
 if TYPE_CHECKING:
     from tnkit.mps.opsum import OpSum
@@ -42,25 +44,44 @@ def opsum_tensors(opsum: OpSum, *, compress: bool = True, tol: float = 1e-13) ->
     return tensors
 
 
-def is_hermitian_chain(tensors: Sequence[Any], *, rtol: float = 1e-10) -> bool:
+def is_hermitian_chain(tensors: Sequence[Any], *, rtol: float = 1e-10, fname: str = "is_hermitian_chain") -> bool:
     """Whether the operator chain ``tensors`` satisfies ``||H - H^+||_F^2 <= rtol ||H||_F^2``.
 
     Uses ``||H - H^+||^2 = 2 Tr(H^+ H) - 2 Re Tr(H H)``, each from a transfer-matrix sweep
-    normalised per site (no dense matrix).
+    normalised per site (no dense matrix). The test is relative and scale-free: a site
+    tensor whose squares would leave the dtype's range (entries beyond ~1e150 in float64)
+    is first divided by a power of two, exactly, which scales ``H`` and ``H^+`` alike.
+
+    Parameters
+    ----------
+    tensors : sequence of arrays, each (w_left, d_out, d_in, w_right)
+    rtol : float
+        Relative tolerance on the squared norms.
+    fname : str
+        The public function asking, the start of the error message.
+
+    Raises
+    ------
+    ValueError
+        A site tensor with NaN or Inf entries (the operator then has no Hermiticity to
+        test).
 
     Examples
     --------
     >>> import numpy as np
     >>> sx = np.array([[0.0, 1.0], [1.0, 0.0]]).reshape(1, 2, 2, 1)
     >>> sp = np.array([[0.0, 1.0], [0.0, 0.0]]).reshape(1, 2, 2, 1)
-    >>> is_hermitian_chain([sx, sx]), is_hermitian_chain([sp, sx])
-    (True, False)
+    >>> is_hermitian_chain([sx, sx]), is_hermitian_chain([sp, sx]), is_hermitian_chain([1e300 * sx, sx])
+    (True, False, True)
     """
     xp = namespace(*tensors)
+    for i, w in enumerate(tensors):
+        check_tensor(w, fname, what=f"the operator (MPO site {i})")
     dt = tensors[0].dtype
     left_hh = xp.ones((1, 1), dtype=dt, device=backend.device_of(tensors[0]))
     left_h2 = left_hh
     for w in tensors:
+        w = scale_pow2(xp, w, -array_exponent(xp, w))
         left_hh = contract("ab,atsc,btsd->cd", left_hh, _conj(xp, w), w)
         left_h2 = contract("ab,atsc,bstd->cd", left_h2, w, w)
         scale = float(xp.max(xp.abs(left_hh))) or 1.0

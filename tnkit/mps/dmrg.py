@@ -28,6 +28,7 @@ import numpy as np
 from tnkit import backend, io
 from tnkit.contract import contract
 from tnkit.linalg import davidson, eigsh, truncated_svd
+from tnkit.mps.automaton import is_hermitian_chain
 from tnkit.mps.charges import BondCharges
 from tnkit.mps.environments import (
     Environments,
@@ -39,6 +40,7 @@ from tnkit.mps.environments import (
 )
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
+from tnkit.mps.opsum import OpSum
 from tnkit.run import Run, as_run
 
 __all__ = ["dmrg", "DMRGResult"]
@@ -212,8 +214,11 @@ def dmrg(
     Raises
     ------
     ValueError
-        Non-Hermitian MPO, mismatched physical dimensions, or bond dimensions that are
-        not positive integers.
+        Non-Hermitian MPO, an MPO with NaN or Inf entries, mismatched physical
+        dimensions, or bond dimensions that are not positive integers.
+    TypeError
+        ``h`` is not an MPO (an OpSum: convert it with ``MPO.from_opsum``), or ``psi0``
+        is not an MPS.
     tnkit.io.DataError
         A corrupt or foreign checkpoint to resume from.
 
@@ -224,6 +229,15 @@ def dmrg(
     >>> round(res.energy, 8)
     -4.2580352
     """
+    if isinstance(h, OpSum):
+        raise TypeError("dmrg: h is an OpSum; pass its MPO, tnkit.MPO.from_opsum(h)")
+    if not isinstance(h, MPO):
+        raise TypeError(
+            f"dmrg: h must be an MPO, got {type(h).__name__}; build one with tnkit.MPO.from_opsum(terms), "
+            "tnkit.MPO(site_tensors) or tnkit.mps.models"
+        )
+    if psi0 is not None and not isinstance(psi0, MPS):
+        raise TypeError(f"dmrg: psi0 must be an MPS or None, got {type(psi0).__name__}; see tnkit.MPS.from_dense")
     schedule = _check_bond_dims(bond_dims)
     if max_sweeps < 1:
         raise ValueError(f"dmrg: max_sweeps must be >= 1, got {max_sweeps}")
@@ -233,7 +247,7 @@ def dmrg(
         raise ValueError(f"dmrg: eigensolver must be 'lanczos' or 'davidson', got {eigensolver!r}")
     if h.length < 2:
         raise ValueError("dmrg: need at least two sites")
-    if not h.is_hermitian():
+    if not is_hermitian_chain(h.tensors, fname="dmrg"):
         raise ValueError("dmrg: the MPO is not Hermitian (||H - H^+||_F is not ~0); DMRG needs a Hermitian operator")
 
     history: dict[str, list[float]] = {

@@ -147,9 +147,10 @@ class MPO(Chain):
         """Whether ``||H - H^dagger||_F^2 <= rtol * ||H||_F^2``, from two trace contractions.
 
         Uses ``||H - H^+||^2 = 2 Tr(H^+ H) - 2 Re Tr(H H)``, each computed by a
-        transfer-matrix sweep normalised per site (no dense matrix).
+        transfer-matrix sweep normalised per site (no dense matrix); scale-free (see
+        :func:`~tnkit.mps.automaton.is_hermitian_chain`). ``ValueError`` for NaN or Inf entries.
         """
-        return is_hermitian_chain(self.tensors, rtol=rtol)
+        return is_hermitian_chain(self.tensors, rtol=rtol, fname="MPO.is_hermitian")
 
     def apply(
         self,

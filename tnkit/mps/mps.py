@@ -31,6 +31,7 @@ import numpy as np
 from tnkit import backend
 from tnkit.backend import conj as _conj
 from tnkit.backend import namespace
+from tnkit.checks import check_tensor
 from tnkit.contract import contract
 from tnkit.decompositions.chain import Chain, move_left, move_right
 from tnkit.decompositions.tt import TT
@@ -155,8 +156,9 @@ class MPS(Chain):
 
         ``psi`` has ``prod(local_dims)`` entries (any shape); the result is left
         canonical with its centre on the last site and keeps ``psi``'s library.
+        Raises ``ValueError`` for an empty ``psi`` or one with NaN/Inf entries.
         """
-        xp = namespace(psi)
+        xp = check_tensor(psi, "MPS.from_dense", what="psi")
         total = math.prod(psi.shape)
         if isinstance(local_dims, (int, np.integer)):
             length = round(math.log(total) / math.log(local_dims)) if total > 1 else 1

@@ -227,7 +227,9 @@ class OpSum:
             return float(abs(diff).max()) <= atol * max(1.0, float(abs(m).max())) if diff.nnz else True
         # Large chains: compare the automaton MPO with its adjoint, without a dense matrix.
         tensors = opsum_tensors(self)
-        return is_hermitian_chain([np.asarray(t, dtype=np.complex128) for t in tensors], rtol=atol)
+        return is_hermitian_chain(
+            [np.asarray(t, dtype=np.complex128) for t in tensors], rtol=atol, fname="OpSum.is_hermitian"
+        )
 
     def __repr__(self) -> str:
         return f"OpSum(length={self.length}, terms={len(self.terms)}, max_range={self.max_range})"

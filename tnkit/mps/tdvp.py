@@ -39,6 +39,7 @@ import numpy as np
 
 from tnkit.contract import contract
 from tnkit.linalg import expm_multiply, lq, qr
+from tnkit.mps.automaton import is_hermitian_chain
 from tnkit.mps.environments import (
     Environments,
     one_site_matvec,
@@ -297,7 +298,7 @@ def tdvp(
     psi.canonicalize(0)
     psi.normalize()
     mpo = energy_mpo(h, psi, dtype)
-    if not mpo.is_hermitian():
+    if not is_hermitian_chain(mpo.tensors, fname=fname):
         raise ValueError(f"{fname}: the Hamiltonian is not Hermitian (||H - H^+||_F is not ~0)")
     if not two_site and max_bond is not None:
         psi = _enlarge_bonds(psi, max_bond)

@@ -11,6 +11,7 @@ References
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import numbers
 import time
@@ -87,6 +88,8 @@ class _GreedySearch:
         self.evals: list[Evaluation] = []
         self._net: TensorNetwork | None = None
         self._current: Evaluation | None = None
+        # Why a resumed record's search had stopped (None: it was saved mid-search).
+        self.stopped: str | None = None
         self.runner = _Runner(run.executor, self.fname)
         self.bar = run.bar(None, self.fname, unit="fit")
 
@@ -128,8 +131,10 @@ class _GreedySearch:
         self.bar.set_postfix(rse=f"{rse:.3g}", params=s.num_params)
         return e
 
-    def save(self, step: int) -> None:
-        """Rewrite the record with the evaluations and the current network."""
+    def save(self, step: int, stopped: str = "") -> None:
+        """Rewrite the record with the evaluations, the current network, the new slices'
+        generator (a resumed search draws what the uninterrupted one would) and, once the
+        search has ended, why it stopped."""
         if self.record is None:
             return
         net = self.net
@@ -139,6 +144,8 @@ class _GreedySearch:
             "step": step,
             "rse": self.current.rse,
             "cores": {str(k): backend.to_host(c) for k, c in enumerate(net.cores)},
+            "rng": json.dumps(self.gen.bit_generator.state),
+            "stopped": stopped,
         }
         _save_record(self.record, self.evals, self.fname, {"state": state})
 
@@ -172,7 +179,23 @@ class _GreedySearch:
         if stored is None:
             raise io.DataError(f"{path}: the stored network is not among the recorded evaluations")
         self.current = stored
+        if "rng" in st:  # records of older tnkit start the generator afresh
+            self.gen.bit_generator.state = json.loads(str(st["rng"]))
+        self.stopped = str(st.get("stopped", "")) or None
         return int(st["step"])
+
+    def still_stopped(self, step: int) -> bool:
+        """Whether the search of a finished record, resumed at ``step``, stops there again
+        (growing on would repeat its last, failed, round); False when the settings now
+        allow more (a larger ``max_steps``, budget, or a smaller ``tol``)."""
+        if self.stopped == "converged":
+            return self.current.rse <= self.cfg.tol
+        if self.stopped == "max_steps":
+            return step >= self.cfg.max_steps
+        if self.stopped == "max_params":
+            s = self.net.structure
+            return not any(self.cfg.affordable(s.with_rank(i, j, r + self.cfg.rank_step)) for i, j, r in s.edges)
+        return self.stopped is not None
 
     # ------------------------------------------------------------------ fits
 
@@ -440,7 +463,10 @@ def greedy(
     run : tnkit.Run, optional
         As in :func:`tnls`: ``executor``, ``checkpoint`` (the record, rewritten after
         every step with the current network), ``resume=True`` (restart from the network
-        stored in the record), ``progress``.
+        stored in the record: the same settings give the uninterrupted search's result
+        exactly, except that a ``holdout``'s patience count restarts; a finished record is
+        returned as it is unless a larger ``max_steps`` or ``max_params`` or a smaller
+        ``tol`` lets it go on), ``progress``.
 
     Returns
     -------
@@ -494,11 +520,14 @@ def greedy(
             start_step = search.resume(resume)
         else:
             start_step = search.begin(_greedy_start(start, tuple(int(n) for n in host.shape), internal, fname))
-        stopped, last = search.grow(start_step, hold)
-        if hold is not None and hold.net is not None and hold.evaluation is not None:
-            search.net, search.current = hold.net, hold.evaluation
-        if prune and hold is None and search.current.rse <= tol:
-            last = search.prune(last)
-        search.save(last)
+        if search.stopped is not None and search.still_stopped(start_step):
+            stopped, last = search.stopped, start_step  # a finished search: nothing to redo
+        else:
+            stopped, last = search.grow(start_step, hold)
+            if hold is not None and hold.net is not None and hold.evaluation is not None:
+                search.net, search.current = hold.net, hold.evaluation
+            if prune and hold is None and search.current.rse <= tol:
+                last = search.prune(last)
+        search.save(last, stopped)
         net = TensorNetwork(search.net.structure, [backend.asarray_like(c, target) for c in search.net.cores])
         return SearchResult(search.current, net, search.evals, fname, stopped, time.perf_counter() - t0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from tnkit import backend
 from tnkit.backend import namespace
 from tnkit.checks import is_int
 from tnkit.contract import contract
+from tnkit.linalg import qr, truncation_rank
 from tnkit.tree.topology import Tree
 
 __all__: list[str] = []
@@ -79,18 +81,20 @@ def _edge_budget(tol: float | None, relative: bool, norm: float, num_edges: int)
     """Discarded squared weight allowed per edge."""
     if not tol:
         return 0.0
-    total = (tol * norm) ** 2 if relative else tol**2
+    try:
+        total = (tol * norm) ** 2 if relative else tol**2
+    except OverflowError:  # a budget beyond float64 truncates every edge to rank one anyway
+        total = sys.float_info.max
     return total / max(num_edges, 1)
 
 
 def _keep(s: np.ndarray, budget: float, max_rank: int | None) -> int:
-    w = s**2
-    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
-    keep = int(np.argmax(tail <= budget)) if budget > 0 else int(np.count_nonzero(s > 0)) or 1
-    keep = max(keep, 1)
-    if max_rank is not None:
-        keep = min(keep, max_rank)
-    return keep
+    """Rank kept on an edge with singular values ``s``: the discarded squared weight within
+    ``budget`` (:func:`tnkit.linalg.truncation_rank`), or every non-zero value when it is 0."""
+    if budget > 0:
+        return truncation_rank(s, max_rank, budget, "discarded")
+    keep = max(int(np.count_nonzero(s > 0)), 1)
+    return keep if max_rank is None else min(keep, max_rank)
 
 
 def _check_tol(tol: float | None, where: str) -> None:
@@ -101,3 +105,42 @@ def _check_tol(tol: float | None, where: str) -> None:
 def _check_rank(max_rank: int | None, where: str) -> None:
     if max_rank is not None and (not is_int(max_rank) or max_rank < 1):
         raise ValueError(f"{where}: max_rank must be a positive integer, got {max_rank!r}")
+
+
+def _scaled_tol(tol: float | None, relative: bool, e: int) -> float | None:
+    """``tol`` for the network divided by ``2**e``: unchanged when relative, else divided too."""
+    if relative or not e or not tol:
+        return tol
+    with np.errstate(over="ignore", under="ignore"):
+        return min(float(np.ldexp(tol, -e)), sys.float_info.max)
+
+
+def expand_cores(
+    tree: Tree, tensors: list[Any], dims: Sequence[int], bond_dim: int, rng: np.random.Generator | int | None
+) -> list[Any]:
+    """The cores of an orthonormal TTN with every bond enlarged to ``min(bond_dim, possible)``:
+    random new directions, orthonormal to the old ones, with zero weight."""
+    xp = namespace(tensors[0])
+    gen = backend.make_rng(rng)
+    for node in range(tree.num_nodes):
+        t = tensors[node]
+        ch = tree.children[node]
+        if ch:
+            t = _pad_children(t, tuple(int(tensors[c].shape[-1]) for c in ch))
+        if node == tree.root:
+            tensors[node] = t
+            break
+        head = tuple(t.shape[:-1])
+        rows = math.prod(head)
+        target = min(_rank_cap(tree, dims, node, bond_dim), rows)
+        basis = xp.reshape(t, (rows, t.shape[-1]))
+        if target > basis.shape[1]:
+            extra = backend.random_normal(
+                xp, (rows, target - basis.shape[1]), dtype=t.dtype, device=backend.device_of(t), rng=gen
+            )
+            for _ in range(2):
+                extra = extra - basis @ (backend.adjoint(xp, basis) @ extra)
+            q, _ = qr(extra)
+            basis = xp.concat([basis, q], axis=1)
+        tensors[node] = xp.reshape(basis, head + (basis.shape[1],))
+    return tensors

@@ -43,9 +43,11 @@ import numpy as np
 
 from tnkit import backend
 from tnkit.backend import adjoint, conj, namespace
+from tnkit.checks import check_tensor
 from tnkit.decompositions.tucker import Tucker
 from tnkit.io import register_type
 from tnkit.linalg import qr, truncated_svd
+from tnkit.linalg.scaling import array_exponent, scale_pow2
 from tnkit.tree.cores import (
     _block_diag,
     _check_rank,
@@ -55,8 +57,9 @@ from tnkit.tree.cores import (
     _host_norm,
     _keep,
     _mode_multiply,
-    _pad_children,
     _rank_cap,
+    _scaled_tol,
+    expand_cores,
 )
 from tnkit.tree.topology import Tree
 
@@ -149,11 +152,19 @@ class TTN:
         TTN
             Orthonormal.
         """
-        xp = namespace(x)
+        xp = check_tensor(x, "TTN.from_dense", what="x")
         _check_tol(tol, "TTN.from_dense")
         _check_rank(max_rank, "TTN.from_dense")
         if x.ndim != tree.num_modes:
             raise ValueError(f"TTN.from_dense: tensor has {x.ndim} modes, the tree has {tree.num_modes} leaves")
+        e = array_exponent(xp, x)
+        if e:
+            # Squared norms of x would leave the dtype's range: decompose x / 2**e (exact),
+            # whose ranks are those of x, and put 2**e back into the root.
+            y = cls.from_dense(
+                scale_pow2(xp, x, -e), tree, tol=_scaled_tol(tol, relative, e), max_rank=max_rank, relative=relative
+            )
+            return y._root_scaled(e)
         budget = _edge_budget(tol, relative, _host_norm(xp, x), len(tree.edges))
         tensors: list[Any] = [None] * tree.num_nodes
         cur = x
@@ -498,17 +509,33 @@ class TTN:
         """
         _check_tol(tol, "TTN.truncate")
         _check_rank(max_rank, "TTN.truncate")
-        y = self if self.orthonormal else self.orthonormalize()
-        budget = _edge_budget(tol, relative, float(y.norm()), len(self.tree.edges))
-        return y._truncate_edges(budget, max_rank)[0]
+        y, e = self._unit_root()
+        budget = _edge_budget(_scaled_tol(tol, relative, e), relative, float(y.norm()), len(self.tree.edges))
+        return y._truncate_edges(budget, max_rank)[0]._root_scaled(e)
 
     def truncation_error_bound(
         self, tol: float | None = None, max_rank: int | None = None, *, relative: bool = True
     ) -> float:
         """``sqrt(sum of discarded squared singular values)`` that :meth:`truncate` would drop."""
+        y, e = self._unit_root()
+        budget = _edge_budget(_scaled_tol(tol, relative, e), relative, float(y.norm()), len(self.tree.edges))
+        with np.errstate(over="ignore"):  # a bound beyond float64 is inf
+            return float(np.ldexp(math.sqrt(y._truncate_edges(budget, max_rank)[1]), e))
+
+    def _unit_root(self) -> tuple["TTN", int]:
+        """Orthonormal form, its root divided by ``2**e`` (exact) when squared norms of the
+        root would leave the dtype's range (``e = 0`` otherwise), and ``e``."""
         y = self if self.orthonormal else self.orthonormalize()
-        budget = _edge_budget(tol, relative, float(y.norm()), len(self.tree.edges))
-        return math.sqrt(y._truncate_edges(budget, max_rank)[1])
+        e = array_exponent(y.xp, y.tensors[y.tree.root])
+        return y._root_scaled(-e), e
+
+    def _root_scaled(self, e: int) -> "TTN":
+        """The network times ``2**e`` (exact), the factor in the root; ``self`` when ``e == 0``."""
+        if not e:
+            return self
+        tensors = list(self.tensors)
+        tensors[self.tree.root] = scale_pow2(self.xp, tensors[self.tree.root], e)
+        return TTN(self.tree, tensors, orthonormal=self.orthonormal)
 
     def _truncate_edges(self, budget: float, max_rank: int | None) -> tuple["TTN", float]:
         """Project every edge on its leading singular vectors (discarded ``s^2`` per edge <= budget)."""
@@ -549,32 +576,7 @@ class TTN:
         """
         _check_rank(bond_dim, "TTN.expand")
         y = self if self.orthonormal else self.orthonormalize()
-        xp, tree = y.xp, y.tree
-        gen = backend.make_rng(rng)
-        dims = y.dims
-        tensors = list(y.tensors)
-        for node in range(tree.num_nodes):
-            t = tensors[node]
-            ch = tree.children[node]
-            if ch:
-                t = _pad_children(t, tuple(int(tensors[c].shape[-1]) for c in ch))
-            if node == tree.root:
-                tensors[node] = t
-                break
-            head = tuple(t.shape[:-1])
-            rows = math.prod(head)
-            target = min(_rank_cap(tree, dims, node, bond_dim), rows)
-            basis = xp.reshape(t, (rows, t.shape[-1]))
-            if target > basis.shape[1]:
-                extra = backend.random_normal(
-                    xp, (rows, target - basis.shape[1]), dtype=t.dtype, device=backend.device_of(t), rng=gen
-                )
-                for _ in range(2):
-                    extra = extra - basis @ (adjoint(xp, basis) @ extra)
-                q, _ = qr(extra)
-                basis = xp.concat([basis, q], axis=1)
-            tensors[node] = xp.reshape(basis, head + (basis.shape[1],))
-        return TTN(tree, tensors, orthonormal=True)
+        return TTN(y.tree, expand_cores(y.tree, list(y.tensors), y.dims, bond_dim, rng), orthonormal=True)
 
     def to(self, like: Any) -> "TTN":
         """The same network on ``like``'s library/device (dtype kept, complex kept)."""
@@ -584,10 +586,6 @@ class TTN:
             host = backend.to_host(t)
             out.append(xp.asarray(host, device=backend.device_of(like)))
         return TTN(self.tree, out, orthonormal=self.orthonormal)
-
-
-# --------------------------------------------------------------------------------------
-# helpers
 
 
 # --------------------------------------------------------------------------------------

@@ -7,10 +7,11 @@ tests exercise them on fabricated output.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
+
+from tnkit.io import atomic_write
 
 START, END = "<!-- gpu-check:start -->", "<!-- gpu-check:end -->"
 TEST_SELECTION = "cupy or cuda"  # the `cupy` and `torch-cuda` fixture ids and the CUDA-only tests
@@ -109,6 +110,6 @@ def replace_section(text: str, block: str) -> str:
 
 def write_section(path: Path, block: str) -> None:
     """Put ``block`` into ``path``'s gpu-check block; write and rename, never a half file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(replace_section(path.read_text(encoding="utf-8"), block), encoding="utf-8")
-    os.replace(tmp, path)
+    text = replace_section(path.read_text(encoding="utf-8"), block)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -40,6 +40,8 @@ sys.path.insert(0, str(HERE))  # bench modules import _cases and _timing
 from _cases import BACKENDS, Case, Skip, unavailable  # noqa: E402
 from _timing import interleaved  # noqa: E402
 
+from tnkit.io import atomic_write  # noqa: E402
+
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 # import name -> distribution names to ask for a version
@@ -305,12 +307,8 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def update_readme(path: Path, table: str) -> bool:

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from physics.potentials import Frames, evaluate
+from tnkit.io import atomic_write
 from tnkit.validation import Case, Outcome, SkipCase
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -166,9 +167,8 @@ def _finish_torchmdnet(proc: subprocess.Popen, folder: Path, keep: Path) -> None
             best, best_loss = path, exact[epoch]
     if best is None:
         raise RuntimeError(f"torchmd-train wrote no checkpoint in {folder / 'logs'}")
-    tmp = keep.with_suffix(".part")
-    shutil.copyfile(best, tmp)
-    os.replace(tmp, keep)
+    with atomic_write(keep) as tmp:
+        shutil.copyfile(best, tmp)
 
 
 def _evaluate_torchmdnet(checkpoint: Path, test: Frames) -> dict[str, float]:

@@ -218,7 +218,7 @@ class FNO(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
-        check_input(x, self.in_channels, self.dims, type(self).__name__)
+        check_input(x, self.in_channels, self.dims, type(self).__name__, model=self)
         sizes = tuple(x.shape[2:])
         cast(SpectralConv, self.convs[0])._check_sizes(sizes, "input")  # a ModuleList item reads as Module
         if self.positional_grid:

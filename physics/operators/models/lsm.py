@@ -391,7 +391,7 @@ class LSM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the model to ``x`` of shape ``(batch, in_channels, n_1, ..., n_dims)``;
         returns ``(batch, out_channels, n_1, ..., n_dims)``."""
-        check_input(x, self.in_channels, self.dims, "LSM")
+        check_input(x, self.in_channels, self.dims, "LSM", model=self)
         batch, _, *spatial = x.shape
         padded, patch = self.padded_shape(spatial), self.patch_shape(spatial)
         self._check_norm_size(batch, padded)

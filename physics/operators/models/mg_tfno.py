@@ -416,7 +416,7 @@ class MGTFNO(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
         name = type(self).__name__
-        check_input(x, self.in_channels, self.dims, name)
+        check_input(x, self.in_channels, self.dims, name, model=self)
         sizes = tuple(x.shape[2:])
         pads = self.padding(sizes)
         _check_layout(sizes, self.levels, self.n_patches, pads, self.boundary, name)

@@ -330,7 +330,7 @@ class MgNO(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1[, n_2])``."""
-        check_input(x, self.in_channels, self.dims, "MgNO")
+        check_input(x, self.in_channels, self.dims, "MgNO", model=self)
         for k, (vcycle, pointwise) in enumerate(zip(self.vcycles, self.pointwise)):
             y = vcycle(x) + pointwise(x)
             x = self.act(y) if k < self.n_layers - 1 else y

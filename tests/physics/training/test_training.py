@@ -32,7 +32,7 @@ def test_epoch_order_depends_only_on_seed_and_epoch_and_ranks_split_it():
 def test_checkpoints_are_atomic_and_belong_to_one_run(tmp_path):
     path = tmp_path / "c.pt"
     save_atomic({"settings": {"lr": 0.1, "epochs": 3}, "epoch": 2}, path)
-    assert not (tmp_path / "c.pt.tmp").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temporary or lock file left
     assert load_checkpoint(path, {"lr": 0.1, "epochs": 3}, "cpu", "demo")["epoch"] == 2
     with pytest.raises(ValueError, match=r"demo: checkpoint .* another run .*'epochs': \(3, 4\)"):
         load_checkpoint(path, {"lr": 0.1, "epochs": 4}, "cpu", "demo")
