@@ -27,7 +27,7 @@ import tnkit
 import tnkit.io as tio
 from tests.faults._harness import LoadWorker, describe, flipped
 from tnkit.io import DataError
-from tnkit.io._hdf5 import seal_groups
+from tnkit.io._hdf5 import seal_groups, set_attr
 
 CREATED = "2026-12-07T00:00:00Z"
 NOTE = "a tnkit fault-test file"
@@ -104,7 +104,7 @@ def _vds(handle: h5py.File, source: Path) -> None:
     layout = h5py.VirtualLayout(shape=(8,), dtype="f8")
     layout[:] = h5py.VirtualSource(str(source), "data", shape=(8,))
     dataset = handle.create_virtual_dataset("virtual", layout, fillvalue=0.0)
-    dataset.attrs["sha256"] = tio.array_sha256(np.zeros(8))
+    set_attr(dataset, "sha256", tio.array_sha256(np.zeros(8)))
 
 
 def _source_file(tmp_path: Path) -> Path:
@@ -114,52 +114,61 @@ def _source_file(tmp_path: Path) -> Path:
     return src
 
 
+def _same_bytes_other_dtype(handle: h5py.File, name: str) -> None:
+    """Replace a float64 dataset by its bytes read as uint64, keeping its sha256 (of the bytes)."""
+    data, sha = handle[name][()], handle[name].attrs["sha256"]
+    del handle[name]
+    set_attr(handle.create_dataset(name, data=data.view(np.uint64), track_times=False), "sha256", sha)
+
+
 CRAFTED: dict[str, tuple[Callable[[h5py.File, Path], None], bool, str]] = {
-    # name: (edit(handle, tmp_path), reseal, expected message)
-    "soft link to a dataset": (lambda h, t: h.__setitem__("alias", h5py.SoftLink("/x")), False, "soft link to '/x'"),
-    "dangling soft link": (lambda h, t: h.__setitem__("alias", h5py.SoftLink("/gone")), False, "soft link"),
+    # name: (edit(handle, tmp_path), reseal, expected message). Resealed edits are what a
+    # crafted file looks like (its digests recomputed): the structural checks must refuse
+    # it. Unsealed edits are damage: the digests catch them.
+    "soft link to a dataset": (lambda h, t: h.__setitem__("alias", h5py.SoftLink("/x")), True, "soft link to '/x'"),
+    "dangling soft link": (lambda h, t: h.__setitem__("alias", h5py.SoftLink("/gone")), True, "soft link"),
     "soft link in a nested group": (
         lambda h, t: h["meta"].__setitem__("up", h5py.SoftLink("/meta")),
-        False,
+        True,
         "'/meta/up' is a soft link",
     ),
     "external link to a text file": (
         lambda h, t: h.__setitem__("leak", h5py.ExternalLink(str(_outside(t)), "/x")),
-        False,
+        True,
         "external link to .*secret.txt",
     ),
     "external link to another tnkit file": (
         lambda h, t: h.__setitem__("other", h5py.ExternalLink(str(tio.save(t / "o.h5", np.ones(3))), "/array")),
-        False,
+        True,
         "external link",
     ),
-    "hard link: one dataset under two names": (lambda h, t: h.__setitem__("x2", h["x"]), False, "reached twice"),
-    "hard link: a group inside itself": (lambda h, t: h["meta"].__setitem__("loop", h["meta"]), False, "reached twice"),
-    "virtual dataset with its source": (lambda h, t: _vds(h, _source_file(t)), False, "virtual"),
-    "virtual dataset with a missing source": (lambda h, t: _vds(h, t / "missing.h5"), False, "virtual"),
+    "hard link: one dataset under two names": (lambda h, t: h.__setitem__("x2", h["x"]), True, "reached twice"),
+    "hard link: a group inside itself": (lambda h, t: h["meta"].__setitem__("loop", h["meta"]), True, "reached twice"),
+    "virtual dataset with its source": (lambda h, t: _vds(h, _source_file(t)), True, "virtual"),
+    "virtual dataset with a missing source": (lambda h, t: _vds(h, t / "missing.h5"), True, "virtual"),
     "external raw storage": (
-        lambda h, t: h.create_dataset(
-            "raw", shape=(4,), dtype="u1", external=[(str(_outside(t)), 0, 4)]
-        ).attrs.__setitem__("sha256", tio.array_sha256(np.frombuffer(b"root", "u1"))),
-        False,
+        lambda h, t: set_attr(
+            h.create_dataset("raw", shape=(4,), dtype="u1", external=[(str(_outside(t)), 0, 4)]),
+            "sha256",
+            tio.array_sha256(np.frombuffer(b"root", "u1")),
+        ),
+        True,
         "external files",
     ),
     "chunked dataset declaring 800 GB": (
-        lambda h, t: h.create_dataset("big", shape=(10**11,), chunks=(1024,), dtype="f8").attrs.__setitem__(
-            "sha256", "0" * 64
-        ),
-        False,
+        lambda h, t: set_attr(h.create_dataset("big", shape=(10**11,), chunks=(1024,), dtype="f8"), "sha256", "0" * 64),
+        True,
         r"declares shape \(100000000000,\)",
     ),
-    "string dataset": (lambda h, t: h.__setitem__("s", np.array([b"ab", b"cd"])), False, "unsupported dtype"),
+    "string dataset": (lambda h, t: h.__setitem__("s", np.array([b"ab", b"cd"])), True, "unsupported dtype"),
     "compound dataset": (
         lambda h, t: h.__setitem__("c", np.zeros(3, dtype=[("a", "f8"), ("b", "i4")])),
-        False,
+        True,
         "unsupported dtype",
     ),
     "object reference dataset": (
         lambda h, t: h.create_dataset("r", data=[h["x"].ref], dtype=h5py.ref_dtype),
-        False,
+        True,
         "unsupported dtype",
     ),
     "dataset without its sha256": (lambda h, t: h["x"].attrs.__delitem__("sha256"), False, "no sha256"),
@@ -168,41 +177,64 @@ CRAFTED: dict[str, tuple[Callable[[h5py.File, Path], None], bool, str]] = {
         False,
         "'/meta' has no attribute digest",
     ),
-    "new group without a digest": (lambda h, t: h.create_group("extra"), False, "'/extra' has no attribute digest"),
-    "future file format": (lambda h, t: h.attrs.__setitem__("tnkit_format", np.int64(3)), True, "format 3 is newer"),
+    "new group, unsealed": (lambda h, t: h.create_group("extra"), False, r"checksum mismatch in group '/' \(its"),
+    "soft link added, unsealed": (
+        lambda h, t: h.__setitem__("alias", h5py.SoftLink("/x")),
+        False,
+        r"checksum mismatch in group '/' \(its",
+    ),
+    "member renamed, unsealed": (lambda h, t: h.move("x", "y"), False, r"checksum mismatch in group '/' \(its"),
+    "dataset rewritten as another dtype with the same bytes, unsealed": (
+        lambda h, t: _same_bytes_other_dtype(h, "x"),
+        False,
+        r"checksum mismatch in group '/' \(its",
+    ),
+    "future file format": (lambda h, t: set_attr(h, "tnkit_format", np.int64(3)), True, "format 3 is newer"),
     "file format not an integer": (
-        lambda h, t: h.attrs.__setitem__("tnkit_format", "two"),
+        lambda h, t: set_attr(h, "tnkit_format", "two"),
         True,
         "tnkit_format 'two' is not an integer",
     ),
     "schema_version not an integer": (
-        lambda h, t: h.attrs.__setitem__("schema_version", "one"),
+        lambda h, t: set_attr(h, "schema_version", "one"),
         True,
         "schema_version 'one' is not an integer",
     ),
-    "unknown layout": (lambda h, t: h.attrs.__setitem__("tnkit_layout", "tree"), True, "unknown tnkit_layout 'tree'"),
+    "unknown layout": (lambda h, t: set_attr(h, "tnkit_layout", "tree"), True, "unknown tnkit_layout 'tree'"),
     "object version not an integer": (
-        lambda h, t: h["tt"].attrs.__setitem__("tnkit_version", "v2"),
+        lambda h, t: set_attr(h["tt"], "tnkit_version", "v2"),
         True,
         "tnkit_version 'v2' is not an integer",
     ),
     "unsealed edit of a user attribute": (
-        lambda h, t: h["meta"].attrs.__setitem__("bond_dim", np.int64(33)),
+        lambda h, t: set_attr(h["meta"], "bond_dim", np.int64(33)),
         False,
-        "attribute checksum mismatch in group '/meta'",
+        r"checksum mismatch in group '/meta' \(its attributes",
     ),
     "unsealed edit of the creation time": (
-        lambda h, t: h.attrs.__setitem__("created", "2026-12-08T00:00:00Z"),
+        lambda h, t: set_attr(h, "created", "2026-12-08T00:00:00Z"),
         False,
-        "attribute checksum mismatch in group '/'",
+        r"checksum mismatch in group '/' \(its attributes",
     ),
     "unsealed edit of the generator seed": (
-        lambda h, t: h.attrs.__setitem__("generator", h.attrs["generator"].replace("22", "23")),
+        lambda h, t: set_attr(h, "generator", h.attrs["generator"].decode().replace("22", "23")),
         False,
-        "attribute checksum mismatch in group '/'",
+        r"checksum mismatch in group '/' \(its attributes",
     ),
-    "attribute added": (lambda h, t: h.attrs.__setitem__("extra", 1.0), False, "attribute checksum mismatch"),
-    "attribute removed": (lambda h, t: h.attrs.__delitem__("note"), False, "attribute checksum mismatch"),
+    "variable-length string attribute (global heap)": (
+        lambda h, t: h.attrs.__setitem__("extra", "in the heap"),
+        True,
+        "attribute 'extra' of '/' is a variable-length string",
+    ),
+    "attribute of a type tnkit never writes": (
+        lambda h, t: h.attrs.create(
+            "extra", np.array([np.ones(1, "u1"), np.ones(2, "u1")], dtype=object), dtype=h5py.vlen_dtype("u1")
+        ),
+        True,
+        r"attribute 'extra' of '/' has an HDF5 type tnkit never writes \(class 9\)",
+    ),
+    "attribute added": (lambda h, t: set_attr(h, "extra", 1.0), False, "checksum mismatch in group"),
+    "attribute removed": (lambda h, t: h.attrs.__delitem__("note"), False, "checksum mismatch in group"),
     "attribute digest removed from the root": (
         lambda h, t: h.attrs.__delitem__("tnkit_attrs_sha256"),
         False,
@@ -222,7 +254,7 @@ def test_crafted_file(rich, tmp_path, fault) -> None:
 
 def test_generator_not_json_is_reported_by_provenance(rich, tmp_path) -> None:
     path = _copy(rich, tmp_path)
-    _edit(path, lambda h: h.attrs.__setitem__("generator", "{not json"), reseal=True)
+    _edit(path, lambda h: set_attr(h, "generator", "{not json"), reseal=True)
     _error(path, "root attribute 'generator' is not valid JSON", provenance=True)
 
 
@@ -370,7 +402,7 @@ def _offsets(rich: Path) -> dict[str, int]:
     with h5py.File(rich, "r") as handle:
         for name in ("x", "labels", "psi", "mask"):
             out[f"data of /{name}"] = handle[name].id.get_offset() + 3
-        out["sha256 of /x"] = data.index(handle["x"].attrs["sha256"].encode()) + 5
+        out["sha256 of /x"] = data.index(bytes(handle["x"].attrs["sha256"])) + 5
     for label, needle in (
         ("creation time", CREATED.encode()),
         ("generator record", b'"seed": 22'),
@@ -381,7 +413,7 @@ def _offsets(rich: Path) -> dict[str, int]:
     ):
         if needle is None:
             with h5py.File(rich, "r") as handle:
-                needle = handle.attrs["tnkit_attrs_sha256"].encode()
+                needle = bytes(handle.attrs["tnkit_attrs_sha256"])
         out[label] = data.index(needle) + 2
     out["superblock signature"] = 1
     return out

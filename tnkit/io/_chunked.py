@@ -48,6 +48,7 @@ from tnkit.io._hdf5 import (
     _software_json,
     _utc_timestamp,
     seal_groups,
+    set_attr,
 )
 from tnkit.io._reading import provenance
 from tnkit.io._types import schema_version_supported
@@ -201,14 +202,14 @@ class ChunkedWriter:
 
     def _create(self, attrs: Mapping[str, Any], compression: str | None, chunk_rows: int) -> h5py.File:
         handle = h5py.File(self.partial, "w", track_order=True)
-        handle.attrs["tnkit_schema"] = self.schema
-        handle.attrs["schema_version"] = np.int64(schema_version_supported(self.schema))
-        handle.attrs["created"] = _utc_timestamp(None)
-        handle.attrs["generator"] = self.record
-        handle.attrs["software"] = _software_json()
-        handle.attrs[_LAYOUT] = "group"
+        set_attr(handle, "tnkit_schema", self.schema)
+        set_attr(handle, "schema_version", np.int64(schema_version_supported(self.schema)))
+        set_attr(handle, "created", _utc_timestamp(None))
+        set_attr(handle, "generator", self.record)
+        set_attr(handle, "software", _software_json())
+        set_attr(handle, _LAYOUT, "group")
         for key, value in attrs.items():
-            handle.attrs[key] = value
+            set_attr(handle, key, value)
         for key, (shape, dt) in self.arrays.items():
             opts: dict[str, Any] = {"track_times": False}
             if shape[0] > 0:
@@ -318,7 +319,7 @@ class ChunkedWriter:
                 rows = np.ascontiguousarray(handle[key][a : a + step], dtype=dt.newbyteorder("<"))
                 # numpy's stubs declare the buffer protocol (__buffer__) only for Python >= 3.12
                 digest.update(rows.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-            handle[key].attrs[_SHA] = digest.hexdigest()
+            set_attr(handle[key], _SHA, digest.hexdigest())
         del digests
 
     def finish(self) -> Path:

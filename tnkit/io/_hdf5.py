@@ -10,8 +10,9 @@ Layout of a file written by :func:`save`:
 * a registered object is a group tagged ``tnkit_type`` / ``tnkit_version``
   holding its ``to_dict()``;
 * every dataset carries ``sha256``, the digest of its little-endian bytes, and every
-  group ``tnkit_attrs_sha256``, the digest of its attributes (provenance included),
-  both checked on load (files of format 1, written before attribute digests, have none).
+  group ``tnkit_attrs_sha256``, the digest of its attributes (provenance included) and
+  of its members' names, kinds, dtypes and shapes, both checked on load (files of format
+  1, written before these digests, have none).
 
 Writes go through :func:`tnkit.io.atomic_write` (a private temporary file, published
 by one rename under the target's lock). Datasets are created with
@@ -50,7 +51,16 @@ from tnkit.io._types import (
 from tnkit.types import Array
 from tnkit.version import __version__
 
-__all__ = ["save", "sha256_file", "array_sha256", "attrs_sha256", "seal_groups", "readable_file"]
+__all__ = [
+    "save",
+    "sha256_file",
+    "array_sha256",
+    "group_sha256",
+    "member_descriptor",
+    "set_attr",
+    "seal_groups",
+    "readable_file",
+]
 
 ROOT_ATTRS = ("tnkit_schema", "schema_version", "created", "generator", "software")
 _LAYOUT = "tnkit_layout"
@@ -60,8 +70,11 @@ _TYPE_VERSION = "tnkit_version"
 _SHA = "sha256"
 _ATTRS_SHA = "tnkit_attrs_sha256"
 _FORMAT = "tnkit_format"
-# 2: every group carries the digest of its attributes.
+# 2: every group carries the digest of its attributes and of its members' descriptors.
 FORMAT = 2
+# The HDF5 datatype classes of the attributes tnkit writes (bool is an enum, complex a
+# compound); an attribute of another class is damage, and reading it can crash HDF5.
+ATTRIBUTE_CLASSES = frozenset({h5py.h5t.INTEGER, h5py.h5t.FLOAT, h5py.h5t.STRING, h5py.h5t.COMPOUND, h5py.h5t.ENUM})
 # No HDF5 filter tnkit uses compresses better than this (gzip tops out near 1032:1);
 # a dataset declaring more bytes than its storage times this is damaged.
 _MAX_COMPRESSION = 2048
@@ -212,24 +225,57 @@ def _canonical_attr(value: Any) -> bytes:
     return header + canonical.reshape(-1).view(np.uint8).tobytes()
 
 
-def attrs_sha256(attrs: h5py.AttributeManager) -> str:
-    """Hex sha256 of an HDF5 object's attributes (names and values), its own digest excluded."""
+def set_attr(obj: h5py.Group | h5py.Dataset, name: str, value: Any) -> None:
+    """Write one attribute the way tnkit reads it back safely.
+
+    Text is stored as a fixed-length UTF-8 string in the object header, never as a
+    variable-length string: those live in the file's global heap, whose damage can make
+    the HDF5 library spin forever or crash while reading them.
+    """
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+        obj.attrs.create(name, np.array(data, dtype=h5py.string_dtype("utf-8", max(len(data), 1))))
+    else:
+        obj.attrs[name] = value
+
+
+def member_descriptor(group: h5py.Group, name: str) -> str:
+    """What a group member is, without following links: ``d<dtype><shape>``, ``g`` or ``l:<kind>``."""
+    link = group.get(name, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        return f"l:{type(link).__name__}"
+    item = group[name]
+    if isinstance(item, h5py.Dataset):
+        return f"d{item.dtype.str}{tuple(item.shape)}"
+    return "g" if isinstance(item, h5py.Group) else f"o:{type(item).__name__}"
+
+
+def group_sha256(attrs: Mapping[str, Any], members: Mapping[str, str]) -> str:
+    """Hex sha256 of a group's attributes (names and values; its own digest excluded) and
+    of its members (names and :func:`member_descriptor`)."""
     digest = hashlib.sha256()
-    for name in sorted(attrs.keys()):
-        if name == _ATTRS_SHA:
-            continue
-        for part in (name.encode("utf-8", "surrogatepass"), _canonical_attr(attrs[name])):
+
+    def feed(*parts: bytes) -> None:
+        for part in parts:
             digest.update(len(part).to_bytes(8, "little"))
             digest.update(part)
+
+    for name in sorted(attrs):
+        if name != _ATTRS_SHA:
+            feed(name.encode("utf-8", "surrogatepass"), _canonical_attr(attrs[name]))
+    feed(b"members")
+    for name in sorted(members):
+        feed(name.encode("utf-8", "surrogatepass"), members[name].encode())
     return digest.hexdigest()
 
 
 def seal_groups(handle: h5py.File) -> None:
-    """Record every group's attribute digest (call last, once all attributes are written)."""
+    """Record every group's digest (call last, once everything is written)."""
     groups: list[h5py.Group] = [handle]
     handle.visititems(lambda _, obj: groups.append(obj) if isinstance(obj, h5py.Group) else None)
     for group in groups:
-        group.attrs[_ATTRS_SHA] = attrs_sha256(group.attrs)
+        members = {name: member_descriptor(group, name) for name in group}
+        set_attr(group, _ATTRS_SHA, group_sha256(dict(group.attrs.items()), members))
 
 
 # --------------------------------------------------------------------------------------
@@ -275,7 +321,7 @@ def _write_array(parent: h5py.Group, key: str, value: Array) -> None:
             "only bool, integer, float and complex arrays can be stored"
         )
     dataset = parent.create_dataset(key, data=host, track_times=False)
-    dataset.attrs[_SHA] = array_sha256(host)
+    set_attr(dataset, _SHA, array_sha256(host))
 
 
 def _write_mapping(group: h5py.Group, mapping: Mapping[Any, Any]) -> None:
@@ -288,8 +334,8 @@ def _write_object(group: h5py.Group, obj: Any, stored: StoredType) -> None:
     content = stored.to_dict(obj)
     if not isinstance(content, Mapping):
         raise TypeError(f"to_dict of {stored.name!r} returned {type(content).__name__}, expected a dict")
-    group.attrs[_TYPE] = stored.name
-    group.attrs[_TYPE_VERSION] = np.int64(stored.version)
+    set_attr(group, _TYPE, stored.name)
+    set_attr(group, _TYPE_VERSION, np.int64(stored.version))
     _write_mapping(group, content)
 
 
@@ -312,7 +358,7 @@ def _write_node(parent: h5py.Group, key: str, value: Any) -> None:
         )
     if key.startswith(_INTERNAL_PREFIX) or (parent.name == "/" and key in ROOT_ATTRS):
         raise ValueError(f"key {key!r} is reserved for tnkit's own attributes")
-    parent.attrs[key] = attribute
+    set_attr(parent, key, attribute)
 
 
 def save(
@@ -393,12 +439,12 @@ def save(
     with atomic_write(path) as tmp:
         with h5py.File(tmp, "w", track_order=True) as handle:
             for key, value in root_attrs.items():
-                handle.attrs[key] = value
+                set_attr(handle, key, value)
             if default_schema == "array":
-                handle.attrs[_LAYOUT] = "array"
+                set_attr(handle, _LAYOUT, "array")
                 _write_array(handle, _ROOT_ARRAY, obj)
             else:
-                handle.attrs[_LAYOUT] = "group"
+                set_attr(handle, _LAYOUT, "group")
                 if stored is not None:
                     _write_object(handle, obj, stored)
                 else:

@@ -42,11 +42,13 @@ from tnkit.io._hdf5 import (
     _SHA,
     _TYPE,
     _TYPE_VERSION,
+    ATTRIBUTE_CLASSES,
     FORMAT,
     ROOT_ATTRS,
     PathLike,
     array_sha256,
-    attrs_sha256,
+    group_sha256,
+    member_descriptor,
     readable_file,
 )
 from tnkit.io._types import StoredType, schema_version_supported, stored_type_named
@@ -89,31 +91,66 @@ class _Reader:
         self.size = size
         self.seen: set[int] = set()
         self.format = 1
+        self.root_attrs: dict[str, Any] = {}
 
     def fail(self, fault: str) -> DataError:
         return DataError.at(self.path, fault)
 
     # ------------------------------------------------------------------ attributes
-    def verify_attrs(self, obj: h5py.Group) -> None:
-        stored = obj.attrs.get(_ATTRS_SHA)
+    def attrs(self, obj: h5py.Group | h5py.Dataset) -> dict[str, Any]:
+        """All attributes of ``obj``, each read only after its datatype proved one tnkit writes."""
+        out = {}
+        for name in obj.attrs:
+            self.check_attr_type(obj, name)
+            out[name] = obj.attrs[name]
+        return out
+
+    def check_attr_type(self, obj: h5py.Group | h5py.Dataset, name: str) -> None:
+        """Refuse an attribute whose datatype tnkit never writes before its value is read
+        (a damaged type, or a variable-length string in the global heap, can make HDF5
+        crash or spin); files of format 1 held variable-length strings, so they may."""
+        kind = h5py.h5a.open(obj.id, name.encode("utf-8", "surrogatepass")).get_type()
+        if kind.get_class() not in ATTRIBUTE_CLASSES:
+            raise self.fail(
+                f"attribute {name!r} of {obj.name!r} has an HDF5 type tnkit never writes "
+                f"(class {kind.get_class()}); the file is damaged"
+            )
+        if self.format >= 2 and kind.get_class() == h5py.h5t.STRING and kind.is_variable_str():
+            raise self.fail(
+                f"attribute {name!r} of {obj.name!r} is a variable-length string, which tnkit format "
+                f"{self.format} never writes; the file is damaged"
+            )
+
+    def verify_group(self, group: h5py.Group) -> dict[str, Any]:
+        """The group's attributes, after checking its digest (attributes and members)."""
+        attrs = self.attrs(group)
+        stored = attrs.get(_ATTRS_SHA)
         if stored is None:
             if self.format >= 2:
-                raise self.fail(f"group {obj.name!r} has no attribute digest; its attributes cannot be trusted")
-            return
-        if attrs_sha256(obj.attrs) != _text(stored):
-            raise self.fail(f"attribute checksum mismatch in group {obj.name!r}; the file is corrupt")
+                raise self.fail(f"group {group.name!r} has no attribute digest; its attributes cannot be trusted")
+            return attrs
+        members = {name: member_descriptor(group, name) for name in group}
+        if group_sha256(attrs, members) != _text(stored):
+            raise self.fail(
+                f"checksum mismatch in group {group.name!r} (its attributes, member names, dtypes or shapes); "
+                "the file is corrupt"
+            )
+        return attrs
 
     def check_root(self, schema: str | None) -> dict[str, Any]:
         """Root attributes, after checking their digest, presence, schema name and version."""
-        attrs = self.handle.attrs
-        raw_format = attrs.get(_FORMAT, 1)
+        raw_format = 1
+        if _FORMAT in self.handle.attrs:
+            self.check_attr_type(self.handle, _FORMAT)
+            raw_format = self.handle.attrs[_FORMAT]
         try:
             self.format = int(raw_format)
         except (TypeError, ValueError):
-            raise self.fail(f"tnkit_format {raw_format!r} is not an integer") from None
+            raise self.fail(f"tnkit_format {_text(raw_format)!r} is not an integer") from None
         if self.format > FORMAT:
             raise self.fail(f"file format {self.format} is newer than this tnkit reads ({FORMAT}); upgrade tnkit")
-        self.verify_attrs(self.handle)
+        attrs = self.verify_group(self.handle)
+        self.root_attrs = attrs
         missing = [key for key in (*ROOT_ATTRS, _LAYOUT) if key not in attrs]
         if missing:
             raise self.fail(f"missing root attribute(s) {', '.join(missing)}; not a file written by tnkit.io.save")
@@ -124,7 +161,7 @@ class _Reader:
         try:
             version = int(raw_version)
         except (TypeError, ValueError):
-            raise self.fail(f"schema_version {raw_version!r} is not an integer") from None
+            raise self.fail(f"schema_version {_text(raw_version)!r} is not an integer") from None
         supported = schema_version_supported(name)
         if version > supported:
             raise self.fail(
@@ -171,7 +208,7 @@ class _Reader:
         plist = dataset.id.get_create_plist()
         if plist.get_external_count() > 0:
             raise self.fail(f"dataset {name!r} keeps its data in external files; refused")
-        stored = dataset.attrs.get(_SHA)
+        stored = self.attrs(dataset).get(_SHA)
         if stored is None:
             raise self.fail(f"dataset {name!r} has no sha256 attribute")
         declared = int(np.prod(dataset.shape, dtype=object)) * dataset.dtype.itemsize
@@ -198,8 +235,7 @@ class _Reader:
 
     def read_group(self, group: h5py.Group, *, root: bool) -> dict[str, Any] | _StoredObject:
         """The group as a tree of NumPy arrays, Python scalars and unbuilt objects."""
-        if not root:
-            self.verify_attrs(group)
+        attrs = self.root_attrs if root else self.verify_group(group)
         content: dict[str, Any] = {}
         for key in group.keys():
             item = self.child(group, key)
@@ -207,27 +243,29 @@ class _Reader:
                 content[key] = self.read_group(item, root=False)
             else:
                 content[key] = self.read_array(item)
-        for key, value in group.attrs.items():
+        for key, value in attrs.items():
             if key.startswith(_INTERNAL_PREFIX) or (root and key in ROOT_ATTRS):
                 continue
             content[key] = _attribute_value(value)
-        type_name = group.attrs.get(_TYPE)
+        type_name = attrs.get(_TYPE)
         if type_name is None:
             return content
-        return self.object_node(_text(type_name), group, content)
+        return self.object_node(_text(type_name), group, content, attrs)
 
-    def object_node(self, type_name: str, group: h5py.Group, content: dict[str, Any]) -> _StoredObject:
+    def object_node(
+        self, type_name: str, group: h5py.Group, content: dict[str, Any], attrs: dict[str, Any]
+    ) -> _StoredObject:
         stored = stored_type_named(type_name)
         if stored is None:
             raise self.fail(
                 f"group {group.name!r} holds a {type_name!r} object but no loader is registered for it; "
                 "import the module that defines it first"
             )
-        raw = group.attrs.get(_TYPE_VERSION, 1)
+        raw = attrs.get(_TYPE_VERSION, 1)
         try:
             version = int(raw)
         except (TypeError, ValueError):
-            raise self.fail(f"group {group.name!r}: tnkit_version {raw!r} is not an integer") from None
+            raise self.fail(f"group {group.name!r}: tnkit_version {_text(raw)!r} is not an integer") from None
         if version > stored.version:
             raise self.fail(
                 f"{type_name!r} object written by a newer tnkit: version {version} > supported "
@@ -238,7 +276,7 @@ class _Reader:
 
 def _attribute_value(value: Any) -> Any:
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value

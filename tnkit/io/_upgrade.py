@@ -1,10 +1,12 @@
 """Bringing files of an older tnkit format up to the current one.
 
-Format 1 (tnkit before attribute digests) checks every dataset's sha256 but not the
-attributes, so a damaged creation time, generator record or scalar leaf loads silently.
-:func:`upgrade` verifies a format-1 file completely (every dataset checksum), then
-republishes it with the digests of format 2 — arrays and attributes unchanged, atomically,
-under the file's lock. A file already in the current format is left alone.
+Format 1 (tnkit before group digests) checks every dataset's sha256 but not the
+attributes, member names or dtypes, so a damaged creation time, generator record or
+scalar leaf loads silently; and it keeps text attributes as variable-length strings in the
+global heap, whose damage can make the HDF5 library hang. :func:`upgrade` verifies a
+format-1 file completely (every dataset checksum), then republishes it in format 2 —
+text attributes as fixed-length strings, group digests added, arrays and attribute values
+unchanged — atomically, under the file's lock. A file already in the current format is left alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import h5py
 import numpy as np
 
 from tnkit.io._atomic import atomic_write
-from tnkit.io._hdf5 import _FORMAT, FORMAT, PathLike, seal_groups
+from tnkit.io._hdf5 import _FORMAT, FORMAT, PathLike, seal_groups, set_attr
 from tnkit.io._reading import load, provenance
 
 __all__ = ["upgrade"]
@@ -49,6 +51,13 @@ def upgrade(path: PathLike) -> bool:
     with atomic_write(path) as tmp:
         shutil.copyfile(path, tmp)
         with h5py.File(tmp, "r+") as handle:
-            handle.attrs[_FORMAT] = np.int64(FORMAT)
+            objects: list[h5py.Group | h5py.Dataset] = [handle]
+            handle.visititems(lambda _, obj: objects.append(obj))
+            for obj in objects:  # variable-length strings (global heap) become fixed-length ones
+                for name, value in list(obj.attrs.items()):
+                    if isinstance(value, str):
+                        del obj.attrs[name]
+                        set_attr(obj, name, value)
+            set_attr(handle, _FORMAT, np.int64(FORMAT))
             seal_groups(handle)
     return True

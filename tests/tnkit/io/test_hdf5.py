@@ -17,7 +17,7 @@ import pytest
 import tnkit
 import tnkit.io as tio
 from tnkit.io import DataError
-from tnkit.io._hdf5 import seal_groups
+from tnkit.io._hdf5 import seal_groups, set_attr
 
 CREATED = "2026-01-02T03:04:05Z"
 
@@ -160,9 +160,10 @@ def test_root_attributes(tmp_path: Path) -> None:
     generator = {"function": "tests.make", "parameters": {"seed": np.int64(3), "n": 4}}
     tio.save(tmp_path / "a.h5", np.zeros(2), generator=generator, created="2026-01-02T04:04:05+01:00")
     with h5py.File(tmp_path / "a.h5", "r") as f:
-        assert f.attrs["tnkit_schema"] == "array"
+        # text attributes are fixed-length UTF-8 strings (bytes to h5py), never in the global heap
+        assert f.attrs["tnkit_schema"] == b"array"
         assert int(f.attrs["schema_version"]) == 1
-        assert f.attrs["created"] == CREATED
+        assert f.attrs["created"] == CREATED.encode()
         assert json.loads(f.attrs["generator"]) == {"function": "tests.make", "parameters": {"seed": 3, "n": 4}}
         software = json.loads(f.attrs["software"])
         assert "sha256" in f["array"].attrs
@@ -300,14 +301,14 @@ def test_future_version_of_a_nested_registered_type(tmp_path: Path) -> None:
 def test_unregistered_type_in_file(tmp_path: Path) -> None:
     path = tio.save(tmp_path / "u.h5", {"p": Pair(np.ones(1), np.ones(1), "x")})
     with rewritten(path) as f:
-        f["p"].attrs["tnkit_type"] = "not_registered_anywhere"
+        set_attr(f["p"], "tnkit_type", "not_registered_anywhere")
     with pytest.raises(DataError, match="'not_registered_anywhere' object but no loader is registered"):
         tio.load(path)
 
 
 def test_from_dict_failure_is_a_data_error(tmp_path: Path) -> None:
     path = tio.save(tmp_path / "k.h5", Pair(np.ones(1), np.ones(1), "x"))
-    with h5py.File(path, "r+") as f:
+    with rewritten(path) as f:
         del f["left"]
     with pytest.raises(DataError, match=r"k\.h5: cannot rebuild 'test_io_pair' .*KeyError"):
         tio.load(path)
@@ -366,3 +367,54 @@ def test_load_like_cuda_tensor(tmp_path: Path) -> None:
     back = tio.load(tmp_path / "p.h5", like=torch.zeros(1, device="cuda"))
     assert back.left.device.type == "cuda" and back.left.dtype == torch.complex64
     np.testing.assert_array_equal(back.right.cpu().numpy(), pair.right)
+
+
+# --------------------------------------------------------------------------------------
+# Format 1 (before group digests, text in the global heap) and upgrade
+
+
+def _as_format_1(path: Path) -> None:
+    """Rewrite a saved file as tnkit format 1 wrote it: no digests, text as variable-length strings."""
+    with h5py.File(path, "r+") as f:
+        objects: list[Any] = [f]
+        f.visititems(lambda _, obj: objects.append(obj))
+        for obj in objects:
+            for name, value in list(obj.attrs.items()):
+                del obj.attrs[name]
+                if name in ("tnkit_format", "tnkit_attrs_sha256"):
+                    continue
+                obj.attrs[name] = value.decode() if isinstance(value, bytes) else value
+
+
+def test_format_1_files_load_and_upgrade_keeps_their_content(tmp_path: Path) -> None:
+    tree = {
+        "a": np.arange(6.0).reshape(2, 3),
+        "note": "old",
+        "meta": {"k": 3, "pair": Pair(np.ones(2), np.zeros(1), "p")},
+    }
+    path = tio.save(tmp_path / "old.h5", tree, generator={"function": "old", "parameters": {}})
+    _as_format_1(path)
+    with h5py.File(path, "r") as f:
+        assert "tnkit_format" not in f.attrs and h5py.check_string_dtype(f.attrs.get_id("note").dtype).length is None
+    before, info = tio.load(path), tio.provenance(path)
+    assert before["note"] == "old" and before["meta"]["k"] == 3
+    assert tio.upgrade(path) is True and tio.upgrade(path) is False
+    after = tio.load(path)
+    np.testing.assert_array_equal(after["a"], before["a"])
+    assert after["note"] == "old" and after["meta"]["k"] == 3 and after["meta"]["pair"].label == "p"
+    assert tio.provenance(path) == info
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["tnkit_format"]) == 2
+        assert h5py.check_string_dtype(f.attrs.get_id("note").dtype).length == 3  # out of the global heap
+    assert [p.name for p in tmp_path.iterdir()] == ["old.h5"]
+
+
+def test_upgrade_refuses_a_damaged_file(tmp_path: Path) -> None:
+    path = tio.save(tmp_path / "d.h5", {"a": np.arange(4.0)})
+    _as_format_1(path)
+    with h5py.File(path, "r+") as f:
+        f["a"][0] = 99.0
+    before = path.read_bytes()
+    with pytest.raises(DataError, match=r"d\.h5: checksum mismatch in dataset '/a'"):
+        tio.upgrade(path)
+    assert path.read_bytes() == before
