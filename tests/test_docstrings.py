@@ -28,7 +28,6 @@ WITHOUT_EXAMPLES = {
     "tnkit.search.records": "result containers; examples in tnkit.search.greedy/local",
     "tnkit.search.engine": "private evaluation machinery",
     "tnkit.mps.interop": "needs quimb; tested in tests/tnkit/mps/test_mps.py",
-    "tnkit.mps.evolution": "shared by tebd/tdvp, whose examples use it",
     "tnkit.mps.charges": "used by dmrg's U(1) sectors, whose tests cover it",
     "tnkit.tree.projectors": "internal to the BUG integrators",
     "tnkit.tree.bug_schemes": "the BUG step schemes; examples in tnkit.tree.bug",

@@ -98,7 +98,7 @@ class Case:
     tolerance : float
         The case passes when ``value <= tolerance``.
     run : callable
-        ``run(quick: bool) -> Outcome``; ``quick`` selects a size that runs in seconds.
+        ``run(quick: bool) -> Outcome``; ``quick`` selects a size that runs in seconds to a minute.
     """
 
     name: str
@@ -400,7 +400,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="cases to run (default: all)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small sizes that run in seconds")
+    size.add_argument("--quick", action="store_true", help="small sizes (the whole suite: a few minutes on 2 cores)")
     size.add_argument("--full", action="store_true", help="the full-size claims (the default)")
     p.add_argument("--json", metavar="PATH", help="also write the JSON report here")
     p.add_argument("--out", default="results", help="report directory (default: results)")

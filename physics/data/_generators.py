@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,6 +46,7 @@ import numpy as np
 from physics.pde import Burgers1D, Darcy2D, GaussianRandomField, Helmholtz2D, NavierStokes2D, Poisson2D, fno_forcing
 from tnkit.backend import asarray_like, namespace, to_host
 from tnkit.io import ChunkedWriter, register_schema
+from tnkit.run import format_duration
 from tnkit.run import progress as progress_report
 from tnkit.types import Array, Namespace
 
@@ -396,7 +399,31 @@ def resolve_parameters(name: str, overrides: dict[str, Any] | None = None) -> di
     return params
 
 
-def generate(name: str, out: str | Path, *, progress: bool | None = None, **overrides: Any) -> Path:
+def _check_cost(
+    name: str,
+    params: dict[str, Any],
+    seconds: float,
+    count: int,
+    remaining: int,
+    progress: bool | None,
+    max_hours: float | None,
+) -> None:
+    """Print the estimated cost of the rest of a run, measured on its first block; refuse a CPU
+    run estimated above ``max_hours`` (its first block stays in the partial file, resumable)."""
+    estimate = seconds / count * remaining
+    cost = f"{format_duration(estimate)} for the remaining {remaining} samples ({seconds / count:.3g} s/sample)"
+    if progress is not False:
+        print(f"{name}: estimated {cost}, measured on the first {count}", file=sys.stderr, flush=True)
+    if max_hours is not None and params.get("backend") != "torch-cuda" and estimate > max_hours * 3600.0:
+        raise ValueError(
+            f"{name}: estimated {cost} on a CPU, above max_hours={max_hours:g}; rerun with --yes "
+            "(max_hours=None) to go ahead, or on a GPU (--backend torch-cuda); the samples done are kept and resumed"
+        )
+
+
+def generate(
+    name: str, out: str | Path, *, progress: bool | None = None, max_hours: float | None = 1.0, **overrides: Any
+) -> Path:
     """Generate dataset ``name`` into ``out`` (resuming a partial run of the same parameters).
 
     Parameters
@@ -407,7 +434,12 @@ def generate(name: str, out: str | Path, *, progress: bool | None = None, **over
         other parameters (or a partial run of other parameters) raises
         :class:`tnkit.io.DataError` and nothing is overwritten.
     progress : bool, optional
-        Progress bar over samples (default: on a terminal).
+        Progress over samples: a bar on a terminal, a line every 30 s on a log (default);
+        False silences it and the cost estimate.
+    max_hours : float or None
+        After the first block the run prints its estimated cost; on a CPU backend a run
+        estimated above ``max_hours`` stops there with a ValueError (the block is kept and
+        the next call resumes after it). None (``tnkit data generate --yes``) goes ahead.
     **overrides
         Any of the dataset's parameters (see ``DATASETS[name].defaults``), e.g.
         ``samples``, ``resolution``, ``seed``, ``backend``.
@@ -445,11 +477,16 @@ def generate(name: str, out: str | Path, *, progress: bool | None = None, **over
         like = _like(params["backend"])  # a missing backend closes the writer, which leaves no file behind
         if bar is not None:
             bar.update(writer.done)
+        first = True
         for start in range(writer.done, total, chunk):
             count = min(chunk, total - start)
+            t0 = time.perf_counter()
             writer.write(start, spec.block(params, start, count, like))
             if bar is not None:
                 bar.update(count)
+            if first and start + count < total:
+                first = False
+                _check_cost(name, params, time.perf_counter() - t0, count, total - start - count, progress, max_hours)
         return writer.finish()
     finally:
         writer.close()

@@ -82,14 +82,43 @@ def torch_dataset(
     x_normalizer: UnitGaussianNormalizer | None = None,
     y_normalizer: UnitGaussianNormalizer | None = None,
     dtype: str = "float32",
+    channels: bool = True,
 ) -> Any:
     """A ``torch.utils.data.Dataset`` of ``(x, y)`` pairs from a dataset file or name (or a
     dict with ``a`` and ``u``), samples ``start .. start + n``.
 
-    ``normalize``: ``"unit_gaussian"`` (pointwise, FNO's), ``"gaussian"`` (global) or
-    None. Normalisers are fitted on these samples unless given (pass the training set's
-    to a test set). The dataset has ``x_normalizer`` and ``y_normalizer`` attributes
-    (``decode`` maps model outputs back to physical units).
+    Parameters
+    ----------
+    source : path, dataset name or dict
+        What :func:`load_arrays` reads, or a dict with arrays ``a`` and ``u``.
+    n, start : int
+        The samples ``start .. start + n`` (default: all from ``start``).
+    normalize : {"unit_gaussian", "gaussian"} or None
+        Normalisation of the inputs: pointwise (FNO's) or global. The normalisers are
+        fitted on these samples unless given (pass the training set's to a test set).
+    x_normalizer, y_normalizer : UnitGaussianNormalizer, optional
+    dtype : {"float32", "float64"}
+    channels : bool
+        Channels-first samples, as neural operators take them (neuraloperator's
+        ``(batch, channels, *grid)``): inputs stored as ``(n, *grid)`` become
+        ``(n, 1, *grid)``; outputs on the same grid too, while outputs with one more axis
+        (Navier-Stokes ``(n, frames, *grid)``) already have their channels first.
+        ``False`` keeps the stored layout.
+
+    Returns
+    -------
+    torch.utils.data.TensorDataset
+        With ``x_normalizer`` and ``y_normalizer`` attributes (``decode`` maps values back
+        to physical units; their statistics have the stored layout, so they apply to
+        channels-first tensors too). :func:`physics.operators.train` takes it directly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = {"a": np.ones((4, 8, 8)), "u": np.zeros((4, 8, 8))}
+    >>> x, y = torch_dataset(data, normalize=None)[:]
+    >>> tuple(x.shape), tuple(y.shape)
+    ((4, 1, 8, 8), (4, 1, 8, 8))
     """
     try:
         import torch
@@ -110,6 +139,10 @@ def torch_dataset(
         x_normalizer = x_normalizer or kind(x)
         y_normalizer = y_normalizer or kind(y)
         x = x_normalizer.encode(x)
+    if channels:
+        grid_axes = x.ndim - 1
+        x = x[:, None]
+        y = y[:, None] if y.ndim == grid_axes + 1 else y
     ds = torch.utils.data.TensorDataset(x, y)
     # Attributes of this dataset instance (see above), which torch's class does not declare.
     ds.x_normalizer, ds.y_normalizer = x_normalizer, y_normalizer  # type: ignore[attr-defined]

@@ -4,9 +4,9 @@
 ``(batch, out_channels, *spatial)`` — :class:`physics.operators.FNO`, ``TFNO``, ``MGTFNO``,
 ``MgNO``, ``LSM`` or your own — to pairs ``(x, y)``:
 
-- data from arrays, a ``{"a": ..., "u": ...}`` dict, an HDF5 file written by
-  :mod:`physics.data` or the name of a manifest dataset (checked against its sha256);
-  NaN or Inf anywhere is refused;
+- data from arrays, a ``{"a": ..., "u": ...}`` dict, a torch ``Dataset`` of ``(x, y)`` pairs
+  (e.g. :func:`physics.data.torch_dataset`), an HDF5 file written by :mod:`physics.data` or
+  the name of a manifest dataset (checked against its sha256); NaN or Inf anywhere is refused;
 - inputs and outputs standardised by per-channel (resolution-independent) or pointwise
   statistics of the training set; the returned :class:`NormalizedOperator` applies them, so
   it takes and returns physical values at any resolution;
@@ -58,7 +58,7 @@ from tnkit.run import Run
 
 __all__ = ["train", "evaluate", "TrainResult", "NormalizedOperator", "as_pair"]
 
-Data = Any  # (x, y) | {"a": x, "u": y} | path | manifest name
+Data = Any  # (x, y) | {"a": x, "u": y} | torch Dataset of (x, y) | path | manifest name
 
 
 # --------------------------------------------------------------------------------------
@@ -83,9 +83,12 @@ def as_pair(
         x, y = data["a"], data["u"]
     elif isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
+    elif isinstance(data, torch.utils.data.Dataset):
+        x, y = _dataset_tensors(data, what)
     else:
         raise TypeError(
-            f"{what}: expected (x, y), a dict with 'a' and 'u', or a dataset path/name; got {type(data).__name__}"
+            f"{what}: expected (x, y), a dict with 'a' and 'u', a torch Dataset of (x, y) pairs, or a dataset "
+            f"path/name; got {type(data).__name__}"
         )
     x, y = (torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v) for v in (x, y))
     if x.shape[0] != y.shape[0]:
@@ -99,6 +102,22 @@ def as_pair(
     check_finite(x, f"{what}: the inputs")
     check_finite(y, f"{what}: the outputs")
     return x, y
+
+
+def _dataset_tensors(data: torch.utils.data.Dataset, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ``(x, y)`` samples of a map-style dataset, stacked along a new first axis."""
+    if isinstance(data, torch.utils.data.TensorDataset) and len(data.tensors) == 2:
+        return data.tensors[0], data.tensors[1]  # no copy
+    try:
+        n = len(data)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what}: a torch Dataset needs a length (a map-style dataset)") from None
+    if n == 0:
+        raise ValueError(f"{what}: no samples")
+    items = [data[i] for i in range(n)]
+    if not all(isinstance(item, (tuple, list)) and len(item) == 2 for item in items):
+        raise TypeError(f"{what}: the Dataset's samples must be (x, y) pairs")
+    return torch.stack([torch.as_tensor(x) for x, _ in items]), torch.stack([torch.as_tensor(y) for _, y in items])
 
 
 def _statistics(v: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -367,8 +386,11 @@ def train(
         Maps ``(batch, in_channels, *spatial)`` to ``(batch, out_channels, *spatial)``; it
         is trained in place on the device and in the dtype of its parameters.
     train_data, test_data
-        ``(x, y)`` arrays or tensors, a dict with ``a`` and ``u``, an HDF5 dataset path or a
-        manifest name; ``test_data`` maps a label (e.g. ``"32"``) to such data.
+        ``(x, y)`` arrays or tensors, a dict with ``a`` and ``u``, a torch ``Dataset`` of
+        ``(x, y)`` pairs (e.g. :func:`physics.data.torch_dataset`: its inputs are taken as
+        it holds them, i.e. encoded by its ``x_normalizer``, so the trained model expects
+        inputs encoded the same way), an HDF5 dataset path or a manifest name;
+        ``test_data`` maps a label (e.g. ``"32"``) to such data.
     epochs, batch_size, lr, weight_decay
         The usual; the last incomplete batch of an epoch is kept.
     optimizer : {"adamw", "adam"}

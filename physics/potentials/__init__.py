@@ -5,9 +5,11 @@
   both :class:`Potential` s: energy as a sum of atomic terms plus per-element reference
   energies, forces by autograd, stress for periodic cells;
 - :class:`Frames` (structures with energies and forces; :func:`load_frames` reads the xTB
-  datasets of :mod:`physics.data` and extxyz), :func:`fit` and :func:`evaluate`;
-- :class:`Calculator` for ASE and :func:`run_md` (NVE / Langevin with an energy-drift and
-  stability report).
+  datasets of :mod:`physics.data` and extxyz), :func:`fit` and :func:`evaluate` (one loss,
+  :func:`energy_force_loss`); :meth:`Potential.save` / :meth:`Potential.load` (also
+  :meth:`FitResult.save`) for fitted models;
+- :class:`Calculator` for ASE (:meth:`Calculator.from_file` for a saved model) and
+  :func:`run_md` (NVE / Langevin with an energy-drift and stability report).
 
 >>> import torch
 >>> from physics.potentials import neighbor_list
@@ -18,7 +20,7 @@ tensor([[0, 1],
 
 from physics.potentials._ase import Calculator, MDResult, bonds_of, run_md
 from physics.potentials._egnn import EGNN
-from physics.potentials._fit import FitResult, evaluate, fit
+from physics.potentials._fit import ENERGY_WEIGHT, FORCE_WEIGHT, FitResult, energy_force_loss, evaluate, fit
 from physics.potentials._frames import Batch, Frames, load_frames
 from physics.potentials._model import MIN_DISTANCE, Potential, element_counts, fit_reference_energies
 from physics.potentials._neighbors import NeighborList, cell_volume, minimum_image, neighbor_list, perpendicular_widths
@@ -34,6 +36,9 @@ __all__ = [
     "load_frames",
     "fit",
     "evaluate",
+    "energy_force_loss",
+    "ENERGY_WEIGHT",
+    "FORCE_WEIGHT",
     "FitResult",
     "Calculator",
     "run_md",

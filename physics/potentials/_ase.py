@@ -73,6 +73,27 @@ class Calculator(_AseCalculator or object):  # type: ignore[misc]
         p = next(model.parameters())
         self.device, self.dtype = p.device, p.dtype
 
+    @classmethod
+    def from_file(cls, path: str | Path, *, device: str | torch.device = "cpu", **kwargs: Any) -> Calculator:
+        """A calculator for the potential saved at ``path`` by :meth:`Potential.save`.
+
+        ``device`` is where the model is loaded; ``kwargs`` go to :class:`Calculator`.
+        Raises :class:`tnkit.io.DataError` for a missing, damaged or foreign file.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, torch
+        >>> from ase.build import molecule
+        >>> from physics.potentials import TensorNet
+        >>> _ = torch.manual_seed(0)
+        >>> path = TensorNet(8, 1, 4, elements=(1, 8)).save(pathlib.Path(tempfile.mkdtemp()) / "m.pt")
+        >>> atoms = molecule("H2O")
+        >>> atoms.calc = Calculator.from_file(path)
+        >>> atoms.get_forces().shape
+        (3, 3)
+        """
+        return cls(Potential.load(path, device=device), **kwargs)
+
     def calculate(self, atoms: Any = None, properties: Any = ("energy",), system_changes: Any = None) -> None:
         from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 
@@ -231,6 +252,12 @@ def run_md(
     -------
     MDResult
 
+    Raises
+    ------
+    TypeError
+        ``atoms`` is not an ``ase.Atoms`` (for :class:`Frames`, pass one frame,
+        ``frames.to_ase()[0]``).
+
     Examples
     --------
     >>> import torch
@@ -242,12 +269,15 @@ def run_md(
     >>> len(r.times), float(r.times[-1])
     (2, 0.005)
     """
-    from ase import units
+    from ase import Atoms, units
     from ase.md.langevin import Langevin
     from ase.md.md import MolecularDynamics
     from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
     from ase.md.verlet import VelocityVerlet
 
+    if not isinstance(atoms, Atoms):
+        hint = "; pick one frame, e.g. frames.to_ase()[0]" if hasattr(atoms, "to_ase") else ""
+        raise TypeError(f"run_md: atoms must be an ase.Atoms, got {type(atoms).__name__}{hint}")
     if ensemble not in ("nve", "langevin"):
         raise ValueError(f"run_md: ensemble must be 'nve' or 'langevin', got {ensemble!r}")
     if not time_ps > 0 or not timestep_fs > 0 or interval < 1:

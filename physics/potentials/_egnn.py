@@ -18,6 +18,7 @@ of the final ``h_i``; forces come from autograd through all layers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -142,6 +143,7 @@ class EGNN(Potential):
         act = _ACTIVATIONS[activation]
         self.hidden_channels, self.num_layers, self.num_rbf = hidden_channels, num_layers, num_rbf
         self.update_positions = update_positions
+        self.attention, self.neighbor_norm, self.activation = attention, float(neighbor_norm), activation
         self.embedding = nn.Embedding(self.n_species, hidden_channels)
         self.basis = GaussianBasis(num_rbf, cutoff) if num_rbf >= 2 else _Empty()
         self.layers = nn.ModuleList(
@@ -166,6 +168,21 @@ class EGNN(Potential):
         for layer in self.layers:
             h, vectors = layer(h, vectors, edge_index, self.basis, cut)
         return self.head(h).squeeze(-1)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (see :meth:`Potential.save`)."""
+        return {
+            "hidden_channels": self.hidden_channels,
+            "num_layers": self.num_layers,
+            "cutoff": self.cutoff,
+            "num_rbf": self.num_rbf,
+            "update_positions": self.update_positions,
+            "attention": self.attention,
+            "neighbor_norm": self.neighbor_norm,
+            "activation": self.activation,
+            "elements": list(self.elements),
+            "dtype": self._dtype_name(),
+        }
 
     def extra_repr(self) -> str:
         return (

@@ -5,7 +5,9 @@
 - per-element reference energies fitted by least squares to the training energies before
   training, and the network's output scaled to the RMS force, so training starts from a
   sensible energy and force scale;
-- loss ``energy_weight * MSE(E) + force_weight * MSE(F)`` (energies per atom or total);
+- loss ``energy_weight * MSE(E) + force_weight * MSE(F)`` (energies per atom or total), one
+  definition (:func:`energy_force_loss`, weights 1 and 10 by default) shared by :func:`fit`
+  and :func:`evaluate`, so their losses compare;
 - Adam(W) with a ReduceLROnPlateau schedule on the validation loss, an exponential moving
   average (EMA) of the weights used for validation and returned, early stopping on the
   validation loss (the best EMA weights are returned);
@@ -35,7 +37,11 @@ from physics.training import EMA, TrainingSession, make_optimizer, save_png
 from tnkit.checks import check_nonempty
 from tnkit.run import Run
 
-__all__ = ["fit", "evaluate", "FitResult"]
+__all__ = ["fit", "evaluate", "FitResult", "energy_force_loss", "ENERGY_WEIGHT", "FORCE_WEIGHT"]
+
+# The default loss weights of fit and evaluate (one definition: energy_force_loss).
+ENERGY_WEIGHT = 1.0
+FORCE_WEIGHT = 10.0
 
 
 @dataclasses.dataclass
@@ -61,6 +67,10 @@ class FitResult:
     best_epoch: int
     reference_energies: dict[int, float]
     stopped_early: bool = False
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model (:meth:`Potential.save`); read it back with :meth:`Potential.load`."""
+        return self.model.save(path)
 
     def plot(self, path: str | Path) -> Path:
         """Loss and validation-error curves as a PNG; returns the path."""
@@ -102,9 +112,38 @@ def _predict(net: nn.Module, batch: Batch, create_graph: bool, forces: bool = Tr
     return net(batch["numbers"], batch["positions"], **kwargs)
 
 
-def _loss(
-    out: dict[str, torch.Tensor], batch: Batch, energy_weight: float, force_weight: float, per_atom: bool
+def energy_force_loss(
+    out: dict[str, torch.Tensor],
+    batch: Batch,
+    *,
+    energy_weight: float = ENERGY_WEIGHT,
+    force_weight: float = FORCE_WEIGHT,
+    per_atom: bool = True,
 ) -> torch.Tensor:
+    """The loss :func:`fit` minimises and :func:`evaluate` reports.
+
+    ``energy_weight * mean_s(dE_s^2) + force_weight * mean(dF^2)`` with ``dE_s`` the energy
+    error of structure ``s`` (divided by its atom count when ``per_atom``; eV) and ``dF``
+    every force component's error (eV/A); so eV^2 (per atom) plus (eV/A)^2. Force terms are
+    left out when ``force_weight`` is 0 or the batch has no forces.
+
+    Parameters
+    ----------
+    out : dict
+        The model's output (``energy`` (B,), ``forces`` (N, 3)).
+    batch : Batch
+        The reference (``energy``, ``n_atoms``, optionally ``forces``).
+    energy_weight, force_weight : float
+        Weights (defaults :data:`ENERGY_WEIGHT` = 1 and :data:`FORCE_WEIGHT` = 10, those of
+        both :func:`fit` and :func:`evaluate`).
+    per_atom : bool
+        Energy errors per atom.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss.
+    """
     de = out["energy"] - batch["energy"]
     if per_atom:
         de = de / batch["n_atoms"]
@@ -120,18 +159,28 @@ def evaluate(
     frames: Frames,
     *,
     batch_size: int = 32,
-    energy_weight: float = 1.0,
-    force_weight: float = 1.0,
+    energy_weight: float = ENERGY_WEIGHT,
+    force_weight: float = FORCE_WEIGHT,
     per_atom: bool = True,
 ) -> dict[str, float]:
     """Errors of ``model`` on ``frames``.
+
+    Parameters
+    ----------
+    model : Potential
+    frames : Frames
+    batch_size : int
+    energy_weight, force_weight, per_atom
+        Of the reported ``loss`` (:func:`energy_force_loss`); the defaults are :func:`fit`'s,
+        so ``loss`` compares with a fit's ``val_loss`` history.
 
     Returns
     -------
     dict
         ``energy_mae`` (meV), ``energy_mae_per_atom`` (meV/atom), ``energy_rmse`` (meV),
         ``force_mae`` and ``force_rmse`` (meV/A, over force components), ``loss`` (the
-        training loss with the given weights, eV^2 units), ``n_frames``.
+        training loss with the given weights, eV^2 units; mean over the batches weighted by
+        their frame counts), ``n_frames``.
 
     Examples
     --------
@@ -160,8 +209,11 @@ def evaluate(
             ae += float(de.abs().sum())
             ae_atom += float((de.abs() / batch["n_atoms"]).sum())
             se += float((de * de).sum())
+            detached = {k: v.detach() for k, v in out.items()}
             loss += float(
-                _loss({k: v.detach() for k, v in out.items()}, batch, energy_weight, force_weight, per_atom)
+                energy_force_loss(
+                    detached, batch, energy_weight=energy_weight, force_weight=force_weight, per_atom=per_atom
+                )
             ) * len(de)
             if has_forces:
                 df = (out["forces"].detach() - batch["forces"]).double()
@@ -266,7 +318,14 @@ class _Epoch:
                     group["lr"] = self.lr * (step + 1) / self.warmup_steps
             batch = self.train.collate(order[s : s + self.batch_size]).to(device, dtype)
             self.opt.zero_grad(set_to_none=True)
-            loss = _loss(_predict(self.net, batch, create_graph=True), batch, *self.weights)
+            energy_weight, force_weight, per_atom = self.weights
+            loss = energy_force_loss(
+                _predict(self.net, batch, create_graph=True),
+                batch,
+                energy_weight=energy_weight,
+                force_weight=force_weight,
+                per_atom=per_atom,
+            )
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"fit: the loss became {float(loss)} at epoch {epoch + 1}; lower lr")
             loss.backward()
@@ -346,8 +405,8 @@ def fit(
     batch_size: int = 16,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
-    energy_weight: float = 1.0,
-    force_weight: float = 10.0,
+    energy_weight: float = ENERGY_WEIGHT,
+    force_weight: float = FORCE_WEIGHT,
     per_atom: bool = True,
     ema_decay: float = 0.99,
     lr_factor: float = 0.8,
@@ -375,7 +434,8 @@ def fit(
         Adam (``weight_decay > 0``: AdamW) settings.
     energy_weight, force_weight : float
         Loss ``energy_weight * MSE(E) + force_weight * MSE(F)`` in eV^2 (per atom when
-        ``per_atom``) and (eV/A)^2.
+        ``per_atom``) and (eV/A)^2 (:func:`energy_force_loss`; :func:`evaluate` has the
+        same defaults, so its ``loss`` compares with ``history["val_loss"]``).
     ema_decay : float
         EMA of the weights (0 disables it); validation and the result use the EMA weights.
     lr_factor, lr_patience, min_lr

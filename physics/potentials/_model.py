@@ -10,24 +10,39 @@ atom's neighbourhood, ``E_ref`` are per-element reference energies fitted by lea
 squares to the training energies (:meth:`Potential.fit_reference_energies`) and
 ``scale``/``shift`` put the network's output in eV. Forces are ``-dE/dr`` by autograd;
 the stress is ``(1/V) dE/d(strain)`` (ASE's sign convention, eV/A^3).
+
+:meth:`Potential.save` writes a model (its constructor arguments and its weights) to one
+checksummed file; :meth:`Potential.load` rebuilds it, with predictions equal to the saved
+model's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from physics.potentials._neighbors import cell_volume, neighbor_list
+from physics.training import read_torch_file, save_atomic, state_sha256
 from tnkit.checks import check_nonempty
-from tnkit.types import Array
+from tnkit.io import DataError
+from tnkit.types import Array, Device
 
 __all__ = ["Potential", "MIN_DISTANCE", "N_ELEMENTS", "element_counts", "fit_reference_energies"]
 
 N_ELEMENTS = 118
 MIN_DISTANCE = 0.1  # Angstrom: closer atoms are treated as an input error
+
+# What a file written by Potential.save holds (besides the digest written by save_atomic).
+_FORMAT = "tnkit.potential"
+_FORMAT_VERSION = 1
+_SHA = "tnkit_sha256"
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
+
+P = TypeVar("P", bound="Potential")
 
 
 def element_counts(numbers: Sequence[Array], elements: Sequence[int]) -> np.ndarray:
@@ -142,6 +157,101 @@ class Potential(torch.nn.Module):
     @property
     def n_species(self) -> int:
         return len(self.elements)
+
+    # ------------------------------------------------------------------ saving and loading
+    def config(self) -> dict[str, Any]:
+        """The keyword arguments of the constructor that rebuild this model (weights aside).
+
+        Subclasses return every argument of their ``__init__`` as plain values (numbers,
+        strings, lists, None); the dtype as its name (``"float32"``).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved: it does not define config()")
+
+    def _dtype_name(self) -> str:
+        p = next((p for p in self.parameters() if p.is_floating_point()), None)
+        return str(p.dtype if p is not None else torch.get_default_dtype()).removeprefix("torch.")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path``: its class, :meth:`config` and weights, with a sha256.
+
+        The file is published atomically (a crash never leaves half a file) and reads back
+        with :meth:`load` (``torch.load(weights_only=True)``: no code runs on loading).
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, torch
+        >>> from physics.potentials import TensorNet
+        >>> _ = torch.manual_seed(0)
+        >>> model = TensorNet(8, 1, 4, elements=(1, 8))
+        >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "water.pt")
+        >>> same = Potential.load(path)
+        >>> type(same).__name__, same.elements
+        ('TensorNet', (1, 8))
+        >>> all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), same.state_dict().values()))
+        True
+        """
+        path = Path(path)
+        weights = {k: v.detach().to("cpu") for k, v in self.state_dict().items()}
+        save_atomic(
+            {
+                "format": _FORMAT,
+                "version": _FORMAT_VERSION,
+                "class": type(self).__qualname__,
+                "module": type(self).__module__,
+                "config": self.config(),
+                "state_dict": weights,
+            },
+            path,
+        )
+        return path
+
+    @classmethod
+    def load(cls: type[P], path: str | Path, *, device: Device = "cpu") -> P:
+        """The model saved at ``path`` by :meth:`save`, in eval mode on ``device``.
+
+        Called on :class:`Potential` it returns whichever model the file holds; called on a
+        subclass (``TensorNet.load``) it also checks that the file holds that class.
+
+        Raises
+        ------
+        tnkit.io.DataError
+            Missing, empty, damaged (checksum) or foreign file, a model of another class, or
+            of a class not imported in this process (one line naming the file).
+        """
+        path = Path(path)
+        state = read_torch_file(path, device, "potential file")
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise DataError.at(path, "not a potential saved by Potential.save")
+        missing = [k for k in ("version", "module", "class", "config", "state_dict") if k not in state]
+        if missing:
+            raise DataError.at(path, f"potential file without {missing}; not written by Potential.save")
+        if state.get("version") != _FORMAT_VERSION:
+            raise DataError.at(
+                path, f"potential file version {state.get('version')!r}; this tnkit reads {_FORMAT_VERSION}"
+            )
+        if state.get(_SHA) != state_sha256(state):
+            raise DataError.at(path, "checksum mismatch: the potential file is corrupt")
+        model_cls = _saved_class(path, state["module"], state["class"])
+        if not issubclass(model_cls, cls):
+            raise DataError.at(path, f"holds a {state['class']}, not a {cls.__name__}; load it with Potential.load")
+        config = dict(state["config"])
+        if "dtype" in config:
+            if config["dtype"] not in _DTYPES:
+                raise DataError.at(path, f"unknown dtype {config['dtype']!r} in the saved model's config")
+            config["dtype"] = _DTYPES[config["dtype"]]
+        try:
+            model = model_cls(**config)
+            # assign=True keeps the saved tensors' own dtypes (float64 reference energies of a
+            # float32 network), so the loaded model predicts exactly what the saved one did.
+            model.load_state_dict(state["state_dict"], assign=True)
+        except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+            raise DataError.caused_by(path, f"cannot rebuild the saved {state['class']}", exc) from None
+        return model.to(device).eval()
 
     # ------------------------------------------------------------------ to implement
     def atomic_energies(self, species: torch.Tensor, edge_index: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
@@ -320,3 +430,17 @@ class Potential(torch.nn.Module):
         if float(d[k]) < MIN_DISTANCE:
             i, j = (int(v) for v in edge_index[:, k])
             raise ValueError(f"atoms {i} and {j} are {float(d[k]):.3g} A apart (< {MIN_DISTANCE} A): overlapping atoms")
+
+
+def _subclasses(cls: type[Potential]) -> Iterator[type[Potential]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _saved_class(path: Path, module: str, name: str) -> type[Potential]:
+    """The imported :class:`Potential` subclass ``module.name``; files never import code."""
+    for sub in _subclasses(Potential):
+        if sub.__module__ == module and sub.__qualname__ == name:
+            return sub
+    raise DataError.at(path, f"holds a {module}.{name}, which is not an imported Potential; import its module first")

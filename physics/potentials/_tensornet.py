@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -255,6 +256,7 @@ class TensorNet(Potential):
             )
         act = _ACTIVATIONS[activation]
         self.hidden_channels, self.num_layers, self.num_rbf, self.group = hidden_channels, num_layers, num_rbf, group
+        self.activation = activation
         self.rbf = ExpNormalBasis(num_rbf, cutoff)
         self.embedding = _Embedding(self.n_species, hidden_channels, num_rbf, act)
         self.layers = nn.ModuleList(_Interaction(hidden_channels, num_rbf, act, group) for _ in range(num_layers))
@@ -281,6 +283,19 @@ class TensorNet(Potential):
         feats = torch.cat([3.0 * i * i, 2.0 * (a * a).sum(-2), (s * s).sum(-2)], dim=-1)
         h = self.act(self.out_linear(self.out_norm(feats)))
         return self.head(h).squeeze(-1)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (see :meth:`Potential.save`)."""
+        return {
+            "hidden_channels": self.hidden_channels,
+            "num_layers": self.num_layers,
+            "num_rbf": self.num_rbf,
+            "cutoff": self.cutoff,
+            "group": self.group,
+            "activation": self.activation,
+            "elements": list(self.elements),
+            "dtype": self._dtype_name(),
+        }
 
     def extra_repr(self) -> str:
         return (

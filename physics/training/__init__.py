@@ -4,7 +4,7 @@ resume, an EMA of the weights, optimisers, PNG plots, and the :class:`TrainingSe
 that runs their plumbing from one :class:`tnkit.run.Run`.
 """
 
-from physics.training.checkpoints import applying, load_checkpoint, save_atomic, state_sha256
+from physics.training.checkpoints import applying, load_checkpoint, read_torch_file, save_atomic, state_sha256
 from physics.training.distributed import data_parallel, distributed_rank, epoch_order, rank_share
 from physics.training.ema import EMA
 from physics.training.optim import make_optimizer
@@ -23,5 +23,6 @@ __all__ = [
     "load_checkpoint",
     "state_sha256",
     "applying",
+    "read_torch_file",
     "save_png",
 ]

@@ -37,7 +37,7 @@ import torch
 from tnkit.io import DataError, atomic_write, readable_file
 from tnkit.types import Device
 
-__all__ = ["save_atomic", "load_checkpoint", "state_sha256", "applying"]
+__all__ = ["save_atomic", "load_checkpoint", "state_sha256", "applying", "read_torch_file"]
 
 _SHA = "tnkit_sha256"
 # What every checkpoint holds besides the trainer's own state.
@@ -97,12 +97,7 @@ def load_checkpoint(
     if source is None:
         return None
     source = Path(source)
-    if readable_file(source) == 0:
-        raise DataError.at(source, "empty file; not a checkpoint (remove it to start afresh)")
-    try:
-        state = torch.load(source, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for damage
-        raise DataError.caused_by(source, "not a readable torch checkpoint", exc) from None
+    state = read_torch_file(source, device, "torch checkpoint")
     if not isinstance(state, dict) or any(key not in state for key in _REQUIRED):
         kind = type(state).__name__ if not isinstance(state, dict) else f"dict without {list(_REQUIRED)}"
         raise DataError.at(source, f"holds a {kind}, not a tnkit training checkpoint")
@@ -117,6 +112,17 @@ def load_checkpoint(
         diff = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
         raise ValueError(f"{who}: checkpoint {source} belongs to another run (checkpoint vs now: {diff})")
     return state
+
+
+def read_torch_file(path: Path, device: Device, what: str) -> Any:
+    """``torch.load(path, weights_only=True)``; an empty, unreadable or damaged file is a
+    one-line :class:`tnkit.io.DataError` saying it is not a ``what``."""
+    if readable_file(path) == 0:
+        raise DataError.at(path, f"empty file; not a {what}")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for damage
+        raise DataError.caused_by(path, f"not a readable {what}", exc) from None
 
 
 @contextlib.contextmanager

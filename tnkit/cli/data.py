@@ -83,6 +83,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="any other generator parameter, e.g. --set nu=1e-4 (repeatable)",
     )
     p_generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_generate.add_argument(
+        "--yes", action="store_true", help="go ahead even when the run is estimated above an hour on a CPU"
+    )
     p_generate.set_defaults(func=data_generate)
     return parser
 
@@ -233,6 +236,8 @@ def data_generate(args: argparse.Namespace) -> int:
         return _error(str(exc))
     if getattr(args, "no_progress", False):
         options["progress"] = False
+    if getattr(args, "yes", False):
+        options["max_hours"] = None
     try:
         entry: DatasetEntry | None = dataset_entry(name)
     except DataError as exc:

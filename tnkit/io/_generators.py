@@ -102,7 +102,8 @@ def generate_dataset(name: str, out: PathLike | None = None, **options: object) 
     target.parent.mkdir(parents=True, exist_ok=True)
     takes_options = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(generator).parameters.values())
     if not takes_options:
-        options.pop("progress", None)  # a display setting, not a data parameter
+        options.pop("progress", None)  # display and consent settings, not data parameters
+        options.pop("max_hours", None)
         if options:
             raise ValueError(f"dataset {name!r} takes no generator options, got {sorted(options)}")
     generator(target, **options)

@@ -41,6 +41,27 @@ def _flat(xp: Namespace, v: Array) -> Array:
     return xp.reshape(v, (-1,))
 
 
+def _checked_matvec(
+    xp: Namespace, matvec: Callable[[Array], Array], shape: tuple[int, ...], fname: str
+) -> Callable[[Array], Array]:
+    """``matvec`` on flat vectors, refusing (in one line) a result of the wrong size."""
+    n = math.prod(shape)
+
+    def op(x: Array) -> Array:
+        y = matvec(xp.reshape(x, shape))
+        out_shape = getattr(y, "shape", None)
+        if out_shape is None:
+            raise TypeError(f"{fname}: matvec must return an array shaped like v0 {shape}, got {type(y).__name__}")
+        if math.prod(out_shape) != n:
+            raise ValueError(
+                f"{fname}: matvec returned shape {tuple(out_shape)} for an input of shape {shape}; "
+                f"it must return H @ v with v's shape {shape}"
+            )
+        return _flat(xp, y)
+
+    return op
+
+
 def _vdot(xp: Namespace, a: Array, b: Array) -> Array:
     """<a, b> = sum(conj(a) * b) as a 0-d array."""
     if xp.isdtype(a.dtype, "complex floating"):
@@ -153,7 +174,10 @@ def eigsh(
     Raises
     ------
     ValueError
-        ``k`` out of range, or ``v0`` zero or non-finite.
+        ``k`` out of range, ``v0`` zero or non-finite, or ``matvec`` returning an
+        array with a different number of entries than ``v0``.
+    TypeError
+        ``matvec`` returning something that is not an array.
     ConvergenceError
         Residuals still above ``tol`` after ``max_restarts`` restarts.
 
@@ -185,8 +209,7 @@ def eigsh(
     if nrm == 0.0:
         raise ValueError(f"{fname}: v0 is the zero vector")
 
-    def op(x: Array) -> Array:
-        return _flat(xp, matvec(xp.reshape(x, shape)))
+    op = _checked_matvec(xp, matvec, shape, fname)
 
     q = v / nrm
     hq = op(q)
@@ -309,6 +332,8 @@ def davidson(
 
     Raises
     ------
+    ValueError, TypeError
+        ``matvec`` returning an array of the wrong size, or no array (as :func:`eigsh`).
     ConvergenceError
         If ``max_iter`` iterations do not reach ``tol``.
 
@@ -339,8 +364,7 @@ def davidson(
         raise ValueError(f"{fname}: v0 is the zero vector")
     max_subspace = max(min(max_subspace, n), k + 1) if n > k else n
 
-    def op(x: Array) -> Array:
-        return _flat(xp, matvec(xp.reshape(x, shape)))
+    op = _checked_matvec(xp, matvec, shape, fname)
 
     q = v / nrm
     hq = op(q)
@@ -443,7 +467,7 @@ def expm_multiply(
     Raises
     ------
     ValueError
-        Non-finite ``v``.
+        Non-finite ``v``, or ``matvec`` returning an array of the wrong size.
     ConvergenceError
         Step size underflow or more than ``max_steps`` sub-steps.
 
@@ -470,20 +494,22 @@ def expm_multiply(
         return xp.reshape(x, shape)
 
     split = False  # apply matvec to real and imaginary parts separately
+    checked = _checked_matvec(xp, matvec, shape, fname)
 
     def op(y: Array) -> Array:
         nonlocal split
         if not split:
             try:
-                return _flat(xp, matvec(xp.reshape(y, shape)))
-            except (TypeError, RuntimeError):
+                return checked(y)
+            except (TypeError, RuntimeError) as exc:
                 # A real operator that refuses complex vectors (torch does not promote
-                # real @ complex); linearity gives A y = A re(y) + i A im(y).
-                if not (real_input and xp.isdtype(y.dtype, "complex floating")):
+                # real @ complex); linearity gives A y = A re(y) + i A im(y). Our own
+                # refusal of a wrong-shaped result (prefixed with fname) is passed on.
+                if str(exc).startswith(f"{fname}: ") or not (real_input and xp.isdtype(y.dtype, "complex floating")):
                     raise
                 split = True
-        re_part = _flat(xp, matvec(xp.reshape(xp.real(y), shape)))
-        im_part = _flat(xp, matvec(xp.reshape(xp.imag(y), shape)))
+        re_part = checked(xp.real(y))
+        im_part = checked(xp.imag(y))
         cdt = xp.result_type(y.dtype, re_part.dtype)
         return xp.astype(re_part, cdt) + 1j * xp.astype(im_part, cdt)
 

@@ -38,6 +38,7 @@ from tnkit.mps.environments import (
     two_site_diagonal,
     two_site_matvec,
 )
+from tnkit.mps.evolution import new_figure, plot_positive, save_figure
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
@@ -84,6 +85,54 @@ class DMRGResult:
     @property
     def variance(self) -> float:
         return self.variances[-1] if self.variances else float("nan")
+
+    def plot(self, path: str | Path | None = None) -> Any:
+        """Convergence per sweep: energy change, variance, discarded weight and bond dimension.
+
+        The top panel shows ``|E_k - E_final|`` (the last sweep is the reference, so its
+        point is left out) and the variance when it was recorded; the bottom one the
+        largest discarded weight of each sweep and, on a second axis, the largest bond.
+
+        Parameters
+        ----------
+        path : path, optional
+            Write the figure there as a PNG (atomically, :func:`tnkit.io.atomic_write`)
+            and return the path; without it, return the figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or pathlib.Path
+
+        Examples
+        --------
+        >>> import tnkit
+        >>> res = tnkit.dmrg(tnkit.mps.models.heisenberg(6), bond_dims=[4, 8], rng=0, max_sweeps=4)
+        >>> [ax.get_ylabel() for ax in res.plot().axes]
+        ['energy error', 'discarded weight', 'max bond dim']
+        """
+        sweeps = np.arange(1, self.n_sweeps + 1)
+        fig = new_figure(figsize=(7.0, 5.0))
+        ax_e, ax_w = fig.subplots(2, 1, sharex=True)
+        energies = np.asarray(self.energies, dtype=float)
+        if len(energies) > 1:
+            plot_positive(ax_e, sweeps[:-1], np.abs(energies[:-1] - energies[-1]), "o-", ms=3, label="|E - E_final|")
+        variances = np.asarray(self.variances, dtype=float)
+        if np.isfinite(variances).any():
+            plot_positive(ax_e, sweeps, np.abs(variances), "s--", ms=3, label="variance")
+        ax_e.set_ylabel("energy error")
+        ax_e.set_title(f"E = {self.energy:.12g}" + (" (converged)" if self.converged else " (not converged)"))
+        if ax_e.lines:
+            ax_e.legend(fontsize=8)
+        plot_positive(ax_w, sweeps, np.asarray(self.discarded, dtype=float), "o-", ms=3, color="C3")
+        ax_w.set_ylabel("discarded weight")
+        ax_w.set_xlabel("sweep")
+        twin = ax_w.twinx()
+        twin.step(sweeps, self.bond_dims, where="mid", color="C0")
+        twin.set_ylabel("max bond dim")
+        for ax in (ax_e, ax_w):
+            ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        return fig if path is None else save_figure(fig, path)
 
 
 def _check_bond_dims(bond_dims: Sequence[int] | int) -> list[int]:
@@ -275,11 +324,17 @@ def dmrg(
         psi, bond_charges = _sector_state(h, sector, charges, h.tensors[0], _dtype_name(h))
     else:
         psi = MPS.random(h.length, h.local_dims, schedule[0], like=h.tensors[0], dtype=_dtype_name(h), rng=rng)
+    if psi.length != h.length:
+        what = "the checkpoint's state" if resume is not None else "psi0"
+        raise ValueError(
+            f"dmrg: {what} has {psi.length} sites but the MPO has {h.length}; pass a state of {h.length} sites "
+            "(or psi0=None for a random start)"
+        )
     if psi.local_dims != h.local_dims:
         bad = next(i for i, (a, b) in enumerate(zip(psi.local_dims, h.local_dims)) if a != b)
         raise ValueError(
             f"dmrg: physical dimension mismatch at site {bad}: MPO has {h.local_dims[bad]}, "
-            f"state has {psi.local_dims[bad]}"
+            f"state has {psi.local_dims[bad]}; build psi0 with local_dim={h.local_dims[bad]} there"
         )
     xp = backend.namespace(psi.tensors[0], h.tensors[0])
     dtype = xp.result_type(psi.dtype, h.dtype)
@@ -316,8 +371,10 @@ def dmrg(
         if run.checkpoint_due(sweep + 1, last=converged or sweep + 1 == max_sweeps):
             assert run.checkpoint is not None  # checkpoint_due says so
             _save_checkpoint(run.checkpoint, psi, history, sweep + 1, bond_charges)
-        bar.set_postfix(E=f"{energy:.10f}", dE=f"{delta:.1e}", chi=psi.max_bond)
+        # Count first: a bar redraws on set_postfix, so the count shown with this sweep's
+        # figures must already include it.
         bar.update()
+        bar.set_postfix(E=f"{energy:.10f}", dE=f"{delta:.1e}", chi=psi.max_bond)
         if converged:
             break
     bar.close()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, io
 from tnkit.mps.mpo import MPO
 from tnkit.mps.mps import MPS
 from tnkit.mps.opsum import OpSum
@@ -79,6 +80,61 @@ class EvolutionResult:
         values = self.observables[name]
         return np.stack([_host(v) for v in values])
 
+    def plot(self, path: str | Path | None = None) -> Any:
+        """The trajectory at a glance: observables, norm, energy drift and bond dimension.
+
+        One panel per recorded observable (a one-site operator measured on several
+        sites gives one line per site; complex values plot their real part), then
+        ``|1 - ||psi|| |``, ``|E(t) - E(0)|`` and the largest bond dimension (with the
+        discarded weight of each step when anything was discarded), all against time.
+
+        Parameters
+        ----------
+        path : path, optional
+            Write the figure there as a PNG (atomically, :func:`tnkit.io.atomic_write`)
+            and return the path; without it, return the figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or pathlib.Path
+
+        Examples
+        --------
+        >>> import tnkit
+        >>> h = tnkit.mps.models.heisenberg(4)
+        >>> psi0 = tnkit.MPS.product([0, 1, 0, 1], local_dim=2)
+        >>> sz = tnkit.mps.models.spin_operators()["z"]
+        >>> res = tnkit.tdvp(psi0, h, 0.4, 0.1, max_bond=4, observables={"sz": sz})
+        >>> [ax.get_ylabel() for ax in res.plot().axes]
+        ['sz', '|1 - norm|', '|E(t) - E(0)|', 'max bond dim']
+        """
+        times = np.asarray(self.times, dtype=float)
+        panels = len(self.observables) + 3
+        fig = new_figure(figsize=(7.0, 1.9 * panels))
+        axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+        for ax, name in zip(axes, self.observables):
+            values = self.observable(name).real.reshape(len(times), -1)
+            for column in range(values.shape[1]):
+                ax.plot(times, values[:, column], lw=1.0)
+            ax.set_ylabel(name)
+        ax_norm, ax_energy, ax_bond = axes[-3:]
+        plot_positive(ax_norm, times, np.abs(1.0 - np.asarray(self.norms)))
+        ax_norm.set_ylabel("|1 - norm|")
+        energies = np.asarray(self.energies, dtype=float)
+        plot_positive(ax_energy, times, np.abs(energies - energies[0]))
+        ax_energy.set_ylabel("|E(t) - E(0)|")
+        ax_bond.step(times, self.max_bonds, where="post", color="C0")
+        ax_bond.set_ylabel("max bond dim")
+        if any(w > 0 for w in self.discarded):
+            twin = ax_bond.twinx()
+            plot_positive(twin, times, np.asarray(self.discarded), ".", color="C3", ms=3)
+            twin.set_ylabel("discarded weight", color="C3")
+        ax_bond.set_xlabel("time")
+        for ax in axes:
+            ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        return fig if path is None else save_figure(fig, path)
+
 
 def _host(v: Any) -> np.ndarray:
     if isinstance(v, (int, float, complex, np.number, np.ndarray)):
@@ -87,6 +143,44 @@ def _host(v: Any) -> np.ndarray:
         return backend.to_host(v)
     except TypeError:
         return np.asarray(v)
+
+
+# ---------------------------------------------------------------------- plots
+
+
+def new_figure(figsize: tuple[float, float]) -> Any:
+    """A Matplotlib figure on the Agg canvas (no pyplot state, no display needed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # optional and slow: only when plotting
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_positive(ax: Any, x: Any, y: Any, *fmt: str, **kwargs: Any) -> None:
+    """Plot ``y >= 0`` on a log axis, leaving out exact zeros (a linear axis if all are zero).
+
+    Deviations of round-off size (norm, energy drift, discarded weight) span many decades;
+    an exact zero has no place on a log axis and is left as a gap.
+    """
+    y = np.asarray(y, dtype=float)
+    positive = y > 0
+    if not fmt:
+        kwargs.setdefault("marker", ".")  # a point between two zeros has no line to show it
+    if positive.any():
+        ax.set_yscale("log")
+        ax.plot(x, np.where(positive, y, np.nan), *fmt, **kwargs)
+    else:
+        ax.plot(x, y, *fmt, **kwargs)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` in one atomic rename; returns the path."""
+    path = Path(path)
+    with io.atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    return path
 
 
 # ---------------------------------------------------------------------- input checks
@@ -156,6 +250,11 @@ class Recorder:
     ) -> None:
         self.h = h
         self.specs: dict[str, Callable[[MPS], Any] | _Local] = {}
+        if observables is not None and not isinstance(observables, Mapping):
+            raise TypeError(
+                f"{fname}: observables must be a dict of name -> operator (or callable), got "
+                f"{type(observables).__name__}; e.g. observables={{'sz': sz}}"
+            )
         for name, spec in (observables or {}).items():
             if not isinstance(name, str):
                 raise TypeError(f"{fname}: observable names must be strings, got {name!r}")

@@ -355,9 +355,21 @@ class MPS(Chain):
             return measure.entanglement_entropies(self, alpha=alpha)
         return measure.entanglement_entropy(self, bond, alpha=alpha)
 
-    def sample(self, n_samples: int, *, rng: np.random.Generator | int | None = None) -> np.ndarray:
-        """Perfect samples of basis configurations, shape ``(n_samples, L)`` [FW]_."""
-        return measure.sample(self, n_samples, rng=rng)
+    def sample(self, n_samples: int, *, rng: np.random.Generator | int | None = None) -> Any:
+        """Perfect samples of basis configurations, shape ``(n_samples, L)`` [FW]_.
+
+        An int64 array in the state's library and on its device (NumPy for a NumPy
+        state); the draws depend only on ``rng``, not on the library.
+
+        Examples
+        --------
+        >>> MPS.product([1, 0, 1], local_dim=2).sample(2, rng=0).tolist()
+        [[1, 0, 1], [1, 0, 1]]
+        """
+        samples = measure.sample(self, n_samples, rng=rng)
+        if isinstance(self.tensors[0], np.ndarray):
+            return samples
+        return self.xp.asarray(samples, device=self.device)
 
 
 def _local_dims(local_dim: int | Sequence[int], length: int) -> list[int]:

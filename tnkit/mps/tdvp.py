@@ -216,8 +216,11 @@ def tdvp(
         ``min(max_bond, d^i, d^(L-i))`` are first enlarged to it by zero-weight
         directions (the state is unchanged), and then stay fixed; larger bonds are
         kept as they are (compress the state first to lower them). One-site TDVP
-        cannot leave the bond dimension it starts with, so from a product state give
-        ``max_bond`` or use ``two_site=True``.
+        cannot leave the bond dimension it starts with, so from a product state
+        (all bonds 1) without ``max_bond`` it is refused rather than silently staying
+        a product state (as in TeNPy and ITensor, grow the bonds first): give
+        ``max_bond`` or use ``two_site=True``. ``max_bond=1`` asks on purpose for the
+        product-state (mean-field) evolution.
     cutoff : float
         Two-site: relative singular-value cutoff (keep ``s_i > cutoff * s_0``).
     observables : dict, optional
@@ -241,9 +244,11 @@ def tdvp(
     ValueError
         ``dt <= 0``, ``t_final < 0``, mismatched physical dimensions (the message names
         the site), a bad ``max_bond``/``cutoff``/``krylov_dim``, a non-Hermitian ``h``,
-        or two-site TDVP on a single site.
+        two-site TDVP on a single site, or one-site TDVP from a product state without
+        ``max_bond``.
     TypeError
-        ``h`` is neither an MPO nor an OpSum, or ``psi`` is not an MPS.
+        ``h`` is neither an MPO nor an OpSum, ``psi`` is not an MPS, or
+        ``observables`` is not a dict.
 
     See Also
     --------
@@ -300,6 +305,12 @@ def tdvp(
     mpo = energy_mpo(h, psi, dtype)
     if not is_hermitian_chain(mpo.tensors, fname=fname):
         raise ValueError(f"{fname}: the Hamiltonian is not Hermitian (||H - H^+||_F is not ~0)")
+    if not two_site and max_bond is None and psi.max_bond == 1 and max(_capped_bonds(psi.local_dims, 2)) > 1:
+        raise ValueError(
+            f"{fname}: one-site TDVP keeps the bond dimension of psi, which is 1 (a product state), so the "
+            "state could never entangle; pass max_bond=chi (bonds enlarged first) or two_site=True "
+            "(max_bond=1 keeps the product-state evolution)"
+        )
     if not two_site and max_bond is not None:
         psi = _enlarge_bonds(psi, max_bond)
 

@@ -31,6 +31,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from types import EllipsisType
 from typing import Any, cast
@@ -140,6 +141,15 @@ class FNO(nn.Module):
         ):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
+        if factorization not in (None, "dense") and isinstance(rank, float) and not rank <= 1.0:
+            # A float is the fraction of the dense weights kept: above 1 the factors would hold
+            # more parameters than the dense weights (Tucker silently clamps to full ranks).
+            raise ValueError(
+                f"{name}: rank={rank!r} is a float, the fraction of the dense spectral weights the "
+                f"factors keep, so it must be in (0, 1]; for explicit ranks pass an int (rank={int(rank)})"
+                if math.isfinite(rank)
+                else f"{name}: rank must be a finite fraction in (0, 1], got {rank!r}"
+            )
         self.n_modes = _mode_list(n_modes, name)
         self.dims = len(self.n_modes)
         self.in_channels, self.out_channels, self.hidden_channels = in_channels, out_channels, hidden_channels
@@ -255,8 +265,9 @@ class FNO(nn.Module):
 class TFNO(FNO):
     """A tensorized FNO: :class:`FNO` with factorized spectral weights (Tucker by default).
 
-    ``rank`` is the fraction of the dense weights' entries the factors hold (or explicit
-    ranks, see :func:`physics.operators.factorized_ranks`); ``factorization`` may be
+    ``rank`` is the fraction of the dense weights' entries the factors hold, in (0, 1]
+    (a float above 1 is refused: it would hold more parameters than the dense weights),
+    or explicit int ranks (see :func:`physics.operators.factorized_ranks`); ``factorization`` may be
     ``"tucker"``, ``"cp"`` or ``"tt"``. Every other option is :class:`FNO`'s.
 
     Examples

@@ -228,8 +228,9 @@ def test_torch_dataset_normalizes(tmp_path) -> None:
     x, y = train[:]
     assert abs(float(x.mean(0).abs().max())) < 1e-5
     raw = load_arrays(path)
-    assert np.allclose(train.x_normalizer.decode(x).numpy(), raw["a"][:6], atol=1e-5)
-    assert np.allclose(y.numpy(), raw["u"][:6])
+    assert x.shape == (6, 1, 17, 17) and y.shape == (6, 1, 17, 17)  # channels first, as train takes them
+    assert np.allclose(train.x_normalizer.decode(x).numpy(), raw["a"][:6, None], atol=1e-5)
+    assert np.allclose(y.numpy(), raw["u"][:6, None])
     with pytest.raises(ValueError, match="outside the 8 stored"):
         torch_dataset(path, start=4, n=5)
 
