@@ -59,3 +59,41 @@ def test_module_examples(name: str) -> None:
     is_package_face = hasattr(module, "__path__") and name != "tnkit"
     if attempted == 0 and not is_package_face:
         pytest.fail(f"{name} has no examples; add an Examples section or list it in WITHOUT_EXAMPLES with why")
+
+
+# Public functions whose every parameter must be documented in a numpydoc Parameters
+# section (the model builders and the operator trainer users reach for first).
+FULLY_DOCUMENTED = ["tnkit.mps.models", "physics.operators.train"]
+
+
+def _documented_parameters(doc: str) -> set[str]:
+    import re
+
+    section = re.search(r"^Parameters\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.M | re.S)
+    names: set[str] = set()
+    for line in (section.group(1) if section else "").splitlines():
+        head = re.match(r"^(\**\w+(?:, \**\w+)*)(?: :|$)", line)
+        if head:
+            names.update(n.strip().lstrip("*") for n in head.group(1).split(","))
+    return names
+
+
+@pytest.mark.parametrize("module", FULLY_DOCUMENTED)
+def test_every_parameter_is_documented(module: str) -> None:
+    import inspect
+
+    mod = importlib.import_module(module)
+    missing = {}
+    for name in getattr(mod, "__all__", []):
+        obj = getattr(mod, name)
+        if not inspect.isfunction(obj):
+            continue
+        params = [
+            p.name
+            for p in inspect.signature(obj).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        undocumented = set(params) - _documented_parameters(inspect.getdoc(obj) or "")
+        if undocumented:
+            missing[name] = sorted(undocumented)
+    assert not missing, f"{module}: parameters without docs: {missing}"

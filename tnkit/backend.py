@@ -305,6 +305,49 @@ def random_normal(
 
 
 # --------------------------------------------------------------------------------------
+# Memory layout
+
+
+def c_contiguous(x: Array) -> Array:
+    """``x`` in C (row-major) order: ``x`` itself when it already is, else one copy.
+
+    Decompositions reshape and unfold their input many times; on a Fortran-ordered or
+    permuted view each of those pays a strided copy (2-2.3x slower tt_svd, sthosvd and
+    hooi at 160^3), so entry points pay this one copy up front instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.asfortranarray(np.ones((3, 4)))
+    >>> c_contiguous(a).flags["C_CONTIGUOUS"], c_contiguous(np.ones(3)) is not None
+    (True, True)
+    """
+    return lookup("c_contiguous", namespace(x))(x)
+
+
+@register("c_contiguous", "numpy")
+def _c_contiguous_numpy(x: Array) -> Array:
+    return np.ascontiguousarray(x)
+
+
+@register("c_contiguous", "torch")
+def _c_contiguous_torch(x: Array) -> Array:
+    return x.contiguous()
+
+
+@register("c_contiguous", "cupy")
+def _c_contiguous_cupy(x: Array) -> Array:
+    import cupy
+
+    return cupy.ascontiguousarray(x)
+
+
+@register("c_contiguous")
+def _c_contiguous_generic(x: Array) -> Array:
+    return x  # libraries without a layout to choose (array_api_strict)
+
+
+# --------------------------------------------------------------------------------------
 # einsum: native where the library has one
 
 

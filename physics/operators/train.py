@@ -73,6 +73,18 @@ def as_pair(
     A channel axis is inserted when the arrays have exactly ``dims + 1`` axes (single-
     channel data stored as ``(n, *spatial)``, like :mod:`physics.data`'s ``a`` and ``u``).
     Raises ``ValueError`` for mismatched sample counts or non-finite values.
+
+    Parameters
+    ----------
+    data : str, path, mapping, tuple of arrays or torch Dataset
+        A manifest name or HDF5 file (its ``a`` and ``u``), ``{"a": ..., "u": ...}``,
+        an ``(x, y)`` pair, or a map-style dataset of ``(x, y)`` pairs.
+    what : str
+        The caller's name, for messages.
+    dims : int, optional
+        Spatial dimensions of the model (decides whether a channel axis is added).
+    dtype : torch.dtype
+        Floating dtype of the returned tensors.
     """
     if isinstance(data, (str, Path)):
         arrays = load_arrays(data)
@@ -241,7 +253,26 @@ def evaluate(
 ) -> dict[str, float]:
     """Mean relative L2 and H1 errors of ``model`` on ``data`` (physical values).
 
-    Returns ``{"l2": ..., "h1": ...}``.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A trained operator (as :func:`train` returns it, normalisers included) or any
+        module mapping ``(batch, channels, *grid)`` inputs to outputs of ``data``'s shape.
+    data : str, path, tuple of tensors or torch Dataset
+        A manifest name (``"darcy_test_32"``), an HDF5 file, an ``(x, y)`` pair or a
+        map-style dataset of pairs (:func:`physics.data.torch_dataset`), as for :func:`train`.
+    batch_size : int
+        Samples per forward pass (memory only; the errors do not depend on it).
+    periodic : bool
+        Periodic grid for the H1 derivative (spectral); otherwise finite differences.
+    nodes : bool
+        The grid includes the boundary nodes (the datasets here do); affects the H1 grid spacing.
+
+    Returns
+    -------
+    dict
+        ``{"l2": ..., "h1": ...}``: means over samples of ``||pred - y|| / ||y||`` in L2
+        and in the H1 norm, in float64 on the host.
     """
     dims = _model_dims(model)
     x, y = as_pair(data, "evaluate", dims, _model_dtype(model))
@@ -397,9 +428,17 @@ def train(
     scheduler : {"cosine", "step"} or None
         Cosine annealing over ``epochs``, or a step decay by ``gamma`` every ``step_size``
         epochs (default ``epochs // 4``); stepped once per epoch.
+    step_size : int, optional
+        Epochs between decays of the step schedule (default ``epochs // 4``).
+    gamma : float
+        Factor of each step decay.
     loss : {"h1", "l2"} or callable
         Relative H1 (finite differences; ``periodic`` / ``nodes`` describe the grid) or
         relative L2, computed on physical (de-normalised) values.
+    periodic : bool
+        The grid is periodic (spectral derivative in the H1 loss and metrics).
+    nodes : bool
+        The grid includes its boundary nodes (sets the H1 grid spacing).
     normalize : {"global", "pointwise"} or None
         Standardisation of inputs and outputs from the training set.
     amp : bool or None

@@ -375,6 +375,7 @@ def cp_als(
     """
     fname = "cp_als"
     xp = check_tensor(x, fname, what="x")
+    x = backend.c_contiguous(x)  # at most one copy, into the layout every unfolding wants
     n = x.ndim
     if n < 2:
         raise ValueError(f"{fname}: need a tensor with at least 2 modes, got shape {tuple(x.shape)}")

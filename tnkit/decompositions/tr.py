@@ -157,6 +157,7 @@ def tr_svd(x: Any, tol: float | None = None, ranks: Sequence[int] | None = None)
     """
     fname = "tr_svd"
     xp = check_tensor(x, fname, what="x", min_ndim=2)
+    x = backend.c_contiguous(x)  # at most one copy, into the layout every unfolding wants
     _check_tol(tol, fname)
     shape = tuple(int(n) for n in x.shape)
     d = len(shape)
@@ -258,6 +259,7 @@ def tr_als(
     """
     fname = "tr_als"
     xp = check_tensor(x, fname, what="x", min_ndim=2)
+    x = backend.c_contiguous(x)  # at most one copy, into the layout every unfolding wants
     shape = tuple(int(n) for n in x.shape)
     d = len(shape)
     rk = _check_ranks(ranks, d, fname)

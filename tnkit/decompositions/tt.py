@@ -423,6 +423,7 @@ def tt_svd(x: Any, tol: float | None = None, max_rank: int | None = None) -> TT:
     """
     fname = "tt_svd"
     xp = check_tensor(x, fname, what="x")
+    x = backend.c_contiguous(x)  # at most one copy, into the layout every unfolding wants
     _check_tol(tol, fname)
     _check_rank_cap(max_rank, fname)
     shape = tuple(int(n) for n in x.shape)

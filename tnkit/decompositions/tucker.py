@@ -337,6 +337,7 @@ def sthosvd(
     True
     """
     xp, ranks_t, tol = _prepare(x, ranks, tol, "sthosvd", method)
+    x = backend.c_contiguous(x)  # at most one copy, into the layout every unfolding wants
     n = x.ndim
     order = list(range(n)) if order is None else [int(k) for k in order]
     if sorted(order) != list(range(n)):
@@ -400,6 +401,7 @@ def hosvd(
     True
     """
     xp, ranks_t, tol = _prepare(x, ranks, tol, "hosvd", method)
+    x = backend.c_contiguous(x)  # at most one copy, into the layout every unfolding wants
     n = x.ndim
     e = array_exponent(xp, x)
     if e:  # as in sthosvd
@@ -469,6 +471,7 @@ def hooi(
     """
     fname = "hooi"
     xp = check_tensor(x, fname, what="x")
+    x = backend.c_contiguous(x)  # at most one copy, into the layout every unfolding wants
     shape = tuple(int(s) for s in x.shape)
     if ranks is None:
         raise ValueError(f"{fname}: ranks are required")

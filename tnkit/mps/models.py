@@ -55,7 +55,19 @@ __all__ = [
 
 
 def spin_operators(spin: float = 0.5) -> dict[str, np.ndarray]:
-    """``{"z", "+", "-", "x", "y", "id"}`` spin-``s`` matrices (``y`` complex)."""
+    """``{"z", "+", "-", "x", "y", "id"}`` spin-``s`` matrices (``y`` complex).
+
+    Parameters
+    ----------
+    spin : float
+        ``s``, a positive multiple of 1/2; the matrices are ``(2s + 1) x (2s + 1)`` in the
+        basis ``m = s, s - 1, ..., -s`` (index 0 is the highest ``m``, "up").
+
+    Examples
+    --------
+    >>> spin_operators(1.0)["z"].diagonal().tolist()
+    [1.0, 0.0, -1.0]
+    """
     twice = round(2 * spin)
     if twice < 1 or abs(2 * spin - twice) > 1e-12:
         raise ValueError(f"spin must be a positive multiple of 1/2, got {spin}")
@@ -157,6 +169,12 @@ def heisenberg(
 def xxz(length: int, J: float = 1.0, delta: float = 1.0, h: float = 0.0, **kwargs: Any) -> MPO:
     """XXZ chain: the same Hamiltonian as :func:`heisenberg`, under the name the anisotropic case goes by.
 
+    Parameters
+    ----------
+    length, J, delta, h
+        As in :func:`heisenberg`; ``**kwargs`` (``spin``, ``periodic``, ``like``,
+        ``dtype``) too.
+
     Examples
     --------
     >>> import numpy as np
@@ -179,6 +197,31 @@ def tfim(
     r"""Transverse-field Ising chain ``H = -J sum Z_i Z_{i+1} - h sum X_i`` (Pauli matrices).
 
     Critical at ``J = h``. MPO bond dimension 3.
+
+    Parameters
+    ----------
+    length : int
+        Number of sites ``L >= 2``.
+    J : float
+        Ising coupling (positive: ferromagnet).
+    h : float
+        Transverse field.
+    periodic : bool
+        Add the bond ``(L-1, 0)`` (for ``L > 2``).
+    like : array, optional
+        An array of the library and device the MPO should live on (default NumPy).
+    dtype : str, optional
+        Name of the dtype (default ``"float64"``).
+
+    Returns
+    -------
+    MPO
+        With the :class:`~tnkit.OpSum` it was built from as ``.opsum``.
+
+    Examples
+    --------
+    >>> tfim(4, h=0.5).bond_dims
+    [3, 3, 3]
     """
     L = _check_length(length)
     p = pauli()
@@ -197,6 +240,15 @@ def fit_exponentials(func: Any, length: int, n_exp: int) -> tuple[np.ndarray, np
 
     Returns ``(c, lam, max_abs_error)``; complex pairs are allowed and come out
     conjugate, so the fitted couplings are real.
+
+    Parameters
+    ----------
+    func : callable
+        ``f(r)`` for an integer array ``r``.
+    length : int
+        Chain length; distances ``1 .. length - 1`` are fitted.
+    n_exp : int
+        Number of exponentials.
     """
     r = np.arange(1, length, dtype=float)
     f = np.asarray([func(x) for x in r], dtype=float)
@@ -236,6 +288,30 @@ def long_range_ising(
     dimension ``n_exp + 2``). The attached :class:`OpSum` holds the couplings the
     MPO represents (fitted ones for a power law); ``mpo.fit_error`` is the largest
     coupling error of the fit.
+
+    Parameters
+    ----------
+    length : int
+        Number of sites ``L >= 2``.
+    J : float
+        Coupling scale (positive: ferromagnet).
+    h : float
+        Transverse field.
+    alpha : float, optional
+        Power-law exponent (> 0). Give exactly one of ``alpha`` and ``decay``.
+    decay : float, optional
+        Exponential decay per site, ``0 < |decay| < 1``.
+    n_exp : int
+        Exponentials fitted to a power law (capped at ``(L - 1) // 2``).
+    like : array, optional
+        An array of the library and device the MPO should live on (default NumPy).
+    dtype : str, optional
+        Name of the dtype (default ``"float64"``).
+
+    Returns
+    -------
+    MPO
+        With ``.opsum`` and ``.fit_error``.
     """
     L = _check_length(length)
     if (alpha is None) == (decay is None):
@@ -332,6 +408,17 @@ def _real_gauge(tensors: list[np.ndarray]) -> list[np.ndarray]:
 
 def total_sz(length: int, *, spin: float = 0.5, like: Any = None, dtype: str | None = None) -> MPO:
     """``S^z_total = sum_i S^z_i`` as an MPO (bond dimension 2).
+
+    Parameters
+    ----------
+    length : int
+        Number of sites (>= 1).
+    spin : float
+        Spin ``s`` of every site.
+    like : array, optional
+        An array of the library and device the MPO should live on (default NumPy).
+    dtype : str, optional
+        Name of the dtype (default ``"float64"``).
 
     Examples
     --------
