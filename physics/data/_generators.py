@@ -34,10 +34,13 @@ atomic). ``backend`` picks the array library the solvers run on (``numpy``, ``to
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
+import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -421,8 +424,74 @@ def _check_cost(
         )
 
 
+def _block_task(name: str, params: dict[str, Any], start: int, count: int) -> dict[str, Array]:
+    """Samples ``start .. start + count`` of dataset ``name`` on the host. Module level, taking
+    the dataset's name rather than its block function, so it pickles for process pools and dask."""
+    return DATASETS[name].block(params, start, count, _like(params["backend"]))
+
+
+def _workers(executor: Any) -> int:
+    """How many blocks ``executor`` computes at once: a dask Client's threads, an
+    Executor's ``max_workers``, else the cores of this machine."""
+    nthreads = getattr(executor, "nthreads", None)
+    if callable(nthreads):  # dask.distributed.Client: {worker address: threads}
+        return max(1, sum(nthreads().values()))
+    max_workers = getattr(executor, "_max_workers", None)  # ProcessPoolExecutor, ThreadPoolExecutor
+    if isinstance(max_workers, int) and max_workers >= 1:
+        return max_workers
+    return os.cpu_count() or 1
+
+
+class _BlockStream:
+    """The blocks of a run, in order: computed inline (``executor=None``), or submitted to an
+    executor with at most ``2 * workers`` in flight and handed back strictly in sample order,
+    so the writer sees the same sequence of blocks as a serial run."""
+
+    def __init__(self, name: str, params: dict[str, Any], starts: range, executor: Any) -> None:
+        self.name, self.params, self.executor = name, params, executor
+        self.starts = iter(starts)
+        self.total = params["samples"]
+        self.workers = _workers(executor) if executor is not None else 1
+        self.depth = 2 * self.workers
+        self.pending: collections.deque[tuple[int, int, Any]] = collections.deque()
+
+    def _submit(self) -> bool:
+        start = next(self.starts, None)
+        if start is None:
+            return False
+        count = min(self.params["chunk"], self.total - start)
+        self.pending.append((start, count, self.executor.submit(_block_task, self.name, self.params, start, count)))
+        return True
+
+    def __iter__(self) -> Iterator[tuple[int, int, dict[str, Array]]]:
+        if self.executor is None:
+            for start in self.starts:
+                count = min(self.params["chunk"], self.total - start)
+                yield start, count, _block_task(self.name, self.params, start, count)
+            return
+        while len(self.pending) < self.depth and self._submit():
+            pass
+        while self.pending:
+            start, count, future = self.pending[0]
+            blocks = future.result()
+            self.pending.popleft()
+            self._submit()
+            yield start, count, blocks
+
+    def close(self) -> None:
+        """Cancel the blocks not yet handed back (a refused or failed run computes no more)."""
+        while self.pending:
+            self.pending.popleft()[2].cancel()
+
+
 def generate(
-    name: str, out: str | Path, *, progress: bool | None = None, max_hours: float | None = 1.0, **overrides: Any
+    name: str,
+    out: str | Path,
+    *,
+    progress: bool | None = None,
+    max_hours: float | None = 1.0,
+    executor: Any = None,
+    **overrides: Any,
 ) -> Path:
     """Generate dataset ``name`` into ``out`` (resuming a partial run of the same parameters).
 
@@ -440,6 +509,13 @@ def generate(
         After the first block the run prints its estimated cost; on a CPU backend a run
         estimated above ``max_hours`` stops there with a ValueError (the block is kept and
         the next call resumes after it). None (``tnkit data generate --yes``) goes ahead.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Computes blocks of ``chunk`` samples in parallel (``tnkit data generate --workers N``
+        or ``--scheduler ADDRESS``), at most twice its workers in flight; they are written
+        in sample order as they come back, so the file holds the same arrays (the same
+        sha256 of each) as a serial run and a killed run resumes after its last stored
+        block. The workers must be able to import :mod:`physics`. None (default): blocks
+        are computed in this process. The executor is not shut down here.
     **overrides
         Any of the dataset's parameters (see ``DATASETS[name].defaults``), e.g.
         ``samples``, ``resolution``, ``seed``, ``backend``.
@@ -450,16 +526,31 @@ def generate(
         The finished file: arrays ``a`` (inputs) and ``u`` (outputs), and for
         ``navier-stokes`` the snapshot times as the root attribute ``times``.
 
+    Raises
+    ------
+    TypeError
+        ``executor`` has no ``submit`` method.
+
     Examples
     --------
     >>> import tempfile, os
+    >>> from concurrent.futures import ThreadPoolExecutor
     >>> from tnkit.io import load
     >>> path = os.path.join(tempfile.mkdtemp(), "poisson.h5")
     >>> _ = generate("poisson", path, samples=4, resolution=17, progress=False)
     >>> d = load(path)
     >>> d["a"].shape, d["u"].shape, float(abs(d["u"][:, 0]).max())
     ((4, 17, 17), (4, 17, 17), 0.0)
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     other = generate("poisson", path + ".2", samples=4, resolution=17, chunk=1, progress=False, executor=pool)
+    >>> bool((load(other)["u"] == d["u"]).all())
+    True
     """
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            "generate: executor must be a concurrent.futures.Executor or a dask.distributed.Client "
+            f"(anything with submit), or None to compute in this process; got {type(executor).__name__}"
+        )
     params = resolve_parameters(name, overrides)
     spec = DATASETS[name]
     record = {"function": f"{__name__}.generate", "parameters": {"name": name, **params}}
@@ -471,24 +562,33 @@ def generate(
     )
     if writer.complete:
         return writer.path
-    total, chunk = params["samples"], params["chunk"]
+    total = params["samples"]
     bar = progress_report(total, name, progress, unit="sample")
+    stream: _BlockStream | None = None
     try:
-        like = _like(params["backend"])  # a missing backend closes the writer, which leaves no file behind
+        if executor is None:
+            _like(params["backend"])  # a missing backend closes the writer, which leaves no file behind
+        starts = range(writer.done, total, params["chunk"])
+        stream = _BlockStream(name, params, starts, executor)
+        # Blocks run side by side on an executor: the first one's wall time over the workers
+        # busy is the time per block the whole run will see.
+        parallel = min(stream.workers, len(starts))
         if bar is not None:
             bar.update(writer.done)
         first = True
-        for start in range(writer.done, total, chunk):
-            count = min(chunk, total - start)
-            t0 = time.perf_counter()
-            writer.write(start, spec.block(params, start, count, like))
+        t0 = time.perf_counter()
+        for start, count, blocks in stream:
+            writer.write(start, blocks)
             if bar is not None:
                 bar.update(count)
             if first and start + count < total:
                 first = False
-                _check_cost(name, params, time.perf_counter() - t0, count, total - start - count, progress, max_hours)
+                seconds = (time.perf_counter() - t0) / parallel
+                _check_cost(name, params, seconds, count, total - start - count, progress, max_hours)
         return writer.finish()
     finally:
+        if stream is not None:
+            stream.close()
         writer.close()
         if bar is not None:
             bar.close()

@@ -88,7 +88,9 @@ FIXED = {**SMALL, **ON_DEMAND}
 
 
 def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
-    def run(out: Path, progress: bool | None = None, max_hours: float | None = 1.0, **options: Any) -> None:
+    def run(
+        out: Path, progress: bool | None = None, max_hours: float | None = 1.0, executor: Any = None, **options: Any
+    ) -> None:
         if fixed is not None and options:
             raise ValueError(
                 f"{name} is a fixed dataset; options {sorted(options)} apply to the recipe "
@@ -96,8 +98,13 @@ def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
             )
         recipe = FIXED[name][0] if fixed is not None else name
         if recipe != XTB_MD:
-            generate(recipe, out, progress=progress, max_hours=max_hours, **(fixed or options))
+            generate(recipe, out, progress=progress, max_hours=max_hours, executor=executor, **(fixed or options))
             return
+        if executor is not None:
+            raise ValueError(
+                f"{name}: an xtb-md trajectory is one sequential run; parallel workers (--workers, --scheduler, "
+                "executor=) apply to the operator datasets only"
+            )
         if "samples" in options:  # the command line's --samples: frames of a trajectory
             if "frames" in options:
                 raise ValueError("xtb-md: give the number of frames once (--samples or --set frames=...)")

@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import multiprocessing as mp
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,19 @@ def describe(path: str) -> tuple[str, str]:
     return "loaded", content_digest({"content": tree, "provenance": info})
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this process when its parent dies. A worker stuck in a
+    spinning HDF5 call cannot notice anything itself, and must not outlive the test run."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _serve(conn: Any) -> None:
+    _die_with_parent()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import tnkit.io  # noqa: F401 - pay for the imports before the first timed load
 

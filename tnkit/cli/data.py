@@ -1,10 +1,14 @@
-"""``tnkit data list | verify [NAME ...] | generate NAME [--out PATH] [--force] [options]``."""
+"""``tnkit data list | verify [NAME ...] | generate NAME [--out PATH] [--force] [--workers N | --scheduler ADDRESS]
+[options]``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +85,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="any other generator parameter, e.g. --set nu=1e-4 (repeatable)",
+    )
+    parallel = p_generate.add_mutually_exclusive_group()
+    parallel.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="compute blocks of samples in N local processes (operator datasets; same file as a serial run)",
+    )
+    parallel.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="compute blocks of samples on the dask.distributed scheduler at ADDRESS, e.g. tcp://host:8786 "
+        "(pip install 'tnkit[distributed]'; the workers must have tnkit installed)",
     )
     p_generate.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_generate.add_argument(
@@ -226,6 +245,35 @@ def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
+    """The executor ``--workers`` / ``--scheduler`` ask for (None: compute in this process),
+    shut down or disconnected when ``stack`` closes; ValueError with the fix if it cannot be made."""
+    workers, address = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if workers is not None:
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
+        # Workers start from a clean process, not a fork of this one: the progress thread or
+        # torch's thread pools must not be copied into them mid-operation.
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+        stack.callback(pool.shutdown, cancel_futures=True)
+        return pool
+    if address is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed (pip install 'tnkit[distributed]')") from None
+        try:
+            client = Client(address, timeout=30)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ValueError(
+                f"--scheduler: cannot connect to {address!r} ({exc}); is a dask scheduler running there?"
+            ) from None
+        stack.callback(client.close)
+        return client
+    return None
+
+
 def data_generate(args: argparse.Namespace) -> int:
     """Regenerate one dataset and compare it with the manifest; 1 if it does not reproduce."""
     name: str = args.name
@@ -252,10 +300,14 @@ def data_generate(args: argparse.Namespace) -> int:
         else:
             print(f"OK    {name}: {entry.file} already matches the manifest (--force to rewrite it)")
             return 0
-    try:
-        written = generate_dataset(name, out, **options)
-    except (DataError, ValueError, ImportError) as exc:
-        return _error(str(exc))
+    with contextlib.ExitStack() as stack:
+        try:
+            executor = _executor(args, stack)
+            if executor is not None:
+                options["executor"] = executor
+            written = generate_dataset(name, out, **options)
+        except (DataError, ValueError, ImportError) as exc:
+            return _error(str(exc))
     digest = sha256_file(written)
     size = written.stat().st_size
     if entry is None:
