@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from physics.data._generators import DATASETS, generate
-from physics.data._xtb import generate_xtb_md
+from physics.data._xtb import XTB_MD_DEFAULTS, generate_xtb_md
 from tnkit.io import register_generator, register_manifest
 
 __all__ = ["ON_DEMAND", "SMALL", "register", "register_all"]
@@ -114,10 +114,15 @@ def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
     return run
 
 
+def _parameters(name: str) -> dict[str, Any]:
+    """The ``--set`` keys of a recipe with their defaults (for ``tnkit data generate --help``)."""
+    return dict(XTB_MD_DEFAULTS) if name == XTB_MD else dict(DATASETS[name].defaults)
+
+
 def register_all() -> None:
     """Register every recipe and every fixed dataset as a generator of ``tnkit data generate``."""
     for name in (*DATASETS, XTB_MD):
-        register_generator(name)(_recipe(name, None))
+        register_generator(name, _parameters(name))(_recipe(name, None))
     for name, (_, params) in FIXED.items():
         register_generator(name)(_recipe(name, params))
 

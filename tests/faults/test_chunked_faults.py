@@ -243,3 +243,4 @@ def test_second_generator_on_the_same_file_is_told_it_is_in_use(tmp_path) -> Non
     finally:
         proc.kill()
         proc.wait()
+        proc.stdout.close()

@@ -23,6 +23,8 @@ from tnkit.io import (
     datasets_dir,
     datasets_origin,
     generate_dataset,
+    generator_names,
+    generator_parameters,
     load,
     load_plugins,
     manifest,
@@ -61,7 +63,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p_verify.add_argument("names", nargs="*", metavar="NAME", help="datasets to check (default: all)")
     p_verify.set_defaults(func=data_verify)
 
-    p_generate = actions.add_parser("generate", help="regenerate a dataset with its registered generator")
+    p_generate = actions.add_parser(
+        "generate", help="regenerate a dataset with its registered generator", add_help=False
+    )
+    p_generate.add_argument("-h", "--help", action=_GenerateHelp, help="show this help, every dataset and its keys")
     p_generate.add_argument("name", metavar="NAME")
     p_generate.add_argument("--out", type=Path, default=None, help="write here instead of the manifest path")
     p_generate.add_argument(
@@ -272,6 +277,25 @@ def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
         stack.callback(client.close)
         return client
     return None
+
+
+class _GenerateHelp(argparse.Action):
+    """``generate --help``: the options, then every dataset with the ``--set`` keys it takes
+    (listed only when asked for: finding them loads the plug-ins)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        lines = ["datasets (NAME) and the keys --set takes, with their defaults:"]
+        for name in generator_names():
+            params = generator_parameters(name)
+            keys = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "(fixed: no options)"
+            lines.append(f"  {name}: {keys}")
+        parser.epilog = "\n".join(lines)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.print_help()
+        parser.exit()
 
 
 def data_generate(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from tnkit.io._atomic import atomic_write
 from tnkit.io._chunked import ChunkedWriter
 from tnkit.io._errors import DataError
-from tnkit.io._generators import generate_dataset, generator_names, register_generator
+from tnkit.io._generators import generate_dataset, generator_names, generator_parameters, register_generator
 from tnkit.io._hdf5 import array_sha256, readable_file, save, sha256_file
 from tnkit.io._locations import DATASETS_ENV, datasets_dir, datasets_origin, source_checkout, user_data_dir
 from tnkit.io._manifest import (
@@ -71,6 +71,7 @@ __all__ = [
     "register_generator",
     "generate_dataset",
     "generator_names",
+    "generator_parameters",
     "ENTRY_POINT_GROUP",
     "load_plugins",
 ]

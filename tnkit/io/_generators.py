@@ -28,15 +28,25 @@ from tnkit.io._manifest import dataset_entry, register_manifest
 from tnkit.io._plugins import load_plugins
 from tnkit.io._types import register_schema
 
-__all__ = ["register_generator", "generate_dataset", "generator_names", "svd_reference_spectrum"]
+__all__ = [
+    "register_generator",
+    "generate_dataset",
+    "generator_names",
+    "generator_parameters",
+    "svd_reference_spectrum",
+]
 
 Generator = Callable[..., None]
 
 _GENERATORS: dict[str, Generator] = {}
+_PARAMETERS: dict[str, dict[str, object]] = {}
 
 
-def register_generator(name: str) -> Callable[[Generator], Generator]:
+def register_generator(name: str, parameters: dict[str, object] | None = None) -> Callable[[Generator], Generator]:
     """Decorator registering ``fn(out: Path) -> None`` as the generator of ``name``.
+
+    ``parameters`` are the options it takes with their defaults (``--set KEY=VALUE`` on
+    the command line), listed by ``tnkit data generate --help``.
 
     Examples
     --------
@@ -47,6 +57,7 @@ def register_generator(name: str) -> Callable[[Generator], Generator]:
 
     def decorate(fn: Generator) -> Generator:
         _GENERATORS[name] = fn
+        _PARAMETERS[name] = dict(parameters or {})
         return fn
 
     return decorate
@@ -62,6 +73,18 @@ def generator_names() -> list[str]:
     """
     load_plugins()
     return sorted(_GENERATORS)
+
+
+def generator_parameters(name: str) -> dict[str, object]:
+    """The options generator ``name`` takes, with their defaults (empty when it takes none).
+
+    Examples
+    --------
+    >>> generator_parameters("svd_reference")
+    {}
+    """
+    _find_generator(name)
+    return dict(_PARAMETERS.get(name, {}))
 
 
 def _find_generator(name: str) -> Generator:

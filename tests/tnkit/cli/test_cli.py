@@ -280,3 +280,16 @@ def test_on_demand_entry_needs_arrays(store: Path) -> None:
     (store / "manifest.toml").write_text(text)
     with pytest.raises(tio.DataError, match="needs arrays"):
         tio.manifest()
+
+
+def test_generate_help_lists_every_dataset_and_its_set_keys(capsys) -> None:
+    from tnkit.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["data", "generate", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--workers" in out and "--yes" in out
+    assert "  svd_reference: (fixed: no options)" in out
+    assert "  darcy: samples=1024, seed=0," in out and "solve_resolution=421" in out
+    assert "  xtb-md: molecule=None, frames=2000," in out
