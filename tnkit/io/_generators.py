@@ -16,6 +16,7 @@ prescribed singular spectrum for Eckart–Young checks of truncated SVDs.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -184,21 +185,49 @@ def svd_reference_spectrum(n: int = SVD_REFERENCE_SHAPE[1]) -> np.ndarray:
     return sigma
 
 
+def exact_orthonormal_columns(g: np.ndarray) -> np.ndarray:
+    """Orthonormal columns spanning ``g``'s, by Gram-Schmidt applied twice per column
+    with exactly rounded sums (:func:`math.fsum`) and only IEEE-754 basic operations: the
+    same bits on every machine, whatever its BLAS (LAPACK's QR rounds differently from one
+    CPU's kernels to another's). For the reference data's small matrices only.
+
+    Examples
+    --------
+    >>> q = exact_orthonormal_columns(np.random.default_rng(0).standard_normal((5, 3)))
+    >>> bool(np.allclose(q.T @ q, np.eye(3), atol=1e-15))
+    True
+    """
+    cols = [[float(x) for x in g[:, j]] for j in range(g.shape[1])]
+    out: list[list[float]] = []
+    for col in cols:
+        w = col
+        for _ in range(2):  # twice is enough (Kahan-Parlett)
+            for q in out:
+                r = math.fsum(a * b for a, b in zip(q, w))
+                w = [a - r * b for a, b in zip(w, q)]
+        norm = math.sqrt(math.fsum(a * a for a in w))
+        out.append([a / norm for a in w])
+    return np.array(out).T
+
+
 @register_generator(SVD_REFERENCE_SCHEMA)
 def svd_reference(out: Path) -> None:
     """Write ``a = U @ diag(sigma) @ V.T`` (200 x 120) and ``sigma`` to ``out``.
 
-    ``U`` (200 x 120) and ``V`` (120 x 120) are the Q factors of seeded Gaussian
-    matrices (``numpy.random.default_rng(20261122)``), so ``sigma`` are the
+    ``U`` (200 x 120) and ``V`` (120 x 120) are orthonormalised seeded Gaussian
+    matrices (``numpy.random.default_rng(20261122)``, :func:`exact_orthonormal_columns`;
+    every sum exactly rounded, so the file is byte-identical on every machine), so
+    ``sigma`` are the
     singular values of ``a`` up to rounding (about ``1e-15 * sigma[0]``, by Weyl's
     inequality) -- prescribed, not computed by an SVD.
     """
     m, n = SVD_REFERENCE_SHAPE
     rng = np.random.default_rng(SVD_REFERENCE_SEED)
-    u, _ = np.linalg.qr(rng.standard_normal((m, n)))
-    v, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    u = exact_orthonormal_columns(rng.standard_normal((m, n)))
+    v = exact_orthonormal_columns(rng.standard_normal((n, n)))
     sigma = svd_reference_spectrum(n)
-    a = (u * sigma) @ v.T
+    # every entry an exactly rounded sum (math.fsum): no BLAS, so the same bits everywhere
+    a = np.array([[math.fsum(u[i, j] * sigma[j] * v[k, j] for j in range(n)) for k in range(n)] for i in range(m)])
     save(
         out,
         {"a": a, "sigma": sigma},
@@ -208,8 +237,8 @@ def svd_reference(out: Path) -> None:
             "parameters": {
                 "shape": list(SVD_REFERENCE_SHAPE),
                 "seed": SVD_REFERENCE_SEED,
-                "u": "qr(standard_normal((200, 120))).Q",
-                "v": "qr(standard_normal((120, 120))).Q",
+                "u": "gram_schmidt_fsum(standard_normal((200, 120)))",
+                "v": "gram_schmidt_fsum(standard_normal((120, 120)))",
                 "sigma": "10 * 0.9**i (i < 60); 1e-3 * 0.95**(i - 60) (i >= 60)",
             },
         },
