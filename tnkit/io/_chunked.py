@@ -47,6 +47,7 @@ from tnkit.io._hdf5 import (
     _generator_json,
     _software_json,
     _utc_timestamp,
+    array_sha256,
     seal_groups,
     set_attr,
 )
@@ -64,9 +65,8 @@ _STREAM_BYTES = 1 << 24
 
 
 def _rows_sha256(rows: np.ndarray) -> bytes:
-    canonical = np.ascontiguousarray(rows, dtype=rows.dtype.newbyteorder("<"))
-    # numpy's stubs declare the buffer protocol (__buffer__) only for Python >= 3.12
-    return hashlib.sha256(canonical.reshape(-1).view(np.uint8)).hexdigest().encode()  # type: ignore[arg-type]
+    """The digest of a block's rows as stored in the block records (ASCII hex)."""
+    return array_sha256(np.asarray(rows)).encode()
 
 
 class ChunkedWriter:
@@ -308,7 +308,7 @@ class ChunkedWriter:
 
     def _seal_datasets(self, handle: h5py.File) -> None:
         """Re-verify every block while streaming each dataset's whole-array sha256."""
-        blocks, digests, good = self._verified_blocks(handle)
+        blocks, _, good = self._verified_blocks(handle)
         if good != len(blocks) or (int(blocks[-1, 1]) if good else 0) != self.rows:
             raise DataError.at(self.partial, "rows changed on disk after they were written; rerun to recompute them")
         for i, key in enumerate(self._keys):
@@ -320,7 +320,6 @@ class ChunkedWriter:
                 # numpy's stubs declare the buffer protocol (__buffer__) only for Python >= 3.12
                 digest.update(rows.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
             set_attr(handle[key], _SHA, digest.hexdigest())
-        del digests
 
     def finish(self) -> Path:
         """Verify and checksum every dataset and move the file into place; returns the final path."""
