@@ -11,6 +11,7 @@ SMALL  := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 .PHONY: validate test test-all bench install clean lint
 .PHONY: gpu-check gpu-wheels
 .PHONY: wheel-check
+.PHONY: docs docs-full docs-screenshots record-validation record-bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +32,7 @@ test-all: $(STAMP)
 
 # `make lint`: ruff (lint and format), mypy (configured in pyproject.toml), the import-layer
 # contracts (import-linter, pyproject.toml) and the import rules import-linter cannot express.
-LINT_PATHS := tnkit physics tests validation .ci
+LINT_PATHS := tnkit physics tests validation .ci docs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
@@ -39,6 +40,38 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) .ci/import_rules.py tnkit physics
+
+# `make docs`: the documentation site into docs/_build/html, warnings as errors; the short gallery
+# examples (docs/examples/plot_*.py) run, the long ones (long_*.py) only in `make docs-full`.
+# The API pages, the validation and benchmark tables (from validation/records/) are generated.
+$(VENV)/.docs: $(STAMP)
+	$(PY) -m pip install -q -e '.[all,docs]' -c constraints.txt
+	touch $(VENV)/.docs
+
+DOCS_OPTS ?= -W --keep-going -q -j 1
+
+docs: $(VENV)/.docs
+	$(SMALL) MPLBACKEND=Agg $(VENV)/bin/sphinx-build -b html $(DOCS_OPTS) docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+docs-full: $(VENV)/.docs
+	$(SMALL) MPLBACKEND=Agg TNKIT_DOCS_GALLERY=all $(VENV)/bin/sphinx-build -b html $(DOCS_OPTS) -E docs docs/_build/html-full
+	@echo "docs: docs/_build/html-full/index.html"
+
+# Screenshots of the index, an API page and a gallery page in headless Chromium (apt-get install chromium).
+docs-screenshots:
+	$(PY) docs/screenshots.py
+
+# The records the README's and the documentation's tables are rendered from: a quick validation
+# run, and the last `make bench` (results/bench.json). Review the run, then commit the record.
+record-validation: $(STAMP)
+	$(SMALL) $(VENV)/bin/tnkit validate --quick --no-progress --json validation/records/validation-quick.json
+	$(VENV)/bin/tnkit validate --from-json validation/records/validation-quick.json --readme README.md > /dev/null
+
+record-bench: $(STAMP)
+	test -f results/bench.json || { echo "record-bench: run 'make bench' first (results/bench.json is missing)"; exit 1; }
+	mkdir -p validation/records && cp results/bench.json validation/records/bench.json
+	$(PY) validation/benchmarks/run.py --from-json validation/records/bench.json --readme README.md > /dev/null
 
 $(VENV)/.bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[all,test,bench]' -c constraints.txt
@@ -48,7 +81,7 @@ bench: $(VENV)/.bench
 	$(PY) validation/benchmarks/run.py --json results/bench.json
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .hypothesis
+	rm -rf $(VENV) results .pytest_cache .hypothesis docs/_build docs/api docs/_generated docs/gallery
 
 # `make wheel-check`: build the wheel from a copy of the sources, install it with its
 # dependencies pinned by constraints.txt in a fresh venv (no torch), and run `tnkit info`,

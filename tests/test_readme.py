@@ -1,15 +1,17 @@
-"""The README says what the code does: its tour runs, block by block, and its validation table is the suite's.
+"""The README says what the code does: its tour runs, block by block, and its tables are the records'.
 
 Each Python block of the tour is a script of its own: it runs alone, in a fresh interpreter, from an
 empty folder, with warnings as errors (as in the rest of the suite), so no block leans on a name or
-a file of another. A few blocks also check what their comments claim. The validation table is
-compared row by row with the cases ``tnkit validate`` discovers: the same cases, in the order they
-run, each under its folder, with the tolerance the case declares and the thresholds its metric uses.
+a file of another. A few blocks also check what their comments claim. The validation and benchmark
+tables are rendered from the records in ``validation/records/`` (as the documentation's are), and the
+validation record must hold the cases ``tnkit validate`` discovers now: the same cases, in the order
+they run, each under its folder, with the claim, reference, metric and tolerance it declares.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -18,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tnkit.validation import Case, case_files, discover, validation_dir
+from tnkit.validation import README_MARKERS, Case, discover, records_table, validation_dir
+from tnkit.validation import RECORDS as RECORD
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -122,70 +125,67 @@ def test_tour_block_runs_alone(block_id: str, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The validation table
+# The validation and benchmark tables: rendered from the records in validation/records/
 
 
-def _cells(row: str) -> list[str]:
-    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row.strip())[1:-1]]
-
-
-def _validation_table() -> list[dict[str, str]]:
-    lines = README.read_text(encoding="utf-8").splitlines()
-    header = "| folder | case | reference | metric | tolerance |"
-    assert header in lines, "the README's validation table (header " + header + ") is gone"
-    start = lines.index(header)
-    names = _cells(header)
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append(dict(zip(names, _cells(line), strict=True)))
-    return rows
-
-
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")
-
-
-def _numbers(text: str) -> set[float]:
-    return {float(x) for x in _NUMBER.findall(text.replace("−", "-"))}
+def _block(start: str, end: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(start)}\n(.*?)\n{re.escape(end)}$", text, flags=re.S | re.M)
+    assert match, f"the README has no {start} ... {end} block"
+    return match.group(1)
 
 
 @pytest.fixture(scope="module")
-def cases() -> dict[str, tuple[str, Case]]:
-    """Every discovered case by name, with its folder (``family/``)."""
+def record() -> dict:
+    return json.loads((validation_dir() / RECORD).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def cases() -> list[Case]:
+    """Every discovered case, in run order."""
     if importlib.util.find_spec("torch") is None:
         pytest.skip("the operators and potentials cases import torch")
-    directory = validation_dir()
-    folders = {path.stem: f"{path.parent.relative_to(directory).as_posix()}/" for path in case_files(directory)}
-    return {case.name: (folders[case.name], case) for case in discover(directory)}
+    return discover(validation_dir())
 
 
-def test_validation_table_lists_every_case_in_run_order(cases: dict[str, tuple[str, Case]]) -> None:
-    rows = _validation_table()
-    assert [row["case"] for row in rows] == list(cases)
-    assert [row["folder"] for row in rows] == [folder for folder, _ in cases.values()]
+def test_validation_block_is_the_record(record: dict) -> None:
+    assert _block(*README_MARKERS) == records_table(record), (
+        "the README's validation block is not the record's table: run "
+        "`tnkit validate --from-json validation/records/validation-quick.json --readme README.md`"
+    )
 
 
-def test_validation_table_tolerances_are_the_cases(cases: dict[str, tuple[str, Case]]) -> None:
-    wrong = []
-    for row in _validation_table():
-        declared = cases[row["case"]][1].tolerance
-        try:
-            written = float(row["tolerance"])
-        except ValueError:
-            written = None
-        if written != declared:
-            wrong.append(f"{row['case']}: README {row['tolerance']!r}, case {declared:g}")
-    assert not wrong, "README validation table tolerances differ from the cases': " + "; ".join(wrong)
+def test_validation_record_is_the_suite(record: dict, cases: list[Case]) -> None:
+    """The record holds every case, in run order, with the claim, reference, metric and tolerance it declares now."""
+    fields = ("family", "name", "claim", "reference", "metric", "tolerance")
+    recorded = [tuple(r.get(f) for f in fields) for r in record["cases"]]
+    declared = [tuple(getattr(c, f) for f in fields) for c in cases]
+    stale = sorted({row[1] for row in set(recorded) ^ set(declared)})
+    assert recorded == declared, (
+        f"validation/records/validation-quick.json is stale for {', '.join(stale) or 'the order of the cases'}: "
+        "rerun `make record-validation` and commit the record"
+    )
+    assert record["quick"] is True
 
 
-def test_validation_table_metric_thresholds_are_the_cases(cases: dict[str, tuple[str, Case]]) -> None:
-    """Every number in a row's metric (a threshold such as ``/ 0.05``, ``RSE ≤ 1e-6``) is one the case states."""
-    wrong = []
-    for row in _validation_table():
-        case = cases[row["case"]][1]
-        stated = _numbers(" ".join((case.metric, case.claim, case.reference)))
-        extra = sorted(_numbers(row["metric"]) - stated)
-        if extra:
-            wrong.append(f"{row['case']}: {', '.join(f'{x:g}' for x in extra)} (case metric: {case.metric})")
-    assert not wrong, "README validation table metrics use numbers their cases do not: " + "; ".join(wrong)
+def test_validation_record_passed(record: dict) -> None:
+    failed = [r["name"] for r in record["cases"] if not (r["passed"] or r.get("skipped"))]
+    assert record["passed"] and not failed, f"the recorded run failed: {failed}"
+
+
+def _bench_runner():
+    path = validation_dir() / "benchmarks" / "run.py"
+    spec = importlib.util.spec_from_file_location("tnkit_bench_run_for_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_block_is_the_record() -> None:
+    runner = _bench_runner()
+    bench = json.loads((validation_dir() / "records" / "bench.json").read_text(encoding="utf-8"))
+    assert _block(runner.START, runner.END) == runner.markdown_table(bench), (
+        "the README's benchmark block is not the record's table: run "
+        "`python validation/benchmarks/run.py --from-json validation/records/bench.json --readme README.md`"
+    )

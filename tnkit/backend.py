@@ -86,7 +86,13 @@ def _safe_namespace(x: Any) -> Namespace | None:
 
 
 def library_name(xp: Namespace) -> str:
-    """Short name of a namespace: ``numpy``, ``torch``, ``cupy``, ``array_api_strict``."""
+    """Short name of a namespace: ``numpy``, ``torch``, ``cupy``, ``array_api_strict``.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    """
     if array_api_compat.is_numpy_namespace(xp):
         return "numpy"
     if array_api_compat.is_torch_namespace(xp):
@@ -99,7 +105,13 @@ def library_name(xp: Namespace) -> str:
 
 
 def device_of(x: Array) -> Device:
-    """The device an array lives on (``"cpu"`` for NumPy)."""
+    """The device an array lives on (``"cpu"`` for NumPy).
+
+    Parameters
+    ----------
+    x : array
+        Array of any supported library.
+    """
     return array_api_compat.device(x)
 
 
@@ -160,6 +172,14 @@ def register(op: str, library: str = GENERIC) -> Callable[[Callable[..., Any]], 
     """Decorator registering ``fn`` as the implementation of ``op`` for ``library``.
 
     Use ``library="generic"`` for the standard-only fallback.
+
+    Parameters
+    ----------
+    op : str
+        Operation name, e.g. ``"thin_svd"``.
+    library : str, optional
+        Library name as :func:`library_name` gives it; default ``"generic"``, the fallback
+        for every library.
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -170,7 +190,15 @@ def register(op: str, library: str = GENERIC) -> Callable[[Callable[..., Any]], 
 
 
 def lookup(op: str, xp: Namespace) -> Callable[..., Any]:
-    """Implementation of ``op`` for namespace ``xp``: native first, generic last."""
+    """Implementation of ``op`` for namespace ``xp``: native first, generic last.
+
+    Parameters
+    ----------
+    op : str
+        Registered operation name, e.g. ``"thin_svd"``.
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    """
     impls = _REGISTRY.get(op)
     if impls is None:
         raise KeyError(f"no operation {op!r} in the tnkit.backend registry")
@@ -183,7 +211,15 @@ def lookup(op: str, xp: Namespace) -> Callable[..., Any]:
 
 
 def has_native(op: str, xp: Namespace) -> bool:
-    """Whether ``op`` has a library-specific (non-generic) implementation for ``xp``."""
+    """Whether ``op`` has a library-specific (non-generic) implementation for ``xp``.
+
+    Parameters
+    ----------
+    op : str
+        Registered operation name, e.g. ``"thin_svd"``.
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    """
     return library_name(xp) in _REGISTRY.get(op, {})
 
 
@@ -197,6 +233,15 @@ def implementations() -> dict[str, list[str]]:
 
 
 def dtype_name(xp: Namespace, dtype: DType) -> str:
+    """Name of a dtype without its library prefix, e.g. ``"float64"``.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    dtype : dtype
+        A dtype of ``xp``.
+    """
     for name in ("float32", "float64", "complex64", "complex128"):
         if hasattr(xp, name) and dtype == getattr(xp, name):
             return name
@@ -204,11 +249,28 @@ def dtype_name(xp: Namespace, dtype: DType) -> str:
 
 
 def is_complex_dtype(xp: Namespace, dtype: DType) -> bool:
+    """Whether ``dtype`` is a complex floating dtype.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    dtype : dtype
+        A dtype of ``xp``.
+    """
     return xp.isdtype(dtype, "complex floating")
 
 
 def real_dtype(xp: Namespace, dtype: DType) -> DType:
-    """float32 for complex64/float32, float64 for complex128/float64."""
+    """float32 for complex64/float32, float64 for complex128/float64.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    dtype : dtype
+        A floating dtype of ``xp``.
+    """
     if dtype == xp.complex64 or dtype == xp.float32:
         return xp.float32
     if dtype == xp.complex128 or dtype == xp.float64:
@@ -217,21 +279,54 @@ def real_dtype(xp: Namespace, dtype: DType) -> DType:
 
 
 def complex_dtype(xp: Namespace, dtype: DType) -> DType:
-    """complex64 for float32/complex64, complex128 for float64/complex128."""
+    """complex64 for float32/complex64, complex128 for float64/complex128.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    dtype : dtype
+        A floating dtype of ``xp``.
+    """
     return xp.complex64 if real_dtype(xp, dtype) == xp.float32 else xp.complex128
 
 
 def dtype_eps(xp: Namespace, dtype: DType) -> float:
+    """Machine epsilon of ``dtype``'s real precision (of float32 for complex64).
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    dtype : dtype
+        A floating dtype of ``xp``.
+    """
     return float(xp.finfo(real_dtype(xp, dtype)).eps)
 
 
 def conj(xp: Namespace, a: Array) -> Array:
-    """Complex conjugate; real arrays are returned as they are (no copy)."""
+    """Complex conjugate; real arrays are returned as they are (no copy).
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    a : array
+        Real or complex array.
+    """
     return xp.conj(a) if xp.isdtype(a.dtype, "complex floating") else a
 
 
 def adjoint(xp: Namespace, m: Array) -> Array:
-    """Conjugate transpose of the last two axes."""
+    """Conjugate transpose of the last two axes.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    m : array, shape (..., n, k)
+        Matrix or stack of matrices.
+    """
     return conj(xp, xp.matrix_transpose(m))
 
 
@@ -240,7 +335,13 @@ def adjoint(xp: Namespace, m: Array) -> Array:
 
 
 def to_host(x: Array) -> np.ndarray:
-    """A NumPy copy of ``x`` (for small control-flow data and I/O only)."""
+    """A NumPy copy of ``x`` (for small control-flow data and I/O only).
+
+    Parameters
+    ----------
+    x : array
+        Array of any supported library and device.
+    """
     return lookup("to_host", namespace(x))(x)
 
 
@@ -265,13 +366,30 @@ def _to_host_generic(x: Array) -> np.ndarray:
 
 
 def asarray_like(a: Array, like: Array, dtype: DType | None = None) -> Array:
-    """``a`` (host data) as an array of ``like``'s library, on ``like``'s device."""
+    """``a`` (host data) as an array of ``like``'s library, on ``like``'s device.
+
+    Parameters
+    ----------
+    a : array_like
+        Host data to convert.
+    like : array
+        Array whose library and device the result takes.
+    dtype : dtype, optional
+        Dtype of the result (a dtype of ``like``'s library); default ``like.dtype``.
+    """
     xp = namespace(like)
     return xp.asarray(a, dtype=dtype if dtype is not None else like.dtype, device=device_of(like))
 
 
 def make_rng(rng: RNG) -> np.random.Generator:
-    """Normalise an ``rng`` argument: a Generator, a seed, or None (fresh entropy)."""
+    """Normalise an ``rng`` argument: a Generator, a seed, or None (fresh entropy).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator, int or None
+        Returned as it is if a Generator; a seed for a new Generator if an int; fresh
+        OS entropy if None.
+    """
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or isinstance(rng, (int, np.integer)):
@@ -292,6 +410,19 @@ def random_normal(
     Draws are made on the host by NumPy (so a seed gives the same numbers on every
     library and device) and moved once. Complex dtypes get independent real and
     imaginary parts with unit total variance.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of the arrays (from :func:`tnkit.backend.namespace`).
+    shape : tuple of int
+        Shape of the result.
+    dtype : dtype
+        Floating dtype of ``xp`` (real or complex).
+    device : device, optional
+        Device of the result; default the library's default device.
+    rng : numpy.random.Generator, int or None, optional
+        Source of the draws (see :func:`make_rng`); default fresh entropy.
     """
     gen = make_rng(rng)
     if is_complex_dtype(xp, dtype):
@@ -356,6 +487,13 @@ def einsum(subscripts: str, *operands: Array) -> Array:
 
     Raises NotImplementedError for libraries without one (use :func:`tnkit.contract`,
     which works everywhere).
+
+    Parameters
+    ----------
+    subscripts : str
+        Einsum subscripts, e.g. ``"ij,jk->ik"``.
+    *operands : array
+        Arrays of one library.
     """
     return lookup("einsum", namespace(*operands))(subscripts, *operands)
 
@@ -384,7 +522,13 @@ def _einsum_cupy(subscripts: str, *operands: Array) -> Array:
 
 
 def thin_svd(a: Array) -> tuple[Array, Array, Array]:
-    """Thin SVD ``a = u @ diag(s) @ vh`` (``full_matrices=False``), s descending."""
+    """Thin SVD ``a = u @ diag(s) @ vh`` (``full_matrices=False``), s descending.
+
+    Parameters
+    ----------
+    a : array, shape (..., m, n)
+        Matrix or stack of matrices.
+    """
     xp = namespace(a)
     return lookup("thin_svd", xp)(xp, a)
 
@@ -419,7 +563,13 @@ def _thin_svd_generic(xp: Namespace, a: Array) -> tuple[Array, Array, Array]:
 
 
 def expm(a: Array) -> Array:
-    """Matrix exponential of a square matrix, on its device."""
+    """Matrix exponential of a square matrix, on its device.
+
+    Parameters
+    ----------
+    a : array, shape (n, n)
+        Square matrix.
+    """
     xp = namespace(a)
     return lookup("expm", xp)(xp, a)
 
@@ -495,6 +645,13 @@ def eigh_subset(a: Array, lo: int, hi: int) -> tuple[Array, Array]:
     NumPy uses LAPACK's subset driver (``scipy.linalg.eigh(subset_by_index=...)``),
     which is cheaper than a full decomposition when the window is narrow; the other
     libraries decompose fully and slice.
+
+    Parameters
+    ----------
+    a : array, shape (n, n)
+        Hermitian matrix.
+    lo, hi : int
+        First and last eigenvalue index wanted, ``0 <= lo <= hi < n``, counted ascending.
 
     Returns
     -------

@@ -19,6 +19,11 @@ __all__ = ["is_int", "check_tensor", "check_nonempty"]
 def is_int(x: Any) -> bool:
     """Whether ``x`` is an integer (Python or NumPy), excluding ``bool``.
 
+    Parameters
+    ----------
+    x : object
+        Any value.
+
     Examples
     --------
     >>> import numpy as np

@@ -109,6 +109,15 @@ class ContractionPlan:
         opt_einsum's operation count for the path.
     largest_intermediate : int
         Number of elements of the largest intermediate tensor.
+    unary : tuple
+        Execution detail: per operand, the reduction (diagonals, sums, permutation)
+        applied before any pairwise step, or None.
+    steps : tuple
+        Execution detail: the pairwise contractions, in order.
+    final_perm : tuple of int or None
+        Execution detail: permutation of the last slot into the output order (None: none).
+    result_slot : int
+        Execution detail: the slot holding the result.
     """
 
     subscripts: str

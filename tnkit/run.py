@@ -44,6 +44,25 @@ class Progress:
     still shows the job alive — and one when closed if the work took longer than that
     (short work leaves a log alone). Use it as a context manager or call :meth:`close`.
 
+    Parameters
+    ----------
+    total : int or None
+        Units of work expected; None when unknown.
+    desc : str
+        Name shown before the count.
+    unit : str, optional
+        Name of a unit of work; default ``"it"``.
+    enabled : bool or None, optional
+        False silences it (as does the environment variable ``TNKIT_NO_PROGRESS``);
+        default None: report.
+    initial : int, optional
+        Units already done (a resumed run); default 0.
+    stream : file-like, optional
+        Where to report; default standard error.
+    log_every : float, optional
+        Seconds between log lines when ``stream`` is not a terminal; default 30. 0 writes a
+        line at every update and starts no heartbeat thread.
+
     Examples
     --------
     >>> import io
@@ -98,7 +117,13 @@ class Progress:
                 self._write_line()
 
     def update(self, n: int = 1) -> None:
-        """Count ``n`` more units done."""
+        """Count ``n`` more units done.
+
+        Parameters
+        ----------
+        n : int, optional
+            Units done since the last call; default 1.
+        """
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
@@ -106,7 +131,17 @@ class Progress:
             self._write_line()
 
     def set_postfix(self, values: Mapping[str, Any] | None = None, *, refresh: bool = True, **kwargs: Any) -> None:
-        """Figures shown after the count (energy, loss, bond dimension, ...)."""
+        """Figures shown after the count (energy, loss, bond dimension, ...).
+
+        Parameters
+        ----------
+        values : mapping of str, optional
+            Name to value.
+        refresh : bool, optional
+            Accepted for tqdm compatibility and ignored.
+        **kwargs
+            More names and values.
+        """
         del refresh  # tqdm's flag; a log line is written on the next update anyway
         self._postfix = {**(dict(values) if values else {}), **kwargs}
         if self._bar is not None:
@@ -152,6 +187,11 @@ class Progress:
 def format_duration(seconds: float) -> str:
     """``12.1 s``, ``4 min 05 s`` or ``2 h 07 min``.
 
+    Parameters
+    ----------
+    seconds : float
+        Duration in seconds.
+
     Examples
     --------
     >>> format_duration(245)
@@ -177,7 +217,19 @@ def progress(
 ) -> Progress:
     """A :class:`Progress` on standard error: a bar on a terminal, log lines otherwise.
 
-    ``enabled=False`` silences it, as does the environment variable ``TNKIT_NO_PROGRESS``.
+    Parameters
+    ----------
+    total : int or None
+        Units of work expected; None when unknown.
+    desc : str
+        Name shown before the count.
+    enabled : bool or None, optional
+        False silences it, as does the environment variable ``TNKIT_NO_PROGRESS``;
+        default None: report.
+    unit : str, optional
+        Name of a unit of work; default ``"it"``.
+    initial : int, optional
+        Units already done (a resumed run); default 0.
     """
     return Progress(total, desc, unit=unit, enabled=enabled, initial=initial)
 
@@ -238,7 +290,19 @@ class Run:
             )
 
     def bar(self, total: int | None, desc: str, *, unit: str = "it", initial: int = 0) -> Progress:
-        """The progress report of this run."""
+        """The progress report of this run.
+
+        Parameters
+        ----------
+        total : int or None
+            Units of work expected; None when unknown.
+        desc : str
+            Name shown before the count.
+        unit : str, optional
+            Name of a unit of work; default ``"it"``.
+        initial : int, optional
+            Units already done (a resumed run); default 0.
+        """
         return progress(total, desc, self.progress, unit=unit, initial=initial)
 
     def resume_from(self) -> Path | None:
@@ -248,8 +312,17 @@ class Run:
         return None
 
     def checkpoint_due(self, step: int, last: bool = False, *, default_every: int = 1) -> bool:
-        """Whether a checkpoint is written after ``step`` (counted from 1); ``default_every``
-        is the driver's interval when ``checkpoint_every`` is None."""
+        """Whether a checkpoint is written after ``step`` (counted from 1).
+
+        Parameters
+        ----------
+        step : int
+            Step, sweep or epoch just finished, counted from 1.
+        last : bool, optional
+            Whether it is the last one (always checkpointed); default False.
+        default_every : int, optional
+            The driver's interval, used when ``checkpoint_every`` is None; default 1.
+        """
         every = default_every if self.checkpoint_every is None else self.checkpoint_every
         return self.checkpoint is not None and (last or step % every == 0)
 
@@ -266,6 +339,15 @@ def as_run(run: Run | None) -> Run:
 def time_steps(t_final: float, dt: float, fname: str) -> list[tuple[float, float]]:
     """``(step, time after it)`` pairs reaching ``t_final``: ``dt`` repeated, the last step
     shortened to fit. Times are ``k * dt`` (not a running sum) and end on ``t_final``.
+
+    Parameters
+    ----------
+    t_final : float
+        End time, >= 0.
+    dt : float
+        Step size, > 0.
+    fname : str
+        Name of the caller, the start of every error message.
 
     Examples
     --------

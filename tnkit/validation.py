@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import importlib.util
 import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -50,6 +52,10 @@ __all__ = [
     "VALIDATION_ENV",
     "NO_SUITE",
     "NOT_CASES",
+    "RECORDS",
+    "README_MARKERS",
+    "records_table",
+    "replace_marked_block",
 ]
 
 VALIDATION_ENV = "TNKIT_VALIDATION_DIR"
@@ -58,7 +64,11 @@ VALIDATION_ENV = "TNKIT_VALIDATION_DIR"
 NO_SUITE = 2
 # Folders of the validation tree that hold no cases: the benchmark harness and the training
 # scripts are run by hand, and importing them would only slow discovery down.
-NOT_CASES = ("benchmarks", "scripts")
+NOT_CASES = ("benchmarks", "scripts", "records")
+# The record of the last reviewed run, relative to the validation folder: the README's table
+# and the documentation's are rendered from it (`tnkit validate --from-json ... --readme ...`).
+RECORDS = Path("records") / "validation-quick.json"
+README_MARKERS = ("<!-- validation:start -->", "<!-- validation:end -->")
 
 
 class SkipCase(Exception):
@@ -72,8 +82,15 @@ class SkipCase(Exception):
 class Outcome:
     """What one run of a case measured.
 
-    ``value`` is compared with the case's tolerance; ``details`` are extra figures
-    reported alongside; ``plot`` (optional) draws onto a Matplotlib ``Figure``.
+    Parameters
+    ----------
+    value : float
+        The measured deviation, compared with the case's tolerance (the case passes when
+        ``value <= tolerance`` and ``value`` is finite).
+    details : dict
+        Extra figures reported alongside (in the JSON report and the table's messages).
+    plot : callable, optional
+        ``plot(fig)`` draws onto a Matplotlib ``Figure``; the runner saves it as a PNG.
     """
 
     value: float
@@ -99,6 +116,8 @@ class Case:
         The case passes when ``value <= tolerance``.
     run : callable
         ``run(quick: bool) -> Outcome``; ``quick`` selects a size that runs in seconds to a minute.
+    family : str
+        The folder the case lives in (``"mps/"``); set by :func:`discover`, not by the case module.
     """
 
     name: str
@@ -107,10 +126,37 @@ class Case:
     metric: str
     tolerance: float
     run: Callable[[bool], Outcome]
+    family: str = ""
 
 
 @dataclasses.dataclass
 class CaseResult:
+    """The outcome of one case in a run, as the reports record it.
+
+    Parameters
+    ----------
+    name, claim, reference, metric : str
+        The case's own fields (see :class:`Case`).
+    value : float or None
+        The measured value; None when the case raised or was skipped.
+    tolerance : float
+        The case's tolerance.
+    passed : bool
+        ``value`` is finite and at most ``tolerance``.
+    seconds : float
+        Wall time of the case's ``run``.
+    details : dict
+        The case's extra figures (the traceback when it raised).
+    error : str, optional
+        ``"ExceptionType: message"`` when the case raised.
+    plot : str, optional
+        Path of the saved plot.
+    skipped : str, optional
+        Why the case could not run here (:class:`SkipCase`).
+    family : str
+        The folder of the case (``"mps/"``).
+    """
+
     name: str
     claim: str
     reference: str
@@ -123,6 +169,7 @@ class CaseResult:
     error: str | None = None
     plot: str | None = None
     skipped: str | None = None
+    family: str = ""
 
 
 def validation_dir() -> Path:
@@ -173,6 +220,16 @@ def case_files(directory: Path) -> list[Path]:
     order is that of the family folders, then of the file names within each: the order in
     which ``tnkit validate`` runs and reports them.
 
+    Parameters
+    ----------
+    directory : Path
+        The validation folder (:func:`validation_dir`) or one of its family folders.
+
+    Returns
+    -------
+    list of Path
+        The case modules, in run order.
+
     Examples
     --------
     >>> [path.name for path in case_files(validation_dir() / "linalg")]
@@ -195,6 +252,18 @@ def discover(directory: Path | None = None, names: Sequence[str] = ()) -> list[C
     Without ``names``, every case in the order of :func:`case_files` (family, then file
     name); with ``names``, those cases in the order given.
 
+    Parameters
+    ----------
+    directory : Path, optional
+        The validation folder; :func:`validation_dir` when omitted.
+    names : sequence of str
+        Case names to select (all cases when empty).
+
+    Returns
+    -------
+    list of Case
+        The cases, each with its ``family`` set to its folder below ``directory``.
+
     Raises
     ------
     FileNotFoundError
@@ -216,6 +285,8 @@ def discover(directory: Path | None = None, names: Sequence[str] = ()) -> list[C
             continue
         if case.name in cases:
             raise ValueError(f"validation case {case.name!r} is defined twice: in {origins[case.name]} and {path}")
+        family = path.parent.relative_to(directory).as_posix()
+        case = dataclasses.replace(case, family="" if family == "." else f"{family}/")
         cases[case.name], origins[case.name] = case, path
     if names:
         unknown = [n for n in names if n not in cases]
@@ -246,6 +317,7 @@ def _run_one(case: Case, quick: bool, plot_dir: Path | None) -> CaseResult:
             seconds,
             dict(outcome.details),
             plot=plot_path,
+            family=case.family,
         )
     except SkipCase as exc:
         return CaseResult(
@@ -259,6 +331,7 @@ def _run_one(case: Case, quick: bool, plot_dir: Path | None) -> CaseResult:
             time.perf_counter() - start,
             {},
             skipped=str(exc),
+            family=case.family,
         )
     except Exception as exc:  # a crashing case is a failing case, reported, not fatal
         seconds = time.perf_counter() - start
@@ -275,6 +348,7 @@ def _run_one(case: Case, quick: bool, plot_dir: Path | None) -> CaseResult:
             seconds,
             {"traceback": tb},
             error=msg,
+            family=case.family,
         )
 
 
@@ -295,7 +369,24 @@ def run_cases(
     plot_dir: Path | None = None,
     progress: bool = True,
 ) -> list[CaseResult]:
-    """Run ``cases`` in order with a progress bar; exceptions become failed results."""
+    """Run ``cases`` in order with a progress bar; exceptions become failed results.
+
+    Parameters
+    ----------
+    cases : sequence of Case
+        What to run, in order (from :func:`discover`).
+    quick : bool
+        Run each case at its quick size.
+    plot_dir : Path, optional
+        Where the cases' plots are saved (none saved when omitted).
+    progress : bool
+        Show progress (a bar on a terminal, a line at intervals in a log).
+
+    Returns
+    -------
+    list of CaseResult
+        One per case, in order; a case that raised is a failed result, not an exception.
+    """
     results = []
     with progress_report(len(cases), "validate", None if progress else False, unit="case") as bar:
         for case in cases:
@@ -323,7 +414,17 @@ _HEADER = ["case", "reference", "metric", "value", "tolerance", "pass", "seconds
 def format_table(results: Sequence[CaseResult], *, markdown: bool = True) -> str:
     """Table of results: case, reference, metric, value, tolerance, pass, seconds.
 
-    ``markdown=False`` gives aligned plain text for a terminal.
+    Parameters
+    ----------
+    results : sequence of CaseResult
+        The results of :func:`run_cases`.
+    markdown : bool
+        A Markdown table (the default), or aligned plain text for a terminal.
+
+    Returns
+    -------
+    str
+        The table, followed by one line per case that raised or was skipped.
     """
     rows = _rows(results)
     if markdown:
@@ -354,6 +455,8 @@ def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path 
     _write(out_dir / "validation.md", header + body + "\n" + plots)
     payload = {
         "tnkit": __version__,
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "quick": quick,
         "passed": all(r.passed or r.skipped for r in results),
         "cases": [dataclasses.asdict(r) for r in results],
@@ -370,7 +473,131 @@ def _write(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def records_table(payload: dict[str, Any]) -> str:
+    r"""The Markdown table of a validation report, as the README and the documentation show it.
+
+    Parameters
+    ----------
+    payload : dict
+        A report as ``tnkit validate --json PATH`` writes it (``results/validation.json``):
+        ``cases`` with each case's family, name, reference, metric, tolerance, measured value,
+        outcome and time, and the run's ``generated`` time, ``machine`` and ``quick`` flag.
+
+    Returns
+    -------
+    str
+        One line naming the run, a blank line, then the table: folder, case, value,
+        tolerance, result, seconds, reference and metric per case (the outcome first, so a
+        narrow page shows it without scrolling), in the report's order; a skipped case
+        shows its reason.
+
+    Examples
+    --------
+    >>> case = {"family": "linalg/", "name": "x", "reference": "exact", "metric": "|a - b|",
+    ...         "tolerance": 1e-10, "value": 3e-12, "passed": True, "seconds": 0.5}
+    >>> print(records_table({"tnkit": "0.1.0", "quick": True, "cases": [case]}))  # doctest: +NORMALIZE_WHITESPACE
+    Values of `tnkit validate --quick` (tnkit 0.1.0).
+    <BLANKLINE>
+    | folder | case | value | tolerance | result | seconds | reference | metric |
+    |---|---|---:|---:|:---:|---:|---|---|
+    | linalg/ | x | 3e-12 | 1e-10 | pass | 0.5 | exact | \|a - b\| |
+    """
+    machine = payload.get("machine") or {}
+    where = [f"tnkit {payload.get('tnkit', '?')}"]
+    if machine:
+        where.append(f"Python {machine.get('python')}, {machine.get('cpus')} CPUs, {machine.get('platform')}")
+    if payload.get("generated"):
+        where.append(str(payload["generated"])[:10])
+    mode = "--quick" if payload.get("quick") else "--full"
+    lines = [
+        f"Values of `tnkit validate {mode}` ({'; '.join(where)}).",
+        "",
+        "| folder | case | value | tolerance | result | seconds | reference | metric |",
+        "|---|---|---:|---:|:---:|---:|---|---|",
+    ]
+    for r in payload["cases"]:
+        if r.get("skipped"):
+            result = f"skipped: {_cell(r['skipped'])}"
+        else:
+            result = "pass" if r["passed"] else ("**error**" if r.get("error") else "**fail**")
+        value = "" if r.get("value") is None else f"{r['value']:.3g}"
+        lines.append(
+            f"| {r.get('family', '')} | {r['name']} | {value} | {r['tolerance']:g} | {result} "
+            f"| {r['seconds']:.3g} | {_cell(r['reference'])} | {_cell(r['metric'])} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_marked_block(path: Path, start: str, end: str, text: str) -> bool:
+    r"""Replace the lines between the marker lines ``start`` and ``end`` of ``path`` with ``text``.
+
+    The markers count only on lines of their own, so prose that mentions them is left alone.
+    The file is rewritten atomically, and only when its content changes.
+
+    Parameters
+    ----------
+    path : Path
+        The text file (a README, a documentation page).
+    start, end : str
+        The marker lines, e.g. ``"<!-- bench:start -->"`` and ``"<!-- bench:end -->"``.
+    text : str
+        What goes between them.
+
+    Returns
+    -------
+    bool
+        False when the markers are absent (the file is left alone), True otherwise.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     page = Path(tmp) / "page.md"
+    ...     _ = page.write_text("intro\n<!-- t:start -->\nold\n<!-- t:end -->\nrest\n")
+    ...     replace_marked_block(page, "<!-- t:start -->", "<!-- t:end -->", "new")
+    ...     page.read_text().splitlines()
+    True
+    ['intro', '<!-- t:start -->', 'new', '<!-- t:end -->', 'rest']
+    """
+    old = path.read_text(encoding="utf-8")
+    pattern = re.compile(rf"^[ \t]*{re.escape(start)}[ \t]*$.*?^[ \t]*{re.escape(end)}[ \t]*$", flags=re.S | re.M)
+    if not pattern.search(old):
+        return False
+    new = pattern.sub(lambda _: f"{start}\n{text}\n{end}", old, count=1)
+    if new != old:
+        _write(path, new)
+    return True
+
+
+def _cmd_from_json(args: argparse.Namespace) -> int:
+    try:
+        payload = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        table = records_table(payload)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"tnkit validate: cannot read the report {args.from_json}: {exc}", file=sys.stderr)
+        return NO_SUITE
+    print(table)
+    if args.readme is not None:
+        if replace_marked_block(Path(args.readme), *README_MARKERS, table):
+            print(f"updated the validation block of {args.readme}", file=sys.stderr)
+        else:
+            print(
+                f"{args.readme} has no {README_MARKERS[0]} ... {README_MARKERS[1]} block; left unchanged",
+                file=sys.stderr,
+            )
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
+    if args.from_json is not None:
+        return _cmd_from_json(args)
+    if args.readme is not None:
+        print("tnkit validate: --readme goes with --from-json PATH (render a report's table)", file=sys.stderr)
+        return NO_SUITE
     try:
         cases = discover(args.dir, args.names)
     except (FileNotFoundError, KeyError) as exc:
@@ -391,7 +618,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Add ``tnkit validate`` to the CLI."""
+    """Add ``tnkit validate`` to the CLI.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The object returned by ``ArgumentParser.add_subparsers()`` of the ``tnkit`` command.
+    """
     p = subparsers.add_parser(
         "validate",
         help="run validation cases against their references",
@@ -412,4 +645,16 @@ def add_parser(subparsers: Any) -> None:
         "the source checkout's validation/, or ./validation)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--from-json",
+        metavar="PATH",
+        default=None,
+        help="run nothing: print the table of a JSON report (with --readme, write it into that file's block)",
+    )
+    p.add_argument(
+        "--readme",
+        metavar="PATH",
+        default=None,
+        help=f"with --from-json: rewrite the lines between {README_MARKERS[0]} and {README_MARKERS[1]} of PATH",
+    )
     p.set_defaults(func=_cmd_validate)

@@ -60,7 +60,24 @@ BACKENDS = ("numpy", "torch", "cupy", "torch-cuda")
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset recipe: default parameters, the arrays it writes, how to make a block."""
+    """A dataset recipe: default parameters, the arrays it writes, how to make a block.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name, e.g. ``"darcy"``.
+    defaults : dict
+        Every parameter with its default value.
+    check : callable
+        ``check(params)`` raises ``ValueError`` for invalid parameters.
+    arrays : callable
+        ``arrays(params)`` gives each array's name with its ``(shape, dtype)``.
+    block : callable
+        ``block(params, start, count, like)`` computes samples ``start .. start + count``
+        as a dict of arrays (``like`` picks the library and device).
+    summary : str
+        One-line description.
+    """
 
     name: str
     defaults: dict[str, Any]
@@ -71,6 +88,7 @@ class DatasetSpec:
 
     @property
     def schema(self) -> str:
+        """Name of the dataset's HDF5 schema, ``operator_data_<name>``."""
         return f"operator_data_{self.name.replace('-', '_')}"
 
 
@@ -386,7 +404,15 @@ for _spec in DATASETS.values():
 
 
 def resolve_parameters(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The full, checked parameter set of dataset ``name`` with ``overrides`` applied."""
+    """The full, checked parameter set of dataset ``name`` with ``overrides`` applied.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name.
+    overrides : dict, optional
+        Parameters to change from the defaults; each must be a known parameter.
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
     spec = DATASETS[name]

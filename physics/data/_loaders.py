@@ -15,10 +15,20 @@ __all__ = ["GaussianNormalizer", "UnitGaussianNormalizer", "load_arrays", "torch
 
 def load_arrays(source: str | Path, *, like: Array | None = None) -> dict[str, Array]:
     """The arrays of a dataset file: ``a`` (inputs), ``u`` (outputs) and any stored
-    attributes (``times`` for Navier-Stokes). ``source`` is a path or the name of a
-    dataset in ``datasets/manifest.toml`` (verified against its sha256 first).
+    attributes (``times`` for Navier-Stokes).
 
-    Raises :class:`tnkit.io.DataError` for a missing, corrupt or foreign file.
+    Parameters
+    ----------
+    source : str or path
+        A file path, or the name of a dataset in ``datasets/manifest.toml`` (verified
+        against its sha256 first).
+    like : array, optional
+        Array whose library and device the arrays take; default NumPy.
+
+    Raises
+    ------
+    tnkit.io.DataError
+        A missing, corrupt or foreign file.
     """
     path = Path(source)
     if not path.suffix and not path.exists():
@@ -37,6 +47,13 @@ class UnitGaussianNormalizer:
     mean and standard deviation over the sample axis (axis 0) of the training data.
     Works on NumPy arrays and torch tensors (statistics are kept in the fitted library).
 
+    Parameters
+    ----------
+    x : array, shape (n_samples, ...)
+        Training data (NumPy array or torch tensor).
+    eps : float, optional
+        Added to the standard deviation; default ``1e-5``.
+
     Examples
     --------
     >>> x = np.random.default_rng(0).normal(3.0, 2.0, (500, 4))
@@ -52,20 +69,48 @@ class UnitGaussianNormalizer:
         self.eps = float(eps)
 
     def encode(self, x: Array) -> Array:
+        """``(x - mean) / (std + eps)``.
+
+        Parameters
+        ----------
+        x : array
+            Data of the fitted library, broadcasting against the statistics.
+        """
         return (x - self.mean) / (self.std + self.eps)
 
     def decode(self, x: Array) -> Array:
+        """``x * (std + eps) + mean``, the inverse of :meth:`encode`.
+
+        Parameters
+        ----------
+        x : array
+            Normalised data of the fitted library.
+        """
         return x * (self.std + self.eps) + self.mean
 
     def to(self, device: Device) -> "UnitGaussianNormalizer":
-        """Move torch statistics to ``device`` (no-op for NumPy)."""
+        """Move torch statistics to ``device`` (no-op for NumPy).
+
+        Parameters
+        ----------
+        device : torch.device or str
+            Target device.
+        """
         if hasattr(self.mean, "to"):
             self.mean, self.std = self.mean.to(device), self.std.to(device)
         return self
 
 
 class GaussianNormalizer(UnitGaussianNormalizer):
-    """Standardisation by one global mean and standard deviation."""
+    """Standardisation by one global mean and standard deviation.
+
+    Parameters
+    ----------
+    x : array
+        Training data (NumPy array or torch tensor).
+    eps : float, optional
+        Added to the standard deviation; default ``1e-5``.
+    """
 
     def __init__(self, x: Array, eps: float = 1e-5) -> None:
         self.mean = x.mean()
@@ -85,7 +130,7 @@ def torch_dataset(
     channels: bool = True,
 ) -> Any:
     """A ``torch.utils.data.Dataset`` of ``(x, y)`` pairs from a dataset file or name (or a
-    dict with ``a`` and ``u``), samples ``start .. start + n``.
+    dict with ``a`` and ``u``), samples ``start`` up to ``start + n``.
 
     Parameters
     ----------

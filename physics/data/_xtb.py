@@ -84,13 +84,22 @@ METHODS = ("GFN2-xTB", "GFN1-xTB")
 @dataclasses.dataclass(frozen=True)
 class MoleculeSource:
     """Where a molecule's starting geometry comes from: ``g2`` (a name in ASE's G2
-    collection, :func:`ase.build.molecule`) if set, else the ``smiles`` embedded by RDKit."""
+    collection, :func:`ase.build.molecule`) if set, else the ``smiles`` embedded by RDKit.
+
+    Parameters
+    ----------
+    smiles : str
+        SMILES string of the molecule.
+    g2 : str, optional
+        Name in ASE's G2 collection; preferred over ``smiles`` when set.
+    """
 
     smiles: str
     g2: str | None = None
 
     @property
     def description(self) -> str:
+        """How the starting geometry is made, in words (for the dataset's provenance)."""
         if self.g2 is not None:
             return f"ase.build.molecule({self.g2!r}) (G2 collection)"
         return (
@@ -147,6 +156,11 @@ def _positive(p: dict[str, Any], key: str, *, integer: bool, zero: bool = False)
 
 def resolve_xtb_md(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The full, checked ``xtb-md`` parameters: :data:`XTB_MD_DEFAULTS` with ``overrides``.
+
+    Parameters
+    ----------
+    overrides : dict, optional
+        Parameters to change from :data:`XTB_MD_DEFAULTS`; each must be a known parameter.
 
     Raises
     ------

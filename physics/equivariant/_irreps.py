@@ -152,6 +152,13 @@ def rank2_change_of_basis(*, dtype: torch.dtype = torch.float64, device: Device 
     are orthonormal. Up to e3nn's float32 rounding this is
     ``e3nn.io.CartesianTensor("ij").reduced_tensor_products().change_of_basis``.
 
+    Parameters
+    ----------
+    dtype : torch.dtype, optional
+        Dtype of the result; default float64.
+    device : torch.device or str, optional
+        Device of the result; default torch's default device.
+
     Examples
     --------
     >>> Q = rank2_change_of_basis().reshape(9, 9)

@@ -73,6 +73,15 @@ class Transformation(NamedTuple):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The moved structure ``(numbers', positions', cell')``.
 
+        Parameters
+        ----------
+        numbers : torch.Tensor, shape (n,)
+            Atomic numbers.
+        positions : torch.Tensor, shape (n, 3)
+            Atom positions.
+        cell : torch.Tensor, shape (3, 3), optional
+            Cell vectors as rows; needed for the lattice shifts.
+
         Examples
         --------
         >>> T = random_transformation(2, generator=0)
@@ -92,6 +101,13 @@ class Transformation(NamedTuple):
 
     def expected(self, output: torch.Tensor, kind: str) -> torch.Tensor:
         """What an output of ``kind`` must become for the moved structure.
+
+        Parameters
+        ----------
+        output : torch.Tensor
+            Output of the original structure.
+        kind : str
+            How it transforms, one of :data:`KINDS`.
 
         Examples
         --------
@@ -390,9 +406,40 @@ def equivariance_errors(
 ) -> list[float]:
     """The measurements behind :func:`assert_equivariant`, without a verdict.
 
-    Same arguments and the same transformations (for the same ``seed``); returns, per
-    output, ``max over trials of max|actual - expected| / max(1, max|output|)`` — the number
-    :func:`assert_equivariant` compares with ``atol``.
+    The same transformations as :func:`assert_equivariant` for the same ``seed``.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(numbers, positions)`` or, with a cell, ``fn(numbers, positions, cell)``,
+        returning a tensor or a tuple of tensors.
+    numbers : torch.Tensor, shape (n,)
+        Atomic numbers (permuted together with the positions).
+    positions : torch.Tensor, shape (n, 3)
+        Atom positions.
+    kinds : str or sequence of str
+        One entry of :data:`KINDS` per output (a single string for a single output).
+    cell : torch.Tensor, shape (3, 3), optional
+        Cell vectors as rows; rotated with the atoms (``cell @ R^T``).
+    pbc : bool or 3 bools, optional
+        Axes along which single atoms may be shifted by a cell vector; default all
+        three when a cell is given.
+    group : {"O(3)", "SO(3)"}, default "O(3)"
+        O(3) includes reflections; SO(3) draws proper rotations only.
+    translations : bool, default True
+        Include a random translation (and lattice shifts with a cell).
+    permutations : bool, default True
+        Relabel the atoms.
+    trials : int, default 3
+        Number of random transformations.
+    seed : int, default 0
+        Seed of the transformations (the check is reproducible).
+
+    Returns
+    -------
+    list of float
+        Per output, ``max over trials of max|actual - expected| / max(1, max|output|)``:
+        the number :func:`assert_equivariant` compares with ``atol``.
 
     Examples
     --------
@@ -492,6 +539,34 @@ def assert_invariant(
     Shorthand for :func:`assert_equivariant` with every output of kind ``"scalar"``
     (a global invariant such as the energy; per-atom invariants that follow the atoms
     under permutations are ``"atom_scalar"`` outputs of :func:`assert_equivariant`).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(numbers, positions)`` or, with a cell, ``fn(numbers, positions, cell)``,
+        returning a tensor or a tuple of tensors.
+    numbers : torch.Tensor, shape (n,)
+        Atomic numbers (permuted together with the positions).
+    positions : torch.Tensor, shape (n, 3)
+        Atom positions.
+    cell : torch.Tensor, shape (3, 3), optional
+        Cell vectors as rows; rotated with the atoms (``cell @ R^T``).
+    pbc : bool or 3 bools, optional
+        Axes along which single atoms may be shifted by a cell vector; default all
+        three when a cell is given.
+    group : {"O(3)", "SO(3)"}, default "O(3)"
+        O(3) includes reflections; SO(3) draws proper rotations only.
+    translations : bool, default True
+        Include a random translation (and lattice shifts with a cell).
+    permutations : bool, default True
+        Relabel the atoms.
+    trials : int, default 3
+        Number of random transformations.
+    atol : float, optional
+        Relative tolerance, as in :func:`assert_equivariant`; default 1e-10 for float64
+        outputs and 1e-5 for float32.
+    seed : int, default 0
+        Seed of the transformations (the check is reproducible).
 
     Examples
     --------

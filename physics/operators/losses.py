@@ -41,8 +41,21 @@ def relative_lp(
 ) -> torch.Tensor:
     """``||pred - target||_p / ||target||_p`` per sample (channels and grid together).
 
-    Shapes: ``(batch, channels, *spatial)`` each; returns a scalar (``"mean"``/``"sum"``)
-    or ``(batch,)`` (``"none"``).
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape ``(batch, channels, *spatial)``
+        Prediction and reference.
+    p : float, optional
+        Order of the norm; default 2.
+    reduction : {"mean", "sum", "none"}, optional
+        Mean (default) or sum over the batch, or the ``(batch,)`` values.
+    eps : float, optional
+        Added to the denominator; default ``1e-12``.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar (``"mean"``, ``"sum"``) or shape ``(batch,)`` (``"none"``).
     """
     _check(pred, target, "relative_lp")
     diff = torch.linalg.vector_norm((pred - target).reshape(pred.shape[0], -1), ord=p, dim=1)
@@ -93,10 +106,31 @@ def relative_h1(
 ) -> torch.Tensor:
     """Relative H1 error ``|pred - target|_H1 / |target|_H1`` per sample, with
     ``|u|_H1^2 = ||u||^2 + sum_axes ||du/dx||^2`` (grid sums, derivatives by second-order
-    finite differences on a grid of side ``length``: ``nodes=True`` for data on nodes
-    including both ends, spacing ``length / (n - 1)``, sums with trapezoid weights;
-    ``periodic=True`` for periodic data, spacing ``length / n``, centred differences that
-    wrap around). Both cases converge to the continuous ratio at second order.
+    finite differences). Both the node and the periodic case converge to the continuous
+    ratio at second order.
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape ``(batch, channels, *spatial)``
+        Prediction and reference.
+    periodic : bool, optional
+        Periodic data: spacing ``length / n``, centred differences that wrap around
+        (default False).
+    length : float, optional
+        Side of the domain along every spatial axis; default 1.
+    nodes : bool, optional
+        Without ``periodic``: data on nodes including both ends, spacing
+        ``length / (n - 1)`` and trapezoid sums (default True); False: spacing
+        ``length / n`` and plain sums.
+    reduction : {"mean", "sum", "none"}, optional
+        Mean (default) or sum over the batch, or the ``(batch,)`` values.
+    eps : float, optional
+        Added to the denominator; default ``1e-12``.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar (``"mean"``, ``"sum"``) or shape ``(batch,)`` (``"none"``).
     """
     dims = _check(pred, target, "relative_h1")
     diff = pred - target
@@ -129,7 +163,15 @@ def _trapezoid(u: torch.Tensor, dims: int) -> torch.Tensor:
 
 
 class LpLoss:
-    """Callable relative Lp loss (see :func:`relative_lp`)."""
+    """Callable relative Lp loss (see :func:`relative_lp`).
+
+    Parameters
+    ----------
+    p : float, optional
+        Order of the norm; default 2.
+    reduction : {"mean", "sum", "none"}, optional
+        Mean (default) or sum over the batch, or the ``(batch,)`` values.
+    """
 
     def __init__(self, p: float = 2, reduction: str = "mean") -> None:
         self.p, self.reduction = p, reduction
@@ -142,7 +184,22 @@ class LpLoss:
 
 
 class H1Loss:
-    """Callable relative H1 loss (see :func:`relative_h1`)."""
+    """Callable relative H1 loss (see :func:`relative_h1`).
+
+    Parameters
+    ----------
+    periodic : bool, optional
+        Periodic data: spacing ``length / n``, centred differences that wrap around
+        (default False).
+    length : float, optional
+        Side of the domain along every spatial axis; default 1.
+    nodes : bool, optional
+        Without ``periodic``: data on nodes including both ends, spacing
+        ``length / (n - 1)`` and trapezoid sums (default True); False: spacing
+        ``length / n`` and plain sums.
+    reduction : {"mean", "sum", "none"}, optional
+        Mean (default) or sum over the batch, or the ``(batch,)`` values.
+    """
 
     def __init__(
         self, *, periodic: bool = False, length: float = 1.0, nodes: bool = True, reduction: str = "mean"

@@ -142,8 +142,19 @@ def _statistics(v: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]
 class NormalizedOperator(nn.Module):
     """A model between standardisations: ``y = model((x - mx) / sx) * sy + my``.
 
-    ``mode="global"`` statistics (one per channel) apply at any resolution; pointwise ones
-    only on the training grid (another grid raises ``ValueError``).
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The operator between normalised input and output.
+    x, y : torch.Tensor, shape ``(n_samples, channels, *spatial)``, optional
+        Training inputs and outputs the statistics are taken from; without one, that
+        side is not normalised.
+    mode : {"global", "pointwise", None}, optional
+        ``"global"`` (default): one mean and standard deviation per channel, valid at any
+        resolution; ``"pointwise"``: per channel and grid point, only on the training grid
+        (another grid raises ``ValueError``); None: no normalisation.
+    eps : float, optional
+        Added to the standard deviations; default ``1e-6``.
     """
 
     # Buffers registered in __init__; declared so that they read as tensors, not modules.
@@ -181,13 +192,34 @@ class NormalizedOperator(nn.Module):
             )
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mx) / sx``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(batch, channels, *spatial)``
+            Input in physical units.
+        """
         self._check_grid(x)
         return (x - self.x_mean) / self.x_std
 
     def decode_output(self, y: torch.Tensor) -> torch.Tensor:
+        """``y * sy + my``.
+
+        Parameters
+        ----------
+        y : torch.Tensor, shape ``(batch, channels, *spatial)``
+            Normalised output of the model.
+        """
         return y * self.y_std + self.y_mean
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``model((x - mx) / sx) * sy + my``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(batch, channels, *spatial)``
+            Input in physical units.
+        """
         return self.decode_output(self.model(self.encode_input(x)))
 
 
@@ -220,7 +252,13 @@ class TrainResult:
         return {k: v[-1] for k, v in self.history.items() if v}
 
     def plot(self, path: str | Path) -> Path:
-        """Write the loss curves (training loss, test errors) to a PNG; returns the path."""
+        """Write the loss curves (training loss, test errors) to a PNG; returns the path.
+
+        Parameters
+        ----------
+        path : str or path
+            PNG file to write.
+        """
         import matplotlib
 
         matplotlib.use("Agg")

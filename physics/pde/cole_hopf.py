@@ -26,6 +26,17 @@ __all__ = ["burgers_sine_exact"]
 def burgers_sine_exact(x: np.ndarray, t: float, nu: float, *, nodes: int = 400) -> np.ndarray:
     """``u(x, t)`` for ``u0 = -sin(pi x)`` (NumPy, float64, any shape of ``x``).
 
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Points, any shape.
+    t : float
+        Time, > 0.
+    nu : float
+        Viscosity, > 0.
+    nodes : int, optional
+        Gauss-Hermite nodes of the Cole-Hopf integral; default 400.
+
     Examples
     --------
     The steepest gradient, reached at ``t = 1.6037 / pi`` for ``nu = 0.01 / pi``, is

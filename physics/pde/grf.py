@@ -159,8 +159,19 @@ class GaussianRandomField:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, num: int = 1, *, rng: RNG = None, like: Array | None = None, dtype: str | None = None) -> Array:
-        """``num`` fields, shape ``(num,) + (n,) * dim``, in ``like``'s library and device
-        (NumPy by default) and ``dtype`` (default ``like``'s, else float64)."""
+        """``num`` fields, shape ``(num,) + (n,) * dim``.
+
+        Parameters
+        ----------
+        num : int, optional
+            Number of fields, >= 1; default 1.
+        rng : numpy.random.Generator, int or None, optional
+            Source of the white noise, drawn on the host (see :func:`tnkit.backend.make_rng`).
+        like : array, optional
+            Array whose library and device the fields take; default NumPy.
+        dtype : str, optional
+            ``"float32"`` or ``"float64"``; default ``like``'s dtype, else float64.
+        """
         if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
             raise ValueError(f"{self.name}: num must be an int >= 1, got {num!r}")
         gen = backend.make_rng(rng)
@@ -179,10 +190,16 @@ class GaussianRandomField:
         return self.transform(backend.random_normal(xp, shape, dtype=getattr(xp, dt), device=dev, rng=gen))
 
     def transform(self, noise: Array) -> Array:
-        """Fields from white noise ``noise`` (standard normal, shape ``(num, n, ..., n)``,
-        any library/device, float32 or float64): what :meth:`sample` applies to its
-        host draws. Lets callers draw each sample from its own generator (e.g. one per
-        sample index, so a batch's fields do not depend on how the batch is split)."""
+        """Fields from white noise: what :meth:`sample` applies to its host draws.
+
+        Lets callers draw each sample from its own generator (e.g. one per sample index,
+        so a batch's fields do not depend on how the batch is split).
+
+        Parameters
+        ----------
+        noise : array, shape (num, n, ..., n)
+            Standard normal draws, any library and device, float32 or float64.
+        """
         xp = sp.real_float(noise, self.name, "the noise", (self.n,) * self.dim)
         if noise.ndim != self.dim + 1:
             raise ValueError(
@@ -202,7 +219,13 @@ class GaussianRandomField:
 
     def coefficients(self, u: Array) -> Array:
         """The KL coefficients ``sqrt(lambda_k) xi_k`` of fields ``u`` (same layout as
-        :meth:`eigenvalues`; complex for periodic), e.g. to check the spectrum."""
+        :meth:`eigenvalues`; complex for periodic), e.g. to check the spectrum.
+
+        Parameters
+        ----------
+        u : array, shape (..., n, ..., n)
+            Fields, the grid on the trailing axes.
+        """
         xp = sp.real_float(u, self.name, "the fields", (self.n,) * self.dim)
         axes = tuple(range(u.ndim - self.dim, u.ndim))
         vol = self.length ** (self.dim / 2)

@@ -63,7 +63,15 @@ class MatrixODEProblem:
     data: dict
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
-        """``F(t, Y)`` on a dense matrix (for reference integrators)."""
+        """``F(t, Y)`` on a dense matrix (for reference integrators).
+
+        Parameters
+        ----------
+        t : float
+            Time.
+        y : numpy.ndarray
+            Dense matrix of the state's shape.
+        """
         return self.operator.apply_dense(y, t)
 
 
@@ -75,6 +83,13 @@ def _check_n(n: int, minimum: int = 1) -> int:
 
 def random_skew_symmetric(n: int, rng: np.random.Generator) -> np.ndarray:
     """A random real skew-symmetric ``n x n`` matrix ``(G - G^T) / 2``, ``G`` standard normal.
+
+    Parameters
+    ----------
+    n : int
+        Size, >= 1.
+    rng : numpy.random.Generator
+        Source of ``G``.
 
     Examples
     --------

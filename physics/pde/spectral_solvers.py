@@ -54,7 +54,13 @@ _Workspace: TypeAlias = dict[str, list[np.ndarray]]
 
 
 def fno_forcing(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The FNO Navier-Stokes forcing ``0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))``."""
+    """The FNO Navier-Stokes forcing ``0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))``.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Coordinates of the grid points (broadcast together).
+    """
     return 0.1 * (np.sin(2 * np.pi * (x + y)) + np.cos(2 * np.pi * (x + y)))
 
 
@@ -217,7 +223,13 @@ class _Periodic:
             )
 
     def max_speed(self, w: Array) -> float:
-        """Sum over directions of the largest absolute velocity component (CFL speed)."""
+        """Sum over directions of the largest absolute velocity component (CFL speed).
+
+        Parameters
+        ----------
+        w : array, shape (..., n, ..., n)
+            Real field on the grid (trailing grid axes, any batch axes first).
+        """
         raise NotImplementedError
 
     def _num_steps(self, t: Any, what: str) -> int:
@@ -228,7 +240,15 @@ class _Periodic:
         return int(steps)
 
     def step(self, w: Array, steps: int = 1) -> Array:
-        """Advance the state (trailing grid axes, any batch axes first) by ``steps`` steps."""
+        """Advance the state (trailing grid axes, any batch axes first) by ``steps`` steps.
+
+        Parameters
+        ----------
+        w : array, shape (..., n, ..., n)
+            Real field on the grid (trailing grid axes, any batch axes first).
+        steps : int, optional
+            Number of time steps, >= 0; default 1.
+        """
         xp = self._check_state(w, "the state")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ValueError(f"{self.name}: steps must be an int >= 0, got {steps!r}")
@@ -249,11 +269,30 @@ class _Periodic:
     ) -> tuple[Array, Array | None]:
         """Integrate from ``w0`` to ``t_final``.
 
-        ``snapshots`` equally spaced states after the start (the last at ``t_final``) are
-        stacked on a new axis before the grid axes; the interval must be a whole number of
-        steps. The CFL bound is checked on ``w0`` and at each snapshot. ``callback(t, w)``
-        is called at each snapshot. Returns ``(w(t_final), trajectory)`` (trajectory None
-        when ``snapshots == 0``)."""
+        The CFL bound is checked on ``w0`` and at each snapshot.
+
+        Parameters
+        ----------
+        w0 : array, shape (..., n, ..., n)
+            Initial real field (trailing grid axes, any batch axes first), finite.
+        t_final : float
+            End time; ``t_final / dt`` must be a whole number of steps.
+        snapshots : int, optional
+            Number of equally spaced states after the start (the last at ``t_final``) to
+            keep, stacked on a new axis before the grid axes; the steps must split evenly
+            into them. Default 0 (none).
+        progress : bool, optional
+            Progress display; default None: a bar on a terminal, a line every 30 s on a log.
+        callback : callable, optional
+            ``callback(t, w)`` called at each snapshot (at ``t_final`` when ``snapshots`` is 0).
+
+        Returns
+        -------
+        w : array
+            The state at ``t_final``.
+        trajectory : array or None
+            The snapshots, None when ``snapshots == 0``.
+        """
         xp = self._check_state(w0, "the initial state")
         if not bool(xp.all(xp.isfinite(w0))):
             # Without this the first CFL check would blame the time step for it.
@@ -411,7 +450,13 @@ class NavierStokes2D(_Periodic):
         return out
 
     def velocity(self, w: Array) -> tuple[Array, Array]:
-        """The velocity ``(u, v)`` of vorticity ``w`` (same shapes)."""
+        """The velocity ``(u, v)`` of vorticity ``w`` (same shapes).
+
+        Parameters
+        ----------
+        w : array, shape (..., n, n)
+            Vorticity.
+        """
         xp = self._check_state(w, "the vorticity")
         ops = self._ops(w)
         wh = self._fft(xp, w)
@@ -426,13 +471,25 @@ class NavierStokes2D(_Periodic):
         return float(backend.to_host(xp.max(xp.abs(u)) + xp.max(xp.abs(v))))
 
     def energy(self, w: Array) -> Array:
-        """Kinetic energy ``1/2 int |u|^2`` per sample (shape of the batch axes)."""
+        """Kinetic energy ``1/2 int |u|^2`` per sample (shape of the batch axes).
+
+        Parameters
+        ----------
+        w : array, shape (..., n, n)
+            Vorticity.
+        """
         xp = backend.namespace(w)
         u, v = self.velocity(w)
         return 0.5 * xp.mean(u * u + v * v, axis=(-2, -1)) * self.length**2
 
     def enstrophy(self, w: Array) -> Array:
-        """Enstrophy ``1/2 int omega^2`` per sample."""
+        """Enstrophy ``1/2 int omega^2`` per sample.
+
+        Parameters
+        ----------
+        w : array, shape (..., n, n)
+            Vorticity.
+        """
         xp = self._check_state(w, "the vorticity")
         return 0.5 * xp.mean(w * w, axis=(-2, -1)) * self.length**2
 
@@ -492,6 +549,7 @@ class Burgers1D(_Periodic):
 
     @property
     def grid(self) -> tuple[np.ndarray, ...]:
+        """Grid coordinates ``x_j = x0 + j * dx`` (NumPy), a one-tuple."""
         return (self.x0 + np.arange(self.n) * self.dx,)
 
     def _extra_ops(self, w: Array) -> _Ops:

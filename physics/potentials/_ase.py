@@ -44,6 +44,8 @@ class Calculator(_AseCalculator or object):  # type: ignore[misc]
     ----------
     model : Potential
         A (fitted) model; used in eval mode on its own device and dtype.
+    **kwargs
+        Passed to :class:`ase.calculators.calculator.Calculator`.
 
     Implemented properties: ``energy``, ``free_energy`` (the same), ``energies`` (per atom),
     ``forces`` and, for cells periodic in all three directions, ``stress`` (Voigt order
@@ -77,8 +79,19 @@ class Calculator(_AseCalculator or object):  # type: ignore[misc]
     def from_file(cls, path: str | Path, *, device: str | torch.device = "cpu", **kwargs: Any) -> Calculator:
         """A calculator for the potential saved at ``path`` by :meth:`Potential.save`.
 
-        ``device`` is where the model is loaded; ``kwargs`` go to :class:`Calculator`.
-        Raises :class:`tnkit.io.DataError` for a missing, damaged or foreign file.
+        Parameters
+        ----------
+        path : str or path
+            File written by :meth:`Potential.save`.
+        device : str or torch.device, optional
+            Where the model is loaded; default ``"cpu"``.
+        **kwargs
+            Passed to :class:`Calculator`.
+
+        Raises
+        ------
+        tnkit.io.DataError
+            A missing, damaged or foreign file.
 
         Examples
         --------
@@ -95,6 +108,17 @@ class Calculator(_AseCalculator or object):  # type: ignore[misc]
         return cls(Potential.load(path, device=device), **kwargs)
 
     def calculate(self, atoms: Any = None, properties: Any = ("energy",), system_changes: Any = None) -> None:
+        """Compute the requested properties of ``atoms`` (ASE's calculator interface).
+
+        Parameters
+        ----------
+        atoms : ase.Atoms, optional
+            Structure; default the last one.
+        properties : sequence of str, optional
+            Properties wanted; ``"stress"`` needs a cell periodic in all three directions.
+        system_changes : sequence of str, optional
+            What changed since the last call; default everything.
+        """
         from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 
         super().calculate(atoms, properties, system_changes if system_changes is not None else all_changes)
@@ -125,6 +149,15 @@ class Calculator(_AseCalculator or object):  # type: ignore[misc]
 def bonds_of(atoms: Any, scale: float = 1.2) -> np.ndarray:
     """``(n_bonds, 2)`` atom pairs closer than ``scale`` times the sum of their covalent radii.
 
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Structure.
+    scale : float, optional
+        Factor on the covalent-radius sums; default 1.2.
+
+    Examples
+    --------
     >>> from ase.build import molecule
     >>> len(bonds_of(molecule("CH4")))
     4
@@ -176,6 +209,7 @@ class MDResult:
     max_bond_change: float
 
     def summary(self) -> str:
+        """One line: length, mean temperature, energy drift and deviation, stability."""
         state = "stable" if self.stable else f"UNSTABLE at {self.unstable_time:.3f} ps"
         return (
             f"{self.times[-1]:.3f} ps, <T> = {self.temperature.mean():.0f} K, drift {self.drift:.3f} meV/atom, "
@@ -183,7 +217,13 @@ class MDResult:
         )
 
     def plot(self, path: str | Path) -> Path:
-        """Energies and temperature against time as a PNG."""
+        """Energies and temperature against time as a PNG.
+
+        Parameters
+        ----------
+        path : str or path
+            PNG file to write.
+        """
         import matplotlib
 
         matplotlib.use("Agg")
@@ -235,7 +275,9 @@ def run_md(
         Maxwell-Boltzmann initial velocities (total momentum and rotation removed), and the
         Langevin bath temperature.
     ensemble : {"nve", "langevin"}
-        Velocity Verlet or Langevin (``friction`` in 1/fs).
+        Velocity Verlet or Langevin.
+    friction : float
+        Langevin friction, 1/fs.
     interval : int
         Record energies every ``interval`` steps (bonds are checked every step).
     seed : int

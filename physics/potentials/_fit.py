@@ -69,11 +69,23 @@ class FitResult:
     stopped_early: bool = False
 
     def save(self, path: str | Path) -> Path:
-        """Save the fitted model (:meth:`Potential.save`); read it back with :meth:`Potential.load`."""
+        """Save the fitted model (:meth:`Potential.save`); read it back with :meth:`Potential.load`.
+
+        Parameters
+        ----------
+        path : str or path
+            File to write.
+        """
         return self.model.save(path)
 
     def plot(self, path: str | Path) -> Path:
-        """Loss and validation-error curves as a PNG; returns the path."""
+        """Loss and validation-error curves as a PNG; returns the path.
+
+        Parameters
+        ----------
+        path : str or path
+            PNG file to write.
+        """
         import matplotlib
 
         matplotlib.use("Agg")
@@ -436,6 +448,8 @@ def fit(
         Loss ``energy_weight * MSE(E) + force_weight * MSE(F)`` in eV^2 (per atom when
         ``per_atom``) and (eV/A)^2 (:func:`energy_force_loss`; :func:`evaluate` has the
         same defaults, so its ``loss`` compares with ``history["val_loss"]``).
+    per_atom : bool
+        Compare energies per atom (default True) rather than per structure.
     ema_decay : float
         EMA of the weights (0 disables it); validation and the result use the EMA weights.
     lr_factor, lr_patience, min_lr

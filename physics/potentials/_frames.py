@@ -26,6 +26,15 @@ class Batch(dict):
     ``forces`` (N, 3), ``n_atoms`` (B,), optionally ``cell`` (B, 3, 3) and ``pbc`` (B, 3), as torch tensors."""
 
     def to(self, device: Device | None = None, dtype: torch.dtype | None = None) -> "Batch":
+        """The batch with every tensor moved to ``device`` and floating tensors but ``energy`` cast to ``dtype``.
+
+        Parameters
+        ----------
+        device : torch.device or str, optional
+            Target device; default keep.
+        dtype : torch.dtype, optional
+            Floating dtype; default keep.
+        """
         out = Batch()
         for key, value in self.items():
             if value.is_floating_point() and dtype is not None and key not in ("energy",):
@@ -46,7 +55,11 @@ class Frames:
     energies : array (n_frames,), eV
     forces : array (total_atoms, 3), eV/A, optional
     cells : array (n_frames, 3, 3), optional
-        Cell vectors as rows; with ``pbc`` (n_frames, 3) bools (default all periodic).
+        Cell vectors as rows, Angstrom.
+    pbc : array (n_frames, 3) of bool, optional
+        Periodic directions of each cell; default all periodic when ``cells`` is given.
+    source : str, optional
+        Name of where the data came from, used in error messages; default ``"arrays"``.
 
     Raises
     ------
@@ -138,7 +151,25 @@ class Frames:
         *,
         source: str = "arrays",
     ) -> "Frames":
-        """Frames of one fixed composition: ``numbers`` (n,), ``positions`` (F, n, 3), ``forces`` (F, n, 3)."""
+        """Frames of one fixed composition: ``numbers`` (n,), ``positions`` (F, n, 3), ``forces`` (F, n, 3).
+
+        Parameters
+        ----------
+        numbers : array (n,) of int
+            Atomic numbers, the same in every frame.
+        positions : array (F, n, 3)
+            Positions, Angstrom.
+        energies : array (F,)
+            Energies, eV.
+        forces : array (F, n, 3), optional
+            Forces, eV/A.
+        cells : array (F, 3, 3), optional
+            Cell vectors as rows, Angstrom.
+        pbc : array (F, 3) of bool, optional
+            Periodic directions; default all periodic when ``cells`` is given.
+        source : str, optional
+            Name of where the data came from, used in error messages; default ``"arrays"``.
+        """
         numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
         positions = np.asarray(positions, dtype=np.float64)
         if positions.ndim != 3 or positions.shape[1:] != (numbers.shape[0], 3):
@@ -159,7 +190,15 @@ class Frames:
 
     @classmethod
     def from_ase(cls, images: Sequence[Any], *, source: str = "ase") -> "Frames":
-        """From ASE ``Atoms`` with energies and forces attached (e.g. ``ase.io.read(path, ":")``)."""
+        """From ASE ``Atoms`` with energies and forces attached (e.g. ``ase.io.read(path, ":")``).
+
+        Parameters
+        ----------
+        images : sequence of ase.Atoms
+            Structures with a calculator or results giving energy and forces.
+        source : str, optional
+            Name of where the data came from, used in error messages; default ``"ase"``.
+        """
         numbers, positions, forces, energies, cells, pbcs = [], [], [], [], [], []
         periodic = any(bool(np.any(a.pbc)) for a in images)
         for k, atoms in enumerate(images):
@@ -185,7 +224,14 @@ class Frames:
 
     @classmethod
     def load(cls, source: str | Path) -> "Frames":
-        """A molecular dataset by manifest name (e.g. ``"xtb_md_ethanol"``), HDF5 path or extxyz path."""
+        """A molecular dataset by manifest name (e.g. ``"xtb_md_ethanol"``), HDF5 path or extxyz path.
+
+        Parameters
+        ----------
+        source : str or path
+            Manifest dataset name, the path of an HDF5 file, or of an extxyz file (suffix
+            ``.xyz`` or ``.extxyz``).
+        """
         path = Path(source)
         if path.suffix in (".xyz", ".extxyz"):
             import ase.io
@@ -202,10 +248,17 @@ class Frames:
 
     @property
     def total_atoms(self) -> int:
+        """Number of atoms over all frames."""
         return int(self.offsets[-1])
 
     def atom_rows(self, frames: Array) -> np.ndarray:
-        """Flat atom indices of the given frame indices, in order."""
+        """Flat atom indices of the given frame indices, in order.
+
+        Parameters
+        ----------
+        frames : array of int
+            Frame indices.
+        """
         frames = np.asarray(frames, dtype=np.int64).reshape(-1)
         starts, counts = self.offsets[frames], self.n_atoms[frames]
         return np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
@@ -246,6 +299,15 @@ class Frames:
     def split(self, sizes: Sequence[int], *, seed: int = 0) -> list["Frames"]:
         """Random disjoint subsets of the given sizes (``numpy.random.default_rng(seed)`` permutation).
 
+        Parameters
+        ----------
+        sizes : sequence of int
+            Number of frames of each subset; their sum at most ``len(self)``.
+        seed : int, optional
+            Seed of the permutation; default 0.
+
+        Examples
+        --------
         >>> f = Frames.from_arrays([1], np.zeros((10, 1, 3)), np.arange(10.0))
         >>> [len(p) for p in f.split([6, 2, 2])]
         [6, 2, 2]
@@ -261,7 +323,13 @@ class Frames:
         return [self.numbers[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
     def collate(self, frames: Array | None = None) -> Batch:
-        """The given frames (default all) as one :class:`Batch` of torch tensors (float64)."""
+        """The given frames (default all) as one :class:`Batch` of torch tensors (float64).
+
+        Parameters
+        ----------
+        frames : array of int, optional
+            Frame indices; default all.
+        """
         frames = np.arange(len(self)) if frames is None else np.asarray(frames, dtype=np.int64).reshape(-1)
         rows = self.atom_rows(frames)
         counts = self.n_atoms[frames]
@@ -283,7 +351,17 @@ class Frames:
     def batches(
         self, batch_size: int, *, shuffle: bool = False, generator: np.random.Generator | None = None
     ) -> Iterator[Batch]:
-        """Iterate over :class:`Batch` es of ``batch_size`` frames (the last may be smaller)."""
+        """Iterate over :class:`Batch` es of ``batch_size`` frames (the last may be smaller).
+
+        Parameters
+        ----------
+        batch_size : int
+            Frames per batch.
+        shuffle : bool, optional
+            Visit the frames in a random order (default False: in order).
+        generator : numpy.random.Generator, optional
+            Source of the shuffle; default a fresh one.
+        """
         order = np.arange(len(self))
         if shuffle:
             order = (generator or np.random.default_rng()).permutation(len(self))
@@ -317,5 +395,11 @@ class Frames:
 
 
 def load_frames(source: str | Path) -> Frames:
-    """:meth:`Frames.load`: a dataset name (``"xtb_md_ethanol"``), an HDF5 path or an extxyz file."""
+    """:meth:`Frames.load`: a dataset name (``"xtb_md_ethanol"``), an HDF5 path or an extxyz file.
+
+    Parameters
+    ----------
+    source : str or path
+        Manifest dataset name, or the path of an HDF5 or extxyz file.
+    """
     return Frames.load(source)

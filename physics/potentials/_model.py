@@ -48,6 +48,13 @@ P = TypeVar("P", bound="Potential")
 def element_counts(numbers: Sequence[Array], elements: Sequence[int]) -> np.ndarray:
     """``(n_structures, n_elements)`` counts of each element in each structure.
 
+    Parameters
+    ----------
+    numbers : sequence of int arrays
+        Atomic numbers of each structure.
+    elements : sequence of int
+        Atomic numbers of the columns.
+
     Examples
     --------
     >>> element_counts([[8, 1, 1], [6, 1, 1, 1, 1]], elements=(1, 6, 8)).tolist()
@@ -156,6 +163,7 @@ class Potential(torch.nn.Module):
 
     @property
     def n_species(self) -> int:
+        """Number of elements the model accepts."""
         return len(self.elements)
 
     # ------------------------------------------------------------------ saving and loading
@@ -176,6 +184,11 @@ class Potential(torch.nn.Module):
 
         The file is published atomically (a crash never leaves half a file) and reads back
         with :meth:`load` (``torch.load(weights_only=True)``: no code runs on loading).
+
+        Parameters
+        ----------
+        path : str or path
+            File to write.
 
         Returns
         -------
@@ -217,6 +230,13 @@ class Potential(torch.nn.Module):
         Called on :class:`Potential` it returns whichever model the file holds; called on a
         subclass (``TensorNet.load``) it also checks that the file holds that class.
 
+        Parameters
+        ----------
+        path : str or path
+            File written by :meth:`save`.
+        device : torch.device or str, optional
+            Device the model is put on; default ``"cpu"``.
+
         Raises
         ------
         tnkit.io.DataError
@@ -255,18 +275,34 @@ class Potential(torch.nn.Module):
 
     # ------------------------------------------------------------------ to implement
     def atomic_energies(self, species: torch.Tensor, edge_index: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        """``(N,)`` network energies ``e_i`` from species rows ``(N,)``, edges ``(2, E)`` (centre, neighbour)
-        and bond vectors ``(E, 3)`` = ``r_neighbour - r_centre`` (Angstrom).
+        """``(N,)`` network energies ``e_i`` of the atoms from their species and bond vectors.
 
         The edges come as every pair once followed by the same pairs reversed: edge
         ``k + E/2`` is edge ``k`` seen from the other atom (its vector negated), so functions
         of the distance alone need only be computed for the first half.
+
+        Parameters
+        ----------
+        species : torch.Tensor, shape (N,)
+            Rows of ``self.elements`` of the atoms (from :meth:`species`).
+        edge_index : torch.Tensor, shape (2, E)
+            Centre and neighbour atom of each edge.
+        vectors : torch.Tensor, shape (E, 3)
+            ``r_neighbour - r_centre``, Angstrom.
         """
         raise NotImplementedError
 
     # ------------------------------------------------------------------ reference energies
     def fit_reference_energies(self, numbers: Sequence[Array], energies: Array) -> dict[int, float]:
-        """Fit and store the per-element reference energies (:func:`fit_reference_energies`)."""
+        """Fit and store the per-element reference energies (:func:`fit_reference_energies`).
+
+        Parameters
+        ----------
+        numbers : sequence of int arrays
+            Atomic numbers of each structure, from the model's elements.
+        energies : array, shape (n_structures,)
+            Total energies (eV).
+        """
         check_nonempty((len(numbers),), "fit_reference_energies", what="numbers", items="structures")
         present = sorted({int(z) for zs in numbers for z in np.asarray(zs).ravel()})
         self.species(torch.tensor(present, dtype=torch.long))  # raises on unknown elements
@@ -278,7 +314,13 @@ class Potential(torch.nn.Module):
         return ref
 
     def species(self, numbers: torch.Tensor) -> torch.Tensor:
-        """Rows of ``self.elements`` for atomic numbers; ``ValueError`` on an unknown element."""
+        """Rows of ``self.elements`` for atomic numbers; ``ValueError`` on an unknown element.
+
+        Parameters
+        ----------
+        numbers : torch.Tensor of int
+            Atomic numbers, any shape.
+        """
         numbers = torch.as_tensor(numbers)
         if numbers.dtype.is_floating_point or numbers.dtype.is_complex:
             raise ValueError(f"atomic numbers must be integers, got dtype {numbers.dtype}")

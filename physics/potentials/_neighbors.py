@@ -62,6 +62,11 @@ class NeighborList(NamedTuple):
     def vectors(self, positions: torch.Tensor) -> torch.Tensor:
         """Bond vectors ``positions[j] - positions[i] + shifts``, shape ``(n_edges, 3)``.
 
+        Parameters
+        ----------
+        positions : torch.Tensor, shape (n_atoms, 3)
+            Positions the list was built for (or moved ones, for gradients).
+
         Examples
         --------
         >>> positions = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.5]])

@@ -93,7 +93,13 @@ class ExpNormalBasis(torch.nn.Module):
             self.register_buffer("betas", betas.to(dtype))
 
     def forward(self, distances: torch.Tensor) -> torch.Tensor:
-        """``(...,)`` distances -> ``(..., n)`` basis values."""
+        """``(...,)`` distances -> ``(..., n)`` basis values.
+
+        Parameters
+        ----------
+        distances : torch.Tensor, shape (...)
+            Interatomic distances, Angstrom.
+        """
         r = distances.unsqueeze(-1)
         u = torch.exp(-self.alpha * (r - self.lower))
         return cosine_cutoff(r, self.cutoff, self.lower) * torch.exp(-self.betas * (u - self.means) ** 2)
@@ -105,6 +111,15 @@ class ExpNormalBasis(torch.nn.Module):
 class GaussianBasis(torch.nn.Module):
     """Gaussians ``exp(-(r - mu_k)^2 / (2 w^2))`` at ``n`` evenly spaced centres in ``[lower, cutoff]``,
     width ``w`` the spacing, times :func:`cosine_cutoff` (SchNet-style).
+
+    Parameters
+    ----------
+    n : int, optional
+        Number of basis functions; default 32.
+    cutoff : float, optional
+        Cutoff radius and last centre, Angstrom; default 4.5.
+    lower : float, optional
+        First centre, Angstrom; default 0.
 
     Examples
     --------
@@ -125,7 +140,13 @@ class GaussianBasis(torch.nn.Module):
         self.width = (self.cutoff - self.lower) / (self.n - 1)
 
     def forward(self, distances: torch.Tensor) -> torch.Tensor:
-        """``(...,)`` distances -> ``(..., n)`` basis values."""
+        """``(...,)`` distances -> ``(..., n)`` basis values.
+
+        Parameters
+        ----------
+        distances : torch.Tensor, shape (...)
+            Interatomic distances, Angstrom.
+        """
         r = distances.unsqueeze(-1)
         return cosine_cutoff(r, self.cutoff, self.lower) * torch.exp(-0.5 * ((r - self.means) / self.width) ** 2)
 

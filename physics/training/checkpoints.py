@@ -64,14 +64,28 @@ def _feed(digest: Any, value: Any) -> None:
 
 
 def state_sha256(state: Mapping[str, Any]) -> str:
-    """Hex sha256 of a checkpoint dict (its own ``tnkit_sha256`` excluded), device-independent."""
+    """Hex sha256 of a checkpoint dict (its own ``tnkit_sha256`` excluded), device-independent.
+
+    Parameters
+    ----------
+    state : mapping
+        Checkpoint dict of tensors, arrays, numbers, strings and nested containers.
+    """
     digest = hashlib.sha256()
     _feed(digest, {k: v for k, v in state.items() if k != _SHA})
     return digest.hexdigest()
 
 
 def save_atomic(obj: Mapping[str, Any], path: str | Path) -> None:
-    """``torch.save`` of ``obj`` and its digest, published atomically at ``path``."""
+    """``torch.save`` of ``obj`` and its digest, published atomically at ``path``.
+
+    Parameters
+    ----------
+    obj : mapping
+        The state to save; a ``tnkit_sha256`` entry with its digest is added.
+    path : str or path
+        Destination.
+    """
     payload = dict(obj)
     payload[_SHA] = state_sha256(payload)
     with atomic_write(path) as tmp:
@@ -83,8 +97,18 @@ def load_checkpoint(
 ) -> dict[str, Any] | None:
     """The checkpoint state at ``source``, or None (a fresh start) when ``source`` is None.
 
-    ``source`` is what :meth:`tnkit.run.Run.resume_from` returns. Loads with
-    ``weights_only=True`` and verifies the digest.
+    Loads with ``weights_only=True`` and verifies the digest.
+
+    Parameters
+    ----------
+    source : str, path or None
+        What :meth:`tnkit.run.Run.resume_from` returns.
+    settings : mapping
+        Settings of this run; they must equal the stored ones.
+    device : torch.device or str
+        Device the tensors are loaded onto.
+    who : str
+        The trainer's name, the start of error messages.
 
     Raises
     ------
@@ -116,7 +140,17 @@ def load_checkpoint(
 
 def read_torch_file(path: Path, device: Device, what: str) -> Any:
     """``torch.load(path, weights_only=True)``; an empty, unreadable or damaged file is a
-    one-line :class:`tnkit.io.DataError` saying it is not a ``what``."""
+    one-line :class:`tnkit.io.DataError` saying it is not a ``what``.
+
+    Parameters
+    ----------
+    path : path
+        File to read.
+    device : torch.device or str
+        Device the tensors are loaded onto (``map_location``).
+    what : str
+        What the file should be (e.g. ``"torch checkpoint"``), for the message.
+    """
     if readable_file(path) == 0:
         raise DataError.at(path, f"empty file; not a {what}")
     try:
@@ -128,7 +162,15 @@ def read_torch_file(path: Path, device: Device, what: str) -> Any:
 @contextlib.contextmanager
 def applying(source: str | Path, who: str) -> Iterator[None]:
     """Turn a failure to apply a checkpoint's contents (weights of another shape, a missing
-    entry) into a one-line :class:`tnkit.io.DataError` naming the file."""
+    entry) into a one-line :class:`tnkit.io.DataError` naming the file.
+
+    Parameters
+    ----------
+    source : str or path
+        The checkpoint file, named in the error.
+    who : str
+        The trainer's name, the start of the message.
+    """
     try:
         yield
     except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:

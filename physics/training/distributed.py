@@ -36,13 +36,33 @@ def distributed_rank() -> tuple[int, int]:
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The shuffled sample order of ``epoch``: depends only on ``seed`` and ``epoch`` (so resumes repeat it)."""
+    """The shuffled sample order of ``epoch``: depends only on ``seed`` and ``epoch`` (so resumes repeat it).
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    seed : int
+        Seed of the run.
+    epoch : int
+        Epoch, 0-based.
+    """
     gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63))
     return torch.randperm(n, generator=gen)
 
 
 def rank_share(order: torch.Tensor, rank: int, world: int) -> torch.Tensor:
-    """The slice of ``order`` rank ``rank`` of ``world`` trains on (equal shares; the remainder is dropped)."""
+    """The slice of ``order`` rank ``rank`` of ``world`` trains on (equal shares; the remainder is dropped).
+
+    Parameters
+    ----------
+    order : torch.Tensor, shape (n,)
+        Sample order of the epoch (from :func:`epoch_order`).
+    rank : int
+        This process's rank, ``0 <= rank < world``.
+    world : int
+        Number of processes.
+    """
     if world == 1:
         return order
     share = order.numel() // world
@@ -50,5 +70,13 @@ def rank_share(order: torch.Tensor, rank: int, world: int) -> torch.Tensor:
 
 
 def data_parallel(module: nn.Module, world: int) -> nn.Module:
-    """``module`` wrapped in :class:`torch.nn.parallel.DistributedDataParallel` when ``world > 1``."""
+    """``module`` wrapped in :class:`torch.nn.parallel.DistributedDataParallel` when ``world > 1``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model.
+    world : int
+        Number of processes training together.
+    """
     return nn.parallel.DistributedDataParallel(module) if world > 1 else module

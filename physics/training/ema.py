@@ -29,6 +29,13 @@ class EMA:
     drag the untrained initial weights along for the first ~1/(1 - decay) steps. ``decay=0``
     makes :attr:`model` a copy of the latest weights.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to average; copied.
+    decay : float
+        Largest decay per update, in ``[0, 1)``.
+
     Attributes
     ----------
     model : torch.nn.Module
@@ -46,7 +53,13 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """Move the average towards the current weights of ``model``."""
+        """Move the average towards the current weights of ``model``.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The trained model (same architecture as the copy).
+        """
         ema: list[torch.Tensor] = list(self.model.parameters())
         cur: list[torch.Tensor] = [p.detach() for p in model.parameters()]
         decay = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))

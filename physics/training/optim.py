@@ -21,7 +21,19 @@ def make_optimizer(
     cls: Callable[..., torch.optim.Optimizer], params: Iterable[torch.Tensor], lr: float, weight_decay: float
 ) -> torch.optim.Optimizer:
     """``cls(params, lr=lr, weight_decay=weight_decay)``, with one fused kernel over all
-    parameters where the device and dtype allow it (CPU and CUDA float tensors)."""
+    parameters where the device and dtype allow it (CPU and CUDA float tensors).
+
+    Parameters
+    ----------
+    cls : callable
+        Optimiser class, e.g. :class:`torch.optim.AdamW`.
+    params : iterable of torch.Tensor
+        Parameters to optimise.
+    lr : float
+        Learning rate.
+    weight_decay : float
+        Weight decay.
+    """
     params = list(params)
     try:
         return cls(params, lr=lr, weight_decay=weight_decay, fused=True)

@@ -23,7 +23,15 @@ __all__ = ["save_png"]
 
 
 def save_png(fig: Any, path: str | Path) -> Path:
-    """Write a Matplotlib figure as a PNG atomically (:func:`tnkit.io.atomic_write`) and close it."""
+    """Write a Matplotlib figure as a PNG atomically (:func:`tnkit.io.atomic_write`) and close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure; closed afterwards.
+    path : str or path
+        PNG file to write.
+    """
     import matplotlib.pyplot as plt  # optional and slow to import: only when a plot is asked for
 
     path = Path(path)

@@ -67,13 +67,27 @@ class TrainingSession:
         self.source: Path | None = None
 
     def parallel(self, module: nn.Module) -> nn.Module:
-        """``module`` under DDP when several ranks train, else ``module`` itself."""
+        """``module`` under DDP when several ranks train, else ``module`` itself.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The model.
+        """
         return data_parallel(module, self.world)
 
     def restore(self, settings: Mapping[str, Any], device: Device) -> dict[str, Any] | None:
         """The checkpoint state to continue from, torch's random state restored from it; or None
-        after seeding torch with ``seed`` (a fresh start). ``settings`` are stored with every
-        checkpoint and must equal those of a checkpoint resumed from (``ValueError`` otherwise)."""
+        after seeding torch with ``seed`` (a fresh start).
+
+        Parameters
+        ----------
+        settings : mapping
+            Settings of the run, stored with every checkpoint; they must equal those of a
+            checkpoint resumed from (``ValueError`` otherwise).
+        device : torch.device or str
+            Device the checkpoint's tensors are loaded onto.
+        """
         self.settings = dict(settings)
         source = self.run.resume_from()
         self.source = None if source is None else Path(source)
@@ -96,25 +110,61 @@ class TrainingSession:
             yield
 
     def order(self, n: int, epoch: int) -> torch.Tensor:
-        """This rank's samples of ``epoch`` (0-based), in training order."""
+        """This rank's samples of ``epoch`` (0-based), in training order.
+
+        Parameters
+        ----------
+        n : int
+            Number of training samples.
+        epoch : int
+            Epoch, 0-based.
+        """
         return rank_share(epoch_order(n, self.seed, epoch), self.rank, self.world)
 
     def bar(self, initial: int) -> Progress:
-        """The epoch progress report (silent on ranks other than 0)."""
+        """The epoch progress report (silent on ranks other than 0).
+
+        Parameters
+        ----------
+        initial : int
+            Epochs already done (a resumed run).
+        """
         enabled = self.run.progress if self.rank == 0 else False
         return progress(self.epochs, self.who, enabled, unit="epoch", initial=initial)
 
     def checkpoint_due(self, epoch: int, last: bool) -> bool:
-        """Whether this process writes a checkpoint after ``epoch`` (counted from 1)."""
+        """Whether this process writes a checkpoint after ``epoch`` (counted from 1).
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch just finished, counted from 1.
+        last : bool
+            Whether it is the last epoch (always checkpointed).
+        """
         return self.rank == 0 and self.run.checkpoint_due(epoch, last)
 
     def save(self, epoch: int, state: Mapping[str, Any]) -> None:
-        """Write the checkpoint: the settings, ``epoch``, ``state`` and torch's random state."""
+        """Write the checkpoint: the settings, ``epoch``, ``state`` and torch's random state.
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch just finished, counted from 1.
+        state : mapping
+            Trainer state to store (model and optimiser state, history, ...).
+        """
         assert self.run.checkpoint is not None  # checkpoint_due says so
         payload = {"settings": self.settings, "epoch": epoch, **state, "torch_rng": torch.get_rng_state()}
         save_atomic(payload, Path(self.run.checkpoint))
 
     def finish(self, result: _Plottable) -> None:
-        """Draw ``result``'s plot to the run's plot path (rank 0), if one was asked for."""
+        """Draw ``result``'s plot to the run's plot path (rank 0), if one was asked for.
+
+        Parameters
+        ----------
+        result : object
+            Training result with a ``plot(path)`` method.
+        """
         if self.run.plot is not None and self.rank == 0:
             result.plot(self.run.plot)

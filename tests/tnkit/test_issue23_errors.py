@@ -174,6 +174,27 @@ def test_dmrg_result_plot_writes_a_png(tmp_path) -> None:  # noqa: ANN001 - fixt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dmrg.png"]  # no temporary left
 
 
+def test_result_plots_draw_into_a_pyplot_figure() -> None:
+    """``fig=plt.figure()`` puts the plot where pyplot, a notebook or sphinx-gallery finds it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = tnkit.dmrg(models.heisenberg(6), bond_dims=[2, 4], rng=0, max_sweeps=3, tol=0.0)
+    run = tnkit.tebd(_neel(4), models.heisenberg(4), 0.2, 0.1, max_bond=2, observables={"sz": SZ})
+    try:
+        for result in (res, run):
+            fig = plt.figure()
+            assert result.plot(fig=fig) is fig and fig.axes and plt.gcf() is fig
+        with pytest.raises(ValueError, match="already has axes"):
+            res.plot(fig=fig)
+        with pytest.raises(TypeError, match="matplotlib Figure"):
+            res.plot(fig="figure.png")
+    finally:
+        plt.close("all")
+
+
 @pytest.mark.parametrize("driver", ["tdvp", "tebd"])
 def test_evolution_result_plot_writes_a_png(tmp_path, driver: str) -> None:  # noqa: ANN001 - fixture
     h = models.heisenberg(4)

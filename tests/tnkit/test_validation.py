@@ -190,3 +190,34 @@ def test_info_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "numpy" in out and "torch-cuda" in out
     assert "datasets: " in out and "dataset(s) present" in out and "validation: " in out
+
+
+def test_report_renders_into_a_readme_block(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--from-json` runs nothing and writes the report's table between the README's markers, nowhere else."""
+    _write(tmp_path / "cases" / "fam", "good", CASES)
+    report = tmp_path / "v.json"
+    args = ["validate", "--quick", "--dir", str(tmp_path / "cases"), "--out", str(tmp_path / "r"), "--no-progress"]
+    assert main([*args, "--json", str(report)]) == 0
+    capsys.readouterr()
+    recorded = json.loads(report.read_text())
+    assert recorded["cases"][0]["family"] == "fam/" and recorded["generated"] and recorded["machine"]["cpus"]
+    readme = tmp_path / "README.md"
+    intro = "intro mentions <!-- validation:start --> inline\n"
+    readme.write_text(intro + "<!-- validation:start -->\nold\n<!-- validation:end -->\nend\n")
+    assert main(["validate", "--from-json", str(report), "--readme", str(readme)]) == 0
+    table = tnkit.validation.records_table(recorded)
+    assert capsys.readouterr().out.strip() == table
+    assert readme.read_text() == f"{intro}<!-- validation:start -->\n{table}\n<!-- validation:end -->\nend\n"
+    assert "| fam/ | good | 1e-12 | 1e-10 | pass |" in table and "| exact | \\|x\\| |" in table
+
+
+def test_report_rendering_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--from-json", str(tmp_path / "none.json")]) == NO_SUITE
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["validate", "--readme", str(tmp_path / "README.md")]) == NO_SUITE
+    assert "--readme goes with --from-json" in capsys.readouterr().err
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers\n")
+    (tmp_path / "v.json").write_text(json.dumps({"tnkit": "0", "quick": True, "cases": []}))
+    assert main(["validate", "--from-json", str(tmp_path / "v.json"), "--readme", str(readme)]) == 0
+    assert "left unchanged" in capsys.readouterr().err and readme.read_text() == "no markers\n"

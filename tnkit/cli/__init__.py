@@ -106,6 +106,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``tnkit`` command: ``info``, ``data list|verify|generate`` and ``validate``.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        The exit status of the subcommand (``tnkit COMMAND --help`` says what each means).
+    """
     parser = _build_parser()
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

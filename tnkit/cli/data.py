@@ -44,7 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     Parameters
     ----------
-    subparsers
+    subparsers : argparse._SubParsersAction
         The object returned by ``ArgumentParser.add_subparsers()``.
 
     Returns
@@ -131,6 +131,11 @@ def data_list(args: argparse.Namespace) -> int:
     Returns 0, or 1 if a manifest is unreadable. A folder without the files (a fresh
     wheel install) is not an error: each absent dataset is listed with the command that
     makes it in the datasets folder.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``tnkit data list`` (it takes no options).
     """
     _plugin_warnings()
     try:
@@ -159,7 +164,18 @@ def data_list(args: argparse.Namespace) -> int:
 
 
 def data_verify(args: argparse.Namespace) -> int:
-    """Verify the named datasets (all by default); 1 if any fails."""
+    """Verify the named datasets (all by default); 1 if any fails.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``tnkit data verify``: ``names`` (empty for all).
+
+    Returns
+    -------
+    int
+        The exit status: 0 when every dataset matches its manifest, 1 otherwise.
+    """
     names = list(getattr(args, "names", None) or [])
     if not names:
         try:
@@ -299,7 +315,20 @@ class _GenerateHelp(argparse.Action):
 
 
 def data_generate(args: argparse.Namespace) -> int:
-    """Regenerate one dataset and compare it with the manifest; 1 if it does not reproduce."""
+    """Regenerate one dataset and compare it with the manifest; 1 if it does not reproduce.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``tnkit data generate`` (``name``, ``--out``, ``--samples``,
+        ``--set``, ``--backend``, ``--workers``, ``--scheduler``, ``--yes``; see ``--help``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 when the dataset was written (and reproduces the manifest's, for a
+        shipped dataset), 1 otherwise, with one line saying why.
+    """
     name: str = args.name
     out: Path | None = args.out
     try:

@@ -90,6 +90,19 @@ class Chain:
 
     Subclasses check their cores with :func:`check_chain` and store them in ``cores``;
     ``tensors`` is the same list under the name the MPS literature uses.
+
+    Parameters
+    ----------
+    cores : sequence of arrays
+        ``(left, *legs, right)`` each; checked by :func:`check_chain`.
+    name : str
+        The class, the start of every error message.
+    legs : int, optional
+        Physical legs per core (1 for TT/TR/MPS, 2 for an MPO); default 1.
+    closed : bool, optional
+        A ring (the last bond joins the first); default False.
+    unit : str, optional
+        What a core is called in messages (``"core"``, ``"site"``); default ``"core"``.
     """
 
     cores: list[Any]
@@ -132,10 +145,12 @@ class Chain:
 
     @property
     def dtype(self) -> Any:
+        """Dtype of the cores."""
         return self.cores[0].dtype
 
     @property
     def device(self) -> Any:
+        """Device of the cores."""
         return backend.device_of(self.cores[0])
 
     @property
@@ -152,7 +167,15 @@ class Chain:
 
 
 def move_right(cores: list[Any], i: int) -> None:
-    """Left-orthonormalise core ``i`` by QR and push ``R`` into core ``i + 1`` (in place)."""
+    """Left-orthonormalise core ``i`` by QR and push ``R`` into core ``i + 1`` (in place).
+
+    Parameters
+    ----------
+    cores : list of arrays
+        Chain cores ``(left, *legs, right)``, modified in place.
+    i : int
+        Core to orthonormalise, ``0 <= i < d - 1``.
+    """
     xp = namespace(cores[i])
     t = cores[i]
     q, r = qr(xp.reshape(t, (-1, t.shape[-1])))
@@ -162,7 +185,15 @@ def move_right(cores: list[Any], i: int) -> None:
 
 
 def move_left(cores: list[Any], i: int) -> None:
-    """Right-orthonormalise core ``i`` by LQ and push ``L`` into core ``i - 1`` (in place)."""
+    """Right-orthonormalise core ``i`` by LQ and push ``L`` into core ``i - 1`` (in place).
+
+    Parameters
+    ----------
+    cores : list of arrays
+        Chain cores ``(left, *legs, right)``, modified in place.
+    i : int
+        Core to orthonormalise, ``0 < i < d``.
+    """
     xp = namespace(cores[i])
     t = cores[i]
     lmat, q = lq(xp.reshape(t, (t.shape[0], -1)))
@@ -173,6 +204,11 @@ def move_left(cores: list[Any], i: int) -> None:
 
 def left_orthonormal(cores: Sequence[Any]) -> list[Any]:
     """A copy of the chain with cores ``0 .. d-2`` left-orthonormal; the last carries the norm.
+
+    Parameters
+    ----------
+    cores : sequence of arrays
+        Chain cores ``(left, *legs, right)``.
 
     Examples
     --------
@@ -190,7 +226,13 @@ def left_orthonormal(cores: Sequence[Any]) -> list[Any]:
 
 
 def right_orthonormal(cores: Sequence[Any]) -> list[Any]:
-    """A copy of the chain with cores ``1 .. d-1`` right-orthonormal; the first carries the norm."""
+    """A copy of the chain with cores ``1 .. d-1`` right-orthonormal; the first carries the norm.
+
+    Parameters
+    ----------
+    cores : sequence of arrays
+        Chain cores ``(left, *legs, right)``.
+    """
     out = list(cores)
     for i in range(len(out) - 1, 0, -1):
         move_left(out, i)

@@ -100,7 +100,10 @@ class ChebTucker:
 
     References
     ----------
-    See the module docstring ([Kh]_, [BKKS]_).
+    .. [Kh] B. N. Khoromskij, "Tensor Numerical Methods in Scientific Computing",
+       De Gruyter (2018).
+    .. [BKKS] P. Benner, V. Khoromskaia, B. N. Khoromskij, "Range-separated tensor
+       format for many-particle modeling", SIAM J. Sci. Comput. 40, A1034 (2018).
 
     Examples
     --------

@@ -174,7 +174,17 @@ def core_shape_from_spectra(
     *,
     method: Literal["exact", "greedy"] = "exact",
 ) -> CoreShape:
-    """:func:`core_shape` from precomputed :func:`mode_spectra` (shape ``n_k = len(spectra[k])``)."""
+    """:func:`core_shape` from precomputed :func:`mode_spectra` (shape ``n_k = len(spectra[k])``).
+
+    Parameters
+    ----------
+    spectra : sequence of numpy.ndarray
+        Per mode, the spectrum from :func:`mode_spectra`.
+    budget : int
+        Most stored numbers, ``prod(r_k) + sum(n_k r_k) <= budget``.
+    method : {"exact", "greedy"}
+        As in :func:`core_shape`.
+    """
     spectra = [np.asarray(w, dtype=np.float64) for w in spectra]
     shape = tuple(int(w.shape[0]) for w in spectra)
     if method not in ("exact", "greedy"):

@@ -159,10 +159,12 @@ class CP:
 
     @property
     def dtype(self) -> Any:
+        """Dtype of the weights."""
         return self.weights.dtype
 
     @property
     def xp(self) -> Any:
+        """Array namespace of the weights and factors."""
         return namespace(self.weights, *self.factors)
 
     def __repr__(self) -> str:
@@ -181,6 +183,11 @@ class CP:
         """``<self, other> = sum conj(self) * other`` as a 0-d array, without densifying.
 
         Costs ``O(R S sum_k n_k)`` for ranks ``R`` and ``S``.
+
+        Parameters
+        ----------
+        other : CP
+            Decomposition of a tensor of the same shape.
         """
         if not isinstance(other, CP):
             raise TypeError(f"CP.inner: expected a CP, got {type(other).__name__}")
@@ -316,7 +323,7 @@ def cp_als(
 
     Each update fixes all factors but ``A_k`` and solves the linear least-squares
     problem ``min ||X_(k) - A_k K_k^T||`` (``K_k`` the Khatri-Rao product of the
-    other factors) through its normal equations
+    other factors) through its normal equations::
 
         A_k conj(H_k) = M_k,   H_k = *_{j != k} A_j^H A_j   (Hadamard product),
 
@@ -362,6 +369,11 @@ def cp_als(
         ``n_iter_max < 1``, a negative or non-finite ``tol``, an unknown ``init``.
     TypeError
         A non-integer ``rank``, an integer-dtype tensor.
+
+    References
+    ----------
+    .. [KB] T. G. Kolda, B. W. Bader, "Tensor decompositions and applications", SIAM
+       Review 51 (2009) 455-500 (CP-ALS: Section 3.4).
 
     Examples
     --------

@@ -144,6 +144,11 @@ def tr_svd(x: Any, tol: float | None = None, ranks: Sequence[int] | None = None)
         NaN/Inf input, a zero-length axis, both or neither of ``tol``/``ranks``,
         ``len(ranks) != d``, or a rank larger than its unfolding allows.
 
+    References
+    ----------
+    .. [ZZXZC] Q. Zhao, G. Zhou, S. Xie, L. Zhang and A. Cichocki, "Tensor ring
+       decomposition", arXiv:1606.05535 (2016).
+
     Examples
     --------
     >>> import numpy as np
@@ -247,6 +252,11 @@ def tr_als(
     ------
     ValueError
         NaN/Inf input, a zero-length axis, ``len(ranks) != d``, ranks < 1, ``n_iter < 1``.
+
+    References
+    ----------
+    .. [ZZXZC] Q. Zhao, G. Zhou, S. Xie, L. Zhang and A. Cichocki, "Tensor ring
+       decomposition", arXiv:1606.05535 (2016).
 
     Examples
     --------

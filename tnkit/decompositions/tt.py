@@ -163,6 +163,11 @@ class TT(Chain):
     def dot(self, other: TT) -> Any:
         """Inner product ``<self, other> = sum conj(self) * other`` as a 0-d array.
 
+        Parameters
+        ----------
+        other : TT
+            Tensor train of the same shape.
+
         Examples
         --------
         >>> import numpy as np
@@ -231,11 +236,22 @@ class TT(Chain):
         return self + (-other)
 
     def scale(self, alpha: Any) -> TT:
-        """``alpha * self`` (the first core is scaled)."""
+        """``alpha * self`` (the first core is scaled).
+
+        Parameters
+        ----------
+        alpha : scalar
+            Factor.
+        """
         return TT([self.cores[0] * alpha, *self.cores[1:]])
 
     def hadamard(self, other: TT) -> TT:
         """Elementwise product; ranks multiply (Kronecker products of the core slices).
+
+        Parameters
+        ----------
+        other : TT
+            Tensor train of the same shape.
 
         Examples
         --------
@@ -279,8 +295,19 @@ class TT(Chain):
 
         Right-to-left LQ sweep (right-orthonormal cores), then a left-to-right sweep of
         truncated SVDs, each allowed the discarded weight ``tol**2 ||X||**2 / (d-1)``
-        ([Ose]_, Algorithm 2). ``max_rank`` caps every rank (the bound then holds only
-        when the cap is not active).
+        ([Ose]_, Algorithm 2).
+
+        Parameters
+        ----------
+        tol : float, optional
+            Relative Frobenius-norm bound; default no bound (only ``max_rank``).
+        max_rank : int, optional
+            Cap on every rank (the bound then holds only when the cap is not active).
+
+        References
+        ----------
+        .. [Ose] I. V. Oseledets, "Tensor-train decomposition", SIAM J. Sci. Comput. 33,
+           2295 (2011).
 
         Examples
         --------
@@ -410,6 +437,11 @@ def tt_svd(x: Any, tol: float | None = None, max_rank: int | None = None) -> TT:
     Data whose squared norm would leave the dtype's range (float64 entries beyond
     ~1e150 or below ~1e-139) are decomposed after an exact rescaling by a power of two,
     so the ranks are those of the data scaled to unit size.
+
+    References
+    ----------
+    .. [Ose] I. V. Oseledets, "Tensor-train decomposition", SIAM J. Sci. Comput. 33,
+       2295 (2011).
 
     Examples
     --------

@@ -92,6 +92,12 @@ def maxvol(a: np.ndarray, tol: float = 1.05, max_iter: int = 100) -> np.ndarray:
     -------
     numpy.ndarray of int, shape (r,)
 
+    References
+    ----------
+    .. [GOSTZ] S. A. Goreinov, I. V. Oseledets, D. V. Savostyanov, E. E. Tyrtyshnikov and
+       N. L. Zamarashkin, "How to find a good submatrix", in Matrix Methods: Theory,
+       Algorithms and Applications, World Scientific (2010).
+
     Examples
     --------
     >>> import numpy as np
@@ -304,6 +310,14 @@ def tt_cross(
     ValueError
         ``f`` returns a wrong shape or NaN/Inf; ``d < 2``, non-positive sizes,
         ``max_rank < 1`` or a negative ``tol``.
+
+    References
+    ----------
+    .. [OT] I. Oseledets and E. Tyrtyshnikov, "TT-cross approximation for
+       multidimensional arrays", Linear Algebra Appl. 432, 70 (2010).
+    .. [SO] D. Savostyanov and I. Oseledets, "Fast adaptive interpolation of
+       multi-dimensional arrays in tensor train format", Proc. 7th Int. Workshop on
+       Multidimensional Systems (nDS), IEEE (2011).
 
     Examples
     --------

@@ -111,6 +111,7 @@ class Tucker:
 
     @property
     def ndim(self) -> int:
+        """Number of modes."""
         return len(self.factors)
 
     @property
@@ -133,7 +134,13 @@ class Tucker:
         return xp.sqrt(xp.abs(self.inner(self)))
 
     def inner(self, other: Tucker) -> Any:
-        """``<self, other> = sum conj(self) * other`` as a 0-d array, without densifying."""
+        """``<self, other> = sum conj(self) * other`` as a 0-d array, without densifying.
+
+        Parameters
+        ----------
+        other : Tucker
+            Decomposition of a tensor of the same shape.
+        """
         if not isinstance(other, Tucker):
             raise TypeError(f"Tucker.inner: expected a Tucker, got {type(other).__name__}")
         if self.shape != other.shape:
@@ -388,9 +395,30 @@ def hosvd(
 ) -> Tucker:
     """Truncated HOSVD: every factor from the unfolding of the full tensor [DDV]_.
 
-    Same parameters, guarantee and errors as :func:`sthosvd`; costlier (every SVD
-    sees the full tensor) and usually slightly less accurate, but the factors do
-    not depend on a processing order.
+    The same guarantee and errors as :func:`sthosvd`; costlier (every SVD sees the
+    full tensor) and usually slightly less accurate, but the factors do not depend on
+    a processing order.
+
+    Parameters
+    ----------
+    x : array, shape (n_1, ..., n_N)
+        Real or complex tensor of any supported library.
+    ranks : int or sequence of int, optional
+        Multilinear rank to produce exactly (an int applies to every mode).
+    tol : float, optional
+        Relative error target in ``(0, 1)``: guarantees
+        ``||x - t.to_dense()||_F <= tol * ||x||_F``.
+    method : {"svd", "randomized"}
+        How each unfolding's leading singular vectors are found, as in :func:`sthosvd`.
+    oversample, n_iter, rng
+        Sketch parameters for ``method="randomized"``, as in :func:`sthosvd`.
+
+    References
+    ----------
+    .. [DDV] L. De Lathauwer, B. De Moor, J. Vandewalle, "A multilinear singular
+       value decomposition", SIAM J. Matrix Anal. Appl. 21 (2000) 1253-1278; and "On
+       the best rank-1 and rank-(R1,...,RN) approximation of higher-order tensors",
+       ibid. 1324-1342 (HOOI).
 
     Examples
     --------
@@ -460,6 +488,13 @@ def hooi(
     -------
     Tucker, or (Tucker, dict)
         Orthonormal factors; never worse than its initialisation.
+
+    References
+    ----------
+    .. [DDV] L. De Lathauwer, B. De Moor, J. Vandewalle, "A multilinear singular
+       value decomposition", SIAM J. Matrix Anal. Appl. 21 (2000) 1253-1278; and "On
+       the best rank-1 and rank-(R1,...,RN) approximation of higher-order tensors",
+       ibid. 1324-1342 (HOOI).
 
     Examples
     --------

@@ -163,6 +163,13 @@ def atomic_write(path: PathLike, *, wait: float = LOCK_WAIT) -> Iterator[Path]:
     The lock of ``path`` is held throughout (see :func:`target_lock`). On any exception
     the temporary file is removed and ``path`` is left as it was.
 
+    Parameters
+    ----------
+    path : str or path
+        Final location.
+    wait : float, optional
+        Seconds to wait for the lock; default 600.
+
     Examples
     --------
     >>> import tempfile, pathlib

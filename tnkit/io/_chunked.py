@@ -273,7 +273,15 @@ class ChunkedWriter:
     # ------------------------------------------------------------------ writing
     def write(self, start: int, blocks: Mapping[str, Array]) -> None:
         """Store rows ``start : start + len`` of every array (all arrays at once), then
-        advance :attr:`done`. Blocks must continue exactly where the last one ended."""
+        advance :attr:`done`. Blocks must continue exactly where the last one ended.
+
+        Parameters
+        ----------
+        start : int
+            First row of the block; must equal :attr:`done`.
+        blocks : mapping of str to array
+            One block per array of the file, with the same number of rows.
+        """
         if self._handle is None:
             raise RuntimeError("ChunkedWriter: the file is already finished or closed")
         if start != self.done:

@@ -22,10 +22,28 @@ class DataError(Exception):
 
     @classmethod
     def at(cls, path: str | os.PathLike[str], fault: str) -> DataError:
-        """A DataError whose message is ``"<path>: <fault>"``."""
+        """A DataError whose message is ``"<path>: <fault>"``.
+
+        Parameters
+        ----------
+        path : str or path
+            The file at fault.
+        fault : str
+            What is wrong with it.
+        """
         return cls(f"{os.fspath(path)}: {fault}")
 
     @classmethod
     def caused_by(cls, path: str | os.PathLike[str], what: str, exc: BaseException) -> DataError:
-        """``"<path>: <what> (<ExcType>: <first line of its message>)"``, for a library's own error."""
+        """``"<path>: <what> (<ExcType>: <first line of its message>)"``, for a library's own error.
+
+        Parameters
+        ----------
+        path : str or path
+            The file at fault.
+        what : str
+            What failed.
+        exc : BaseException
+            The library's error.
+        """
         return cls.at(path, f"{what} ({type(exc).__name__}: {one_line(exc)})")

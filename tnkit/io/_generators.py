@@ -46,8 +46,13 @@ _PARAMETERS: dict[str, dict[str, object]] = {}
 def register_generator(name: str, parameters: dict[str, object] | None = None) -> Callable[[Generator], Generator]:
     """Decorator registering ``fn(out: Path) -> None`` as the generator of ``name``.
 
-    ``parameters`` are the options it takes with their defaults (``--set KEY=VALUE`` on
-    the command line), listed by ``tnkit data generate --help``.
+    Parameters
+    ----------
+    name : str
+        Dataset name the generator makes.
+    parameters : dict, optional
+        The options it takes with their defaults (``--set KEY=VALUE`` on the command
+        line), listed by ``tnkit data generate --help``; default none.
 
     Examples
     --------
@@ -78,6 +83,11 @@ def generator_names() -> list[str]:
 
 def generator_parameters(name: str) -> dict[str, object]:
     """The options generator ``name`` takes, with their defaults (empty when it takes none).
+
+    Parameters
+    ----------
+    name : str
+        Registered generator (dataset) name.
 
     Examples
     --------

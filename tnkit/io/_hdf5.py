@@ -111,6 +111,11 @@ def array_sha256(a: np.ndarray) -> str:
 def sha256_file(path: PathLike) -> str:
     """Hex sha256 of a whole file, read in 1 MiB chunks.
 
+    Parameters
+    ----------
+    path : str or path
+        File to hash.
+
     Raises
     ------
     DataError
@@ -129,6 +134,11 @@ def sha256_file(path: PathLike) -> str:
 
 def readable_file(path: Path) -> int:
     """The size of ``path`` after checking it is a regular file we may read.
+
+    Parameters
+    ----------
+    path : path
+        File to check.
 
     Raises
     ------

@@ -278,6 +278,11 @@ def manifest(path: PathLike | None = None) -> dict[str, DatasetEntry]:
 def dataset_entry(name: str) -> DatasetEntry:
     """The manifest entry called ``name``.
 
+    Parameters
+    ----------
+    name : str
+        Dataset name in the manifest.
+
     Raises
     ------
     DataError
@@ -292,12 +297,23 @@ def dataset_entry(name: str) -> DatasetEntry:
 
 
 def dataset_path(name: str) -> Path:
-    """Absolute path of dataset ``name`` (which may not exist yet)."""
+    """Absolute path of dataset ``name`` (which may not exist yet).
+
+    Parameters
+    ----------
+    name : str
+        Dataset name in the manifest.
+    """
     return dataset_entry(name).file
 
 
 def verify_dataset(name: str) -> DatasetEntry:
     """Check that dataset ``name`` is present with the manifest's size and sha256.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name in the manifest.
 
     Returns
     -------
@@ -338,6 +354,13 @@ def verify_dataset(name: str) -> DatasetEntry:
 
 def check_arrays(entry: DatasetEntry, file: PathLike) -> None:
     """Check that ``file`` holds the arrays of an on-demand ``entry`` (by content).
+
+    Parameters
+    ----------
+    entry : DatasetEntry
+        Manifest entry listing the arrays and their sha256.
+    file : str or path
+        The dataset file.
 
     Raises
     ------

@@ -428,6 +428,11 @@ def load(path: PathLike, *, schema: str | None = None, like: Array | None = None
 def provenance(path: PathLike) -> dict[str, Any]:
     """The root attributes of a tnkit HDF5 file (checksum-verified), without reading its arrays.
 
+    Parameters
+    ----------
+    path : str or path
+        A tnkit HDF5 file.
+
     Returns
     -------
     dict

@@ -27,6 +27,11 @@ __all__ = ["upgrade"]
 def upgrade(path: PathLike) -> bool:
     """Rewrite ``path`` in the current file format; True when it changed.
 
+    Parameters
+    ----------
+    path : str or path
+        A tnkit HDF5 file, rewritten in place (atomically).
+
     Raises
     ------
     DataError

@@ -148,6 +148,11 @@ def truncated_svd(
     ValueError
         Non-finite or empty input, ``max_rank < 1``, negative ``cutoff`` or an unknown mode.
 
+    References
+    ----------
+    .. [EY] C. Eckart and G. Young, "The approximation of one matrix by another of lower
+       rank", Psychometrika 1, 211 (1936).
+
     Examples
     --------
     >>> import numpy as np
@@ -288,6 +293,11 @@ def randomized_svd(
     u : array, shape (m, rank)
     s : array, shape (rank,)
     vh : array, shape (rank, n)
+
+    References
+    ----------
+    .. [HMT] N. Halko, P.-G. Martinsson and J. A. Tropp, "Finding structure with
+       randomness", SIAM Review 53, 217 (2011).
     """
     fname = "randomized_svd"
     xp = _check_matrix(a, fname)

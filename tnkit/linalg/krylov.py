@@ -168,7 +168,7 @@ def eigsh(
     -------
     w : array, shape (k,)
         Eigenvalues, ascending for "SA", descending for "LA", real dtype.
-    v : array, shape (*v0.shape, k)
+    v : array, shape ``(*v0.shape, k)``
         Orthonormal eigenvectors; ``v[..., i]`` belongs to ``w[i]``.
 
     Raises
@@ -180,6 +180,11 @@ def eigsh(
         ``matvec`` returning something that is not an array.
     ConvergenceError
         Residuals still above ``tol`` after ``max_restarts`` restarts.
+
+    References
+    ----------
+    .. [WS] K. Wu and H. Simon, "Thick-restart Lanczos method for large symmetric
+       eigenvalue problems", SIAM J. Matrix Anal. Appl. 22, 602 (2000).
 
     Examples
     --------
@@ -328,7 +333,7 @@ def davidson(
     Returns
     -------
     w : array, shape (k,)
-    v : array, shape (*v0.shape, k)
+    v : array, shape ``(*v0.shape, k)``
 
     Raises
     ------
@@ -471,6 +476,11 @@ def expm_multiply(
     ConvergenceError
         Step size underflow or more than ``max_steps`` sub-steps.
 
+    References
+    ----------
+    .. [Saad] Y. Saad, "Analysis of some Krylov subspace approximations to the matrix
+       exponential operator", SIAM J. Numer. Anal. 29, 209 (1992).
+
     Examples
     --------
     >>> import numpy as np
@@ -550,8 +560,10 @@ def expm_multiply(
         while True:
             small = _projected_exp_e1(xp, hm, tau * tc, hermitian)
             err = 0.0 if breakdown else h_next * float(xp.abs(small[m - 1]))
-            # Per-step roundoff puts a floor of a few eps under any estimate.
-            if err <= max(tol * tau, 4 * eps):
+            # Roundoff puts a floor under the estimate: ``small`` carries an absolute error of a
+            # few eps, which ``h_next`` scales up; an estimate below that floor cannot be resolved,
+            # and asking for it would halve tau to underflow when ``h_next`` is large (a scaled H).
+            if err <= max(tol * tau, 4 * eps * max(1.0, h_next)):
                 break
             tau /= 2.0
             if tau < 1e-14:

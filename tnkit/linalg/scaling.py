@@ -72,8 +72,16 @@ def square_exponent(
 def array_exponent(xp: Namespace, x: Array, *, largest: float | None = None) -> int:
     """:func:`square_exponent` of an array's entries, in its own dtype.
 
-    One reduction (``max |x|``) read back to the host, unless the caller already knows
-    ``largest``; 0 for an empty array.
+    One reduction (``max |x|``) read back to the host; 0 for an empty array.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of ``x``.
+    x : array
+        Real or complex array.
+    largest : float, optional
+        ``max |x|`` when the caller already knows it (no reduction then).
 
     Examples
     --------
@@ -102,6 +110,15 @@ def scale_pow2(xp: Namespace, x: Array, e: int) -> Array:
     The factor is applied in steps that are representable in ``x``'s dtype (``2**e``
     itself may not be: ``2**-1000`` in float32). ``e == 0`` returns ``x`` itself.
     Differentiable on PyTorch.
+
+    Parameters
+    ----------
+    xp : namespace
+        Array namespace of ``x``.
+    x : array
+        Floating array.
+    e : int
+        Power of two.
 
     Examples
     --------

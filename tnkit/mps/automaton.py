@@ -32,9 +32,16 @@ __all__ = ["opsum_tensors", "is_hermitian_chain"]
 def opsum_tensors(opsum: OpSum, *, compress: bool = True, tol: float = 1e-13) -> list[np.ndarray]:
     """Host tensors ``W[left, out, in, right]`` of the automaton MPO of ``opsum``.
 
-    With ``compress``, linearly dependent bond states are removed by SVD (threshold ``tol``
-    relative to each bond's largest singular value); the compressed tensors are kept only
-    when they lower a bond dimension, otherwise the automaton's exact sparse ones are.
+    Parameters
+    ----------
+    opsum : OpSum
+        The operator.
+    compress : bool, optional
+        Remove linearly dependent bond states by SVD (default True); the compressed
+        tensors are kept only when they lower a bond dimension, otherwise the
+        automaton's exact sparse ones are.
+    tol : float, optional
+        SVD threshold relative to each bond's largest singular value; default ``1e-13``.
     """
     tensors = _prune(_automaton(opsum))
     if compress and len(tensors) > 1:

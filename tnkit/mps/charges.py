@@ -45,21 +45,68 @@ class BondCharges:
 
     @classmethod
     def product(cls, config: Sequence[int], site_charges: Sequence[np.ndarray]) -> BondCharges:
+        """Charges of a product state: every bond has one index, carrying the charge summed so far.
+
+        Parameters
+        ----------
+        config : sequence of int
+            Basis state of every site.
+        site_charges : sequence of arrays
+            Charge of each local basis state, per site.
+        """
         totals = np.concatenate([[0.0], np.cumsum([site_charges[i][s] for i, s in enumerate(config)])])
         return cls(site_charges, [np.array([t]) for t in totals])
 
     def mask(self, i: int) -> np.ndarray:
-        """Allowed pattern of ``theta[a, s, p, c]`` for sites ``i, i+1`` (host booleans)."""
+        """Allowed pattern of ``theta[a, s, p, c]`` for sites ``i, i+1`` (host booleans).
+
+        Parameters
+        ----------
+        i : int
+            First site of the pair.
+        """
         qa, qs, qp, qc = self.bond[i], self.site[i], self.site[i + 1], self.bond[i + 2]
         return (qa[:, None, None, None] + qs[None, :, None, None] + qp[None, None, :, None]) == qc[None, None, None, :]
 
     def project(self, xp: Any, theta: Any, i: int) -> Any:
+        """``theta`` with the entries outside the sector (see :meth:`mask`) set to zero.
+
+        Parameters
+        ----------
+        xp : namespace
+            Array namespace of ``theta``.
+        theta : array, shape (a, s, p, c)
+            Two-site tensor of sites ``i, i+1``.
+        i : int
+            First site of the pair.
+        """
         mask = xp.asarray(self.mask(i), device=backend.device_of(theta))
         return xp.where(mask, theta, xp.zeros_like(theta))
 
     def split(self, xp: Any, theta: Any, i: int, chi: int, cutoff: float) -> tuple[Any, Any, Any, Any]:
         """Blockwise truncated SVD of ``theta`` (a, s, p, c) into ``u`` (a*s, k), ``s`` (k,),
-        ``vh`` (k, p*c); records the new bond's charges. Returns (u, s, vh, discarded)."""
+        ``vh`` (k, p*c); records the new bond's charges.
+
+        Parameters
+        ----------
+        xp : namespace
+            Array namespace of ``theta``.
+        theta : array, shape (a, s, p, c)
+            Two-site tensor of sites ``i, i+1``.
+        i : int
+            First site of the pair.
+        chi : int
+            Largest number of singular values kept over all blocks.
+        cutoff : float
+            Singular-value cutoff relative to the largest value.
+
+        Returns
+        -------
+        u, s, vh : array
+            The factors.
+        discarded : float
+            Discarded squared weight.
+        """
         a, d1, d2, c = theta.shape
         dev = backend.device_of(theta)
         mat = xp.reshape(theta, (a * d1, d2 * c))

@@ -1,6 +1,6 @@
 """Ground states of MPOs by the density-matrix renormalisation group.
 
-Two-site DMRG optimises pairs of neighbouring tensors and lets bonds grow up to a
+Two-site DMRG [W92]_ optimises pairs of neighbouring tensors and lets bonds grow up to a
 schedule of bond dimensions; one-site DMRG with subspace expansion [HMS15]_ keeps the
 cost per step at ``chi^3 d w`` and still adapts bonds. The local eigenproblems are
 solved by Lanczos (:func:`tnkit.linalg.eigsh`) on the state's own device; only
@@ -80,13 +80,15 @@ class DMRGResult:
 
     @property
     def n_sweeps(self) -> int:
+        """Number of sweeps run."""
         return len(self.energies)
 
     @property
     def variance(self) -> float:
+        """Energy variance after the last sweep (NaN when not computed)."""
         return self.variances[-1] if self.variances else float("nan")
 
-    def plot(self, path: str | Path | None = None) -> Any:
+    def plot(self, path: str | Path | None = None, *, fig: Any = None) -> Any:
         """Convergence per sweep: energy change, variance, discarded weight and bond dimension.
 
         The top panel shows ``|E_k - E_final|`` (the last sweep is the reference, so its
@@ -98,6 +100,10 @@ class DMRGResult:
         path : path, optional
             Write the figure there as a PNG (atomically, :func:`tnkit.io.atomic_write`)
             and return the path; without it, return the figure.
+        fig : matplotlib.figure.Figure, optional
+            An empty figure to draw on, e.g. ``plt.figure()`` so that pyplot (a script's
+            ``plt.show()``, a notebook, sphinx-gallery) shows it. By default a new figure
+            outside pyplot's state, which needs no display.
 
         Returns
         -------
@@ -111,7 +117,7 @@ class DMRGResult:
         ['energy error', 'discarded weight', 'max bond dim']
         """
         sweeps = np.arange(1, self.n_sweeps + 1)
-        fig = new_figure(figsize=(7.0, 5.0))
+        fig = new_figure(figsize=(7.0, 5.0), into=fig)
         ax_e, ax_w = fig.subplots(2, 1, sharex=True)
         energies = np.asarray(self.energies, dtype=float)
         if len(energies) > 1:

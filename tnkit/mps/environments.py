@@ -40,6 +40,14 @@ class Environments:
     ``left[i]`` contracts sites ``< i`` and ``right[i]`` sites ``> i``; both have
     shape ``(chi_ket, w, chi_bra)``.
 
+    Parameters
+    ----------
+    h : MPO
+        The operator.
+    psi : MPS
+        The state; only the two boundary blocks are built here (by :meth:`update_left`
+        and :meth:`update_right` after).
+
     Examples
     --------
     With the centre at site 0 and every right block built, the one-site effective
@@ -69,19 +77,40 @@ class Environments:
         self.right: list[Any] = [None] * (L - 1) + [one]
 
     def update_left(self, i: int) -> None:
-        """left[i+1] from left[i] and site i (which must be left orthonormal)."""
+        """left[i+1] from left[i] and site i (which must be left orthonormal).
+
+        Parameters
+        ----------
+        i : int
+            Site, ``0 <= i < L - 1``.
+        """
         xp = self.psi.xp
         a = self.psi.tensors[i]
         self.left[i + 1] = contract("awb,asc,wtsx,btd->cxd", self.left[i], a, self.h.tensors[i], _conj(xp, a))
 
     def update_right(self, i: int) -> None:
-        """right[i-1] from right[i] and site i (which must be right orthonormal)."""
+        """right[i-1] from right[i] and site i (which must be right orthonormal).
+
+        Parameters
+        ----------
+        i : int
+            Site, ``0 < i < L``.
+        """
         xp = self.psi.xp
         b = self.psi.tensors[i]
         self.right[i - 1] = contract("cxd,asc,wtsx,btd->awb", self.right[i], b, self.h.tensors[i], _conj(xp, b))
 
 
 def two_site_matvec(env: Environments, i: int) -> Any:
+    """The two-site effective Hamiltonian at sites ``i, i+1`` as a function of ``theta (a, s, p, c)``.
+
+    Parameters
+    ----------
+    env : Environments
+        Environments with ``left[i]`` and the right block of the last site involved built.
+    i : int
+        Site (the first of the pair for the two-site maps).
+    """
     left, right = env.left[i], env.right[i + 1]
     w1, w2 = env.h.tensors[i], env.h.tensors[i + 1]
 
@@ -92,6 +121,15 @@ def two_site_matvec(env: Environments, i: int) -> Any:
 
 
 def one_site_matvec(env: Environments, i: int) -> Any:
+    """The one-site effective Hamiltonian at site ``i`` as a function of a site tensor ``(a, s, c)``.
+
+    Parameters
+    ----------
+    env : Environments
+        Environments with ``left[i]`` and the right block of the last site involved built.
+    i : int
+        Site (the first of the pair for the two-site maps).
+    """
     left, right, w = env.left[i], env.right[i], env.h.tensors[i]
 
     def matvec(a: Any) -> Any:
@@ -101,10 +139,28 @@ def one_site_matvec(env: Environments, i: int) -> Any:
 
 
 def two_site_diagonal(env: Environments, i: int) -> Any:
+    """Diagonal of the two-site effective Hamiltonian at sites ``i, i+1``, shape ``(a, s, p, c)``.
+
+    Parameters
+    ----------
+    env : Environments
+        Environments with ``left[i]`` and the right block of the last site involved built.
+    i : int
+        Site (the first of the pair for the two-site maps).
+    """
     return contract("awa,wssv,vppx,cxc->aspc", env.left[i], env.h.tensors[i], env.h.tensors[i + 1], env.right[i + 1])
 
 
 def one_site_diagonal(env: Environments, i: int) -> Any:
+    """Diagonal of the one-site effective Hamiltonian at site ``i``, shape ``(a, s, c)``.
+
+    Parameters
+    ----------
+    env : Environments
+        Environments with ``left[i]`` and the right block of the last site involved built.
+    i : int
+        Site (the first of the pair for the two-site maps).
+    """
     return contract("awa,wssx,cxc->asc", env.left[i], env.h.tensors[i], env.right[i])
 
 
@@ -158,9 +214,28 @@ def split_two_site(
     factorization: str = "svd",
 ) -> float:
     """Factor theta (a, s, p, c) into sites i and i+1 with truncation (blockwise per
-    charge when a sector is conserved); return the relative discarded weight. ``chi=None``
-    keeps every value above ``cutoff`` (SVD only: the density-matrix and blockwise splits
-    of DMRG always get a bond dimension)."""
+    charge when a sector is conserved); return the relative discarded weight.
+
+    Parameters
+    ----------
+    psi : MPS
+        State whose tensors ``i`` and ``i + 1`` (and centre) are replaced in place.
+    i : int
+        First site of the pair.
+    theta : array, shape (a, s, p, c)
+        Two-site tensor.
+    chi : int or None
+        Largest bond dimension kept; None keeps every value above ``cutoff`` (SVD only:
+        the density-matrix and blockwise splits of DMRG always get a bond dimension).
+    cutoff : float
+        Singular-value cutoff relative to the largest value; 0 disables it.
+    move_right : bool
+        Put the centre on site ``i + 1`` (True) or on site ``i`` (False).
+    charges : BondCharges, optional
+        Conserved U(1) sectors; the split is then blockwise per charge.
+    factorization : {"svd", "eigh"}, optional
+        Truncated SVD (default) or the density-matrix eigendecomposition (without charges).
+    """
     xp = psi.xp
     if chi is None and (factorization == "eigh" or charges is not None):
         raise ValueError("split_two_site: the eigh and blockwise splits need a bond dimension chi")

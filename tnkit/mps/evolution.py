@@ -74,13 +74,19 @@ class EvolutionResult:
         return max((abs(e - self.energies[0]) for e in self.energies), default=0.0)
 
     def observable(self, name: str) -> np.ndarray:
-        """The recorded values of ``name`` as a host array, shape ``(n_times, ...)``."""
+        """The recorded values of ``name`` as a host array, shape ``(n_times, ...)``.
+
+        Parameters
+        ----------
+        name : str
+            Name of a recorded observable.
+        """
         if name not in self.observables:
             raise KeyError(f"no observable {name!r} recorded; have {sorted(self.observables)}")
         values = self.observables[name]
         return np.stack([_host(v) for v in values])
 
-    def plot(self, path: str | Path | None = None) -> Any:
+    def plot(self, path: str | Path | None = None, *, fig: Any = None) -> Any:
         """The trajectory at a glance: observables, norm, energy drift and bond dimension.
 
         One panel per recorded observable (a one-site operator measured on several
@@ -93,6 +99,10 @@ class EvolutionResult:
         path : path, optional
             Write the figure there as a PNG (atomically, :func:`tnkit.io.atomic_write`)
             and return the path; without it, return the figure.
+        fig : matplotlib.figure.Figure, optional
+            An empty figure to draw on, e.g. ``plt.figure()`` so that pyplot (a script's
+            ``plt.show()``, a notebook, sphinx-gallery) shows it. By default a new figure
+            outside pyplot's state, which needs no display.
 
         Returns
         -------
@@ -110,7 +120,7 @@ class EvolutionResult:
         """
         times = np.asarray(self.times, dtype=float)
         panels = len(self.observables) + 3
-        fig = new_figure(figsize=(7.0, 1.9 * panels))
+        fig = new_figure(figsize=(7.0, 1.9 * panels), into=fig)
         axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
         for ax, name in zip(axes, self.observables):
             values = self.observable(name).real.reshape(len(times), -1)
@@ -148,11 +158,22 @@ def _host(v: Any) -> np.ndarray:
 # ---------------------------------------------------------------------- plots
 
 
-def new_figure(figsize: tuple[float, float]) -> Any:
-    """A Matplotlib figure on the Agg canvas (no pyplot state, no display needed)."""
+def new_figure(figsize: tuple[float, float], into: Any = None) -> Any:
+    """A Matplotlib figure on the Agg canvas (no pyplot state, no display needed), or ``into``.
+
+    ``into`` is a caller's empty figure to draw on (``plt.figure()``, so that pyplot, a
+    notebook or sphinx-gallery shows it); it is resized to ``figsize``.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # optional and slow: only when plotting
     from matplotlib.figure import Figure
 
+    if into is not None:
+        if not isinstance(into, Figure):
+            raise TypeError(f"plot: fig must be a matplotlib Figure (e.g. plt.figure()), not {type(into).__name__}")
+        if into.axes:
+            raise ValueError("plot: fig already has axes; pass an empty figure (plt.figure())")
+        into.set_size_inches(*figsize)
+        return into
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig

@@ -24,6 +24,11 @@ def mps_to_quimb(psi: MPS) -> Any:
     """``quimb.tensor.MatrixProductState`` with psi's tensors (quimb's 'lrp' layout).
 
     Arrays keep their library (quimb dispatches on them with autoray).
+
+    Parameters
+    ----------
+    psi : MPS
+        State with at least two sites.
     """
     qtn = _quimb_tensor()
     xp = psi.xp
@@ -42,7 +47,16 @@ def mps_to_quimb(psi: MPS) -> Any:
 
 
 def mps_from_quimb(qmps: Any, *, like: Any = None) -> MPS:
-    """tnkit MPS from a quimb ``MatrixProductState`` (any array layout)."""
+    """tnkit MPS from a quimb ``MatrixProductState`` (any array layout).
+
+    Parameters
+    ----------
+    qmps : quimb.tensor.MatrixProductState
+        The state.
+    like : array, optional
+        Array whose library, device and dtype the tensors take; default NumPy, the
+        arrays' own dtype.
+    """
     qmps = qmps.copy()
     qmps.permute_arrays("lrp")
     arrays = list(qmps.arrays)

@@ -53,6 +53,15 @@ def _site_expectation(xp: Any, a: Any, op: Any) -> Any:
 def expectation_local(psi: MPS, op: Any, site: int) -> Any:
     """``<psi|O_site|psi> / <psi|psi>`` as a 0-d array.
 
+    Parameters
+    ----------
+    psi : MPS
+        State, any norm; its orthogonality centre is moved (in place).
+    op : array, shape (d, d)
+        Local operator on that site's physical index.
+    site : int
+        Site the operator acts on.
+
     Examples
     --------
     >>> import numpy as np
@@ -67,7 +76,15 @@ def expectation_local(psi: MPS, op: Any, site: int) -> Any:
 
 
 def expectation_all(psi: MPS, op: Any) -> Any:
-    """``<O_i>`` for every site ``i`` (one sweep of the centre), shape ``(L,)``."""
+    """``<O_i>`` for every site ``i`` (one sweep of the centre), shape ``(L,)``.
+
+    Parameters
+    ----------
+    psi : MPS
+        State, any norm; its orthogonality centre is moved (in place).
+    op : array, shape (d, d)
+        Local operator, applied at each site in turn.
+    """
     xp = psi.xp
     values = []
     for i in range(psi.length):
@@ -81,6 +98,15 @@ def correlation_matrix(psi: MPS, op_a: Any, op_b: Any, sites: Sequence[int] | No
     """``C[i, j] = <A_i B_j>`` (normalised) for ``i, j`` in ``sites``, shape ``(n, n)``.
 
     The diagonal is ``<(A B)_i>``. Cost ``O(L^2 chi^3)``.
+
+    Parameters
+    ----------
+    psi : MPS
+        State, any norm; its orthogonality centre is moved (in place).
+    op_a, op_b : array, shape (d, d)
+        Local operators ``A`` and ``B``.
+    sites : sequence of int, optional
+        Sites to include, ``n`` of them; default all ``L``.
     """
     xp = psi.xp
     sites = list(range(psi.length)) if sites is None else [int(s) for s in sites]
@@ -115,7 +141,15 @@ def correlation_matrix(psi: MPS, op_a: Any, op_b: Any, sites: Sequence[int] | No
 
 
 def schmidt_values(psi: MPS, bond: int) -> Any:
-    """Normalised Schmidt coefficients across the cut after site ``bond`` (descending)."""
+    """Normalised Schmidt coefficients across the cut after site ``bond`` (descending).
+
+    Parameters
+    ----------
+    psi : MPS
+        State, any norm; its orthogonality centre is moved (in place).
+    bond : int
+        Cut between sites ``bond`` and ``bond + 1``, ``0 <= bond < L - 1``.
+    """
     if not (0 <= bond < psi.length - 1):
         raise ValueError(f"bond {bond} outside [0, {psi.length - 1})")
     xp = psi.xp
@@ -139,6 +173,15 @@ def _entropy_from_schmidt(xp: Any, s: Any, alpha: float) -> Any:
 def entanglement_entropy(psi: MPS, bond: int, *, alpha: float = 1.0) -> Any:
     """Von Neumann (``alpha=1``) or Rényi-``alpha`` entropy across the cut after ``bond``.
 
+    Parameters
+    ----------
+    psi : MPS
+        State, any norm; its orthogonality centre is moved (in place).
+    bond : int
+        Cut between sites ``bond`` and ``bond + 1``, ``0 <= bond < L - 1``.
+    alpha : float, optional
+        Rényi index, >= 0; 1 (default) is the von Neumann entropy (natural log).
+
     Examples
     --------
     >>> import numpy as np
@@ -153,7 +196,15 @@ def entanglement_entropy(psi: MPS, bond: int, *, alpha: float = 1.0) -> Any:
 
 
 def entanglement_entropies(psi: MPS, *, alpha: float = 1.0) -> Any:
-    """Entropies at every bond, shape ``(L - 1,)``, from one sweep of the centre."""
+    """Entropies at every bond, shape ``(L - 1,)``, from one sweep of the centre.
+
+    Parameters
+    ----------
+    psi : MPS
+        State, any norm; its orthogonality centre is moved (in place).
+    alpha : float, optional
+        Rényi index, >= 0; 1 (default) is the von Neumann entropy (natural log).
+    """
     xp = psi.xp
     return xp.stack([entanglement_entropy(psi, b, alpha=alpha) for b in range(psi.length - 1)])
 
@@ -164,6 +215,15 @@ def sample(psi: MPS, n_samples: int, *, rng: np.random.Generator | int | None = 
     Sites are sampled left to right from conditional probabilities computed on the
     device with the state in right-canonical form; only the ``(n_samples, d)``
     probability tables come to the host for the draw.
+
+    Parameters
+    ----------
+    psi : MPS
+        State, any norm; its orthogonality centre is moved (in place).
+    n_samples : int
+        Number of configurations drawn.
+    rng : numpy.random.Generator, int or None, optional
+        Source of the draws (see :func:`tnkit.backend.make_rng`).
 
     Returns
     -------

@@ -90,10 +90,13 @@ class MPO(Chain):
         dtype : str, optional
             ``"float64"``, ``"complex128"``, ...; default float64, or complex128 when
             any coefficient or operator is complex.
-        compress : bool
+        compress : bool, optional
             Remove linearly dependent bond states by SVD (threshold ``tol`` relative
             to the largest singular value of each bond); kept only when it lowers a
             bond dimension, otherwise the automaton's exact sparse tensors are kept.
+            Default True.
+        tol : float, optional
+            Relative threshold of the compression; default ``1e-13``.
         """
         tensors = opsum_tensors(opsum, compress=compress, tol=tol)
         xp, device = _target(like)
@@ -111,13 +114,20 @@ class MPO(Chain):
         return cls(out, opsum=opsum)
 
     def to(self, like: Any) -> MPO:
-        """The same operator with ``like``'s library, device and dtype."""
+        """The same operator with ``like``'s library, device and dtype.
+
+        Parameters
+        ----------
+        like : array
+            Array whose library, device and dtype the tensors take.
+        """
         return MPO(self._tensors_like(like), opsum=self.opsum)
 
     # ------------------------------------------------------------------ properties
 
     @property
     def local_dims(self) -> list[int]:
+        """Physical dimension of every site."""
         return [int(w.shape[1]) for w in self.tensors]
 
     def __repr__(self) -> str:
@@ -146,6 +156,13 @@ class MPO(Chain):
     def is_hermitian(self, *, rtol: float = 1e-10) -> bool:
         """Whether ``||H - H^dagger||_F^2 <= rtol * ||H||_F^2``, from two trace contractions.
 
+        Parameters
+        ----------
+        rtol : float, optional
+            Relative tolerance; default ``1e-10``.
+
+        Notes
+        -----
         Uses ``||H - H^+||^2 = 2 Tr(H^+ H) - 2 Re Tr(H H)``, each computed by a
         transfer-matrix sweep normalised per site (no dense matrix); scale-free (see
         :func:`~tnkit.mps.automaton.is_hermitian_chain`). ``ValueError`` for NaN or Inf entries.
@@ -163,10 +180,21 @@ class MPO(Chain):
     ) -> MPS:
         """``H |psi>`` as an MPS, compressed by SVD or by variational fitting.
 
-        ``method="svd"`` forms the exact product (bond ``chi * w``) and truncates it
-        from a canonical form; ``method="fit"`` starts from that SVD result at
-        ``max_bond`` and refines it variationally, which is what to use when the exact
-        product would be too large to hold.
+        Parameters
+        ----------
+        psi : MPS
+            State with the operator's local dimensions.
+        max_bond : int, optional
+            Largest bond dimension of the result; default no cap.
+        cutoff : float, optional
+            Relative singular-value cutoff of the compression; default 0 (none).
+        method : {"svd", "fit"}, optional
+            ``"svd"`` (default) forms the exact product (bond ``chi * w``) and truncates it
+            from a canonical form; ``"fit"`` starts from that SVD result at ``max_bond``
+            and refines it variationally, which is what to use when the exact product
+            would be too large to hold.
+        sweeps : int, optional
+            Variational sweeps of ``method="fit"``; default 4.
         """
         _check_operator_state(self, psi)
         xp = namespace(self.tensors[0], psi.tensors[0])
@@ -188,7 +216,13 @@ class MPO(Chain):
         raise ValueError(f"MPO.apply: unknown method {method!r}; use 'svd' or 'fit'")
 
     def expectation(self, psi: MPS) -> Any:
-        """``<psi|H|psi> / <psi|psi>`` as a 0-d array."""
+        """``<psi|H|psi> / <psi|psi>`` as a 0-d array.
+
+        Parameters
+        ----------
+        psi : MPS
+            State with the operator's local dimensions.
+        """
         _check_operator_state(self, psi)
         xp = psi.xp
         dtype = xp.result_type(self.dtype, psi.dtype)
@@ -199,14 +233,26 @@ class MPO(Chain):
         return env[0, 0, 0] / xp.astype(psi.overlap(psi), dtype)
 
     def variance(self, psi: MPS) -> Any:
-        """``<H^2> - <H>^2`` (normalised) from a double-layer contraction."""
+        """``<H^2> - <H>^2`` (normalised) from a double-layer contraction.
+
+        Parameters
+        ----------
+        psi : MPS
+            State with the operator's local dimensions.
+        """
         h2 = self.squared_norm_of(psi) / psi.overlap(psi)
         e = self.expectation(psi)
         xp = psi.xp
         return xp.real(h2) - xp.real(e) ** 2
 
     def squared_norm_of(self, psi: MPS) -> Any:
-        """``<psi|H^+ H|psi>`` (unnormalised) as a 0-d array."""
+        """``<psi|H^+ H|psi>`` (unnormalised) as a 0-d array.
+
+        Parameters
+        ----------
+        psi : MPS
+            State with the operator's local dimensions.
+        """
         _check_operator_state(self, psi)
         xp = psi.xp
         dtype = xp.result_type(self.dtype, psi.dtype)

@@ -88,7 +88,22 @@ class MPS(Chain):
         """Random MPS with Gaussian entries, bonds capped by ``bond_dim`` and by the
         Hilbert-space dimensions on either side, normalised and in right-canonical form.
 
-        ``like`` is an array whose library and device the tensors use (default NumPy).
+        Parameters
+        ----------
+        length : int
+            Number of sites ``L``.
+        local_dim : int or sequence of int
+            Physical dimension of every site, or one per site.
+        bond_dim : int
+            Largest bond dimension, >= 1.
+        dtype : str, optional
+            Dtype name, e.g. ``"float64"`` or ``"complex128"``; default ``"float64"``.
+        like : array, optional
+            Array whose library and device the tensors use; default NumPy on the CPU.
+        rng : numpy.random.Generator, int or None, optional
+            Source of the entries (see :func:`tnkit.backend.make_rng`).
+        normalize : bool, optional
+            Scale to unit norm (default True).
         """
         dims = _local_dims(local_dim, length)
         if isinstance(bond_dim, bool) or not isinstance(bond_dim, (int, np.integer)) or bond_dim < 1:
@@ -117,6 +132,17 @@ class MPS(Chain):
         like: Any = None,
     ) -> MPS:
         """Product state from per-site basis indices (ints, with ``local_dim``) or vectors.
+
+        Parameters
+        ----------
+        states : sequence of int or of vector
+            Per site, a basis index (needs ``local_dim``) or the local state vector.
+        local_dim : int or sequence of int, optional
+            Physical dimension of every site, or one per site; needed for integer states.
+        dtype : str, optional
+            Dtype name of the tensors; default ``"float64"``.
+        like : array, optional
+            Array whose library and device the tensors use; default NumPy on the CPU.
 
         Examples
         --------
@@ -157,6 +183,19 @@ class MPS(Chain):
         ``psi`` has ``prod(local_dims)`` entries (any shape); the result is left
         canonical with its centre on the last site and keeps ``psi``'s library.
         Raises ``ValueError`` for an empty ``psi`` or one with NaN/Inf entries.
+
+        Parameters
+        ----------
+        psi : array
+            State vector with ``prod(local_dims)`` entries, any shape.
+        local_dims : int or sequence of int
+            Per-site physical dimensions; an int is used for every site (the number of sites
+            then follows from ``psi.size``).
+        max_bond : int, optional
+            Largest bond dimension kept; default no cap.
+        cutoff : float, optional
+            Relative singular-value cutoff: values ``<= cutoff * s_0`` are dropped (default 0,
+            none).
         """
         xp = check_tensor(psi, "MPS.from_dense", what="psi")
         total = math.prod(psi.shape)
@@ -194,15 +233,27 @@ class MPS(Chain):
         return xp.reshape(out, (total,))
 
     def copy(self) -> MPS:
+        """A new MPS sharing the tensors (a shallow copy; the tensor list is new)."""
         return MPS(list(self.tensors), center=self.center)
 
     def to(self, like: Any) -> MPS:
-        """The same state with ``like``'s library, device and dtype (host round trip)."""
+        """The same state with ``like``'s library, device and dtype (host round trip).
+
+        Parameters
+        ----------
+        like : array
+            Array whose library, device and dtype the tensors take.
+        """
         return MPS(self._tensors_like(like), center=self.center)
 
     @classmethod
     def from_tt(cls, t: TT) -> MPS:
         """The state whose amplitudes are the entries of the tensor train ``t`` (same cores).
+
+        Parameters
+        ----------
+        t : TT
+            Tensor train whose cores become the site tensors.
 
         Examples
         --------
@@ -225,10 +276,12 @@ class MPS(Chain):
 
     @property
     def local_dims(self) -> list[int]:
+        """Physical dimension of every site."""
         return [int(t.shape[1]) for t in self.tensors]
 
     @property
     def max_bond(self) -> int:
+        """Largest bond dimension (1 for a product state)."""
         return max(self.bond_dims, default=1)
 
     def __repr__(self) -> str:
@@ -248,7 +301,13 @@ class MPS(Chain):
         move_left(self.cores, i)
 
     def canonicalize(self, center: int) -> MPS:
-        """Bring the orthogonality centre to ``center`` (in place; returns self)."""
+        """Bring the orthogonality centre to ``center`` (in place; returns self).
+
+        Parameters
+        ----------
+        center : int
+            Site of the orthogonality centre, ``0 <= center < L``.
+        """
         if not (0 <= center < self.length):
             raise ValueError(f"canonicalize: center {center} outside [0, {self.length})")
         if self.center is None:
@@ -265,9 +324,11 @@ class MPS(Chain):
         return self
 
     def left_canonicalize(self) -> MPS:
+        """Left-canonical form: the centre on the last site (in place; returns self)."""
         return self.canonicalize(self.length - 1)
 
     def right_canonicalize(self) -> MPS:
+        """Right-canonical form: the centre on the first site (in place; returns self)."""
         return self.canonicalize(0)
 
     # ------------------------------------------------------------------ norms and overlaps
@@ -292,7 +353,13 @@ class MPS(Chain):
         return self
 
     def overlap(self, other: MPS) -> Any:
-        """``<self|other>`` (self conjugated) as a 0-d array."""
+        """``<self|other>`` (self conjugated) as a 0-d array.
+
+        Parameters
+        ----------
+        other : MPS
+            State with the same local dimensions.
+        """
         _check_compatible(self, other)
         xp = self.xp
         env = xp.ones((1, 1), dtype=xp.result_type(self.dtype, other.dtype), device=self.device)
@@ -313,6 +380,15 @@ class MPS(Chain):
         canonical form so each truncation is optimal for its bond.
 
         Returns the total discarded weight (sum over bonds, relative to the norm²).
+
+        Parameters
+        ----------
+        max_bond : int, optional
+            Largest bond dimension kept; default no cap.
+        cutoff : float, optional
+            Singular-value threshold, read by ``cutoff_mode``; default 0 (none).
+        cutoff_mode : {"rel", "abs", "discarded", "rel_discarded"}, optional
+            How ``cutoff`` is read, as in :func:`tnkit.linalg.truncated_svd`; default ``"rel"``.
         """
         xp = self.xp
         self.canonicalize(self.length - 1)
@@ -336,21 +412,51 @@ class MPS(Chain):
     # ------------------------------------------------------------------ measurements
 
     def expect(self, op: Any, site: int | None = None) -> Any:
-        """``<op_site>`` (normalised); all sites as a 1-d array when ``site`` is None."""
+        """``<op_site>`` (normalised); all sites as a 1-d array when ``site`` is None.
+
+        Parameters
+        ----------
+        op : array, shape (d, d)
+            Local operator.
+        site : int, optional
+            Site to measure; default every site.
+        """
         if site is None:
             return measure.expectation_all(self, op)
         return measure.expectation_local(self, op, site)
 
     def correlation(self, op_a: Any, op_b: Any, sites: Sequence[int] | None = None) -> Any:
-        """Matrix ``C[i, j] = <A_i B_j>`` over ``sites`` (all by default)."""
+        """Matrix ``C[i, j] = <A_i B_j>`` over ``sites`` (all by default).
+
+        Parameters
+        ----------
+        op_a, op_b : array, shape (d, d)
+            Local operators ``A`` and ``B``.
+        sites : sequence of int, optional
+            Sites ``i, j`` to include; default all.
+        """
         return measure.correlation_matrix(self, op_a, op_b, sites)
 
     def schmidt_values(self, bond: int) -> Any:
-        """Schmidt coefficients across the cut between sites ``bond`` and ``bond + 1``."""
+        """Schmidt coefficients across the cut between sites ``bond`` and ``bond + 1``.
+
+        Parameters
+        ----------
+        bond : int
+            Cut index, ``0 <= bond < L - 1``.
+        """
         return measure.schmidt_values(self, bond)
 
     def entropy(self, bond: int | None = None, *, alpha: float = 1.0) -> Any:
-        """Entanglement (Rényi-``alpha``) entropy at one bond, or at every bond."""
+        """Entanglement (Rényi-``alpha``) entropy at one bond, or at every bond.
+
+        Parameters
+        ----------
+        bond : int, optional
+            Cut after site ``bond``; default every bond (a 1-d array of ``L - 1`` values).
+        alpha : float, optional
+            Rényi index, >= 0; 1 (default) is the von Neumann entropy (natural log).
+        """
         if bond is None:
             return measure.entanglement_entropies(self, alpha=alpha)
         return measure.entanglement_entropy(self, bond, alpha=alpha)
@@ -360,6 +466,18 @@ class MPS(Chain):
 
         An int64 array in the state's library and on its device (NumPy for a NumPy
         state); the draws depend only on ``rng``, not on the library.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of configurations drawn.
+        rng : numpy.random.Generator, int or None, optional
+            Source of the draws (see :func:`tnkit.backend.make_rng`).
+
+        References
+        ----------
+        .. [FW] A. J. Ferris and G. Vidal, "Perfect sampling with unitary tensor networks",
+           Phys. Rev. B 85, 165146 (2012).
 
         Examples
         --------

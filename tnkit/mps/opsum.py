@@ -27,7 +27,17 @@ __all__ = ["OpSum", "Term"]
 
 @dataclasses.dataclass(frozen=True)
 class Term:
-    """``coef * prod_k ops[k]`` acting on ``sites[k]`` (sites strictly increasing)."""
+    """``coef * prod_k ops[k]`` acting on ``sites[k]`` (sites strictly increasing).
+
+    Parameters
+    ----------
+    coef : complex
+        Coefficient.
+    sites : tuple of int
+        Sites the factors act on, strictly increasing.
+    ops : tuple of numpy.ndarray
+        One ``(d, d)`` matrix per site.
+    """
 
     coef: complex
     sites: tuple[int, ...]
@@ -35,6 +45,7 @@ class Term:
 
     @property
     def range(self) -> int:
+        """``sites[-1] - sites[0]``."""
         return self.sites[-1] - self.sites[0]
 
 
@@ -89,6 +100,7 @@ class OpSum:
 
     @property
     def length(self) -> int:
+        """Number of sites."""
         return len(self.local_dims)
 
     def __len__(self) -> int:
@@ -97,7 +109,17 @@ class OpSum:
     def add(self, coef: complex, *factors: tuple[Any, int]) -> OpSum:
         """Add ``coef * op_a(site_a) op_b(site_b) ...``; factors on one site multiply in order.
 
-        Returns ``self`` so calls chain.
+        Parameters
+        ----------
+        coef : complex
+            Coefficient of the term.
+        *factors : tuple of (array, int)
+            ``(operator, site)`` pairs; each operator is a ``(d, d)`` matrix for its site.
+
+        Returns
+        -------
+        OpSum
+            ``self``, so calls chain.
         """
         if not factors:
             raise ValueError("OpSum.add: a term needs at least one (operator, site) factor")
@@ -125,22 +147,36 @@ class OpSum:
         return self
 
     def scaled(self, factor: complex) -> OpSum:
+        """A new sum with every coefficient multiplied by ``factor``.
+
+        Parameters
+        ----------
+        factor : complex
+            The multiplier.
+        """
         out = OpSum(self.local_dims)
         out.terms = [dataclasses.replace(t, coef=t.coef * factor) for t in self.terms]
         return out
 
     @property
     def is_complex(self) -> bool:
+        """Whether any coefficient or operator is complex."""
         return any(isinstance(t.coef, complex) or any(np.iscomplexobj(o) for o in t.ops) for t in self.terms)
 
     @property
     def max_range(self) -> int:
+        """Largest ``last site - first site`` over the terms (0 for on-site terms)."""
         return max((t.range for t in self.terms), default=0)
 
     # ------------------------------------------------------------------ exact matrices
 
     def to_sparse(self, *, max_dim: int = 1 << 24) -> scipy.sparse.csr_array:
         """Exact sparse matrix in the product basis (site 0 most significant).
+
+        Parameters
+        ----------
+        max_dim : int, optional
+            Largest Hilbert-space dimension allowed; default ``2**24``.
 
         Raises
         ------
@@ -220,7 +256,14 @@ class OpSum:
 
     def is_hermitian(self, *, atol: float = 1e-12) -> bool:
         """Whether the sum is Hermitian (checked on the terms' sparse matrix for small
-        chains, else term by term against the conjugate of a matching term)."""
+        chains, else term by term against the conjugate of a matching term).
+
+        Parameters
+        ----------
+        atol : float, optional
+            Tolerance on the anti-Hermitian part, relative to the largest entry (at least 1);
+            default ``1e-12``.
+        """
         if int(np.prod(self.local_dims, dtype=np.int64)) <= 1 << 12:
             m = self.to_sparse()
             diff = m - m.conj().T

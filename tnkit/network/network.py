@@ -72,7 +72,16 @@ class TensorNetwork:
     ) -> "TensorNetwork":
         """Gaussian cores scaled so the dense tensor has entries of order one.
 
-        ``like`` (an array) picks the library, device and dtype (NumPy float64 by default).
+        Parameters
+        ----------
+        structure : Structure
+            Graph, mode sizes and ranks of the network.
+        rng : numpy.random.Generator, int or None, optional
+            Source of the entries (see :func:`tnkit.backend.make_rng`).
+        like : array, optional
+            Array whose library, device and dtype the cores take; default NumPy float64.
+        dtype : dtype, optional
+            Dtype of the cores (of ``like``'s library), overriding ``like.dtype``.
         """
         gen = backend.make_rng(rng)
         if like is None:
@@ -90,7 +99,13 @@ class TensorNetwork:
 
     @classmethod
     def from_tt(cls, t: Any) -> "TensorNetwork":
-        """From a :class:`tnkit.decompositions.tt.TT` (or an MPS-like object with ``cores`` ``(r, n, r')``)."""
+        """From a :class:`tnkit.decompositions.tt.TT` (or an MPS-like object with ``cores`` ``(r, n, r')``).
+
+        Parameters
+        ----------
+        t : TT
+            Tensor train with cores of shape ``(r_{k-1}, n_k, r_k)``.
+        """
         cores = list(t.cores)
         xp = namespace(*cores)
         d = len(cores)
@@ -105,7 +120,13 @@ class TensorNetwork:
 
     @classmethod
     def from_tr(cls, t: Any) -> "TensorNetwork":
-        """From a :class:`tnkit.decompositions.tr.TR`; core ``k``'s axes become ``(n_k, left, right)``."""
+        """From a :class:`tnkit.decompositions.tr.TR`; core ``k``'s axes become ``(n_k, left, right)``.
+
+        Parameters
+        ----------
+        t : TR
+            Tensor ring with cores of shape ``(r_{k-1}, n_k, r_k)``.
+        """
         cores = list(t.cores)
         xp = namespace(*cores)
         d = len(cores)
@@ -120,14 +141,26 @@ class TensorNetwork:
 
     @classmethod
     def from_tucker(cls, t: Any) -> "TensorNetwork":
-        """From a :class:`tnkit.decompositions.tucker.Tucker`: factors are the physical cores, the core node ``d``."""
+        """From a :class:`tnkit.decompositions.tucker.Tucker`: factors are the physical cores, the core node ``d``.
+
+        Parameters
+        ----------
+        t : Tucker
+            Tucker decomposition; its factors are ``(n_k, R_k)``.
+        """
         s = Structure.tucker(t.shape, t.ranks)
         return cls(s, [*t.factors, t.core])
 
     @classmethod
     def from_ttn(cls, y: Any) -> "TensorNetwork":
         """From a :class:`tnkit.tree.ttn.TTN` with root dimension 1: leaves become the physical
-        cores, inner tree nodes the internal nodes ``d, d+1, ...`` (in the tree's post-order)."""
+        cores, inner tree nodes the internal nodes ``d, d+1, ...`` (in the tree's post-order).
+
+        Parameters
+        ----------
+        y : TTN
+            Tree tensor network with ``root_dim == 1``.
+        """
         tree = y.tree
         if y.root_dim != 1:
             raise ValueError(f"TensorNetwork.from_ttn: root dimension must be 1, got {y.root_dim}")
@@ -161,22 +194,27 @@ class TensorNetwork:
 
     @property
     def xp(self) -> Namespace:
+        """Array namespace of the cores."""
         return namespace(*self.cores)
 
     @property
     def dtype(self) -> DType:
+        """Dtype of the cores."""
         return self.cores[0].dtype
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Shape of the represented tensor."""
         return self.structure.shape
 
     @property
     def num_params(self) -> int:
+        """Number of core entries."""
         return self.structure.num_params
 
     @property
     def compression_ratio(self) -> float:
+        """Entries of the dense tensor per core entry."""
         return self.structure.compression_ratio
 
     def __repr__(self) -> str:
@@ -189,14 +227,28 @@ class TensorNetwork:
 
     def entries(self, index: Array) -> Array:
         """Entries at integer positions ``index`` of shape ``(m, d)`` (an array of the cores'
-        library), without forming the full tensor."""
+        library), without forming the full tensor.
+
+        Parameters
+        ----------
+        index : array of int, shape (m, d)
+            Row ``k`` is the multi-index of entry ``k``.
+        """
         s = self.structure
         expr, nodes = self.structure._expression(batch=True)
         ops = [self.cores[v] if v >= s.ndim else _gather(self.xp, self.cores[v], index[:, s.perm[v]]) for v in nodes]
         return contract(expr, *ops)
 
     def rse(self, target: Array, mask: Array | None = None) -> float:
-        """Relative error ``||target - X||_F / ||target||_F`` (over ``mask`` when given)."""
+        """Relative error ``||target - X||_F / ||target||_F`` (over ``mask`` when given).
+
+        Parameters
+        ----------
+        target : array
+            Tensor of shape ``self.shape`` to compare with.
+        mask : array of bool, optional
+            Entries that count; default all.
+        """
         xp = namespace(target, *self.cores)
         diff = target - self.to_dense()
         if mask is not None:
@@ -208,11 +260,18 @@ class TensorNetwork:
         return num / den
 
     def copy(self) -> "TensorNetwork":
+        """A network with the same structure and copies of the cores."""
         xp = self.xp
         return TensorNetwork(self.structure, [xp.asarray(c, copy=True) for c in self.cores])
 
     def to(self, like: Array) -> "TensorNetwork":
-        """The same network with cores in ``like``'s library, device and dtype."""
+        """The same network with cores in ``like``'s library, device and dtype.
+
+        Parameters
+        ----------
+        like : array
+            Array whose library, device and dtype the cores take.
+        """
         return TensorNetwork(self.structure, [backend.asarray_like(backend.to_host(c), like) for c in self.cores])
 
     # -- edge surgery -----------------------------------------------------------------
@@ -225,7 +284,24 @@ class TensorNetwork:
         """Grow edge ``(i, j)`` (creating it if absent) to ``rank``: the old slices are
         kept, the new ones are small random numbers (relative size ``noise``) on one side
         and zero-mean random numbers of full size on the other, so the tensor changes by
-        ``O(noise)`` and the new directions can be learned [HLMR]_."""
+        ``O(noise)`` and the new directions can be learned [HLMR]_.
+
+        Parameters
+        ----------
+        i, j : int
+            Nodes joined by the edge.
+        rank : int
+            New rank, at least the current one (and at least 1).
+        noise : float, optional
+            Relative size of the new slices on node ``i``'s side; default ``1e-2``.
+        rng : numpy.random.Generator, int or None, optional
+            Source of the new entries (see :func:`tnkit.backend.make_rng`).
+
+        References
+        ----------
+        .. [HLMR] M. Hashemizadeh, M. Liu, J. Miller and G. Rabusseau, "Adaptive learning of
+           tensor network structures", arXiv:2008.05437 (2020).
+        """
         s = self.structure
         old = int(s.ranks[i, j])
         if rank < max(old, 1):
@@ -253,7 +329,15 @@ class TensorNetwork:
     def truncate_edge(self, i: int, j: int, rank: int) -> "TensorNetwork":
         """Cut edge ``(i, j)`` to ``rank`` by an SVD of the bond between the two cores'
         QR factors (optimal when the rest of the network is orthonormal about the edge,
-        as in a tree; a good start for a refit otherwise)."""
+        as in a tree; a good start for a refit otherwise).
+
+        Parameters
+        ----------
+        i, j : int
+            Nodes joined by the edge.
+        rank : int
+            New rank, ``1 <= rank <=`` the current one.
+        """
         s = self.structure
         old = int(s.ranks[i, j])
         if not 1 <= rank <= old:

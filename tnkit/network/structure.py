@@ -162,6 +162,13 @@ class Structure:
     def tt(cls, shape: Sequence[int], ranks: Sequence[int]) -> "Structure":
         """Tensor train: ``ranks`` are the ``d - 1`` inner bond dimensions.
 
+        Parameters
+        ----------
+        shape : sequence of int
+            Mode sizes ``(n_0, ..., n_{d-1})``.
+        ranks : sequence of int
+            The ``d - 1`` bond dimensions, each >= 1.
+
         Examples
         --------
         >>> Structure.tt((7, 7, 7, 7, 7), (2, 3, 6, 5)).num_params
@@ -177,6 +184,15 @@ class Structure:
     @classmethod
     def tr(cls, shape: Sequence[int], ranks: Sequence[int], perm: Sequence[int] | None = None) -> "Structure":
         """Tensor ring: ``ranks[k]`` joins core ``k`` and core ``k + 1 (mod d)``.
+
+        Parameters
+        ----------
+        shape : sequence of int
+            Mode sizes ``(n_0, ..., n_{d-1})``.
+        ranks : sequence of int
+            The ``d`` bond dimensions, each >= 1.
+        perm : sequence of int, optional
+            Core ``i`` carries tensor mode ``perm[i]`` (identity by default).
 
         Examples
         --------
@@ -196,6 +212,13 @@ class Structure:
     def tucker(cls, shape: Sequence[int], ranks: Sequence[int]) -> "Structure":
         """Tucker: one internal core (node ``d``) joined to every factor with its rank.
 
+        Parameters
+        ----------
+        shape : sequence of int
+            Mode sizes ``(n_0, ..., n_{d-1})``.
+        ranks : sequence of int
+            The ``d`` Tucker ranks, each >= 1.
+
         Examples
         --------
         >>> Structure.tucker((7,) * 5, (2, 3, 4, 3, 2)).num_params
@@ -211,6 +234,16 @@ class Structure:
     @classmethod
     def full(cls, shape: Sequence[int], rank: int = 1, *, internal: int = 0) -> "Structure":
         """Every pair of the ``d + internal`` nodes joined with the same rank.
+
+        Parameters
+        ----------
+        shape : sequence of int
+            Mode sizes ``(n_0, ..., n_{d-1})``.
+        rank : int, optional
+            Rank of every edge, >= 1 (default 1).
+        internal : int, optional
+            Number of internal nodes (no physical leg) added after the ``d`` physical ones;
+            default 0.
 
         Examples
         --------
@@ -234,10 +267,12 @@ class Structure:
 
     @property
     def ndim(self) -> int:
+        """Number of tensor modes ``d``."""
         return len(self.shape)
 
     @property
     def num_nodes(self) -> int:
+        """Number of cores: the ``d`` physical nodes and the internal ones."""
         return int(self._ranks.shape[0])
 
     @property
@@ -246,13 +281,34 @@ class Structure:
         return self._edges
 
     def neighbours(self, node: int) -> tuple[int, ...]:
+        """Nodes joined to ``node`` by an edge, ascending.
+
+        Parameters
+        ----------
+        node : int
+            Node index.
+        """
         return self._nbrs[node]
 
     def phys_dim(self, node: int) -> int | None:
-        """Size of the physical leg of ``node`` (None for internal nodes)."""
+        """Size of the physical leg of ``node`` (None for internal nodes).
+
+        Parameters
+        ----------
+        node : int
+            Node index.
+        """
         return self.shape[self.perm[node]] if node < self.ndim else None
 
     def core_shape(self, node: int) -> tuple[int, ...]:
+        """Shape of ``node``'s core: physical size first (if any), then the bond ranks in
+        the order of :meth:`neighbours`.
+
+        Parameters
+        ----------
+        node : int
+            Node index.
+        """
         bonds = tuple(int(self._ranks[node, j]) for j in self.neighbours(node))
         p = self.phys_dim(node)
         return bonds if p is None else (p, *bonds)
@@ -264,6 +320,7 @@ class Structure:
 
     @property
     def numel(self) -> int:
+        """Number of entries of the full tensor."""
         return math.prod(self.shape)
 
     @property
@@ -292,15 +349,31 @@ class Structure:
     # -- derived structures -----------------------------------------------------------
 
     def with_rank(self, i: int, j: int, rank: int) -> "Structure":
-        """A copy with edge ``(i, j)`` set to ``rank`` (0 removes it)."""
+        """A copy with edge ``(i, j)`` set to ``rank`` (0 removes it).
+
+        Parameters
+        ----------
+        i, j : int
+            Nodes joined by the edge.
+        rank : int
+            New rank, >= 0.
+        """
         mat = self._ranks.copy()
         mat[i, j] = mat[j, i] = rank
         return Structure(self.shape, mat, self.perm)
 
     def with_perm(self, perm: Sequence[int]) -> "Structure":
+        """A copy with another mode permutation.
+
+        Parameters
+        ----------
+        perm : sequence of int
+            Core ``i`` carries tensor mode ``perm[i]``.
+        """
         return Structure(self.shape, self._ranks.copy(), perm)
 
     def to_dict(self) -> dict[str, Any]:
+        """The structure as int64 arrays ``shape``, ``ranks`` and ``perm`` (for HDF5)."""
         return {
             "shape": np.asarray(self.shape, dtype=np.int64),
             "ranks": np.asarray(self._ranks),
@@ -309,6 +382,13 @@ class Structure:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Structure":
+        """The structure written by :meth:`to_dict`.
+
+        Parameters
+        ----------
+        data : mapping
+            With keys ``"shape"``, ``"ranks"`` (the ``(n, n)`` rank matrix) and ``"perm"``.
+        """
         return cls(tuple(int(n) for n in data["shape"]), np.asarray(data["ranks"]), tuple(int(p) for p in data["perm"]))
 
     # -- contraction labels -----------------------------------------------------------

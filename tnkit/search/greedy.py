@@ -473,6 +473,11 @@ def greedy(
     SearchResult
         ``best`` and ``network`` are the final structure and its cores.
 
+    References
+    ----------
+    .. [HLMR] M. Hashemizadeh, M. Liu, J. Miller and G. Rabusseau, "Adaptive learning of
+       tensor network structures", arXiv:2008.05437 (2020).
+
     Examples
     --------
     >>> import numpy as np

@@ -231,6 +231,11 @@ def tnls(
     -------
     SearchResult
 
+    References
+    ----------
+    .. [TNLS] C. Li, J. Zeng, Z. Tao and Q. Zhao, "Permutation search of tensor network
+       structures via local sampling", ICML 2022.
+
     Examples
     --------
     >>> import numpy as np
@@ -316,18 +321,57 @@ def tnale(
     radius 1 ends the search. Fitted structures are remembered, so revisiting a
     structure costs nothing.
 
-    Parameters are those of :func:`tnls` except ``radius`` (the starting rank radius),
-    ``n_rounds`` (most rounds per start) and ``restarts``: after the search ends, start
-    again this many times from ``init_ranks`` and a random permutation (drawn from
-    ``seed``; the same permutation when ``search_perm`` is off, so restarts only make
-    sense with it), keeping the cache and the best structure over all starts. The
-    enumeration is a local method: a wrong permutation can trap it where no single swap
-    or rank step lowers the objective, and a new start is the cheap way out when the
-    evaluation budget (``max_evals``) allows it.
+    The enumeration is a local method: a wrong permutation can trap it where no single
+    swap or rank step lowers the objective, and a new start (``restarts``) is the cheap
+    way out when the evaluation budget (``max_evals``) allows it.
+
+    Parameters
+    ----------
+    target : array
+        Real, finite tensor with at least two modes.
+    template : {"ring", "chain", "full"} or Structure
+        The graph whose edge ranks are searched (a Structure's ranks are the start).
+    init_ranks : sequence of int, optional
+        Starting rank per template edge (default: the template's ranks, 2 for the named
+        templates).
+    min_rank, max_rank : int
+        Rank bounds (rank 1 means "no edge").
+    search_perm : bool
+        Also search the mode permutation.
+    init_perm : sequence of int, optional
+        Starting permutation (identity by default).
+    objective : Objective, "penalty", "constraint" or callable ``f(structure, rse)``
+        What is minimised, as in :func:`tnls`.
+    radius : int
+        Starting rank radius.
+    perm_radius : int
+        Template hops within which two cores may swap.
+    n_rounds : int
+        Most rounds per start.
+    restarts : int
+        After the search ends, start again this many times from ``init_ranks`` and a
+        random permutation (drawn from ``seed``; the same permutation when
+        ``search_perm`` is off, so restarts only make sense with it), keeping the cache
+        and the best structure over all starts.
+    max_evals : int, optional
+        Most fits.
+    stop_when : callable, optional
+        Stop as soon as an evaluation satisfies ``stop_when(evaluation)``.
+    fit_options : dict, optional
+        Passed to :func:`tnkit.network.fit`, as in :func:`tnls`.
+    seed : int
+        Seeds the restarts' permutations and every fit.
+    run : tnkit.Run, optional
+        ``executor``, ``checkpoint``, ``resume`` and ``progress``, as in :func:`tnls`.
 
     Returns
     -------
     SearchResult
+
+    References
+    ----------
+    .. [TnALE] C. Li, J. Zeng, C. Li, C. Caiafa and Q. Zhao, "Alternating local enumeration
+       (TnALE): solving tensor network structure search with fewer evaluations", ICML 2023.
 
     Examples
     --------

@@ -27,7 +27,23 @@ __all__ = ["Evaluation", "SearchResult", "load_record"]
 
 @dataclasses.dataclass
 class Evaluation:
-    """One fitted structure: its error, loss and the wall time of its fit."""
+    """One fitted structure: its error, loss and the wall time of its fit.
+
+    Attributes
+    ----------
+    index : int
+        Position among the search's evaluations, from 0.
+    structure : Structure
+        The structure fitted.
+    rse : float
+        Relative error of the fit.
+    loss : float
+        The search objective's loss of ``structure`` and ``rse``.
+    seconds : float
+        Wall time of the fit.
+    step : int
+        Search step (iteration) that evaluated it.
+    """
 
     index: int
     structure: Structure
@@ -38,6 +54,7 @@ class Evaluation:
 
     @property
     def params(self) -> int:
+        """Number of parameters of the structure."""
         return self.structure.num_params
 
 
@@ -70,18 +87,31 @@ class SearchResult:
 
     @property
     def num_evaluations(self) -> int:
+        """Number of evaluations."""
         return len(self.evaluations)
 
     def first(self, predicate: Callable[[Evaluation], bool]) -> int | None:
         """Number of evaluations up to and including the first one satisfying ``predicate``
-        (None if none does)."""
+        (None if none does).
+
+        Parameters
+        ----------
+        predicate : callable
+            ``predicate(evaluation) -> bool``.
+        """
         for k, e in enumerate(self.evaluations):
             if predicate(e):
                 return k + 1
         return None
 
     def plot(self, ax: Any = None) -> Any:
-        """Loss of every evaluation and the running best, against evaluations (matplotlib)."""
+        """Loss of every evaluation and the running best, against evaluations (matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw into; default a new figure.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -130,7 +160,13 @@ def _save_record(path: str | Path, evals: Sequence[Evaluation], method: str, ext
 
 
 def load_record(path: str | Path) -> tuple[str, list[Evaluation], dict[str, Any]]:
-    """Read a search record: method name, evaluations and extra state."""
+    """Read a search record: method name, evaluations and extra state.
+
+    Parameters
+    ----------
+    path : str or path
+        HDF5 file written by a search with a checkpoint.
+    """
     data = io.load(path, schema="search_record")
     try:
         method = str(data["method"])

@@ -92,6 +92,8 @@ class BUGResult:
         ``||Y(t)||``; its drift measures mass/norm conservation.
     observables : dict of str to ndarray
         One row per record for every observable.
+    method : str
+        The integrator used.
     seconds : float
         Wall time of the steps (checkpoint writes included).
     steps : int
@@ -150,6 +152,8 @@ def integrate(
         returns one of the same shape.
     t_final, dt : float
         End time and step; the last step is shortened to land on ``t_final``.
+    t0 : float
+        Start time (default 0).
     method : {"adaptive", "fixed", "parallel", "ksl"}
         See the module docstring.
     tol : float
@@ -281,7 +285,24 @@ def step(
 ) -> TTN:
     """One integrator step from ``t`` to ``t + dt`` (see :func:`integrate`).
 
-    ``rhs`` may also be a projector built once by :func:`integrate` (internal reuse).
+    Parameters
+    ----------
+    y : TTN
+        State at time ``t``.
+    rhs : KronOperator, callable or projector
+        ``F`` as in :func:`integrate`, or a projector built once by :func:`integrate`
+        (internal reuse).
+    t, dt : float
+        Start time and step.
+    method, tol, max_rank, inner, substeps
+        As in :func:`integrate`.
+    executor : concurrent.futures.Executor, optional
+        Runs the independent small ODEs of ``method="parallel"`` concurrently.
+
+    Returns
+    -------
+    TTN
+        The state at ``t + dt``.
     """
     if not isinstance(y, TTN):
         raise TypeError(f"step: y must be a tnkit.tree.ttn.TTN, got {type(y).__name__}")

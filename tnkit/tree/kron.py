@@ -36,13 +36,27 @@ Coefficient = complex | Callable[[float], complex]
 
 @dataclasses.dataclass(frozen=True)
 class KronTerm:
-    """``coef * (x)_l factors[l]``; modes missing from ``factors`` carry the identity."""
+    """``coef * (x)_l factors[l]``; modes missing from ``factors`` carry the identity.
+
+    Parameters
+    ----------
+    coef : complex or callable
+        The coefficient, or a function of time ``t`` returning it.
+    factors : mapping of int to numpy.ndarray
+        Mode ``l`` to its ``(n_l, n_l)`` matrix.
+    """
 
     coef: Coefficient
     factors: Mapping[int, np.ndarray]
 
     def coefficient(self, t: float) -> complex:
-        """The coefficient at time ``t``."""
+        """The coefficient at time ``t``.
+
+        Parameters
+        ----------
+        t : float
+            Time (ignored for a constant coefficient).
+        """
         return complex(self.coef(t)) if callable(self.coef) else complex(self.coef)
 
 
@@ -88,6 +102,13 @@ class KronOperator:
     def add(self, factors: Mapping[int, Any], coef: Coefficient = 1.0) -> "KronOperator":
         """Add ``coef * (x)_l factors[l]`` and return ``self`` (chainable).
 
+        Parameters
+        ----------
+        factors : mapping of int to array
+            Mode ``l`` to its ``(n_l, n_l)`` matrix (taken to the host).
+        coef : complex or callable, optional
+            Coefficient, or a function of time returning it; default 1.
+
         Raises
         ------
         ValueError
@@ -114,7 +135,13 @@ class KronOperator:
 
     @classmethod
     def from_opsum(cls, opsum: Any) -> "KronOperator":
-        """The same operator as a :class:`tnkit.OpSum` (sites become modes)."""
+        """The same operator as a :class:`tnkit.OpSum` (sites become modes).
+
+        Parameters
+        ----------
+        opsum : OpSum
+            Operator whose sites are the modes; factors on one site are multiplied.
+        """
         op = cls(opsum.local_dims)
         for term in opsum.terms:
             factors: dict[int, np.ndarray] = {}
@@ -147,6 +174,7 @@ class KronOperator:
         return out
 
     def copy(self) -> "KronOperator":
+        """A new operator with the same terms and scale."""
         out = KronOperator(self.dims)
         out.terms = list(self.terms)
         out.scale = self.scale
@@ -155,19 +183,23 @@ class KronOperator:
     # ------------------------------------------------------------------ queries
     @property
     def num_terms(self) -> int:
+        """Number of Kronecker-product terms."""
         return len(self.terms)
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Shape ``(prod n_l, prod n_l)`` of the full matrix."""
         n = int(np.prod(self.dims))
         return (n, n)
 
     @property
     def time_dependent(self) -> bool:
+        """Whether any coefficient is a function of time."""
         return any(callable(term.coef) for term in self.terms)
 
     @property
     def is_complex(self) -> bool:
+        """Whether the scale, a coefficient or a factor is complex."""
         if complex(self.scale).imag != 0:
             return True
         for term in self.terms:
@@ -178,11 +210,23 @@ class KronOperator:
         return False
 
     def coefficients(self, t: float) -> np.ndarray:
-        """All term coefficients (times the overall scale) at time ``t``."""
+        """All term coefficients (times the overall scale) at time ``t``.
+
+        Parameters
+        ----------
+        t : float
+            Time at which callable coefficients are evaluated.
+        """
         return np.array([self.scale * term.coefficient(t) for term in self.terms], dtype=complex)
 
     def norm_bound(self, t: float = 0.0) -> float:
-        """An upper bound on the spectral norm: ``sum_k |c_k| prod_l ||A_k^(l)||_2``."""
+        """An upper bound on the spectral norm: ``sum_k |c_k| prod_l ||A_k^(l)||_2``.
+
+        Parameters
+        ----------
+        t : float, optional
+            Time at which callable coefficients are evaluated; default 0.
+        """
         total = 0.0
         for c, term in zip(self.coefficients(t), self.terms):
             total += abs(c) * float(np.prod([np.linalg.norm(f, 2) for f in term.factors.values()]))
@@ -194,6 +238,11 @@ class KronOperator:
         ``||exp(s A) Y|| <= exp(s * bound) ||Y||`` for ``s >= 0``. Terms that are
         skew-Hermitian (imaginary coefficient, Hermitian factors) contribute 0, Hermitian
         terms their largest eigenvalue (from the factors' spectra), others their norm.
+
+        Parameters
+        ----------
+        t : float, optional
+            Time at which callable coefficients are evaluated; default 0.
         """
         total = 0.0
         for c, term in zip(self.coefficients(t), self.terms):
@@ -218,7 +267,15 @@ class KronOperator:
 
     # ------------------------------------------------------------------ dense references
     def apply_dense(self, y: Any, t: float = 0.0) -> np.ndarray:
-        """``A(t) Y`` for a dense tensor ``Y`` of shape ``dims`` (NumPy), mode by mode."""
+        """``A(t) Y`` for a dense tensor ``Y`` of shape ``dims`` (NumPy), mode by mode.
+
+        Parameters
+        ----------
+        y : array_like, shape ``dims``
+            Dense tensor.
+        t : float, optional
+            Time at which callable coefficients are evaluated; default 0.
+        """
         y = np.asarray(y)
         if y.shape != self.dims:
             raise ValueError(f"KronOperator.apply_dense: tensor has shape {y.shape}, operator acts on {self.dims}")
@@ -231,7 +288,13 @@ class KronOperator:
         return out
 
     def to_sparse(self, t: float = 0.0) -> scipy.sparse.csr_matrix:
-        """The full ``(prod n_l, prod n_l)`` matrix as scipy CSR (reference sizes only)."""
+        """The full ``(prod n_l, prod n_l)`` matrix as scipy CSR (reference sizes only).
+
+        Parameters
+        ----------
+        t : float, optional
+            Time at which callable coefficients are evaluated; default 0.
+        """
         n = self.shape[0]
         dtype = complex if self.is_complex else float
         out = scipy.sparse.csr_matrix((n, n), dtype=dtype)
@@ -244,7 +307,13 @@ class KronOperator:
         return out.tocsr()
 
     def to_dense(self, t: float = 0.0) -> np.ndarray:
-        """The full matrix as a NumPy array (reference sizes only)."""
+        """The full matrix as a NumPy array (reference sizes only).
+
+        Parameters
+        ----------
+        t : float, optional
+            Time at which callable coefficients are evaluated; default 0.
+        """
         return self.to_sparse(t).toarray()
 
     def __repr__(self) -> str:

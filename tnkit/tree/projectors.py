@@ -41,7 +41,17 @@ __all__ = ["OperatorProjector", "DenseProjector", "NodeRHS"]
 
 
 class NodeRHS:
-    """``f(t, x)`` of one small ODE; ``linear`` ones expose ``matvec(t)`` for Krylov."""
+    """``f(t, x)`` of one small ODE; ``linear`` ones expose ``matvec(t)`` for Krylov.
+
+    Parameters
+    ----------
+    parts : sequence of (callable, callable), optional
+        Terms ``(c, apply)`` of a linear right-hand side ``x -> sum c(t) apply(x)``.
+    func : callable, optional
+        ``func(t, x)`` of a non-linear right-hand side; when given, ``parts`` is unused.
+    sign : float, optional
+        Factor applied to the result (``-1`` for the backward S-step); default 1.
+    """
 
     def __init__(
         self,
@@ -55,9 +65,17 @@ class NodeRHS:
 
     @property
     def linear(self) -> bool:
+        """Whether the right-hand side is linear (given by ``parts``)."""
         return self.func is None
 
     def matvec(self, t: float) -> Callable[[Any], Any]:
+        """The linear map ``x -> sign * sum c(t) apply(x)`` at time ``t`` (linear only).
+
+        Parameters
+        ----------
+        t : float
+            Time at which the coefficients are evaluated.
+        """
         coefs = [self.sign * c(t) for c, _ in self.parts]
 
         def apply(x: Any) -> Any:
@@ -81,7 +99,19 @@ class NodeRHS:
 
 
 class OperatorProjector:
-    """Projected pieces of ``sum_g c_g(t) A_g`` with each ``A_g`` a TTNO on ``tree``."""
+    """Projected pieces of ``sum_g c_g(t) A_g`` with each ``A_g`` a TTNO on ``tree``.
+
+    Parameters
+    ----------
+    op : KronOperator
+        The operator; terms sharing a callable coefficient become one TTNO.
+    tree : Tree
+        Tree of the state.
+    like : TTN
+        State whose library, device and dtype the TTNO tensors take.
+    tol : float, optional
+        Relative truncation tolerance of the TTNO compression; default ``1e-13``.
+    """
 
     linear = True
 
@@ -113,10 +143,30 @@ class OperatorProjector:
 
     # bottom-up ---------------------------------------------------------------------
     def leaf_data(self, node: int, u: Any) -> list[Any]:
+        """Bottom-up data of a leaf from its orthonormal basis.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        u : array, shape (n, r)
+            The leaf's basis.
+        """
         xp = self.xp
         return [_einsum([(conj(xp, u), [0, 1]), (w[node], [0, 2, 3]), (u, [2, 4])], [3, 1, 4]) for _, w in self.groups]
 
     def node_data(self, node: int, core: Any, child_data: Sequence[list[Any]]) -> list[Any]:
+        """Bottom-up data of an inner node from its core and its children's data.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        core : array
+            The node's orthonormal core, children's bonds first, parent bond last.
+        child_data : sequence
+            Bottom-up data of the children, in order.
+        """
         xp = self.xp
         m = core.ndim - 1
         out = []
@@ -129,7 +179,13 @@ class OperatorProjector:
         return out
 
     def data(self, y: TTN) -> list[list[Any]]:
-        """Bottom-up data of every node of an orthonormal ``y``."""
+        """Bottom-up data of every node of an orthonormal ``y``.
+
+        Parameters
+        ----------
+        y : TTN
+            The state, orthonormal.
+        """
         out: list[Any] = [None] * self.tree.num_nodes
         for node, ch in enumerate(self.tree.children):
             if not ch:
@@ -140,13 +196,34 @@ class OperatorProjector:
 
     # top-down ----------------------------------------------------------------------
     def root_env(self, y: TTN) -> list[Any]:
+        """Environment of the root.
+
+        Parameters
+        ----------
+        y : TTN
+            The state.
+        """
         xp = self.xp
         r = y.root_dim
         eye = xp.eye(r, dtype=self.dtype, device=backend.device_of(y.tensors[0]))
         return [xp.reshape(eye, (1, r, r)) for _ in self.groups]
 
     def child_env(self, node: int, env: list[Any], q: Any, i: int, child_data: Sequence[list[Any] | None]) -> list[Any]:
-        """Environment of child ``i`` given the node's orthonormal ``q`` (axis ``i`` = new bond)."""
+        """Environment of child ``i`` given the node's orthonormal ``q`` (axis ``i`` = new bond).
+
+        Parameters
+        ----------
+        node : int
+            Inner tree node.
+        env : object
+            Environment of ``node``.
+        q : array
+            The node's orthonormal core; axis ``i`` is the new bond.
+        i : int
+            Position of the child among ``node``'s children.
+        child_data : sequence
+            Bottom-up data of the children (entry ``i`` is not used).
+        """
         xp = self.xp
         m = q.ndim - 1
         out = []
@@ -160,26 +237,62 @@ class OperatorProjector:
 
     # small right-hand sides --------------------------------------------------------
     def leaf_rhs(self, node: int, env: list[Any]) -> NodeRHS:
+        """Right-hand side of a leaf's K-step.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        env : object
+            Environment of the leaf.
+        """
         parts = []
         for g, (coef, w) in enumerate(self.groups):
             parts.append((coef, _leaf_apply(w[node], env[g])))
         return NodeRHS(parts)
 
     def bond_rhs(self, data: list[Any], env: list[Any], sign: float = 1.0) -> NodeRHS:
-        """``S -> sum_a P[a] S O[a]^T`` on a bond (the S-step of projector splitting)."""
+        """``S -> sum_a P[a] S O[a]^T`` on a bond (the S-step of projector splitting).
+
+        Parameters
+        ----------
+        data : object
+            Bottom-up data of the subtree below the bond.
+        env : object
+            Environment of the bond.
+        sign : float, optional
+            Factor on the result; ``-1`` for the backward S-step. Default 1.
+        """
         parts = []
         for g, (coef, _) in enumerate(self.groups):
             parts.append((coef, _bond_apply(data[g], env[g])))
         return NodeRHS(parts, sign=sign)
 
     def node_rhs(self, node: int, env: list[Any], child_data: Sequence[list[Any]]) -> NodeRHS:
+        """Right-hand side of the Galerkin step of an inner node's core.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        env : object
+            Environment of the node.
+        child_data : sequence
+            Bottom-up data of the children, in order.
+        """
         parts = []
         for g, (coef, w) in enumerate(self.groups):
             parts.append((coef, _node_apply(w[node], env[g], [cd[g] for cd in child_data])))
         return NodeRHS(parts)
 
     def lognorm_bound(self, t: float) -> float:
-        """The operator's log-norm bound (computed once when no coefficient depends on t)."""
+        """The operator's log-norm bound (computed once when no coefficient depends on t).
+
+        Parameters
+        ----------
+        t : float
+            Time at which the coefficients are evaluated.
+        """
         return self._lognorm if self._lognorm is not None else self.op.lognorm_bound(t)
 
 
@@ -278,6 +391,15 @@ class DenseProjector:
     Bottom-up data are dense subtree bases ``(*n_below, r)``, environments dense outer
     bases ``(*n_rest, r)`` (modes in increasing order); every evaluation forms the full
     tensor, so this path suits problems whose full tensor fits in memory.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(t, Y)`` returning an array of ``Y``'s shape, library and device.
+    tree : Tree
+        Tree of the state.
+    like : TTN
+        State whose library, device, dtype and mode sizes are used.
     """
 
     linear = False
@@ -292,9 +414,29 @@ class DenseProjector:
         self._rest = [tuple(m for m in range(d) if m not in tree.modes_below[node]) for node in range(tree.num_nodes)]
 
     def leaf_data(self, node: int, u: Any) -> Any:
+        """Bottom-up data of a leaf from its orthonormal basis.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        u : array, shape (n, r)
+            The leaf's basis.
+        """
         return u
 
     def node_data(self, node: int, core: Any, child_data: Sequence[Any]) -> Any:
+        """Bottom-up data of an inner node from its core and its children's data.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        core : array
+            The node's orthonormal core, children's bonds first, parent bond last.
+        child_data : sequence
+            Bottom-up data of the children, in order.
+        """
         m = core.ndim - 1
         ops = [(core, [100 + i for i in range(m)] + [200])]
         out: list[int] = []
@@ -305,17 +447,46 @@ class DenseProjector:
         return _einsum(ops, out + [200])
 
     def data(self, y: TTN) -> list[Any]:
+        """Bottom-up data of every node of an orthonormal ``y``.
+
+        Parameters
+        ----------
+        y : TTN
+            The state, orthonormal.
+        """
         out: list[Any] = [None] * self.tree.num_nodes
         for node, ch in enumerate(self.tree.children):
             out[node] = y.tensors[node] if not ch else self.node_data(node, y.tensors[node], [out[c] for c in ch])
         return out
 
     def root_env(self, y: TTN) -> Any:
+        """Environment of the root.
+
+        Parameters
+        ----------
+        y : TTN
+            The state.
+        """
         if y.root_dim != 1:
             raise ValueError("a callable right-hand side needs a plain tensor (root bond dimension 1)")
         return self.xp.ones((1,), dtype=self.dtype, device=backend.device_of(y.tensors[0]))
 
     def child_env(self, node: int, env: Any, q: Any, i: int, child_data: Sequence[Any | None]) -> Any:
+        """Environment of child ``i`` given the node's orthonormal ``q`` (axis ``i`` = new bond).
+
+        Parameters
+        ----------
+        node : int
+            Inner tree node.
+        env : object
+            Environment of ``node``.
+        q : array
+            The node's orthonormal core; axis ``i`` is the new bond.
+        i : int
+            Position of the child among ``node``'s children.
+        child_data : sequence
+            Bottom-up data of the children (entry ``i`` is not used).
+        """
         m = q.ndim - 1
         ch = self.tree.children[node]
         ops = [(q, [100 + j for j in range(m)] + [200])]
@@ -358,6 +529,15 @@ class DenseProjector:
         return NodeRHS(func=f, sign=sign)
 
     def leaf_rhs(self, node: int, env: Any) -> NodeRHS:
+        """Right-hand side of a leaf's K-step.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        env : object
+            Environment of the leaf.
+        """
         mode = self.tree.mode[node]
         rest = list(self._rest[node])
 
@@ -367,6 +547,19 @@ class DenseProjector:
         return self._wrap(build, [mode, 300])
 
     def bond_rhs(self, data: Any, env: Any, sign: float = 1.0, *, node: int | None = None) -> NodeRHS:
+        """Right-hand side of a bond's S-step (projector splitting): ``F`` projected onto the subtree and outer bases.
+
+        Parameters
+        ----------
+        data : object
+            Bottom-up data of the subtree below the bond.
+        env : object
+            Environment of the bond.
+        sign : float, optional
+            Factor on the result; ``-1`` for the backward S-step. Default 1.
+        node : int
+            Node below the bond (required).
+        """
         if node is None:
             raise ValueError("DenseProjector.bond_rhs needs the node")
         below = list(self.tree.modes_below[node])
@@ -378,6 +571,17 @@ class DenseProjector:
         return self._wrap(build, [300, 301], sign=sign)
 
     def node_rhs(self, node: int, env: Any, child_data: Sequence[Any]) -> NodeRHS:
+        """Right-hand side of the Galerkin step of an inner node's core.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        env : object
+            Environment of the node.
+        child_data : sequence
+            Bottom-up data of the children, in order.
+        """
         ch = self.tree.children[node]
         m = len(ch)
 

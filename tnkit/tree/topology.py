@@ -112,7 +112,13 @@ class Tree:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def balanced(cls, num_modes: int) -> "Tree":
-        """Balanced binary tree (left half, right half, recursively)."""
+        """Balanced binary tree (left half, right half, recursively).
+
+        Parameters
+        ----------
+        num_modes : int
+            Number of leaves (tensor modes), >= 1.
+        """
         _check_num_modes(num_modes, "Tree.balanced")
 
         def build(lo: int, hi: int) -> Any:
@@ -125,7 +131,13 @@ class Tree:
 
     @classmethod
     def caterpillar(cls, num_modes: int) -> "Tree":
-        """The tree of a matrix product state: ``((((0, 1), 2), 3), ...)``."""
+        """The tree of a matrix product state: ``((((0, 1), 2), 3), ...)``.
+
+        Parameters
+        ----------
+        num_modes : int
+            Number of leaves (tensor modes), >= 1.
+        """
         _check_num_modes(num_modes, "Tree.caterpillar")
         spec: Any = (0, 1) if num_modes > 1 else (0,)
         for m in range(2, num_modes):
@@ -134,7 +146,13 @@ class Tree:
 
     @classmethod
     def tucker(cls, num_modes: int) -> "Tree":
-        """Depth-1 tree: the root's children are all the leaves (Tucker format)."""
+        """Depth-1 tree: the root's children are all the leaves (Tucker format).
+
+        Parameters
+        ----------
+        num_modes : int
+            Number of leaves (tensor modes), >= 1.
+        """
         _check_num_modes(num_modes, "Tree.tucker")
         return cls(tuple(range(num_modes)))
 
@@ -142,8 +160,13 @@ class Tree:
     def from_parents(cls, parents: Sequence[int], modes: Sequence[int] | None = None) -> "Tree":
         """A tree from a parent array (``-1`` marks the root).
 
-        Nodes without children are leaves; they get the modes ``modes`` (one per leaf,
-        in increasing node id) or ``0, 1, ...`` in increasing node id.
+        Parameters
+        ----------
+        parents : sequence of int
+            Parent of every node; ``-1`` for the root.
+        modes : sequence of int, optional
+            Modes of the leaves (the nodes without children), one per leaf in increasing node
+            id; default ``0, 1, ...`` in that order.
 
         Raises
         ------
@@ -190,14 +213,17 @@ class Tree:
     # ------------------------------------------------------------------ queries
     @property
     def num_modes(self) -> int:
+        """Number of leaves (tensor modes)."""
         return len(self.leaf_of)
 
     @property
     def num_nodes(self) -> int:
+        """Number of nodes, leaves included."""
         return len(self.children)
 
     @property
     def root(self) -> int:
+        """Node id of the root (the last node)."""
         return len(self.children) - 1
 
     @property
@@ -206,9 +232,17 @@ class Tree:
         return tuple(range(self.num_nodes - 1))
 
     def is_leaf(self, node: int) -> bool:
+        """Whether ``node`` has no children.
+
+        Parameters
+        ----------
+        node : int
+            Node id.
+        """
         return not self.children[node]
 
     def inner_nodes(self) -> tuple[int, ...]:
+        """Ids of the nodes with children, ascending."""
         return tuple(i for i in range(self.num_nodes) if self.children[i])
 
     def depth(self) -> int:

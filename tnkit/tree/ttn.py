@@ -146,6 +146,8 @@ class TTN:
             ``relative``); the squared budget is split evenly over the edges.
         max_rank : int, optional
             Largest bond dimension.
+        relative : bool, optional
+            Read ``tol`` relative to the norm (default True) or as an absolute bound.
 
         Returns
         -------
@@ -194,6 +196,13 @@ class TTN:
     def product(cls, vectors: Sequence[Any], tree: Tree) -> "TTN":
         """The rank-one tensor ``v_0 (x) v_1 (x) ... (x) v_{d-1}``.
 
+        Parameters
+        ----------
+        vectors : sequence of array
+            One vector per mode, ``v_k`` of length ``n_k``, of one library.
+        tree : Tree
+            Tree whose leaves are the modes.
+
         Examples
         --------
         >>> import numpy as np
@@ -219,6 +228,11 @@ class TTN:
     @classmethod
     def from_tucker(cls, t: Any) -> "TTN":
         """A :class:`tnkit.Tucker` as a depth-one TTN (a matrix ``U S V^T`` is the 2-mode case).
+
+        Parameters
+        ----------
+        t : Tucker
+            Tucker decomposition with core of shape ``(R_0, ..., R_{d-1})``.
 
         Examples
         --------
@@ -258,9 +272,22 @@ class TTN:
         dtype: Any = None,
         rng: np.random.Generator | int | None = None,
     ) -> "TTN":
-        """Orthonormal TTN with Gaussian tensors and bonds ``min(bond_dim, possible)``.
+        """Orthonormal TTN with Gaussian tensors and bonds ``min(bond_dim, possible)``, unit norm.
 
-        ``like`` (an array) fixes library and device (NumPy by default).
+        Parameters
+        ----------
+        tree : Tree
+            Tree whose leaves are the modes.
+        dims : sequence of int
+            Mode sizes, one per leaf.
+        bond_dim : int
+            Largest bond dimension.
+        like : array, optional
+            Array whose library and device the tensors use; default NumPy.
+        dtype : dtype, optional
+            Dtype of the tensors; default ``like.dtype`` (float64 without ``like``).
+        rng : numpy.random.Generator, int or None, optional
+            Source of the entries (see :func:`tnkit.backend.make_rng`).
         """
         if len(dims) != tree.num_modes:
             raise ValueError(f"TTN.random: {len(dims)} dimensions for {tree.num_modes} leaves")
@@ -280,10 +307,12 @@ class TTN:
     # ------------------------------------------------------------------ properties
     @property
     def xp(self) -> Any:
+        """Array namespace of the tensors."""
         return self._xp
 
     @property
     def dtype(self) -> Any:
+        """Dtype of the tensors."""
         return self.tensors[0].dtype
 
     @property
@@ -298,16 +327,20 @@ class TTN:
 
     @property
     def max_bond(self) -> int:
+        """Largest bond dimension (1 for a rank-one tensor)."""
         return max(self.bond_dims, default=1)
 
     @property
     def root_dim(self) -> int:
+        """Size of the root tensor's last (outgoing) axis; 1 for a single tensor."""
         return int(self.tensors[self.tree.root].shape[-1])
 
     def num_params(self) -> int:
+        """Number of tensor entries."""
         return sum(math.prod(t.shape) for t in self.tensors)
 
     def copy(self) -> "TTN":
+        """A TTN sharing the tensors (a shallow copy; the tensor list is new)."""
         return TTN(self.tree, list(self.tensors), orthonormal=self.orthonormal)
 
     def __repr__(self) -> str:
@@ -315,7 +348,13 @@ class TTN:
 
     # ------------------------------------------------------------------ dense and inner products
     def subtree_dense(self, node: int) -> Any:
-        """Basis of the subtree below ``node``, shape ``(*n_{modes_below}, r_node)``."""
+        """Basis of the subtree below ``node``, shape ``(*n_{modes_below}, r_node)``.
+
+        Parameters
+        ----------
+        node : int
+            Tree node.
+        """
         tree = self.tree
         ch = tree.children[node]
         if not ch:
@@ -365,7 +404,13 @@ class TTN:
         return mats
 
     def inner(self, other: "TTN") -> Any:
-        """``<self, other> = sum conj(self) * other`` without forming either tensor."""
+        """``<self, other> = sum conj(self) * other`` without forming either tensor.
+
+        Parameters
+        ----------
+        other : TTN
+            Network on the same tree with the same mode sizes.
+        """
         m = self._overlaps(other)[self.tree.root]
         return self.xp.sum(self.xp.linalg.diagonal(m))
 
@@ -489,6 +534,8 @@ class TTN:
             squared budget is split evenly over the edges.
         max_rank : int, optional
             Largest bond dimension.
+        relative : bool, optional
+            Read ``tol`` relative to the norm (default True) or as an absolute bound.
 
         Returns
         -------
@@ -516,7 +563,17 @@ class TTN:
     def truncation_error_bound(
         self, tol: float | None = None, max_rank: int | None = None, *, relative: bool = True
     ) -> float:
-        """``sqrt(sum of discarded squared singular values)`` that :meth:`truncate` would drop."""
+        """``sqrt(sum of discarded squared singular values)`` that :meth:`truncate` would drop.
+
+        Parameters
+        ----------
+        tol : float, optional
+            Error budget, as in :meth:`truncate`.
+        max_rank : int, optional
+            Largest bond dimension, as in :meth:`truncate`.
+        relative : bool, optional
+            Read ``tol`` relative to the norm (default True) or as an absolute bound.
+        """
         y, e = self._unit_root()
         budget = _edge_budget(_scaled_tol(tol, relative, e), relative, float(y.norm()), len(self.tree.edges))
         with np.errstate(over="ignore"):  # a bound beyond float64 is inf
@@ -566,6 +623,13 @@ class TTN:
         weight: fixed-rank integrators (``method="fixed"``, ``"ksl"``) started from a
         low-rank state need this room to grow into.
 
+        Parameters
+        ----------
+        bond_dim : int
+            Target bond dimension.
+        rng : numpy.random.Generator, int or None, optional
+            Source of the new directions (see :func:`tnkit.backend.make_rng`).
+
         Examples
         --------
         >>> import numpy as np
@@ -579,7 +643,13 @@ class TTN:
         return TTN(y.tree, expand_cores(y.tree, list(y.tensors), y.dims, bond_dim, rng), orthonormal=True)
 
     def to(self, like: Any) -> "TTN":
-        """The same network on ``like``'s library/device (dtype kept, complex kept)."""
+        """The same network on ``like``'s library/device (dtype kept, complex kept).
+
+        Parameters
+        ----------
+        like : array
+            Array whose library and device the tensors take.
+        """
         xp = namespace(like)
         out = []
         for t in self.tensors:

@@ -21,7 +21,14 @@
     timed whole on a CPU; timed are 20 steps of a batch of 8 samples (``cn-heun``), and
     ``details["samples_per_s"]`` extrapolates ``8 / (time * 500000 / 20)``.
 
-Full run: ``python validation/benchmarks/run.py -k "ns step|throughput" --json results/bench_pde.json``.
+``dataset generation, 2 workers`` (size = workers; peer: the same generation, serial)
+    ``physics.data.generate("darcy", ...)`` of 16 samples in 4 blocks of 4 (FNO's 421² solves
+    subsampled to 85²) with ``executor=`` a ``ProcessPoolExecutor(2)`` or a local dask cluster
+    of 2 single-threaded worker processes (both started in ``prepare``, so start-up is not
+    timed) against ``executor=None``. ``max_rel_diff`` compares the arrays of the last files
+    of both sides (0: identical); ratio < 1 is a speed-up (``details["speedup"]``).
+
+Full run: ``python validation/benchmarks/run.py -k "ns step|throughput|generation" --json results/bench_pde.json``.
 """
 
 from __future__ import annotations
@@ -87,6 +94,62 @@ def _prepare_darcy_throughput() -> Contenders:
     return Contenders(tnkit=call, peer=None, details=lambda: {"samples": 8, "samples_per_s": 8 / min(runs)})
 
 
+def _prepare_parallel_generation(kind: str) -> Contenders:
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import numpy as np
+
+    from physics.data import generate
+    from tnkit.io import load
+
+    if kind == "dask":
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise Skip("dask.distributed not installed (pip install 'tnkit[distributed]')") from None
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        executor: Any = Client(cluster)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        executor = ProcessPoolExecutor(2)
+        executor.submit(int, 0).result()  # start the workers outside the timing
+    folder = Path(tempfile.mkdtemp())
+    times: dict[str, list[float]] = {"parallel": [], "serial": []}
+    last: dict[str, dict[str, np.ndarray]] = {}
+
+    def make(side: str, pool: Any) -> Any:
+        def call() -> None:
+            out = folder / f"{side}_{len(times[side])}.h5"
+            t0 = time.perf_counter()
+            generate("darcy", out, samples=16, chunk=4, progress=False, executor=pool)
+            times[side].append(time.perf_counter() - t0)
+            data = load(out)
+            last[side] = {"a": np.asarray(data["a"]), "u": np.asarray(data["u"])}
+            out.unlink()
+
+        return call
+
+    def diff() -> float:
+        return max(
+            float(np.max(np.abs(last["parallel"][k] - last["serial"][k])) / np.max(np.abs(last["serial"][k])))
+            for k in ("a", "u")
+        )
+
+    def details() -> dict[str, Any]:
+        speedup = float(np.median(times["serial"]) / np.median(times["parallel"]))
+        if kind == "dask":
+            executor.close()
+            cluster.close()
+        else:
+            executor.shutdown()
+        return {"executor": kind, "samples": 16, "blocks": 4, "speedup": speedup}
+
+    return Contenders(tnkit=make("parallel", executor), peer=make("serial", None), max_rel_diff=diff, details=details)
+
+
 def _prepare_ns_throughput(backend: str) -> Contenders:
     why = unavailable(backend)
     if why:
@@ -146,5 +209,16 @@ def cases(quick: bool) -> list[Case]:
         out += [
             Case("dataset throughput navier-stokes", b, 256, None, lambda b=b: _prepare_ns_throughput(b), effort=slow)
             for b in BACKENDS
+        ]
+        out += [
+            Case(
+                f"dataset generation, 2 workers ({label})",
+                "numpy",
+                2,
+                "the same generation, serial",
+                lambda k=kind: _prepare_parallel_generation(k),
+                effort=(1, 0.0, 3, 3),
+            )
+            for kind, label in (("process", "process pool"), ("dask", "local dask cluster"))
         ]
     return out

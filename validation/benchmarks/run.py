@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import traceback
@@ -41,6 +40,7 @@ from _cases import BACKENDS, Case, Skip, unavailable  # noqa: E402
 from _timing import interleaved  # noqa: E402
 
 from tnkit.io import atomic_write  # noqa: E402
+from tnkit.validation import replace_marked_block  # noqa: E402
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -311,19 +311,6 @@ def _write_atomic(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def update_readme(path: Path, table: str) -> bool:
-    """Replace the marked block of ``path`` with ``table``; False when the markers are absent.
-
-    The markers count only on lines of their own, so prose that mentions them is left alone.
-    """
-    text = path.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^[ \t]*{re.escape(START)}[ \t]*$.*?^[ \t]*{re.escape(END)}[ \t]*$", flags=re.S | re.M)
-    if not pattern.search(text):
-        return False
-    _write_atomic(path, pattern.sub(lambda _: f"{START}\n{table}\n{END}", text, count=1))
-    return True
-
-
 # --------------------------------------------------------------------------------------
 
 
@@ -479,7 +466,7 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> int:
     table = markdown_table(results)
     print(table)
     if args.readme is not None:
-        if update_readme(args.readme, table):
+        if replace_marked_block(args.readme, START, END, table):
             print(f"updated the benchmark block of {args.readme}", file=sys.stderr)
         else:
             print(f"{args.readme} has no {START} ... {END} block; left unchanged", file=sys.stderr)

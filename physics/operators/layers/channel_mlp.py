@@ -30,7 +30,13 @@ SKIPS = ("linear", "identity", "soft-gating", None)
 
 
 def activation_function(name: str) -> Any:
-    """The activation called ``name`` (gelu, relu, silu, tanh)."""
+    """The activation called ``name`` (gelu, relu, silu, tanh).
+
+    Parameters
+    ----------
+    name : {"gelu", "relu", "silu", "tanh"}
+        Name of the activation.
+    """
     try:
         return _ACTIVATIONS[name]
     except KeyError:
@@ -39,7 +45,15 @@ def activation_function(name: str) -> Any:
 
 class Pointwise(nn.Module):
     """A linear map of the channels at every point (a 1x1 convolution), any number of
-    spatial axes: ``(batch, in, *spatial) -> (batch, out, *spatial)``."""
+    spatial axes: ``(batch, in, *spatial) -> (batch, out, *spatial)``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    bias : bool, optional
+        Add a learned bias per output channel (default True).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
         super().__init__()
@@ -48,6 +62,13 @@ class Pointwise(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, in_channels, *spatial) -> (batch, out_channels, *spatial)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(batch, in_channels, *spatial)``
+            Input, any number of spatial axes.
+        """
         b, c = x.shape[:2]
         flat = x.reshape(b, c, -1)
         if self.bias is None:
@@ -82,7 +103,19 @@ def _skip(kind: str | None, channels: int) -> nn.Module | None:
 
 class ChannelMLP(nn.Module):
     """A pointwise multilayer perceptron over the channels (1x1 convolutions with an
-    activation between layers, none after the last)."""
+    activation between layers, none after the last).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    hidden_channels : int
+        Width of the hidden layers.
+    n_layers : int, optional
+        Number of 1x1 layers, >= 1; default 2.
+    activation : {"gelu", "relu", "silu", "tanh"}, optional
+        Activation between layers; default ``"gelu"``.
+    """
 
     def __init__(
         self, in_channels: int, out_channels: int, hidden_channels: int, n_layers: int = 2, activation: str = "gelu"
@@ -95,6 +128,13 @@ class ChannelMLP(nn.Module):
         self.act = activation_function(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, in_channels, *spatial) -> (batch, out_channels, *spatial)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(batch, in_channels, *spatial)``
+            Input, any number of spatial axes.
+        """
         for k, layer in enumerate(self.layers):
             x = layer(x)
             if k < len(self.layers) - 1:

@@ -251,9 +251,9 @@ class SpectralConv(nn.Module):
         Standard deviation of the weight's entries at initialisation (of the represented
         dense weight when factorized); ``"auto"`` is ``sqrt(2 / (in + out))``.
 
-    Shapes
-    ------
-    ``(batch, in_channels, n_1, ..., n_d)`` to ``(batch, out_channels, m_1, ..., m_d)``,
+    Notes
+    -----
+    Maps ``(batch, in_channels, n_1, ..., n_d)`` to ``(batch, out_channels, m_1, ..., m_d)``,
     ``m = n`` unless ``output_shape`` is given to :meth:`forward` (then the output is the
     kept modes' Fourier series evaluated on the ``m`` grid).
 
@@ -434,7 +434,16 @@ class SpectralConv(nn.Module):
                 )
 
     def forward(self, x: torch.Tensor, output_shape: Sequence[int] | None = None) -> torch.Tensor:
-        """Apply the layer to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
+        """Apply the layer to ``x``; returns ``(batch, out_channels, m_1, ..., m_d)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, in_channels, n_1, ..., n_d)
+            Input function on the grid.
+        output_shape : sequence of int, optional
+            Output grid ``(m_1, ..., m_d)``: the kept modes' Fourier series evaluated on
+            it; default the input grid.
+        """
         check_input(x, self.in_channels, self.dims, "SpectralConv")
         sizes = tuple(x.shape[2:])
         out_sizes = sizes if output_shape is None else tuple(int(s) for s in output_shape)

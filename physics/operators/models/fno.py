@@ -72,8 +72,11 @@ class FNO(nn.Module):
     skip : {"linear", "identity", "soft-gating", None}
         The path added to each spectral convolution.
     channel_mlp : bool
-        Follow each spectral convolution with a two-layer channel MLP of width
-        ``channel_mlp_expansion * hidden_channels`` and skip ``channel_mlp_skip``.
+        Follow each spectral convolution with a two-layer channel MLP.
+    channel_mlp_expansion : float
+        Hidden width of the channel MLPs as a multiple of ``hidden_channels``.
+    channel_mlp_skip : {"linear", "identity", "soft-gating", None}
+        The path added to each channel MLP.
     norm : {"instance", "group"} or None
         Normalisation after the spectral convolution and after the channel MLP.
     domain_padding : float
@@ -82,9 +85,9 @@ class FNO(nn.Module):
     factorization, rank, implementation, separable
         Of the spectral weights; see :class:`physics.operators.SpectralConv`.
 
-    Shapes
-    ------
-    ``(batch, in_channels, n_1, ..., n_d)`` to ``(batch, out_channels, n_1, ..., n_d)``.
+    Notes
+    -----
+    Maps ``(batch, in_channels, n_1, ..., n_d)`` to ``(batch, out_channels, n_1, ..., n_d)``.
 
     Examples
     --------
@@ -227,7 +230,13 @@ class FNO(nn.Module):
         return grid.expand(x.shape[0], *grid.shape[1:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
+        """Apply the operator to ``x``; returns ``(batch, out_channels, n_1, ..., n_d)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, in_channels, n_1, ..., n_d)
+            Input function on the grid.
+        """
         check_input(x, self.in_channels, self.dims, type(self).__name__, model=self)
         sizes = tuple(x.shape[2:])
         cast(SpectralConv, self.convs[0])._check_sizes(sizes, "input")  # a ModuleList item reads as Module
@@ -265,10 +274,20 @@ class FNO(nn.Module):
 class TFNO(FNO):
     """A tensorized FNO: :class:`FNO` with factorized spectral weights (Tucker by default).
 
-    ``rank`` is the fraction of the dense weights' entries the factors hold, in (0, 1]
-    (a float above 1 is refused: it would hold more parameters than the dense weights),
-    or explicit int ranks (see :func:`physics.operators.factorized_ranks`); ``factorization`` may be
-    ``"tucker"``, ``"cp"`` or ``"tt"``. Every other option is :class:`FNO`'s.
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and output functions.
+    n_modes : int or sequence of int
+        Fourier modes per spatial axis, as for :class:`FNO`.
+    factorization : {"tucker", "cp", "tt"}, optional
+        Format of the spectral weights; default ``"tucker"``.
+    rank : float, int or sequence of int, optional
+        Fraction of the dense weights' entries the factors hold, in (0, 1] (a float above
+        1 is refused: it would hold more parameters than the dense weights), or explicit
+        int ranks (see :func:`physics.operators.factorized_ranks`); default 0.1.
+    **options
+        Every other option of :class:`FNO`.
 
     Examples
     --------

@@ -230,11 +230,6 @@ class LSM(nn.Module):
     dims : int
         Spatial axes: 1, 2 or 3.
 
-    Shapes
-    ------
-    ``(batch, in_channels, n_1, ..., n_dims)`` to ``(batch, out_channels, n_1, ..., n_dims)``
-    for any ``n``.
-
     Raises
     ------
     ValueError
@@ -246,6 +241,9 @@ class LSM(nn.Module):
 
     Notes
     -----
+    Maps ``(batch, in_channels, n_1, ..., n_dims)`` to ``(batch, out_channels, n_1, ..., n_dims)``
+    for any ``n``.
+
     Differences from the authors' code, none of which changes the function class: the
     lifting and projections are 1x1 convolutions (the same maps as their per-point linear
     layers); keys and values are the two halves of one pointwise map rather than
@@ -253,6 +251,11 @@ class LSM(nn.Module):
     and with ``norm="none"`` the convolutions get a bias. The ``k = 0`` sine basis
     function is identically zero, so its weights never receive gradient; it is kept so
     parameter counts match the authors' model.
+
+    References
+    ----------
+    .. [LSM] H. Wu, T. Hu, H. Luo, J. Wang, M. Long, "Solving High-Dimensional PDEs with
+       Latent Spectral Models", ICML 2023, arXiv:2301.12664.
 
     Examples
     --------
@@ -355,13 +358,25 @@ class LSM(nn.Module):
 
     def padded_shape(self, spatial: Sequence[int]) -> tuple[int, ...]:
         """Extent of each axis after padding an input of extents ``spatial``: the next
-        multiple of ``2**(n_scales - 1)`` (times the patch size when it is fixed)."""
+        multiple of ``2**(n_scales - 1)`` (times the patch size when it is fixed).
+
+        Parameters
+        ----------
+        spatial : sequence of int
+            Extents of the input's spatial axes.
+        """
         halvings = 2 ** (self.n_scales - 1)
         unit = [halvings * p for p in self.patch_size] if self.patch_size else [halvings] * len(spatial)
         return tuple(-(-int(n) // u) * u for n, u in zip(spatial, unit))
 
     def patch_shape(self, spatial: Sequence[int]) -> tuple[int, ...]:
-        """Points per patch along each axis (every scale) for an input of extents ``spatial``."""
+        """Points per patch along each axis (every scale) for an input of extents ``spatial``.
+
+        Parameters
+        ----------
+        spatial : sequence of int
+            Extents of the input's spatial axes.
+        """
         if self.patch_size is not None:
             return self.patch_size
         halvings = 2 ** (self.n_scales - 1)
@@ -389,8 +404,13 @@ class LSM(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the model to ``x`` of shape ``(batch, in_channels, n_1, ..., n_dims)``;
-        returns ``(batch, out_channels, n_1, ..., n_dims)``."""
+        """Apply the model to ``x``; returns ``(batch, out_channels, n_1, ..., n_dims)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, in_channels, n_1, ..., n_dims)
+            Input function on the grid.
+        """
         check_input(x, self.in_channels, self.dims, "LSM", model=self)
         batch, _, *spatial = x.shape
         padded, patch = self.padded_shape(spatial), self.patch_shape(spatial)

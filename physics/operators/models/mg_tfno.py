@@ -332,9 +332,9 @@ class MGTFNO(nn.Module):
     dims : int
         Number of spatial axes.
 
-    Shapes
-    ------
-    ``(batch, in_channels, n_1, ..., n_d)`` to ``(batch, out_channels, n_1, ..., n_d)``, each
+    Notes
+    -----
+    Maps ``(batch, in_channels, n_1, ..., n_d)`` to ``(batch, out_channels, n_1, ..., n_d)``, each
     ``n_a`` divisible by ``n_patches`` (and the patch size even when ``levels >= 1``).
 
     Examples
@@ -410,11 +410,23 @@ class MGTFNO(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def padding(self, sizes: Sequence[int]) -> tuple[int, ...]:
-        """Overlap points per side of each patch for an input of spatial ``sizes``."""
+        """Overlap points per side of each patch for an input of spatial ``sizes``.
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            Extents of the input's spatial axes.
+        """
         return tuple(round(self.padding_fraction * (n // k)) for n, k in zip(sizes, self.n_patches))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)``."""
+        """Apply the operator to ``x``; returns ``(batch, out_channels, n_1, ..., n_d)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, in_channels, n_1, ..., n_d)
+            Input function on the grid.
+        """
         name = type(self).__name__
         check_input(x, self.in_channels, self.dims, name, model=self)
         sizes = tuple(x.shape[2:])

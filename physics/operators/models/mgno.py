@@ -225,12 +225,10 @@ class MgNO(nn.Module):
         A count that is not a positive int, smoothing counts that do not match
         ``levels``, or an unknown ``boundary``, ``activation`` or ``dims``.
 
-    Shapes
-    ------
-    ``(batch, in_channels, n_1[, n_2])`` to ``(batch, out_channels, n_1[, n_2])``, any sizes.
-
     Notes
     -----
+    Maps ``(batch, in_channels, n_1[, n_2])`` to ``(batch, out_channels, n_1[, n_2])``, any sizes.
+
     Each layer costs ``O(n_points)``: with the same smoothing on every level, the coarse
     levels add about a third (2D) or the same again (1D) to the finest level's work. The
     receptive field covers the whole grid once ``2**(levels - 1)`` is comparable to the
@@ -329,7 +327,13 @@ class MgNO(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the operator to ``x`` of shape ``(batch, in_channels, n_1[, n_2])``."""
+        """Apply the operator to ``x``; returns ``(batch, out_channels, n_1[, n_2])``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, in_channels, n_1[, n_2])
+            Input function on the grid.
+        """
         check_input(x, self.in_channels, self.dims, "MgNO", model=self)
         for k, (vcycle, pointwise) in enumerate(zip(self.vcycles, self.pointwise)):
             y = vcycle(x) + pointwise(x)

@@ -26,7 +26,13 @@ __all__ = ["dst1_2d"]
 
 
 def dst1_2d(x: Array) -> Array:
-    """The orthonormal DST-I of ``x`` over its last two axes, in ``x``'s library."""
+    """The orthonormal DST-I of ``x`` over its last two axes, in ``x``'s library.
+
+    Parameters
+    ----------
+    x : array, shape (..., n_1, n_2)
+        Real array of any supported library.
+    """
     xp = namespace(x)
     return lookup("dst1_ortho_2d", xp)(xp, x)
 

@@ -258,6 +258,12 @@ class RadiativeTransfer1D:
         r"""The scalar flux :math:`\phi = \sqrt2 u_0` at every cell and node, shape ``(..., nx, n_xi, n_eta)``.
 
         Leading batch axes (e.g. the time axis of :meth:`reference`) are kept.
+
+        Parameters
+        ----------
+        y : array or TTN, shape (..., nx, n_moments, n_xi, n_eta)
+            Solution tensor (anything with ``to_dense()`` is densified), leading batch axes
+            allowed.
         """
         arr = self._check_tensor(y, "scalar_flux")
         return math.sqrt(2.0) * arr[..., :, 0, :, :]
@@ -266,6 +272,12 @@ class RadiativeTransfer1D:
         r"""The expectation :math:`E[\phi](x_j)` over :math:`(\xi, \eta)`, shape ``(..., nx)``.
 
         Uses the collocation (Gauss-Legendre probability) weights.
+
+        Parameters
+        ----------
+        y : array or TTN, shape (..., nx, n_moments, n_xi, n_eta)
+            Solution tensor (anything with ``to_dense()`` is densified), leading batch axes
+            allowed.
 
         Examples
         --------
@@ -278,6 +290,12 @@ class RadiativeTransfer1D:
 
     def variance_scalar_flux(self, y: Any) -> np.ndarray:
         r"""The variance :math:`\mathrm{Var}[\phi](x_j)` over :math:`(\xi, \eta)`, shape ``(..., nx)``.
+
+        Parameters
+        ----------
+        y : array or TTN, shape (..., nx, n_moments, n_xi, n_eta)
+            Solution tensor (anything with ``to_dense()`` is densified), leading batch axes
+            allowed.
 
         Examples
         --------
@@ -296,6 +314,12 @@ class RadiativeTransfer1D:
         Conserved exactly for ``boundary="periodic"`` and ``sigma_a = 0``; multiplied by
         ``exp(-sigma_a t)`` for constant absorption; with ``boundary="vacuum"`` it can only
         decrease (outflow through the boundary).
+
+        Parameters
+        ----------
+        y : array or TTN, shape (..., nx, n_moments, n_xi, n_eta)
+            Solution tensor (anything with ``to_dense()`` is densified), leading batch axes
+            allowed.
         """
         total = self.dx * np.sum(self.expected_scalar_flux(y), axis=-1)
         return float(total) if np.ndim(total) == 0 else total
@@ -474,8 +498,20 @@ def radiative_transfer_problem(
 ) -> RadiativeTransfer1D:
     """Build :class:`RadiativeTransfer1D`; ``quick=True`` takes :data:`QUICK_SIZES` instead.
 
-    Keyword arguments (``domain``, ``t_end``, ``sigma_s_coeffs``, ``sigma_a``,
-    ``source_width``, ``boundary``, ``stabilization``) are passed on.
+    Parameters
+    ----------
+    nx : int, optional
+        Number of spatial cells; default :data:`DEFAULT_SIZES` (600).
+    n_moments : int, optional
+        Number of :math:`P_N` moments; default 30.
+    n_xi, n_eta : int, optional
+        Gauss-Legendre collocation nodes in ``xi`` and ``eta``; default 10 each.
+    quick : bool, optional
+        Take the sizes of :data:`QUICK_SIZES` (32, 4, 3, 3) and ignore the four above;
+        default False.
+    **kwargs
+        ``domain``, ``t_end``, ``sigma_s_coeffs``, ``sigma_a``, ``source_width``,
+        ``boundary``, ``stabilization``: passed on to :class:`RadiativeTransfer1D`.
 
     Raises
     ------
