@@ -5,6 +5,8 @@
   invariants.
 * Irreps (:mod:`physics.equivariant._irreps`): rank-2 tensors as ``0e + 1e + 2e``
   coefficients in e3nn's basis, Wigner matrices, random rotations.
+* Spherical harmonics (:mod:`physics.equivariant._spherical`): real harmonics of any degree
+  in e3nn's basis, on any array library, differentiable.
 * Property tests (:mod:`physics.equivariant._testing`): :func:`assert_invariant` and
   :func:`assert_equivariant` for functions of atomic structures.
 
@@ -38,6 +40,7 @@ from physics.equivariant._irreps import (
     rank2_wigner_D,
     wigner_D,
 )
+from physics.equivariant._spherical import NORMALIZATIONS, spherical_harmonics
 from physics.equivariant._testing import (
     KINDS,
     Transformation,
@@ -49,6 +52,7 @@ from physics.equivariant._testing import (
 
 __all__ = [
     "KINDS",
+    "NORMALIZATIONS",
     "RANK2_IRREPS",
     "Transformation",
     "assert_equivariant",
@@ -66,6 +70,7 @@ __all__ = [
     "rank2_to_irreps",
     "rank2_wigner_D",
     "skew",
+    "spherical_harmonics",
     "symmetric_traceless",
     "tensor_norm",
     "trace",
