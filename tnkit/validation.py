@@ -408,6 +408,10 @@ def _rows(results: Sequence[CaseResult]) -> list[list[str]]:
     return rows
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 _HEADER = ["case", "reference", "metric", "value", "tolerance", "pass", "seconds"]
 
 
@@ -428,7 +432,7 @@ def format_table(results: Sequence[CaseResult], *, markdown: bool = True) -> str
     """
     rows = _rows(results)
     if markdown:
-        esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+        esc = [[_cell(c) for c in row] for row in rows]
         lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
         lines += ["| " + " | ".join(row) + " |" for row in esc]
     else:
@@ -471,10 +475,6 @@ def write_reports(results: Sequence[CaseResult], out_dir: Path, json_path: Path 
 def _write(path: Path, text: str) -> None:
     with atomic_write(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def records_table(payload: dict[str, Any]) -> str:

@@ -116,11 +116,13 @@ def spherical_harmonics(
             q[(d, m)] = ((2 * d - 1) * zs * q[(d - 1, m)] - (d + m - 1) * older) / (d - m)
     blocks = []
     for d in degrees:
-        scale = {"component": 1.0, "norm": 1.0 / math.sqrt(2 * d + 1), "integral": 1.0 / math.sqrt(4 * math.pi)}
+        scale = {"component": 1.0, "norm": 1.0 / math.sqrt(2 * d + 1), "integral": 1.0 / math.sqrt(4 * math.pi)}[
+            normalization
+        ]
         row = []
         for m in range(-d, d + 1):
             a = abs(m)
-            n = scale[normalization] * math.sqrt((2 * d + 1) * math.factorial(d - a) / math.factorial(d + a))
+            n = scale * math.sqrt((2 * d + 1) * math.factorial(d - a) / math.factorial(d + a))
             if m == 0:
                 row.append(n * q[(d, 0)])
             else:
