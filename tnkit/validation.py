@@ -235,7 +235,7 @@ def case_files(directory: Path) -> list[Path]:
     >>> [path.name for path in case_files(validation_dir() / "linalg")]
     ['heisenberg_lanczos.py', 'svd_eckart_young.py']
     >>> sorted({path.parent.name for path in case_files(validation_dir())})[:3]
-    ['decompositions', 'linalg', 'mps']
+    ['decompositions', 'equivariant', 'linalg']
     """
     files = []
     for path in directory.rglob("*.py"):

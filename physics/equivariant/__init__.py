@@ -7,6 +7,13 @@
   coefficients in e3nn's basis, Wigner matrices, random rotations.
 * Spherical harmonics (:mod:`physics.equivariant._spherical`): real harmonics of any degree
   in e3nn's basis, on any array library, differentiable.
+* SO(3) tables and frames (:mod:`physics.equivariant._so3`): Clebsch–Gordan coefficients
+  (Racah's formula, e3nn's real basis), Gaunt coefficients, exact sphere grids, smooth edge
+  frames and their Wigner matrices.
+* Tensor products (:mod:`physics.equivariant._tensor_product`): :class:`TensorProduct` with
+  interchangeable backends — dense CG contraction, the eSCN edge-frame SO(2) product, the S²
+  grid product, the 2D-Fourier Gaunt product — equal to e3nn's on the same weights, and an
+  automatic measured choice; :class:`SphereGrid` transforms to exact sphere grids and back.
 * Property tests (:mod:`physics.equivariant._testing`): :func:`assert_invariant` and
   :func:`assert_equivariant` for functions of atomic structures.
 
@@ -19,6 +26,8 @@
 True
 """
 
+from physics.equivariant._backend_grid import SphereGrid
+from physics.equivariant._backends import degree_to_path_weights, gaunt_ratio
 from physics.equivariant._cartesian import (
     decompose,
     frobenius_inner,
@@ -40,7 +49,17 @@ from physics.equivariant._irreps import (
     rank2_wigner_D,
     wigner_D,
 )
+from physics.equivariant._products import MODES, WEIGHTINGS, Irrep, Irreps, ProductPlan
+from physics.equivariant._so3 import (
+    edge_rotation,
+    gaunt,
+    sphere_grid,
+    su2_clebsch_gordan,
+    wigner_3j,
+    wigner_D_from_matrix,
+)
 from physics.equivariant._spherical import NORMALIZATIONS, spherical_harmonics
+from physics.equivariant._tensor_product import BACKENDS, TensorProduct
 from physics.equivariant._testing import (
     KINDS,
     Transformation,
@@ -51,8 +70,24 @@ from physics.equivariant._testing import (
 )
 
 __all__ = [
+    "BACKENDS",
     "KINDS",
+    "MODES",
     "NORMALIZATIONS",
+    "WEIGHTINGS",
+    "Irrep",
+    "Irreps",
+    "ProductPlan",
+    "SphereGrid",
+    "TensorProduct",
+    "degree_to_path_weights",
+    "edge_rotation",
+    "gaunt",
+    "gaunt_ratio",
+    "sphere_grid",
+    "su2_clebsch_gordan",
+    "wigner_3j",
+    "wigner_D_from_matrix",
     "RANK2_IRREPS",
     "Transformation",
     "assert_equivariant",

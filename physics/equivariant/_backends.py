@@ -1,0 +1,465 @@
+"""Tensor-product backends: one class per algorithm, all computing the same :class:`ProductPlan`.
+
+Each backend is built once per plan and called with flat e3nn-layout arrays::
+
+    backend = DenseBackend(plan)
+    out = backend(x1, x2, weights, vectors)   # (Z, dim1), (Z, dim2) | None, (B, numel), (Z, 3) | None
+
+``weights`` has ``B = 1`` (shared) or ``B = Z`` rows, in the plan's weighting layout.
+``vectors`` is given instead of ``x2`` when the second input is the spherical harmonics of
+edge vectors (``x2 = spherical_harmonics(irreps_in2's degrees, vectors)``, component
+normalisation); backends that only need ``x2`` compute it. :meth:`refusal` says in one
+line why a backend cannot compute a plan (``None`` when it can).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+
+from physics.equivariant._products import Irreps, Path, ProductPlan
+from physics.equivariant._so3 import edge_rotation, fit_harmonics, gaunt, wigner_3j, wigner_D_from_matrix, wigner_D_rows
+from physics.equivariant._spherical import spherical_harmonics
+from tnkit.contract import contract
+
+__all__ = ["Backend", "DenseBackend", "SO2Backend", "degree_to_path_weights", "edge_harmonics", "gaunt_ratio"]
+
+
+def gaunt_ratio(l1: int, l2: int, l3: int) -> float:
+    """``gamma`` with ``(1/4π) ∫ Y_l1 Y_l2 Y_l3 dΩ = gamma * wigner_3j(l1, l2, l3)`` (component harmonics).
+
+    ``sqrt(4π)`` times the Gaunt tensor's projection on the unit-norm coupling tensor:
+    ``± sqrt((2l1+1)(2l2+1)(2l3+1)) (l1 l2 l3; 0 0 0)``, zero for odd ``l1 + l2 + l3``.
+
+    Parameters
+    ----------
+    l1, l2, l3 : int
+        Degrees obeying the triangle rule.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(gaunt_ratio(1, 1, 2), 12), gaunt_ratio(1, 1, 1)   # sqrt(6); no odd path
+    (2.449489742783, 0.0)
+    """
+    G = gaunt(l1, l2, l3)
+    return float(math.sqrt(4 * math.pi) * (G * wigner_3j(l1, l2, l3)).sum())
+
+
+def degree_to_path_weights(plan: ProductPlan, weights: torch.Tensor) -> torch.Tensor:
+    """Expand factorised ``"degree"`` weights ``(B, numel)`` to e3nn's per-path layout.
+
+    ``w_path[u, v(, w)] = gamma_path a[slot1, u] b[slot2, v] c[slot_out, u, v(, w)]`` with
+    ``gamma_path`` from :func:`gaunt_ratio`: the degree weighting is the product of whole
+    functions on the sphere, so each path carries its Gaunt factor (zero on odd paths).
+    e3nn's ``TensorProduct`` given these weights computes the same product.
+
+    Parameters
+    ----------
+    plan : ProductPlan
+        A plan with ``weighting="degree"``.
+    weights : torch.Tensor, shape ``(B, plan.weight_numel)``
+        Rows of factorised weights ``[a | b | c]`` (see ``plan.degree_layout``).
+
+    Returns
+    -------
+    torch.Tensor, shape ``(B, plan.path_weight_numel)``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from physics.equivariant import ProductPlan
+    >>> plan = ProductPlan("2x0e+2x1o", "0e+1o", "2x0e+2x1o", weighting="degree")
+    >>> plan.weight_numel, plan.path_weight_numel   # a: 2 slots x 2, b: 2 x 1, c: 2 x (2 x 1)
+    (10, 8)
+    >>> degree_to_path_weights(plan, torch.ones(1, 10))   # the Gaunt factors of the 4 paths, per channel
+    tensor([[1.0000, 1.0000, 1.7321, 1.7321, 1.7321, 1.7321, 1.7321, 1.7321]])
+    """
+    sa, sb, sc = plan.degree_layout
+    B = weights.shape[0]
+    u = plan.irreps_in1[0][0] if len(plan.irreps_in1) else 0
+    v = plan.irreps_in2[0][0] if len(plan.irreps_in2) else 0
+    a = weights[:, sa].reshape(B, len(plan.irreps_in1), u)
+    b = weights[:, sb].reshape(B, len(plan.irreps_in2), v)
+    c_blocks, start = [], sc.start
+    for mul, _ in plan.irreps_out:
+        size = u * v * (1 if plan.mode == "uvu" else mul)
+        c_blocks.append(weights[:, start : start + size])
+        start += size
+    pieces = []
+    for p in plan.paths:
+        c = c_blocks[p.i_out].reshape(B, *p.weight_shape)
+        ab = a[:, p.i1, :, None] * b[:, p.i2, None, :]
+        pieces.append((ab if plan.mode == "uvu" else ab[..., None]) * c * gaunt_ratio(p.l1, p.l2, p.l3))
+    if not pieces:
+        return weights.new_zeros((B, 0))
+    return torch.cat([q.reshape(B, -1) for q in pieces], dim=1)
+
+
+def edge_harmonics(irreps: Irreps, vectors: torch.Tensor) -> torch.Tensor:
+    """``x2`` for edge vectors: each slot of ``irreps`` (``1 x l`` with parity ``(-1)^l``) gets ``Y_l(v / |v|)``."""
+    return spherical_harmonics([ir.l for _, ir in irreps], vectors)
+
+
+def _harmonics_refusal(irreps: Irreps) -> str | None:
+    for mul, ir in irreps:
+        if mul != 1 or ir.p != (1 if ir.l % 2 == 0 else -1):
+            return f"irreps_in2 must be spherical harmonics (1x0e+1x1o+1x2e+...) to take edge vectors, got {irreps}"
+    return None
+
+
+class Backend:
+    """Base class: validation of the plan and the shared weight stage."""
+
+    name: ClassVar[str] = ""
+    needs_vectors: ClassVar[bool] = False
+
+    def __init__(self, plan: ProductPlan) -> None:
+        reason = self.refusal(plan)
+        if reason is not None:
+            raise ValueError(f"TensorProduct backend {self.name!r}: {reason}")
+        self.plan = plan
+        self._tables: dict[tuple[torch.dtype, torch.device], Any] = {}
+
+    @classmethod
+    def refusal(cls, plan: ProductPlan) -> str | None:
+        """Why this backend cannot compute ``plan``, in one line (``None`` if it can)."""
+        return None
+
+    def tables(self, dtype: torch.dtype, device: torch.device) -> Any:
+        key = (dtype, device)
+        if key not in self._tables:
+            self._tables[key] = self.build_tables(dtype, device)
+        return self._tables[key]
+
+    def build_tables(self, dtype: torch.dtype, device: torch.device) -> Any:
+        return None
+
+    def __call__(
+        self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _PathGroups:
+    """Paths grouped by ``(in1 slot, in2 multiplicity, output multiplicity)``, with stacked tables.
+
+    In a group all in2 slots of one multiplicity are concatenated (``j`` runs over them) and
+    the outputs of all its paths are stacked along ``K``; the group's CG tensor is
+    ``(d1, D2, K)`` with each path's block at its in2 slot's ``j`` range and its ``K`` range.
+    The weight stage is vectorised per group: ``index`` gathers each ``K`` column's path
+    weights from the flat weight vector (scaled by the path's ``alpha``), and ``position``
+    says where each column lands in the output buffer of its multiplicity.
+    """
+
+    def __init__(self, plan: ProductPlan) -> None:
+        self.plan = plan
+        self.groups: list[dict[str, Any]] = []
+        by_key: dict[tuple[int, int, int], list[Path]] = {}
+        for p in plan.paths:
+            by_key.setdefault((p.i1, p.mul2, p.mul_out), []).append(p)
+        # output buffers: one per output multiplicity, slots of that multiplicity side by side
+        self.buffers: dict[int, int] = {}
+        self.slot_position: list[tuple[int, int]] = []
+        for mul, ir in plan.irreps_out:
+            self.slot_position.append((mul, self.buffers.get(mul, 0)))
+            self.buffers[mul] = self.buffers.get(mul, 0) + ir.dim
+        for (i1, mul2, mul_out), paths in by_key.items():
+            slots2 = sorted({p.i2 for p in paths})
+            offsets, j = {}, 0
+            for s in slots2:
+                offsets[s] = j
+                j += plan.irreps_in2[s][1].dim
+            ks, k = [], 0
+            for p in paths:
+                ks.append(slice(k, k + 2 * p.l3 + 1))
+                k += 2 * p.l3 + 1
+            self.groups.append(
+                {
+                    "i1": i1,
+                    "mul2": mul2,
+                    "mul_out": mul_out,
+                    "paths": paths,
+                    "slots2": slots2,
+                    "j": offsets,
+                    "D2": j,
+                    "k": ks,
+                    "K": k,
+                }
+            )
+
+    def cg(self, group: dict[str, Any], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        plan = self.plan
+        d1 = plan.irreps_in1[group["i1"]][1].dim
+        C = torch.zeros((d1, group["D2"], group["K"]), dtype=dtype, device=device)
+        for p, ks in zip(group["paths"], group["k"]):
+            j0 = group["j"][p.i2]
+            C[:, j0 : j0 + 2 * p.l2 + 1, ks] = wigner_3j(p.l1, p.l2, p.l3, dtype=dtype, device=device)
+        return C
+
+    def weight_stage(self, group: dict[str, Any], dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """``index`` (u, v[, w], K) into the flat path weights, ``alpha`` (K,), ``position`` (K,)."""
+        index, alpha, position = [], [], []
+        for p, ks in zip(group["paths"], group["k"]):
+            n = ks.stop - ks.start
+            block = torch.arange(p.weight_slice.start, p.weight_slice.stop).reshape(p.weight_shape)
+            index.append(block[..., None].expand(*p.weight_shape, n))
+            alpha.append(torch.full((n,), p.alpha, dtype=torch.float64))
+            _, start = self.slot_position[p.i_out]
+            position.append(torch.arange(start, start + n))
+        return (
+            torch.cat(index, dim=-1).to(device),
+            torch.cat(alpha).to(dtype=dtype, device=device),
+            torch.cat(position).to(device),
+        )
+
+    def tables(self, dtype: torch.dtype, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+        return [(self.cg(g, dtype, device), *self.weight_stage(g, dtype, device)) for g in self.groups]
+
+    def weighted(
+        self, group: dict[str, Any], P: torch.Tensor, weights: torch.Tensor, index: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        """Apply the path weights (B, numel) to ``P (Z, u, v, K)``: ``(Z, u or w, K)``."""
+        W = weights[:, index] * alpha  # (B, u, v[, w], K)
+        if self.plan.mode == "uvu":
+            if group["mul2"] == 1:
+                return P[:, :, 0, :] * W[:, :, 0, :]
+            return (P * W).sum(dim=2)
+        if W.shape[0] == 1:
+            return torch.einsum("zuvk,uvwk->zwk", P, W[0])
+        return torch.einsum("zuvk,zuvwk->zwk", P, W)
+
+    def assemble(
+        self, results: list[tuple[dict[str, Any], torch.Tensor, torch.Tensor]], Z: int, like: torch.Tensor
+    ) -> list[torch.Tensor | None]:
+        """Sum the groups' weighted outputs into per-multiplicity buffers; return each output slot
+        as ``(Z, mul, 2l + 1)`` (``None`` for a slot no path reaches)."""
+        buffers: dict[int, torch.Tensor] = {}
+        for mul, size in self.buffers.items():
+            parts = [(Y, pos) for g, Y, pos in results if g["mul_out"] == mul]
+            if parts:
+                Y = torch.cat([y for y, _ in parts], dim=-1) if len(parts) > 1 else parts[0][0]
+                pos = torch.cat([q for _, q in parts]) if len(parts) > 1 else parts[0][1]
+                buffers[mul] = like.new_zeros((Z, mul, size)).index_add(2, pos, Y)
+        slots: list[torch.Tensor | None] = []
+        reached = {p.i_out for p in self.plan.paths}
+        for o, ((mul, ir), (_, start)) in enumerate(zip(self.plan.irreps_out, self.slot_position)):
+            slots.append(buffers[mul][:, :, start : start + ir.dim] if o in reached else None)
+        return slots
+
+
+def _flat(plan: ProductPlan, slots: list[torch.Tensor | None], Z: int, like: torch.Tensor) -> torch.Tensor:
+    pieces = [
+        s.reshape(Z, mul * ir.dim) if s is not None else like.new_zeros((Z, mul * ir.dim))
+        for s, (mul, ir) in zip(slots, plan.irreps_out)
+    ]
+    return torch.cat(pieces, dim=1) if pieces else like.new_zeros((Z, 0))
+
+
+def _path_weights(plan: ProductPlan, weights: torch.Tensor) -> torch.Tensor:
+    return degree_to_path_weights(plan, weights) if plan.weighting == "degree" else weights
+
+
+class DenseBackend(Backend):
+    """Clebsch–Gordan contraction, one planned contraction per (in1 slot, in2 multiplicity).
+
+    For each in1 slot, ``P[z, u, v, K] = sum_ij x1[z, u, i] x2[z, v, j] C[i, j, K]`` with the
+    CG blocks of all its paths stacked (:func:`tnkit.contract` picks the order — for a
+    single-channel ``x2`` it contracts ``x2`` with the table first, which removes the channel
+    count from the cost of the three-index contraction); the weights act on ``P`` per path.
+    Expresses every path, both modes, both weightings.
+    """
+
+    name = "dense"
+
+    def build_tables(self, dtype: torch.dtype, device: torch.device) -> Any:
+        groups = _PathGroups(self.plan)
+        return groups, groups.tables(dtype, device)
+
+    def __call__(
+        self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None
+    ) -> torch.Tensor:
+        plan = self.plan
+        if x2 is None:
+            assert vectors is not None
+            x2 = edge_harmonics(plan.irreps_in2, vectors)
+        Z = x1.shape[0]
+        groups, tables = self.tables(x1.dtype, x1.device)
+        weights = _path_weights(plan, weights)
+        s1, s2 = plan.irreps_in1.slices(), plan.irreps_in2.slices()
+        results = []
+        for group, (C, index, alpha, position) in zip(groups.groups, tables):
+            mul1, ir1 = plan.irreps_in1[group["i1"]]
+            a = x1[:, s1[group["i1"]]].reshape(Z, mul1, ir1.dim)
+            parts = [x2[:, s2[s]].reshape(Z, group["mul2"], plan.irreps_in2[s][1].dim) for s in group["slots2"]]
+            b = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+            P = contract("zui,zvj,ijk->zuvk", a, b, C)
+            results.append((group, groups.weighted(group, P, weights, index, alpha), position))
+        return _flat(plan, groups.assemble(results, Z, x1), Z, x1)
+
+
+class SO2Backend(Backend):
+    """The edge-frame product (eSCN): rotate each edge onto ``+y``, couple per ``m``, rotate back.
+
+    In the frame where the edge points along ``+y`` its harmonics are non-zero only at
+    ``m = 0`` (``Y_l = sqrt(2l + 1)`` there), so the CG contraction with them maps component
+    ``m`` of ``x1`` to component ``±m`` of each output degree alone: a fixed gather-and-scale
+    per path instead of a ``(2l1+1)(2l2+1)(2l3+1)`` contraction per edge. The rotation is
+    :func:`~physics.equivariant.edge_rotation` (differentiable, no detached or random frame,
+    no polar singularity) and its Wigner matrices are polynomial in it. Every path, odd ones
+    included; needs ``irreps_in2`` to be the spherical harmonics of the edge vectors. The
+    frames are computed in float64 for float32 features too (then cast), so the float32
+    product is as accurate as the dense one.
+    """
+
+    name = "so2"
+    needs_vectors = True
+
+    @classmethod
+    def refusal(cls, plan: ProductPlan) -> str | None:
+        return _harmonics_refusal(plan.irreps_in2)
+
+    def _couplings(self) -> list[torch.Tensor]:
+        """Per path, the edge-frame map ``(2l1+1, 2l3+1)``: ``sum_j Y_j(+y) C[i, j, k]`` (float64)."""
+        out = []
+        for p in self.plan.paths:
+            C = wigner_3j(p.l1, p.l2, p.l3)
+            out.append(C[:, p.l2, :] * (2 * p.l2 + 1) ** 0.5)  # Y(+y) is sqrt(2l+1) at m = 0
+        return out
+
+    def _kernel_tables(self, dtype: torch.dtype, device: torch.device) -> dict[str, Any] | None:
+        """Tables of the matrix-product path (channelwise, one in1 multiplicity), else None.
+
+        In the edge frame, output component ``m3`` of slot ``o`` receives component ``m1 = ±m3``
+        of in1 slot ``s``. The distinct couplings ``q = (s, o, m3, m1)`` are the columns of three
+        fixed matrices: ``coupling`` (paths -> q: ``alpha`` times the edge-frame CG entry),
+        ``gather`` (padded rotated input ``(s, m)`` -> q) and ``scatter`` (q -> padded output
+        ``(o, m)``). Per edge ``out = (((x D_in^T) gather) * (W coupling)) scatter D_out``: the
+        fixed matrices act on all edges and channels at once as plain matrix products, the
+        Wigner matrices as one batched product each way; no gathers on the batch.
+        """
+        plan = self.plan
+        muls = {m for m, _ in plan.irreps_in1}
+        if plan.mode != "uvu" or len(muls) != 1 or not plan.paths:
+            return None
+        lm = max(plan.irreps_in1.lmax, plan.irreps_out.lmax)
+        n1, no, width = len(plan.irreps_in1), len(plan.irreps_out), 2 * lm + 1
+        columns: dict[tuple[int, int, int, int], int] = {}
+        entries: list[tuple[int, int, float]] = []  # (path, column, value)
+        for q, (p, M) in enumerate(zip(plan.paths, self._couplings())):
+            for k in range(2 * p.l3 + 1):
+                nz = torch.nonzero(M[:, k].abs() > 1e-14).flatten()
+                if nz.numel() == 0:
+                    continue
+                assert nz.numel() == 1, "edge-frame coupling is not a permutation"
+                m1, m3 = int(nz[0]) - p.l1, k - p.l3
+                key = (p.i1, p.i_out, m3, m1)
+                column = columns.setdefault(key, len(columns))
+                entries.append((q, column, p.alpha * float(M[nz[0], k])))
+        coupling = torch.zeros((len(plan.paths), len(columns)), dtype=torch.float64)
+        for q, column, value in entries:
+            coupling[q, column] += value
+        gather = torch.zeros((n1 * width, len(columns)), dtype=torch.float64)
+        scatter = torch.zeros((len(columns), no * width), dtype=torch.float64)
+        for (s1, o, m3, m1), column in columns.items():
+            gather[s1 * width + lm + m1, column] = 1.0
+            scatter[column, o * width + lm + m3] = 1.0
+        return {
+            "lmax": lm,
+            "rows_in": [(s1, m) for s1 in range(n1) for m in range(-lm, lm + 1)],
+            "rows_out": [(o, m) for o in range(no) for m in range(-lm, lm + 1)],
+            "coupling": coupling.to(dtype=dtype, device=device),
+            "gather": gather.to(dtype=dtype, device=device),
+            "scatter": scatter.to(dtype=dtype, device=device),
+        }
+
+    def build_tables(self, dtype: torch.dtype, device: torch.device) -> Any:
+        lmax = max(self.plan.irreps_in1.lmax, self.plan.irreps_out.lmax, 0)
+        kernel = self._kernel_tables(dtype, device)
+        if kernel is not None:
+            return None, kernel, lmax
+        groups = _PathGroups(self.plan)
+        tables = []
+        for g in groups.groups:
+            C = groups.cg(g, torch.float64, torch.device("cpu"))
+            # y' = Y(+y): sqrt(2l + 1) at the m = 0 component of each in2 slot
+            y = torch.zeros(g["D2"], dtype=torch.float64)
+            for s in g["slots2"]:
+                l2 = self.plan.irreps_in2[s][1].l
+                y[g["j"][s] + l2] = (2 * l2 + 1) ** 0.5
+            M = torch.einsum("j,ijk->ik", y, C)  # (d1, K): at most one non-zero per column
+            nonzero = (M.abs() > 1e-14).sum(dim=0)
+            assert nonzero.numel() == 0 or int(nonzero.max()) <= 1, "edge-frame coupling is not a permutation"
+            source = M.abs().argmax(dim=0)
+            scale = M.gather(0, source[None, :])[0]
+            tables.append(
+                (source.to(device), scale.to(dtype=dtype, device=device), *groups.weight_stage(g, dtype, device))
+            )
+        return groups, tables, lmax
+
+    def _kernel_product(
+        self, x1: torch.Tensor, weights: torch.Tensor, R: torch.Tensor, kernel: dict[str, Any]
+    ) -> torch.Tensor:
+        plan = self.plan
+        Z, B = x1.shape[0], weights.shape[0]
+        u, P = plan.irreps_in1[0][0], len(plan.paths)
+        Y = fit_harmonics(kernel["lmax"], R)
+        degrees_in, degrees_out = [ir.l for _, ir in plan.irreps_in1], [ir.l for _, ir in plan.irreps_out]
+        lm = kernel["lmax"]
+        D_in = wigner_D_rows(degrees_in, kernel["rows_in"], R, Y=Y, lmax=lm)  # (Z, n1 * width, dim1 / u), padded
+        if degrees_out == degrees_in:
+            D_out = D_in = D_in.to(x1.dtype)
+        else:
+            D_in = D_in.to(x1.dtype)
+            D_out = wigner_D_rows(degrees_out, kernel["rows_out"], R, Y=Y, lmax=lm).to(x1.dtype)
+        parts = [x1[:, sl].reshape(Z, u, ir.dim) for sl, (_, ir) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
+        compact = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+        W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
+        K = (W @ kernel["coupling"]).reshape(B, u, -1)  # (B, u, Q)
+        coupled = ((compact @ D_in.transpose(1, 2)) @ kernel["gather"]) * K  # (Z, u, Q)
+        back = (coupled @ kernel["scatter"]) @ D_out  # (Z, u, dim_out / u)
+        pieces, start = [], 0
+        for mul, ir in plan.irreps_out:
+            pieces.append(back[:, :, start : start + ir.dim].reshape(Z, mul * ir.dim))
+            start += ir.dim
+        return torch.cat(pieces, dim=1)
+
+    def __call__(
+        self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None
+    ) -> torch.Tensor:
+        if vectors is None:
+            raise ValueError(
+                "TensorProduct backend 'so2' multiplies by the harmonics of edge vectors: pass vectors=..., not x2"
+            )
+        plan = self.plan
+        Z = x1.shape[0]
+        groups, tables, lmax = self.tables(x1.dtype, x1.device)
+        weights = _path_weights(plan, weights)
+        # The frame and its Wigner matrices in float64 whatever the features' dtype: in float32
+        # they would carry the fit's rounding into every product (twice the dense error).
+        R = edge_rotation(vectors.to(torch.float64))
+        if groups is None:
+            return self._kernel_product(x1, weights, R, tables)
+        D = [d.to(x1.dtype) for d in wigner_D_from_matrix(lmax, R)]
+        s1 = plan.irreps_in1.slices()
+        rotated: dict[int, torch.Tensor] = {}
+        results = []
+        for group, (source, scale, index, alpha, position) in zip(groups.groups, tables):
+            i1 = group["i1"]
+            if i1 not in rotated:
+                mul1, ir1 = plan.irreps_in1[i1]
+                a = x1[:, s1[i1]].reshape(Z, mul1, ir1.dim)
+                rotated[i1] = torch.einsum("zij,zuj->zui", D[ir1.l], a)
+            P = (rotated[i1][:, :, source] * scale)[:, :, None, :]
+            results.append((group, groups.weighted(group, P, weights, index, alpha), position))
+        slots = groups.assemble(results, Z, x1)
+        back = [
+            torch.einsum("zji,zuj->zui", D[ir.l], s) if s is not None else None
+            for s, (_, ir) in zip(slots, plan.irreps_out)
+        ]
+        return _flat(plan, back, Z, x1)
