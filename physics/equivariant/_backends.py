@@ -277,9 +277,73 @@ class DenseBackend(Backend):
 
     name = "dense"
 
+    def _matrix_tables(self, dtype: torch.dtype, device: torch.device) -> dict[str, Any] | None:
+        """Tables of the matrix-product form: channelwise, one in1 multiplicity, single-channel x2.
+
+        ``M[z, i, K] = sum_j x2[z, j] C[j, (i, K)]`` is one matrix product with all paths' CG
+        blocks side by side (``K`` runs over every path's output components); then
+        ``P = x1 M`` (one batched product), the path weights reach ``K`` through a fixed
+        ``expand`` matrix (``alpha`` included) and a fixed ``scatter`` matrix sums ``K`` into the
+        output components. Few, large operations: the fastest form at low degrees, where the
+        per-operation cost dominates; ``M`` grows as ``L^5`` per edge, so it is used up to ``L = 3``.
+        """
+        plan = self.plan
+        muls1 = {m for m, _ in plan.irreps_in1}
+        if plan.mode != "uvu" or len(muls1) != 1 or any(m != 1 for m, _ in plan.irreps_in2) or not plan.paths:
+            return None
+        if max(plan.irreps_in1.lmax, plan.irreps_in2.lmax, plan.irreps_out.lmax) > 3:
+            return None
+        u = next(iter(muls1))
+        d1 = plan.irreps_in1.dim // max(u, 1)
+        d2 = plan.irreps_in2.dim
+        d_out = sum(ir.dim for _, ir in plan.irreps_out)
+        start1 = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
+        start2 = [sl.start for sl in plan.irreps_in2.slices()]
+        start_o = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_out.slices(), plan.irreps_out)]
+        K = sum(2 * p.l3 + 1 for p in plan.paths)
+        C = torch.zeros((d2, d1, K), dtype=torch.float64)
+        expand = torch.zeros((len(plan.paths), K), dtype=torch.float64)
+        scatter = torch.zeros((K, d_out), dtype=torch.float64)
+        k = 0
+        for q, p in enumerate(plan.paths):
+            n = 2 * p.l3 + 1
+            block = wigner_3j(p.l1, p.l2, p.l3).permute(1, 0, 2)  # (j, i, k)
+            C[start2[p.i2] : start2[p.i2] + 2 * p.l2 + 1, start1[p.i1] : start1[p.i1] + 2 * p.l1 + 1, k : k + n] = block
+            expand[q, k : k + n] = p.alpha
+            scatter[torch.arange(k, k + n), torch.arange(start_o[p.i_out], start_o[p.i_out] + n)] = 1.0
+            k += n
+        return {
+            "C": C.reshape(d2, d1 * K).to(dtype=dtype, device=device),
+            "expand": expand.to(dtype=dtype, device=device),
+            "scatter": scatter.to(dtype=dtype, device=device),
+            "shape": (u, d1, K),
+        }
+
     def build_tables(self, dtype: torch.dtype, device: torch.device) -> Any:
+        matrix = self._matrix_tables(dtype, device)
+        if matrix is not None:
+            return None, matrix
         groups = _PathGroups(self.plan)
         return groups, groups.tables(dtype, device)
+
+    def _matrix_product(
+        self, x1: torch.Tensor, x2: torch.Tensor, weights: torch.Tensor, T: dict[str, Any]
+    ) -> torch.Tensor:
+        plan = self.plan
+        Z, B = x1.shape[0], weights.shape[0]
+        u, d1, K = T["shape"]
+        P = len(plan.paths)
+        parts = [x1[:, sl].reshape(Z, u, ir.dim) for sl, (_, ir) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
+        compact = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]  # (Z, u, d1)
+        M = (x2 @ T["C"]).reshape(Z, d1, K)
+        W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
+        coupled = (compact @ M) * (W @ T["expand"]).reshape(B, u, K)  # (Z, u, K)
+        back = coupled @ T["scatter"]  # (Z, u, d_out)
+        pieces, start = [], 0
+        for mul, ir in plan.irreps_out:
+            pieces.append(back[:, :, start : start + ir.dim].reshape(Z, mul * ir.dim))
+            start += ir.dim
+        return torch.cat(pieces, dim=1)
 
     def __call__(
         self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None
@@ -291,6 +355,8 @@ class DenseBackend(Backend):
         Z = x1.shape[0]
         groups, tables = self.tables(x1.dtype, x1.device)
         weights = _path_weights(plan, weights)
+        if groups is None:
+            return self._matrix_product(x1, x2, weights, tables)
         s1, s2 = plan.irreps_in1.slices(), plan.irreps_in2.slices()
         results = []
         for group, (C, index, alpha, position) in zip(groups.groups, tables):
@@ -333,22 +399,25 @@ class SO2Backend(Backend):
         return out
 
     def _kernel_tables(self, dtype: torch.dtype, device: torch.device) -> dict[str, Any] | None:
-        """Tables of the matrix-product path (channelwise, one in1 multiplicity), else None.
+        """Tables of the matrix-product form (one multiplicity per irreps), else None.
 
         In the edge frame, output component ``m3`` of slot ``o`` receives component ``m1 = ±m3``
         of in1 slot ``s``. The distinct couplings ``q = (s, o, m3, m1)`` are the columns of three
         fixed matrices: ``coupling`` (paths -> q: ``alpha`` times the edge-frame CG entry),
-        ``gather`` (padded rotated input ``(s, m)`` -> q) and ``scatter`` (q -> padded output
-        ``(o, m)``). Per edge ``out = (((x D_in^T) gather) * (W coupling)) scatter D_out``: the
+        ``gather`` (rotated input component ``(s, m1)`` -> q) and ``scatter`` (q -> output
+        component ``(o, m3)``). Per edge ``out = (((x D_in^T) gather) * (W coupling)) scatter D_out``: the
         fixed matrices act on all edges and channels at once as plain matrix products, the
-        Wigner matrices as one batched product each way; no gathers on the batch.
+        Wigner matrices as one batched product each way; no gathers on the batch. Fully
+        connected with shared weights: per coupling ``q`` a channel matrix
+        ``M_q = sum_paths coupling[p, q] W_p`` (one product of the tables with the weights),
+        applied to all edges as one batched product over ``q``.
         """
         plan = self.plan
         muls = {m for m, _ in plan.irreps_in1}
-        if plan.mode != "uvu" or len(muls) != 1 or not plan.paths:
+        muls_out = {m for m, _ in plan.irreps_out}
+        if len(muls) != 1 or not plan.paths or (plan.mode == "uvw" and len(muls_out) != 1):
             return None
         lm = max(plan.irreps_in1.lmax, plan.irreps_out.lmax)
-        n1, no, width = len(plan.irreps_in1), len(plan.irreps_out), 2 * lm + 1
         columns: dict[tuple[int, int, int, int], int] = {}
         entries: list[tuple[int, int, float]] = []  # (path, column, value)
         for q, (p, M) in enumerate(zip(plan.paths, self._couplings())):
@@ -364,15 +433,18 @@ class SO2Backend(Backend):
         coupling = torch.zeros((len(plan.paths), len(columns)), dtype=torch.float64)
         for q, column, value in entries:
             coupling[q, column] += value
-        gather = torch.zeros((n1 * width, len(columns)), dtype=torch.float64)
-        scatter = torch.zeros((len(columns), no * width), dtype=torch.float64)
+        # compact layouts: in1 slot s's component m at start1[s] + l_s + m, likewise for the output
+        start1 = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
+        start_o = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_out.slices(), plan.irreps_out)]
+        gather = torch.zeros((plan.irreps_in1.dim // max(next(iter(muls)), 1), len(columns)), dtype=torch.float64)
+        scatter = torch.zeros((len(columns), sum(ir.dim for _, ir in plan.irreps_out)), dtype=torch.float64)
         for (s1, o, m3, m1), column in columns.items():
-            gather[s1 * width + lm + m1, column] = 1.0
-            scatter[column, o * width + lm + m3] = 1.0
+            gather[start1[s1] + plan.irreps_in1[s1][1].l + m1, column] = 1.0
+            scatter[column, start_o[o] + plan.irreps_out[o][1].l + m3] = 1.0
         return {
             "lmax": lm,
-            "rows_in": [(s1, m) for s1 in range(n1) for m in range(-lm, lm + 1)],
-            "rows_out": [(o, m) for o in range(no) for m in range(-lm, lm + 1)],
+            "rows_in": [(s1, m) for s1, (_, ir) in enumerate(plan.irreps_in1) for m in range(-ir.l, ir.l + 1)],
+            "rows_out": [(o, m) for o, (_, ir) in enumerate(plan.irreps_out) for m in range(-ir.l, ir.l + 1)],
             "coupling": coupling.to(dtype=dtype, device=device),
             "gather": gather.to(dtype=dtype, device=device),
             "scatter": scatter.to(dtype=dtype, device=device),
@@ -381,8 +453,8 @@ class SO2Backend(Backend):
     def build_tables(self, dtype: torch.dtype, device: torch.device) -> Any:
         lmax = max(self.plan.irreps_in1.lmax, self.plan.irreps_out.lmax, 0)
         kernel = self._kernel_tables(dtype, device)
-        if kernel is not None:
-            return None, kernel, lmax
+        if kernel is not None and self.plan.mode == "uvu":
+            return None, None, lmax, kernel
         groups = _PathGroups(self.plan)
         tables = []
         for g in groups.groups:
@@ -400,7 +472,7 @@ class SO2Backend(Backend):
             tables.append(
                 (source.to(device), scale.to(dtype=dtype, device=device), *groups.weight_stage(g, dtype, device))
             )
-        return groups, tables, lmax
+        return groups, tables, lmax, kernel  # fully connected: the kernel form for shared weights only
 
     def _kernel_product(
         self, x1: torch.Tensor, weights: torch.Tensor, R: torch.Tensor, kernel: dict[str, Any]
@@ -411,7 +483,7 @@ class SO2Backend(Backend):
         Y = fit_harmonics(kernel["lmax"], R)
         degrees_in, degrees_out = [ir.l for _, ir in plan.irreps_in1], [ir.l for _, ir in plan.irreps_out]
         lm = kernel["lmax"]
-        D_in = wigner_D_rows(degrees_in, kernel["rows_in"], R, Y=Y, lmax=lm)  # (Z, n1 * width, dim1 / u), padded
+        D_in = wigner_D_rows(degrees_in, kernel["rows_in"], R, Y=Y, lmax=lm)  # (Z, dim1 / u, dim1 / u)
         if degrees_out == degrees_in:
             D_out = D_in = D_in.to(x1.dtype)
         else:
@@ -419,10 +491,16 @@ class SO2Backend(Backend):
             D_out = wigner_D_rows(degrees_out, kernel["rows_out"], R, Y=Y, lmax=lm).to(x1.dtype)
         parts = [x1[:, sl].reshape(Z, u, ir.dim) for sl, (_, ir) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
         compact = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
-        W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
-        K = (W @ kernel["coupling"]).reshape(B, u, -1)  # (B, u, Q)
-        coupled = ((compact @ D_in.transpose(1, 2)) @ kernel["gather"]) * K  # (Z, u, Q)
-        back = (coupled @ kernel["scatter"]) @ D_out  # (Z, u, dim_out / u)
+        rotated = (compact @ D_in.transpose(1, 2)) @ kernel["gather"]  # (Z, u, Q)
+        if plan.mode == "uvu":
+            W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
+            coupled = rotated * (W @ kernel["coupling"]).reshape(B, u, -1)  # (Z, u, Q)
+            w = u
+        else:  # shared fully connected weights: one (u, w) channel matrix per coupling q
+            w = plan.irreps_out[0][0]
+            M = (kernel["coupling"].t() @ weights.reshape(P, u * w)).reshape(-1, u, w)  # (Q, u, w)
+            coupled = torch.bmm(rotated.permute(2, 0, 1), M).permute(1, 2, 0)  # (Z, w, Q)
+        back = (coupled @ kernel["scatter"]) @ D_out  # (Z, w, dim_out / w)
         pieces, start = [], 0
         for mul, ir in plan.irreps_out:
             pieces.append(back[:, :, start : start + ir.dim].reshape(Z, mul * ir.dim))
@@ -438,13 +516,13 @@ class SO2Backend(Backend):
             )
         plan = self.plan
         Z = x1.shape[0]
-        groups, tables, lmax = self.tables(x1.dtype, x1.device)
+        groups, tables, lmax, kernel = self.tables(x1.dtype, x1.device)
         weights = _path_weights(plan, weights)
         # The frame and its Wigner matrices in float64 whatever the features' dtype: in float32
         # they would carry the fit's rounding into every product (twice the dense error).
         R = edge_rotation(vectors.to(torch.float64))
-        if groups is None:
-            return self._kernel_product(x1, weights, R, tables)
+        if kernel is not None and (plan.mode == "uvu" or weights.shape[0] == 1):
+            return self._kernel_product(x1, weights, R, kernel)
         D = [d.to(x1.dtype) for d in wigner_D_from_matrix(lmax, R)]
         s1 = plan.irreps_in1.slices()
         rotated: dict[int, torch.Tensor] = {}

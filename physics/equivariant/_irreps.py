@@ -11,7 +11,7 @@ harmonics, so that::
 
 for every orthogonal ``R`` (e3nn's ``CartesianTensor("ij")`` uses the same basis). The
 basis is written out in closed form, so conversions are exact to rounding in any dtype
-and work on NumPy as well as torch arrays. e3nn is imported only by :func:`wigner_D`.
+and work on NumPy as well as torch arrays.
 
 The basis (``E_ab`` is the matrix unit, ``c_k = <Q_k, X>`` the Frobenius product)::
 
@@ -36,6 +36,8 @@ from typing import Any
 
 import torch
 
+from physics.equivariant._products import Irreps
+from physics.equivariant._so3 import wigner_D_from_matrix
 from tnkit.backend import namespace
 from tnkit.types import Array, Device
 
@@ -199,17 +201,19 @@ def rank2_wigner_D(R: torch.Tensor) -> torch.Tensor:
 
 
 def wigner_D(irreps: Any, R: torch.Tensor) -> torch.Tensor:
-    """Representation matrix of e3nn ``irreps`` for orthogonal matrices ``R``.
+    """Representation matrix of ``irreps`` for orthogonal matrices ``R``, exact to rounding.
 
-    A thin wrapper over ``e3nn.o3.Irreps(irreps).D_from_matrix(R)``: reflections
-    (``det R = -1``) act with the parity of each irrep (``p^l`` factors), so ``"1o"`` is
-    a vector (``D == R``) and ``"1e"`` a pseudovector (``D == det(R) R``). e3nn builds
-    its Wigner matrices from float32 generators: entries carry about 1e-7 rounding
-    even for float64 ``R`` (use :func:`rank2_wigner_D` for an exact rank-2 matrix).
+    Block diagonal, one ``D^l`` block per copy of each irrep, in the irreps' flat layout
+    (e3nn's). Reflections (``det R = -1``) act with the parity of each irrep:
+    ``D = p^(det R < 0) D^l(det(R) R)``, so ``"1o"`` is a vector (``D == R`` in e3nn's ``(x, y, z)``
+    order) and ``"1e"`` a pseudovector (``D == det(R) R``). The ``D^l`` are
+    :func:`~physics.equivariant.wigner_D_from_matrix`'s, polynomial in ``R`` and
+    differentiable; e3nn's ``Irreps.D_from_matrix`` gives the same matrices up to its float32
+    generators' rounding (about 1e-7).
 
     Parameters
     ----------
-    irreps : str or e3nn.o3.Irreps
+    irreps : str, Irreps or e3nn.o3.Irreps
         For example ``"0e + 1o + 2e"``.
     R : torch.Tensor, shape (..., 3, 3)
         Orthogonal matrices.
@@ -222,12 +226,20 @@ def wigner_D(irreps: Any, R: torch.Tensor) -> torch.Tensor:
     --------
     >>> R = -random_rotation(dtype=torch.float64, generator=0)  # improper
     >>> D = wigner_D("1o + 1e", R)
-    >>> bool(torch.allclose(D[:3, :3], R, atol=1e-6)), bool(torch.allclose(D[3:, 3:], -R, atol=1e-6))
+    >>> bool(torch.allclose(D[:3, :3], R, atol=1e-14)), bool(torch.allclose(D[3:, 3:], -R, atol=1e-14))
     (True, True)
     """
-    from e3nn import o3
-
-    return o3.Irreps(irreps).D_from_matrix(R)
+    irreps = Irreps(irreps)
+    det = torch.linalg.det(R)
+    blocks = wigner_D_from_matrix(max(irreps.lmax, 0), R * det[..., None, None])
+    out = R.new_zeros((*R.shape[:-2], irreps.dim, irreps.dim))
+    start = 0
+    for mul, ir in irreps:
+        block = blocks[ir.l] if ir.p == 1 else blocks[ir.l] * det[..., None, None]
+        for _ in range(mul):
+            out[..., start : start + ir.dim, start : start + ir.dim] = block
+            start += ir.dim
+    return out
 
 
 def _as_generator(generator: torch.Generator | int | None) -> torch.Generator | None:

@@ -490,7 +490,9 @@ def wigner_D_rows(
     index, inverse, mask = _row_tables(degrees, rows, fit, R.dtype, R.device)
     if Y is None:
         Y = fit_harmonics(fit, R)
-    return (Y[..., index].transpose(-1, -2) @ inverse) * mask
+    if index is not None:  # None: the rows are all harmonics 0..fit in order (no gather, no backward scatter)
+        Y = Y[..., index]
+    return (Y.transpose(-1, -2) @ inverse) * mask
 
 
 def fit_harmonics(lmax: int, R: torch.Tensor) -> torch.Tensor:
@@ -503,7 +505,7 @@ def fit_harmonics(lmax: int, R: torch.Tensor) -> torch.Tensor:
 @functools.lru_cache(maxsize=None)
 def _row_tables(
     degrees: tuple[int, ...], rows: tuple[tuple[int, int], ...], lmax: int, dtype: torch.dtype, device: torch.device
-) -> tuple[torch.Tensor, ...]:
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
     _, inverses = _fit_points(lmax)
     n = inverses[0].shape[0]
     starts = [sum(2 * d + 1 for d in degrees[:s]) for s in range(len(degrees))]
@@ -518,4 +520,9 @@ def _row_tables(
         if abs(m) <= d:  # rows with |m| > l_s stay zero (padding)
             index[r] = d * d + d + m
             mask[r, starts[s] : starts[s] + 2 * d + 1] = 1.0
-    return index.to(device), inverse.to(dtype=dtype, device=device), mask.to(dtype=dtype, device=device)
+    identity = len(rows) == (lmax + 1) ** 2 and bool((index == torch.arange(len(rows))).all())
+    return (
+        None if identity else index.to(device),
+        inverse.to(dtype=dtype, device=device),
+        mask.to(dtype=dtype, device=device),
+    )

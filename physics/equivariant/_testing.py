@@ -1,4 +1,9 @@
-"""Property tests for atomistic functions: invariance and equivariance under E(3) and permutations.
+"""Property tests: atomistic functions under E(3) and permutations; functions of irreps; normalisation.
+
+For functions of irreps features (tensor products, layers), :func:`assert_irreps_equivariant`
+checks ``f(D_1 x_1, D_2 x_2, ...) == D_out f(x_1, x_2, ...)`` under random O(3) elements with
+exact Wigner matrices, and :func:`assert_normalized` checks e3nn's component normalisation of
+a :class:`~physics.equivariant.TensorProduct` (unit-variance inputs give unit-variance outputs).
 
 Like ``e3nn.util.test.assert_equivariant``, but for functions of a structure,
 ``fn(numbers, positions)`` or ``fn(numbers, positions, cell)``: each trial draws a random
@@ -30,7 +35,9 @@ from typing import Any, NamedTuple
 
 import torch
 
-from physics.equivariant._irreps import _as_generator, random_rotation
+from physics.equivariant._irreps import _as_generator, random_orthogonal, random_rotation, wigner_D
+from physics.equivariant._products import Irreps
+from physics.equivariant._spherical import spherical_harmonics
 from tnkit.types import Array
 
 __all__ = [
@@ -38,7 +45,11 @@ __all__ = [
     "Transformation",
     "assert_equivariant",
     "assert_invariant",
+    "assert_irreps_equivariant",
+    "assert_normalized",
     "equivariance_errors",
+    "irreps_equivariance_error",
+    "normalization_moments",
     "random_transformation",
 ]
 
@@ -595,3 +606,213 @@ def assert_invariant(
         atol=atol,
         seed=seed,
     )
+
+
+def irreps_equivariance_error(
+    fn: Callable[..., torch.Tensor],
+    args: Sequence[torch.Tensor],
+    irreps_in: Sequence[Any],
+    irreps_out: Any,
+    *,
+    trials: int = 4,
+    generator: torch.Generator | int | None = 0,
+) -> float:
+    """``max |fn(D_i args_i) - D_out fn(args)| / max(1, max |fn(args)|)`` over random O(3) elements.
+
+    Each trial draws an orthogonal matrix (every other one improper) and acts on argument ``i``
+    with ``wigner_D(irreps_in[i], R)`` (parity included: edge vectors are ``"1o"``); an
+    ``irreps_in`` entry ``None`` leaves that argument alone (weights, invariant inputs).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(*args) -> torch.Tensor`` with last axis ``Irreps(irreps_out).dim``.
+    args : sequence of torch.Tensor
+        The arguments, each with the irreps on its last axis.
+    irreps_in : sequence
+        One irreps spec (or None) per argument.
+    irreps_out : str or Irreps
+        The output's irreps.
+    trials : int
+        Random group elements drawn.
+    generator : torch.Generator, int or None
+        Seeds the draws.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import torch
+    >>> from physics.equivariant import TensorProduct
+    >>> tp = TensorProduct("4x0e + 4x1o", "0e + 1o", "4x0e + 4x1o + 4x1e", backend="so2", dtype=torch.float64)
+    >>> x, v = torch.randn(6, 16, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    >>> irreps_equivariance_error(lambda a, b: tp(a, vectors=b), [x, v], [tp.irreps_in1, "1o"], tp.irreps_out) < 1e-12
+    True
+    """
+    if len(args) != len(irreps_in):
+        raise ValueError(f"irreps_equivariance_error: {len(args)} arguments but {len(irreps_in)} irreps_in entries")
+    gen = _as_generator(generator)
+    base = fn(*args)
+    scale = max(1.0, float(base.detach().abs().max()))
+    worst = 0.0
+    for trial in range(trials):
+        R = random_orthogonal(dtype=torch.float64, generator=gen)
+        if trial % 2 == 1 and torch.linalg.det(R) > 0:
+            R = -R
+        moved = []
+        for a, irreps in zip(args, irreps_in):
+            if irreps is None:
+                moved.append(a)
+            else:
+                D = wigner_D(irreps, R).to(dtype=a.dtype, device=a.device)
+                moved.append(a @ D.transpose(-1, -2))
+        D_out = wigner_D(irreps_out, R).to(dtype=base.dtype, device=base.device)
+        error = fn(*moved) - base @ D_out.transpose(-1, -2)
+        worst = max(worst, float(error.detach().abs().max()) / scale)
+    return worst
+
+
+def assert_irreps_equivariant(
+    fn: Callable[..., torch.Tensor],
+    args: Sequence[torch.Tensor],
+    irreps_in: Sequence[Any],
+    irreps_out: Any,
+    *,
+    trials: int = 4,
+    atol: float | None = None,
+    generator: torch.Generator | int | None = 0,
+) -> float:
+    """Check ``fn(D_i args_i) == D_out fn(args)`` under random O(3) elements (e3nn's ``assert_equivariant``).
+
+    Parameters
+    ----------
+    fn, args, irreps_in, irreps_out, trials, generator
+        As :func:`irreps_equivariance_error`.
+    atol : float, optional
+        Largest error accepted, relative to ``max(1, max |fn(args)|)``; default 1e-10 for
+        float64 outputs and 1e-5 for float32.
+
+    Returns
+    -------
+    float
+        The error measured.
+
+    Raises
+    ------
+    AssertionError
+        One line with the error and the tolerance.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from physics.equivariant import TensorProduct
+    >>> tp = TensorProduct("4x0e + 4x1o", "0e + 1o", "4x0e + 4x1o", backend="dense")
+    >>> x, y = torch.randn(6, 16), torch.randn(6, 4)
+    >>> assert_irreps_equivariant(tp, [x, y], [tp.irreps_in1, tp.irreps_in2], tp.irreps_out) < 1e-5
+    True
+    """
+    error = irreps_equivariance_error(fn, args, irreps_in, irreps_out, trials=trials, generator=generator)
+    dtype = fn(*args).dtype
+    bound = atol if atol is not None else _DEFAULT_ATOL.get(dtype, 1e-5)
+    if not error <= bound:
+        raise AssertionError(f"not equivariant: error {error:.3e} > tolerance {bound:.1e} over {trials} O(3) elements")
+    return error
+
+
+def normalization_moments(tp: Any, *, batch: int = 4000, generator: torch.Generator | int | None = 0) -> torch.Tensor:
+    """Mean square of each output slot of a tensor product for unit-variance inputs and weights.
+
+    Inputs and weights are standard normal per component (a fresh weight draw per sample); for
+    a product whose second input is spherical harmonics (``1x0e + 1x1o + ...``) the second
+    input is the harmonics of random directions (component-normalised, so also unit mean
+    square). e3nn's component
+    normalisation makes every entry 1 up to sampling error (about ``3 / sqrt(batch)``
+    relative); slots no path reaches give 0.
+
+    Parameters
+    ----------
+    tp : TensorProduct
+        A product with path weights (the Gaunt factors of ``weighting="degree"`` are not
+        normalised).
+    batch : int
+        Samples.
+    generator : torch.Generator, int or None
+        Seeds the draws.
+
+    Returns
+    -------
+    torch.Tensor, shape (len(tp.irreps_out),)
+
+    Examples
+    --------
+    >>> from physics.equivariant import TensorProduct
+    >>> tp = TensorProduct("8x0e + 8x1o", "0e + 1o", "8x0e + 8x1o + 8x1e", backend="dense")
+    >>> m = normalization_moments(tp)
+    >>> bool(((m - 1).abs() < 0.1).all())
+    True
+    """
+    gen = _as_generator(generator)
+    dtype = torch.float64
+    x1 = torch.randn(batch, tp.irreps_in1.dim, dtype=dtype, generator=gen)
+    harmonic = all(m == 1 and ir.p == (-1) ** ir.l for m, ir in tp.irreps_in2)
+    if harmonic:
+        x2 = spherical_harmonics([ir.l for _, ir in tp.irreps_in2], torch.randn(batch, 3, dtype=dtype, generator=gen))
+    else:
+        x2 = torch.randn(batch, tp.irreps_in2.dim, dtype=dtype, generator=gen)
+    # a fresh weight draw per sample (also for shared weights): the moments average over the
+    # weights' distribution, not over the few channels one draw has
+    w = torch.randn((batch, tp.weight_numel), dtype=dtype, generator=gen)
+    backend = next(iter(tp.backends.values()))
+    if backend.needs_vectors:
+        raise ValueError(
+            "normalization_moments: build the product with backend='dense' (the moments do not depend on it)"
+        )
+    out = backend(x1, x2, w, None)
+    moments = []
+    for sl in Irreps(tp.irreps_out).slices():
+        moments.append(out[:, sl].square().mean() if sl.stop > sl.start else out.new_zeros(()))
+    return torch.stack(moments)
+
+
+def assert_normalized(
+    tp: Any, *, tolerance: float = 0.1, batch: int = 4000, generator: torch.Generator | int | None = 0
+) -> torch.Tensor:
+    """Check e3nn's component normalisation: every reached output slot has mean square 1 within ``tolerance``.
+
+    Parameters
+    ----------
+    tp : TensorProduct
+        See :func:`normalization_moments`.
+    tolerance : float
+        Accepted ``|mean square - 1|`` (sampling error is about ``3 / sqrt(batch)``).
+    batch : int
+        Samples.
+    generator : torch.Generator, int or None
+        Seeds the draws.
+
+    Returns
+    -------
+    torch.Tensor
+        The moments.
+
+    Raises
+    ------
+    AssertionError
+        One line naming the slot and its mean square.
+
+    Examples
+    --------
+    >>> from physics.equivariant import TensorProduct
+    >>> _ = assert_normalized(TensorProduct("8x0e + 8x1o", "0e + 1o", "8x0e + 8x1o", backend="dense"))
+    """
+    moments = normalization_moments(tp, batch=batch, generator=generator)
+    reached = {p.i_out for p in tp.plan.paths}
+    for o, m in enumerate(moments.tolist()):
+        if o in reached and abs(m - 1.0) > tolerance:
+            raise AssertionError(
+                f"not normalised: output slot {o} ({tp.irreps_out[o][0]}x{tp.irreps_out[o][1]}) has mean square "
+                f"{m:.3f}, not 1 +- {tolerance}"
+            )
+    return moments

@@ -239,3 +239,49 @@ def test_irreps_parsing_and_layout() -> None:
     assert [s.stop for s in ir.slices()] == [16, 40, 45]
     assert str(Irreps.spherical_harmonics(3)) == "1x0e+1x1o+1x2e+1x3o"
     assert Irreps("").dim == 0
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_assert_irreps_equivariant_on_every_backend(backend: str) -> None:
+    from physics.equivariant import assert_irreps_equivariant
+
+    ir = str(Irreps.spherical_harmonics(3, 2))
+    weighting = "degree" if backend in ("s2grid", "gaunt") else "path"
+    tp = TensorProduct(ir, "0e+1o+2e+3o", ir, weighting=weighting, backend=backend, dtype=torch.float64)
+    x = torch.randn(5, tp.irreps_in1.dim, dtype=torch.float64)
+    v = torch.randn(5, 3, dtype=torch.float64)
+    error = assert_irreps_equivariant(lambda a, b: tp(a, vectors=b), [x, v], [tp.irreps_in1, "1o"], tp.irreps_out)
+    assert error < 1e-12
+
+
+def test_assert_irreps_equivariant_catches_a_broken_function() -> None:
+    from physics.equivariant import assert_irreps_equivariant, irreps_equivariance_error
+
+    x = torch.randn(4, 4, dtype=torch.float64)
+
+    def broken(a):  # type: ignore[no-untyped-def]
+        return a * a  # squares the vector part componentwise: not equivariant
+
+    assert irreps_equivariance_error(broken, [x], ["0e+1o"], "0e+1o") > 1e-3
+    with pytest.raises(AssertionError, match="not equivariant") as info:
+        assert_irreps_equivariant(broken, [x], ["0e+1o"], "0e+1o")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="2 arguments but 1"):
+        irreps_equivariance_error(broken, [x, x], ["0e+1o"], "0e+1o")
+
+
+@pytest.mark.parametrize("mode", ["uvu", "uvw"])
+def test_component_normalisation_holds(mode: str) -> None:
+    from physics.equivariant import assert_normalized, normalization_moments
+
+    ir = "8x0e+8x1o+8x2e"
+    tp = TensorProduct(
+        ir, "0e+1o+2e", ir + "+8x1e", mode=mode, backend="dense", shared_weights=False, internal_weights=False
+    )
+    moments = assert_normalized(tp)
+    assert moments.shape == (4,) and bool(((moments - 1).abs() < 0.1).all())
+    unnormalised = TensorProduct(ir, "0e+1o+2e", ir, mode=mode, backend="dense", path_normalization="none")
+    assert float(normalization_moments(unnormalised).max()) > 1.5
+    with pytest.raises(AssertionError, match="not normalised: output slot") as info:
+        assert_normalized(unnormalised)
+    assert "\n" not in str(info.value)
