@@ -97,7 +97,7 @@ wheel-check: $(STAMP)
 # (--out DIR, --python PATH, --online, --budget S). `make gpu-wheels` fetches into .whl/, to carry
 # along, the pure-python wheels such a machine may lack (versions from constraints.txt).
 GPU_PY     := $(if $(wildcard $(PY)),$(PY),$(PYTHON))
-GPU_WHEELS := $(shell grep -E '^(array[-_]api[-_](compat|strict)|opt[-_]einsum|tqdm|pytest[-_]timeout)==' constraints.txt)
+GPU_WHEELS := $(shell grep -E '^(array[-_]api[-_](compat|strict)|opt[-_]einsum|opt[-_]einsum[-_]fx|e3nn|tqdm|pytest[-_]timeout)==' constraints.txt)
 
 gpu-check:
 	@$(GPU_PY) validation/benchmarks/gpu_check.py $(GPU_CHECK_ARGS)

@@ -230,7 +230,7 @@ def _cue_contenders(backend: str, L: int, C: int) -> Contenders:
         shared_weights=False,
         internal_weights=False,
         device=device,
-        use_fallback=device.type == "cpu",
+        use_fallback=True if device.type == "cpu" else None,
     )
     g = torch.Generator().manual_seed(1)
     w_peer = torch.randn(EDGES, peer.weight_numel, generator=g).to(device).requires_grad_(True)

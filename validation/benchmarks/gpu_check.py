@@ -61,6 +61,8 @@ NEEDED = (
     "array_api_strict",
     "pytest_timeout",
 )
+# Benchmark peers installed from .whl/ when carried (`make gpu-wheels`); their cases skip without them.
+OPTIONAL = ("e3nn", "opt_einsum_fx")
 BACKENDS = ("cupy", "torch-cuda")
 PER_TEST_S = 120  # pytest-timeout: one hung kernel must not eat the whole budget
 # (case-name substring, quick sizes?) by priority. DMRG sweeps run quick: at full size
@@ -72,6 +74,9 @@ BENCH_PLAN = (
     ("dmrg sweep", True),
     ("tucker", False),
     ("tensornet", False),
+    ("tp uvu C=32", False),
+    ("tp fc C=32", False),
+    ("s2 round trip C=32", False),
     ("dataset throughput", False),
 )
 # Many small matrices: BLAS/OpenMP threads cost more than they gain there (as in `make test`).
@@ -116,7 +121,7 @@ def probe(python: str, env: dict[str, str]) -> dict[str, Any] | None:
     """What ``python`` has: torch and CuPy versions, whether they see a device, missing modules."""
     try:
         done = subprocess.run(
-            [python, "-c", PROBE, *NEEDED], check=False, capture_output=True, text=True, env=env, timeout=180
+            [python, "-c", PROBE, *NEEDED, *OPTIONAL], check=False, capture_output=True, text=True, env=env, timeout=180
         )
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
@@ -210,7 +215,7 @@ def install(python: str, found: dict[str, Any], online: bool, log: Log) -> tuple
             path += wheels  # no pip: pure-python wheels import from the zip file itself
     old = os.environ.get("PYTHONPATH")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path + ([old] if old else [])))
-    missing = (probe(python, env) or {"missing": NEEDED})["missing"]
+    missing = [m for m in (probe(python, env) or {"missing": NEEDED})["missing"] if m in NEEDED]
     if missing:
         return env, (
             f"{python} lacks {', '.join(missing)}: carry their wheels in .whl/ (`make gpu-wheels` "

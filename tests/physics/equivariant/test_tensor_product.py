@@ -285,3 +285,21 @@ def test_component_normalisation_holds(mode: str) -> None:
     with pytest.raises(AssertionError, match="not normalised: output slot") as info:
         assert_normalized(unnormalised)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_backends_on_torch_cuda_equal_cpu(backend: str) -> None:
+    """Same product on the GPU (run by `make gpu-check`, skipped without CUDA)."""
+    if not torch.cuda.is_available():
+        pytest.skip("torch-cuda: no CUDA device on this machine")
+    ir = str(Irreps.spherical_harmonics(3, 4))
+    weighting = "degree" if backend in ("s2grid", "gaunt") else "path"
+    for mode in ("uvu", "uvw"):
+        kwargs = dict(mode=mode, weighting=weighting, backend=backend, shared_weights=mode == "uvw")
+        cpu = TensorProduct(ir, "0e+1o+2e+3o", ir, internal_weights=False, dtype=torch.float64, **kwargs)
+        gpu = TensorProduct(ir, "0e+1o+2e+3o", ir, internal_weights=False, dtype=torch.float64, **kwargs).cuda()
+        x, _, v, w, _ = _inputs(cpu, 7, torch.float64, mode == "uvw")
+        expected = cpu(x, weight=w, vectors=v)
+        got = gpu(x.cuda(), weight=w.cuda(), vectors=v.cuda())
+        assert got.device.type == "cuda"
+        assert float((got.cpu() - expected).abs().max()) <= 1e-12 * float(expected.abs().max())
