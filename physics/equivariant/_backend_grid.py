@@ -387,20 +387,14 @@ class SphereGrid:
         phi = 2.0 * np.pi * np.arange(n_phi) / n_phi
         P = legendre_factors(self.lmax, np.arccos(cos_t))  # (l, k, theta)
         L = self.lmax
-        # coefficient j of degree l, order m  ->  row (|m|, cos/sin) and column l of a per-|m| matrix
-        index = torch.zeros((L + 1, 2, L + 1), dtype=torch.long)
-        legendre = np.zeros((L + 1, 2, L + 1, n_theta))  # to values: (k, c, l, theta)
-        for d in range(L + 1):
-            for m in range(-d, d + 1):
-                k, c = abs(m), (0 if m >= 0 else 1)
-                index[k, c, d] = d * d + d + m
-                legendre[k, c, d] = P[d, k]
-        index[0, 1] = 0  # the sin row of k = 0 does not exist: gathered, then multiplied by zero
-        legendre[0, 1] = 0.0
-        mask = np.zeros((L + 1, 2, L + 1))
+        # coefficient j of degree l, order m  ->  row (|m|, cos/sin) and column l of a per-|m| matrix,
+        # the gather of the grid backend for the irreps 0e + 1o + ... + L
+        index = SphereProductBackend._gather_index(Irreps.spherical_harmonics(L), L).reshape(L + 1, 2, L + 1)
+        mask = np.zeros((L + 1, 2, L + 1))  # where (|m|, cos/sin, l) exists
         for d in range(L + 1):
             mask[: d + 1, 0, d] = 1.0
             mask[1 : d + 1, 1, d] = 1.0
+        legendre = P.transpose(1, 0, 2)[:, None] * mask[..., None]  # to values: (k, c, l, theta)
         orders = np.arange(L + 1)[:, None]
         trig = np.stack([np.cos(orders * phi), np.sin(orders * phi)], axis=1).reshape(2 * (L + 1), n_phi)
         # projection (1/4π) ∫ f Y dΩ: the azimuth sum (1/n_phi) sum_phi trig^2 gives 1 (k = 0) or 1/2,
@@ -416,11 +410,9 @@ class SphereGrid:
         self._azimuth = cast(trig.T)  # (phi, kc)
         self._azimuth_back = cast(trig / n_phi)  # (kc, phi)
         self._project = cast(project.reshape(2 * (L + 1), L + 1, n_theta))  # (kc, l, theta)
-        scatter = torch.full(((L + 1) ** 2,), -1, dtype=torch.long)
-        flat = index.reshape(-1)
-        for position, (j, keep) in enumerate(zip(flat.tolist(), mask.reshape(-1).tolist())):
-            if keep:
-                scatter[j] = position
+        valid = torch.from_numpy(mask.reshape(-1) > 0)
+        scatter = torch.empty((L + 1) ** 2, dtype=torch.long)
+        scatter[index.reshape(-1)[valid]] = torch.nonzero(valid).flatten()
         self._scatter = scatter.to(device)
 
     def to_grid(self, coefficients: torch.Tensor) -> torch.Tensor:
@@ -441,9 +433,8 @@ class SphereGrid:
             )
         batch = coefficients.shape[:-1]
         X = coefficients.reshape(-1, D).t()[self._index] * self._mask[:, None]  # (kc * l, N)
-        kc, L1 = self._legendre.shape[0], self.lmax + 1
-        G = torch.bmm(self._legendre, X.reshape(kc, L1, -1))  # (kc, theta, N)
-        values = (self._azimuth @ G.reshape(kc, -1)).reshape(self.shape[1], self.shape[0], -1)  # (phi, theta, N)
+        X = X.reshape(self._legendre.shape[0], self.lmax + 1, -1)
+        values = S2GridBackend.to_grid(X, self._legendre, self._azimuth)  # (phi, theta, N)
         return values.permute(2, 1, 0).reshape(*batch, *self.shape)
 
     def from_grid(self, values: torch.Tensor) -> torch.Tensor:
@@ -461,7 +452,6 @@ class SphereGrid:
             raise ValueError(f"SphereGrid.from_grid: expected trailing shape {self.shape}, got {tuple(values.shape)}")
         batch = values.shape[:-2]
         n_theta, n_phi = self.shape
-        F = values.reshape(-1, n_theta, n_phi).permute(2, 1, 0).reshape(n_phi, -1)  # (phi, theta * N)
-        H = (self._azimuth_back @ F).reshape(-1, n_theta, F.shape[1] // n_theta)  # (kc, theta, N)
-        C = torch.bmm(self._project, H).reshape(-1, H.shape[2])  # (kc * l, N)
-        return C[self._scatter].t().reshape(*batch, (self.lmax + 1) ** 2)
+        F = values.reshape(-1, n_theta, n_phi).permute(2, 1, 0)  # (phi, theta, N)
+        C = S2GridBackend.from_grid(F, self._azimuth_back, self._project)  # (kc, l, N)
+        return C.reshape(-1, C.shape[-1])[self._scatter].t().reshape(*batch, (self.lmax + 1) ** 2)

@@ -14,6 +14,7 @@ line why a backend cannot compute a plan (``None`` when it can).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from tnkit.contract import contract
 __all__ = ["Backend", "DenseBackend", "SO2Backend", "degree_to_path_weights", "edge_harmonics", "gaunt_ratio"]
 
 
+@functools.lru_cache(maxsize=None)
 def gaunt_ratio(l1: int, l2: int, l3: int) -> float:
     """``gamma`` with ``(1/4π) ∫ Y_l1 Y_l2 Y_l3 dΩ = gamma * wigner_3j(l1, l2, l3)`` (component harmonics).
 
@@ -265,6 +267,31 @@ def _path_weights(plan: ProductPlan, weights: torch.Tensor) -> torch.Tensor:
     return degree_to_path_weights(plan, weights) if plan.weighting == "degree" else weights
 
 
+def _compact_starts(irreps: Irreps) -> list[int]:
+    """Where each slot starts in the per-channel compact layout (``sum(2 l_s + 1)`` components)."""
+    starts, start = [], 0
+    for _, ir in irreps:
+        starts.append(start)
+        start += ir.dim
+    return starts
+
+
+def _to_compact(irreps: Irreps, x: torch.Tensor, mul: int) -> torch.Tensor:
+    """``(Z, irreps.dim)`` flat e3nn layout with one multiplicity ``mul`` -> ``(Z, mul, sum(2l + 1))``."""
+    parts = [x[:, sl].reshape(x.shape[0], mul, ir.dim) for sl, (_, ir) in zip(irreps.slices(), irreps)]
+    return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+
+
+def _from_compact(irreps: Irreps, compact: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`_to_compact`: ``(Z, mul, sum(2l + 1))`` -> ``(Z, irreps.dim)``."""
+    Z = compact.shape[0]
+    pieces = [
+        compact[:, :, start : start + ir.dim].reshape(Z, mul * ir.dim)
+        for start, (mul, ir) in zip(_compact_starts(irreps), irreps)
+    ]
+    return torch.cat(pieces, dim=1)
+
+
 class DenseBackend(Backend):
     """Clebsch–Gordan contraction, one planned contraction per (in1 slot, in2 multiplicity).
 
@@ -297,9 +324,9 @@ class DenseBackend(Backend):
         d1 = plan.irreps_in1.dim // max(u, 1)
         d2 = plan.irreps_in2.dim
         d_out = sum(ir.dim for _, ir in plan.irreps_out)
-        start1 = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
-        start2 = [sl.start for sl in plan.irreps_in2.slices()]
-        start_o = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_out.slices(), plan.irreps_out)]
+        start1, start2, start_o = (
+            _compact_starts(irreps) for irreps in (plan.irreps_in1, plan.irreps_in2, plan.irreps_out)
+        )
         K = sum(2 * p.l3 + 1 for p in plan.paths)
         C = torch.zeros((d2, d1, K), dtype=torch.float64)
         expand = torch.zeros((len(plan.paths), K), dtype=torch.float64)
@@ -333,17 +360,12 @@ class DenseBackend(Backend):
         Z, B = x1.shape[0], weights.shape[0]
         u, d1, K = T["shape"]
         P = len(plan.paths)
-        parts = [x1[:, sl].reshape(Z, u, ir.dim) for sl, (_, ir) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
-        compact = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]  # (Z, u, d1)
+        compact = _to_compact(plan.irreps_in1, x1, u)  # (Z, u, d1)
         M = (x2 @ T["C"]).reshape(Z, d1, K)
         W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
         coupled = (compact @ M) * (W @ T["expand"]).reshape(B, u, K)  # (Z, u, K)
         back = coupled @ T["scatter"]  # (Z, u, d_out)
-        pieces, start = [], 0
-        for mul, ir in plan.irreps_out:
-            pieces.append(back[:, :, start : start + ir.dim].reshape(Z, mul * ir.dim))
-            start += ir.dim
-        return torch.cat(pieces, dim=1)
+        return _from_compact(plan.irreps_out, back)
 
     def __call__(
         self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None
@@ -434,8 +456,7 @@ class SO2Backend(Backend):
         for q, column, value in entries:
             coupling[q, column] += value
         # compact layouts: in1 slot s's component m at start1[s] + l_s + m, likewise for the output
-        start1 = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
-        start_o = [sl.start // max(mul, 1) for sl, (mul, _) in zip(plan.irreps_out.slices(), plan.irreps_out)]
+        start1, start_o = _compact_starts(plan.irreps_in1), _compact_starts(plan.irreps_out)
         gather = torch.zeros((plan.irreps_in1.dim // max(next(iter(muls)), 1), len(columns)), dtype=torch.float64)
         scatter = torch.zeros((len(columns), sum(ir.dim for _, ir in plan.irreps_out)), dtype=torch.float64)
         for (s1, o, m3, m1), column in columns.items():
@@ -456,15 +477,10 @@ class SO2Backend(Backend):
         if kernel is not None and self.plan.mode == "uvu":
             return None, None, lmax, kernel
         groups = _PathGroups(self.plan)
+        coupling = {id(p): M for p, M in zip(self.plan.paths, self._couplings())}
         tables = []
         for g in groups.groups:
-            C = groups.cg(g, torch.float64, torch.device("cpu"))
-            # y' = Y(+y): sqrt(2l + 1) at the m = 0 component of each in2 slot
-            y = torch.zeros(g["D2"], dtype=torch.float64)
-            for s in g["slots2"]:
-                l2 = self.plan.irreps_in2[s][1].l
-                y[g["j"][s] + l2] = (2 * l2 + 1) ** 0.5
-            M = torch.einsum("j,ijk->ik", y, C)  # (d1, K): at most one non-zero per column
+            M = torch.cat([coupling[id(p)] for p in g["paths"]], dim=1)  # (d1, K): at most one non-zero per column
             nonzero = (M.abs() > 1e-14).sum(dim=0)
             assert nonzero.numel() == 0 or int(nonzero.max()) <= 1, "edge-frame coupling is not a permutation"
             source = M.abs().argmax(dim=0)
@@ -478,7 +494,7 @@ class SO2Backend(Backend):
         self, x1: torch.Tensor, weights: torch.Tensor, R: torch.Tensor, kernel: dict[str, Any]
     ) -> torch.Tensor:
         plan = self.plan
-        Z, B = x1.shape[0], weights.shape[0]
+        B = weights.shape[0]
         u, P = plan.irreps_in1[0][0], len(plan.paths)
         Y = fit_harmonics(kernel["lmax"], R)
         degrees_in, degrees_out = [ir.l for _, ir in plan.irreps_in1], [ir.l for _, ir in plan.irreps_out]
@@ -489,8 +505,7 @@ class SO2Backend(Backend):
         else:
             D_in = D_in.to(x1.dtype)
             D_out = wigner_D_rows(degrees_out, kernel["rows_out"], R, Y=Y, lmax=lm).to(x1.dtype)
-        parts = [x1[:, sl].reshape(Z, u, ir.dim) for sl, (_, ir) in zip(plan.irreps_in1.slices(), plan.irreps_in1)]
-        compact = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+        compact = _to_compact(plan.irreps_in1, x1, u)
         rotated = (compact @ D_in.transpose(1, 2)) @ kernel["gather"]  # (Z, u, Q)
         if plan.mode == "uvu":
             W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
@@ -501,11 +516,7 @@ class SO2Backend(Backend):
             M = (kernel["coupling"].t() @ weights.reshape(P, u * w)).reshape(-1, u, w)  # (Q, u, w)
             coupled = torch.bmm(rotated.permute(2, 0, 1), M).permute(1, 2, 0)  # (Z, w, Q)
         back = (coupled @ kernel["scatter"]) @ D_out  # (Z, w, dim_out / w)
-        pieces, start = [], 0
-        for mul, ir in plan.irreps_out:
-            pieces.append(back[:, :, start : start + ir.dim].reshape(Z, mul * ir.dim))
-            start += ir.dim
-        return torch.cat(pieces, dim=1)
+        return _from_compact(plan.irreps_out, back)
 
     def __call__(
         self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None

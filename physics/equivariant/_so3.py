@@ -456,9 +456,8 @@ def wigner_D_from_matrix(lmax: int, R: torch.Tensor) -> list[torch.Tensor]:
         raise ValueError(f"wigner_D_from_matrix: lmax must be an integer >= 0, got {lmax!r}")
     if R.ndim < 2 or tuple(R.shape[-2:]) != (3, 3):
         raise ValueError(f"wigner_D_from_matrix: R must have shape (..., 3, 3), got {tuple(R.shape)}")
-    points, inverses = _fit_tables(int(lmax), R.dtype, R.device)
-    rotated = torch.einsum("...ij,pj->...pi", R, points)
-    Y = spherical_harmonics(list(range(int(lmax) + 1)), rotated, normalize=False)
+    _, inverses = _fit_tables(int(lmax), R.dtype, R.device)
+    Y = fit_harmonics(int(lmax), R)
     out, start = [], 0
     for d, B in enumerate(inverses):
         # D = Y_l(RP) Y_l(P)^+ ; Y_l(RP) is (2l+1, n): the harmonics of each rotated point as a column

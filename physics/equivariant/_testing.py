@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from physics.equivariant._backends import _harmonics_refusal
 from physics.equivariant._irreps import _as_generator, random_orthogonal, random_rotation, wigner_D
 from physics.equivariant._products import Irreps
 from physics.equivariant._spherical import spherical_harmonics
@@ -651,6 +652,18 @@ def irreps_equivariance_error(
     >>> irreps_equivariance_error(lambda a, b: tp(a, vectors=b), [x, v], [tp.irreps_in1, "1o"], tp.irreps_out) < 1e-12
     True
     """
+    return _irreps_error(fn, args, irreps_in, irreps_out, trials, generator)[0]
+
+
+def _irreps_error(
+    fn: Callable[..., torch.Tensor],
+    args: Sequence[torch.Tensor],
+    irreps_in: Sequence[Any],
+    irreps_out: Any,
+    trials: int,
+    generator: torch.Generator | int | None,
+) -> tuple[float, torch.dtype]:
+    """:func:`irreps_equivariance_error` and the output's dtype (one evaluation of ``fn(args)``)."""
     if len(args) != len(irreps_in):
         raise ValueError(f"irreps_equivariance_error: {len(args)} arguments but {len(irreps_in)} irreps_in entries")
     gen = _as_generator(generator)
@@ -671,7 +684,7 @@ def irreps_equivariance_error(
         D_out = wigner_D(irreps_out, R).to(dtype=base.dtype, device=base.device)
         error = fn(*moved) - base @ D_out.transpose(-1, -2)
         worst = max(worst, float(error.detach().abs().max()) / scale)
-    return worst
+    return worst, base.dtype
 
 
 def assert_irreps_equivariant(
@@ -713,8 +726,7 @@ def assert_irreps_equivariant(
     >>> assert_irreps_equivariant(tp, [x, y], [tp.irreps_in1, tp.irreps_in2], tp.irreps_out) < 1e-5
     True
     """
-    error = irreps_equivariance_error(fn, args, irreps_in, irreps_out, trials=trials, generator=generator)
-    dtype = fn(*args).dtype
+    error, dtype = _irreps_error(fn, args, irreps_in, irreps_out, trials, generator)
     bound = atol if atol is not None else _DEFAULT_ATOL.get(dtype, 1e-5)
     if not error <= bound:
         raise AssertionError(f"not equivariant: error {error:.3e} > tolerance {bound:.1e} over {trials} O(3) elements")
@@ -756,8 +768,7 @@ def normalization_moments(tp: Any, *, batch: int = 4000, generator: torch.Genera
     gen = _as_generator(generator)
     dtype = torch.float64
     x1 = torch.randn(batch, tp.irreps_in1.dim, dtype=dtype, generator=gen)
-    harmonic = all(m == 1 and ir.p == (-1) ** ir.l for m, ir in tp.irreps_in2)
-    if harmonic:
+    if _harmonics_refusal(tp.irreps_in2) is None:
         x2 = spherical_harmonics([ir.l for _, ir in tp.irreps_in2], torch.randn(batch, 3, dtype=dtype, generator=gen))
     else:
         x2 = torch.randn(batch, tp.irreps_in2.dim, dtype=dtype, generator=gen)

@@ -15,17 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from physics.equivariant import BACKENDS, Irreps, TensorProduct, random_orthogonal, wigner_D_from_matrix
+from physics.equivariant import BACKENDS, Irreps, TensorProduct, random_orthogonal, wigner_D
 from tnkit.validation import Case, Outcome
-
-
-def _irreps_D(irreps: Irreps, R: torch.Tensor) -> torch.Tensor:
-    det = torch.linalg.det(R)
-    D = wigner_D_from_matrix(max(irreps.lmax, 0), R * det)
-    blocks = []
-    for mul, ir in irreps:
-        blocks.extend([D[ir.l] * (det if ir.p == -1 else 1.0)] * mul)
-    return torch.block_diag(*blocks)
 
 
 def _products(L: int, dtype: torch.dtype) -> list[tuple[str, TensorProduct]]:
@@ -72,7 +63,7 @@ def run(quick: bool) -> Outcome:
                 if seed % 2:
                     R = -R
                 R32 = R.float()
-                D1, Do = _irreps_D(tp.irreps_in1, R).float(), _irreps_D(tp.irreps_out, R).float()
+                D1, Do = wigner_D(tp.irreps_in1, R).float(), wigner_D(tp.irreps_out, R).float()
                 moved = tp(x @ D1.T, weight=w, vectors=v @ R32.T)
                 err = max(err, float((moved - base @ Do.T).abs().max()) / max(1.0, float(base.abs().max())))
             details[f"equivariance {name} L={L}"] = err

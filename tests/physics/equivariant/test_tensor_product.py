@@ -14,7 +14,7 @@ from physics.equivariant import (  # noqa: E402
     degree_to_path_weights,
     random_orthogonal,
     spherical_harmonics,
-    wigner_D_from_matrix,
+    wigner_D,
 )
 
 SH6 = str(Irreps.spherical_harmonics(6))
@@ -144,16 +144,6 @@ def test_gradients_first_and_second_order(backend: str) -> None:
     assert torch.autograd.gradgradcheck(f, args)
 
 
-def _irreps_D(irreps: Irreps, R: torch.Tensor) -> torch.Tensor:
-    det = torch.linalg.det(R)
-    D = wigner_D_from_matrix(irreps.lmax, R * det[..., None, None])
-    blocks = []
-    for mul, ir in irreps:
-        block = D[ir.l] * (det if ir.p == -1 else torch.ones_like(det))[..., None, None]
-        blocks.extend([block] * mul)
-    return torch.block_diag(*blocks)
-
-
 @pytest.mark.parametrize("backend", ["dense", "so2"])
 def test_equivariant_under_O3_float32(backend: str) -> None:
     in1, in2, out, mode = CONFIGS["sh-l2-uvu-odd"]
@@ -161,7 +151,7 @@ def test_equivariant_under_O3_float32(backend: str) -> None:
     x, _, v, w, _ = _inputs(tp, 16, torch.float32, False)
     for seed in range(3):
         R = random_orthogonal(dtype=torch.float32, generator=seed)
-        D1, Do = _irreps_D(tp.irreps_in1, R), _irreps_D(tp.irreps_out, R)
+        D1, Do = wigner_D(tp.irreps_in1, R), wigner_D(tp.irreps_out, R)
         lhs = tp(x @ D1.T, weight=w, vectors=v @ R.T)
         rhs = tp(x, weight=w, vectors=v) @ Do.T
         assert float((lhs - rhs).abs().max()) <= 1e-6 * max(1.0, float(rhs.abs().max()))
