@@ -276,20 +276,35 @@ def _compact_starts(irreps: Irreps) -> list[int]:
     return starts
 
 
+@functools.lru_cache(maxsize=None)
+def _compact_order(irreps: Irreps, device: torch.device) -> torch.Tensor:
+    """Flat e3nn position of each compact-layout entry ``(channel, component)``, row-major.
+
+    One multiplicity across ``irreps``; with it the layout change is a single ``index_select``
+    each way (its backward one ``index_add``), not a slice per slot and a concatenation.
+    """
+    mul = irreps[0][0] if len(irreps) else 0
+    pieces = []
+    for sl, (_, ir) in zip(irreps.slices(), irreps):
+        pieces.append(torch.arange(sl.start, sl.stop).reshape(mul, ir.dim))
+    order = torch.cat(pieces, dim=1) if pieces else torch.zeros((0, 0), dtype=torch.long)
+    return order.reshape(-1).to(device)
+
+
+@functools.lru_cache(maxsize=None)
+def _flat_order(irreps: Irreps, device: torch.device) -> torch.Tensor:
+    """Inverse permutation of :func:`_compact_order`: compact position of each flat entry."""
+    return torch.argsort(_compact_order(irreps, torch.device("cpu"))).to(device)
+
+
 def _to_compact(irreps: Irreps, x: torch.Tensor, mul: int) -> torch.Tensor:
     """``(Z, irreps.dim)`` flat e3nn layout with one multiplicity ``mul`` -> ``(Z, mul, sum(2l + 1))``."""
-    parts = [x[:, sl].reshape(x.shape[0], mul, ir.dim) for sl, (_, ir) in zip(irreps.slices(), irreps)]
-    return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+    return x.index_select(1, _compact_order(irreps, x.device)).view(x.shape[0], mul, -1)
 
 
 def _from_compact(irreps: Irreps, compact: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`_to_compact`: ``(Z, mul, sum(2l + 1))`` -> ``(Z, irreps.dim)``."""
-    Z = compact.shape[0]
-    pieces = [
-        compact[:, :, start : start + ir.dim].reshape(Z, mul * ir.dim)
-        for start, (mul, ir) in zip(_compact_starts(irreps), irreps)
-    ]
-    return torch.cat(pieces, dim=1)
+    return compact.reshape(compact.shape[0], -1).index_select(1, _flat_order(irreps, compact.device))
 
 
 class DenseBackend(Backend):
@@ -506,16 +521,21 @@ class SO2Backend(Backend):
             D_in = D_in.to(x1.dtype)
             D_out = wigner_D_rows(degrees_out, kernel["rows_out"], R, Y=Y, lmax=lm).to(x1.dtype)
         compact = _to_compact(plan.irreps_in1, x1, u)
-        rotated = (compact @ D_in.transpose(1, 2)) @ kernel["gather"]  # (Z, u, Q)
+        framed = compact @ D_in.transpose(1, 2)  # (Z, u, dim1 / u)
+        Z, Q = x1.shape[0], kernel["gather"].shape[1]
         if plan.mode == "uvu":
             W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
-            coupled = rotated * (W @ kernel["coupling"]).reshape(B, u, -1)  # (Z, u, Q)
-            w = u
+            coupled = (framed @ kernel["gather"]) * (W @ kernel["coupling"]).reshape(B, u, Q)  # (Z, u, Q)
+            back = coupled @ kernel["scatter"]
         else:  # shared fully connected weights: one (u, w) channel matrix per coupling q
             w = plan.irreps_out[0][0]
-            M = (kernel["coupling"].t() @ weights.reshape(P, u * w)).reshape(-1, u, w)  # (Q, u, w)
-            coupled = torch.bmm(rotated.permute(2, 0, 1), M).permute(1, 2, 0)  # (Z, w, Q)
-        back = (coupled @ kernel["scatter"]) @ D_out  # (Z, w, dim_out / w)
+            M = (kernel["coupling"].t() @ weights.reshape(P, u * w)).reshape(Q, u, w)
+            # coupling-major (Q, Z * u) straight from the matrix product (BLAS takes the
+            # transposed operands as they are), so the batched product over q copies nothing
+            rotated = kernel["gather"].t() @ framed.reshape(Z * u, -1).t()
+            coupled = torch.bmm(rotated.view(Q, Z, u), M)  # (Q, Z, w)
+            back = (coupled.view(Q, Z * w).t() @ kernel["scatter"]).view(Z, w, -1)
+        back = back @ D_out  # (Z, w, dim_out / w)
         return _from_compact(plan.irreps_out, back)
 
     def __call__(
