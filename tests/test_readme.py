@@ -189,3 +189,31 @@ def test_bench_block_is_the_record() -> None:
         "the README's benchmark block is not the record's table: run "
         "`python validation/benchmarks/run.py --from-json validation/records/bench.json --readme README.md`"
     )
+
+
+def test_merging_a_partial_bench_run_replaces_only_its_modules() -> None:
+    runner = _bench_runner()
+
+    def case(module: str, name: str, met: bool | None) -> dict:
+        return {"module": module, "name": name, "status": "ok", "meets_target": met}
+
+    full = {
+        "generated": "2026-01-01T00:00:00+00:00",
+        "cases": [case("bench_a", "a1", True), case("bench_b", "b1", False), case("bench_b", "b2", False)],
+        "summary": {},
+    }
+    partial = {
+        "generated": "2026-02-01T00:00:00+00:00",
+        "git_commit": "abc1234",
+        "command": ["run.py", "-k", "bench_b"],
+        "cases": [case("bench_b", "b1", True)],
+    }
+    merged = runner.merge_results(full, partial)
+    assert [(c["module"], c["name"], c["meets_target"]) for c in merged["cases"]] == [
+        ("bench_a", "a1", True),
+        ("bench_b", "b1", True),
+    ]
+    assert merged["summary"] == {"ran": 2, "skipped": 0, "errors": 0, "met_target": 2, "missed_target": 0}
+    assert merged["generated"] == full["generated"] and merged["partial_runs"][0]["git_commit"] == "abc1234"
+    again = runner.merge_results(merged, {**partial, "git_commit": "def5678"})  # a newer re-run replaces the entry
+    assert [r["git_commit"] for r in again["partial_runs"]] == ["def5678"]

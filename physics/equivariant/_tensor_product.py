@@ -47,8 +47,10 @@ class TensorProduct(torch.nn.Module):
     * ``"gaunt"`` — the Gaunt tensor product (Luo, Chen & Krishnapriyan 2024): 2D Fourier
       series and an FFT convolution; the same products as ``"s2grid"``.
     * ``"auto"`` (default) — times every backend that can compute the product on the first
-      call's own inputs (forward and backward, per dtype, device and batch size) and keeps
-      the fastest; :attr:`chosen` reports the pick.
+      call's own inputs (forward and backward, per dtype, device and batch-size octave — sizes
+      in ``[2^k, 2^(k+1))`` share one choice, so a training loop whose edge count changes from
+      batch to batch measures a handful of times, not every step) and keeps the fastest;
+      :attr:`chosen` reports the pick.
 
     Parameters
     ----------
@@ -173,7 +175,11 @@ class TensorProduct(torch.nn.Module):
 
     @property
     def chosen(self) -> dict[tuple[Any, ...], str]:
-        """The automatic choices made so far: ``(device type, dtype, batch size) -> backend``."""
+        """The automatic choices made so far: ``(device type, dtype, octave, vectors given) -> backend``.
+
+        ``octave`` is ``batch_size.bit_length()``: one choice for sizes ``2^(octave-1)`` up to
+        ``2^octave - 1``.
+        """
         return dict(self._choice)
 
     def extra_repr(self) -> str:
@@ -259,6 +265,8 @@ class TensorProduct(torch.nn.Module):
         Z = 1
         for n in batch:
             Z *= n
+        if Z == 0:  # no edges (an isolated atom): nothing to multiply, nothing to measure
+            return x1.new_zeros((*batch, self.irreps_out.dim))
         flat1 = x1.reshape(Z, -1)
         flat2 = x2.reshape(Z, -1) if x2 is not None else None
         flatv = vectors.reshape(Z, 3) if vectors is not None else None
@@ -273,7 +281,7 @@ class TensorProduct(torch.nn.Module):
         if len(names) == 1:
             name = names[0]
         else:
-            key = (x1.device.type, x1.dtype, Z, flatv is not None)
+            key = (x1.device.type, x1.dtype, Z.bit_length(), flatv is not None)
             if key not in self._choice:
                 self._choice[key] = self._measure(names, flat1, flat2, w, flatv)
             name = self._choice[key]

@@ -279,7 +279,12 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"Ratios of median times, tnkit / peer, same inputs in one process "
         f"({machine['cpu']}, {machine['usable_cores']} cores"
         + (f", {machine['gpu']}" if machine["gpu"] else ", no GPU")
-        + f"; {'quick' if results['quick'] else 'full'} run {results['generated'][:10]}).",
+        + f"; {'quick' if results['quick'] else 'full'} run {results['generated'][:10]}"
+        + "".join(
+            f"; {', '.join(r['modules'])} re-run {r['generated'][:10]} at {r['git_commit']}"
+            for r in results.get("partial_runs", [])
+        )
+        + ").",
         "",
         "| case | backend | size | peer | tnkit ms | peer ms | ratio | target | met |",
         "|---|---|---:|---|---:|---:|---:|---:|:---:|",
@@ -335,7 +340,7 @@ def _selected(args: argparse.Namespace) -> tuple[list[tuple[str, Case]], list[di
         for case in module.cases(args.quick):
             if args.backend != "all" and case.backend != args.backend:
                 continue
-            if args.pattern and args.pattern not in case.name:
+            if args.pattern and args.pattern not in f"{stem}: {case.name}":
                 continue
             todo.append((stem, case))
     return todo, broken
@@ -386,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (seconds)")
     parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="all", help="run one library only")
-    parser.add_argument("-k", dest="pattern", default=None, help="run cases whose name contains PATTERN")
+    parser.add_argument("-k", dest="pattern", default=None, help="run cases whose 'module: name' contains PATTERN")
     parser.add_argument("--json", type=Path, default=Path("results/bench.json"), help="where to write results")
     parser.add_argument("--readme", type=Path, default=None, help="rewrite the bench block of this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a ratio misses its target")
@@ -397,6 +402,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="PATH",
         help="run nothing: print the table of an earlier results file (and update --readme)",
+    )
+    parser.add_argument(
+        "--merge-into",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="after running, replace the cases of the modules run in the results file PATH (a partial re-run "
+        "of a full record) and write PATH",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -428,7 +441,6 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
 
     warmup, budget, min_rep, max_rep = _EFFORT[args.quick]
-    ok = [r for r in records if r["status"] == "ok"]
     results = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": ["run.py", *(sys.argv[1:] if argv is None else argv)],
@@ -446,18 +458,46 @@ def main(argv: list[str] | None = None) -> int:
             "min_repeats": min_rep,
             "max_repeats": max_rep,
         },
-        "summary": {
-            "ran": len(ok),
-            "skipped": sum(r["status"] == "skipped" for r in records),
-            "errors": sum(r["status"] == "error" for r in records),
-            "met_target": sum(r.get("meets_target") is True for r in ok),
-            "missed_target": sum(r.get("meets_target") is False for r in ok),
-        },
+        "summary": _summary(records),
         "cases": records,
     }
     _write_atomic(args.json, json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}", file=sys.stderr)
+    if args.merge_into is not None:
+        results = merge_results(json.loads(args.merge_into.read_text(encoding="utf-8")), results)
+        _write_atomic(args.merge_into, json.dumps(results, indent=2) + "\n")
+        print(f"merged into {args.merge_into}", file=sys.stderr)
     return _report(results, args)
+
+
+def _summary(records: list[dict[str, Any]]) -> dict[str, int]:
+    ok = [r for r in records if r["status"] == "ok"]
+    return {
+        "ran": len(ok),
+        "skipped": sum(r["status"] == "skipped" for r in records),
+        "errors": sum(r["status"] == "error" for r in records),
+        "met_target": sum(r.get("meets_target") is True for r in ok),
+        "missed_target": sum(r.get("meets_target") is False for r in ok),
+    }
+
+
+def merge_results(record: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with the cases of ``partial``'s modules replaced by ``partial``'s cases.
+
+    The machine and version fields stay the full run's; ``partial_runs`` lists each merged
+    run (modules, date, commit, command), and the table's caption names them.
+    """
+    modules = sorted({c["module"] for c in partial["cases"]})
+    cases = [c for c in record["cases"] if c["module"] not in modules] + partial["cases"]
+    runs = [r for r in record.get("partial_runs", []) if not set(r["modules"]) <= set(modules)] + [
+        {
+            "modules": modules,
+            "generated": partial["generated"],
+            "git_commit": partial["git_commit"],
+            "command": partial["command"],
+        }
+    ]
+    return {**record, "cases": cases, "summary": _summary(cases), "partial_runs": runs}
 
 
 def _report(results: dict[str, Any], args: argparse.Namespace) -> int:

@@ -168,6 +168,11 @@ def test_auto_measures_and_reports_its_choice() -> None:
     assert torch.allclose(out, tp.backends["dense"](x, y, w, None), atol=1e-5)
     tp(x, y, w)  # with x2 only dense applies: no measurement
     assert len(tp.chosen) == 1
+    tp(x[:4], weight=w[:4], vectors=v[:4])  # 4..7 edges share one octave: no new measurement
+    assert len(tp.chosen) == 1
+    x8, _, v8, w8, _ = _inputs(tp, 8, torch.float32, False)
+    tp(x8, weight=w8, vectors=v8)
+    assert len(tp.chosen) == 2
 
 
 def test_internal_weights_are_a_parameter() -> None:
