@@ -14,6 +14,9 @@
   interchangeable backends — dense CG contraction, the eSCN edge-frame SO(2) product, the S²
   grid product, the 2D-Fourier Gaunt product — equal to e3nn's on the same weights, and an
   automatic measured choice; :class:`SphereGrid` transforms to exact sphere grids and back.
+* MACE layers (:mod:`physics.equivariant._contraction`): :class:`IrrepsLinear` (e3nn's
+  linear map, optionally per element) and :class:`SymmetricContraction` (the product basis of
+  body order up to 4 on coupling tensors from :func:`symmetric_coupling_basis`).
 * Property tests (:mod:`physics.equivariant._testing`): :func:`assert_invariant` and
   :func:`assert_equivariant` for functions of atomic structures.
 
@@ -39,6 +42,7 @@ from physics.equivariant._cartesian import (
     trace,
     vector_from_skew,
 )
+from physics.equivariant._contraction import IrrepsLinear, SymmetricContraction, symmetric_coupling_basis
 from physics.equivariant._irreps import (
     RANK2_IRREPS,
     irreps_to_rank2,
@@ -81,8 +85,10 @@ __all__ = [
     "WEIGHTINGS",
     "Irrep",
     "Irreps",
+    "IrrepsLinear",
     "ProductPlan",
     "SphereGrid",
+    "SymmetricContraction",
     "TensorProduct",
     "degree_to_path_weights",
     "edge_rotation",
@@ -114,6 +120,7 @@ __all__ = [
     "rank2_wigner_D",
     "skew",
     "spherical_harmonics",
+    "symmetric_coupling_basis",
     "symmetric_traceless",
     "tensor_norm",
     "trace",

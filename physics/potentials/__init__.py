@@ -1,9 +1,9 @@
-"""Machine-learned interatomic potentials: TensorNet and EGNN fitted to energies and forces.
+"""Machine-learned interatomic potentials: TensorNet, MACE and EGNN fitted to energies and forces.
 
 - :func:`neighbor_list` (brute force or cell lists, periodic boundaries, minimum image) in torch;
-- :class:`TensorNet` (Simeon & De Fabritiis 2023) and :class:`EGNN` (Satorras et al. 2021),
-  both :class:`Potential` s: energy as a sum of atomic terms plus per-element reference
-  energies, forces by autograd, stress for periodic cells;
+- :class:`TensorNet` (Simeon & De Fabritiis 2023), :class:`MACE` (Batatia et al. 2022) and
+  :class:`EGNN` (Satorras et al. 2021), all :class:`Potential` s: energy as a sum of atomic
+  terms plus per-element reference energies, forces by autograd, stress for periodic cells;
 - :class:`Frames` (structures with energies and forces; :func:`load_frames` reads the xTB
   datasets of :mod:`physics.data` and extxyz), :func:`fit` and :func:`evaluate` (one loss,
   :func:`energy_force_loss`); :meth:`Potential.save` / :meth:`Potential.load` (also
@@ -22,14 +22,16 @@ from physics.potentials._ase import Calculator, MDResult, bonds_of, run_md
 from physics.potentials._egnn import EGNN
 from physics.potentials._fit import ENERGY_WEIGHT, FORCE_WEIGHT, FitResult, energy_force_loss, evaluate, fit
 from physics.potentials._frames import Batch, Frames, load_frames
+from physics.potentials._mace import MACE
 from physics.potentials._model import MIN_DISTANCE, Potential, element_counts, fit_reference_energies
 from physics.potentials._neighbors import NeighborList, cell_volume, minimum_image, neighbor_list, perpendicular_widths
-from physics.potentials._radial import ExpNormalBasis, GaussianBasis, cosine_cutoff
+from physics.potentials._radial import BesselBasis, ExpNormalBasis, GaussianBasis, cosine_cutoff, polynomial_cutoff
 from physics.potentials._tensornet import TensorNet
 
 __all__ = [
     "Potential",
     "TensorNet",
+    "MACE",
     "EGNN",
     "Frames",
     "Batch",
@@ -47,9 +49,11 @@ __all__ = [
     "fit_reference_energies",
     "element_counts",
     "MIN_DISTANCE",
+    "BesselBasis",
     "ExpNormalBasis",
     "GaussianBasis",
     "cosine_cutoff",
+    "polynomial_cutoff",
     "NeighborList",
     "cell_volume",
     "minimum_image",

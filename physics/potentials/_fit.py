@@ -279,8 +279,10 @@ def _check_fit(
 def _initial_scales(
     model: Potential, train: Frames, reference_energies: bool, scale_to_forces: bool
 ) -> dict[int, float]:
-    """Set the untrained model's energy scales from ``train``; the fitted reference energies."""
+    """Calibrate the model on ``train`` (:meth:`Potential.calibrate`) and set its energy scales;
+    return the fitted reference energies."""
     device, dtype = _model_dtype(model)
+    model.calibrate(train)
     ref: dict[int, float] = {}
     if reference_energies:
         ref = model.fit_reference_energies(train.composition(), train.energies)

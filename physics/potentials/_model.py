@@ -292,6 +292,18 @@ class Potential(torch.nn.Module):
         """
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ data statistics
+    def calibrate(self, frames: Any) -> None:
+        """Set statistics of the training data the architecture needs (:func:`fit` calls it first).
+
+        The base class needs none; :class:`MACE` sets its average neighbour count.
+
+        Parameters
+        ----------
+        frames : Frames
+            The training frames.
+        """
+
     # ------------------------------------------------------------------ reference energies
     def fit_reference_energies(self, numbers: Sequence[Array], energies: Array) -> dict[int, float]:
         """Fit and store the per-element reference energies (:func:`fit_reference_energies`).

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-__all__ = ["cosine_cutoff", "ExpNormalBasis", "GaussianBasis"]
+__all__ = ["cosine_cutoff", "polynomial_cutoff", "BesselBasis", "ExpNormalBasis", "GaussianBasis"]
 
 
 def cosine_cutoff(distances: torch.Tensor, cutoff: float, lower: float = 0.0) -> torch.Tensor:
@@ -152,3 +152,89 @@ class GaussianBasis(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"n={self.n}, cutoff={self.cutoff}, lower={self.lower}"
+
+
+def polynomial_cutoff(distances: torch.Tensor, cutoff: float, p: int = 5) -> torch.Tensor:
+    """The polynomial envelope of DimeNet (Klicpera et al. 2020), as MACE and NequIP use it.
+
+    ``f(x) = 1 - (p+1)(p+2)/2 x^p + p(p+2) x^(p+1) - p(p+1)/2 x^(p+2)`` with ``x = r / cutoff``
+    below the cutoff, 0 above: ``f(0) = 1`` and ``f`` with its first two derivatives vanish
+    at ``r = cutoff``.
+
+    Parameters
+    ----------
+    distances : torch.Tensor
+        Interatomic distances, any shape.
+    cutoff : float
+        Radius where the envelope reaches zero.
+    p : int, optional
+        Degree (default 5, MACE's; NequIP uses 6).
+
+    Examples
+    --------
+    >>> r = torch.tensor([0.0, 2.5, 5.0, 6.0], dtype=torch.float64)
+    >>> [round(v, 6) for v in polynomial_cutoff(r, 5.0).tolist()]
+    [1.0, 0.773438, 0.0, 0.0]
+    """
+    if not cutoff > 0 or p < 1:
+        raise ValueError(f"polynomial_cutoff: need cutoff > 0 and p >= 1, got cutoff={cutoff}, p={p}")
+    x = distances / cutoff
+    value = 1.0 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2)
+    return torch.where(x < 1.0, value, torch.zeros_like(value))
+
+
+class BesselBasis(torch.nn.Module):
+    """Radial Bessel functions ``sqrt(2 / c) sin(k pi r / c) / r``, ``k = 1..n`` (DimeNet, MACE, NequIP).
+
+    The zeroth spherical Bessel function at the roots that vanish at the cutoff ``c``: an
+    orthonormal basis on ``[0, c]`` with weight ``r^2``. The envelope is applied by the caller
+    (:func:`polynomial_cutoff`).
+
+    Parameters
+    ----------
+    n : int, optional
+        Number of functions (default 8, MACE's).
+    cutoff : float, optional
+        Angstrom (default 5).
+    trainable : bool, optional
+        Learn the frequencies ``k pi / c`` (default False).
+
+    Examples
+    --------
+    >>> basis = BesselBasis(4, 5.0)
+    >>> r = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    >>> bool(torch.allclose(basis(r)[:, 1], (2 / 5) ** 0.5 * torch.sin(2 * torch.pi * r / 5) / r))
+    True
+    """
+
+    def __init__(self, n: int = 8, cutoff: float = 5.0, trainable: bool = False) -> None:
+        super().__init__()
+        if n < 1 or not cutoff > 0:
+            raise ValueError(f"BesselBasis: need n >= 1 and cutoff > 0, got n={n}, cutoff={cutoff}")
+        self.n, self.cutoff = int(n), float(cutoff)
+        # fixed frequencies are formed in the distances' dtype at each call (a float32 buffer
+        # would round them for float64 distances); trainable ones are a parameter
+        self.frequencies: torch.nn.Parameter | None = None
+        if trainable:
+            self.frequencies = torch.nn.Parameter(
+                torch.arange(1, self.n + 1, dtype=torch.get_default_dtype()) * math.pi / self.cutoff
+            )
+        self.prefactor = math.sqrt(2.0 / self.cutoff)
+
+    def forward(self, distances: torch.Tensor) -> torch.Tensor:
+        """``(...,)`` distances -> ``(..., n)`` basis values.
+
+        Parameters
+        ----------
+        distances : torch.Tensor, shape (...)
+            Interatomic distances, Angstrom (positive).
+        """
+        r = distances.unsqueeze(-1)
+        if self.frequencies is None:
+            freq = torch.arange(1, self.n + 1, dtype=r.dtype, device=r.device) * (math.pi / self.cutoff)
+        else:
+            freq = self.frequencies.to(r.dtype)
+        return self.prefactor * torch.sin(freq * r) / r
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}, cutoff={self.cutoff}"

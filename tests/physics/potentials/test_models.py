@@ -1,4 +1,4 @@
-"""TensorNet and EGNN: symmetry, forces and stress against finite differences, batching, errors."""
+"""TensorNet, MACE and EGNN: symmetry, forces and stress against finite differences, batching, errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from physics.equivariant import assert_equivariant, decompose
-from physics.potentials import EGNN, TensorNet, cosine_cutoff, fit_reference_energies
+from physics.potentials import EGNN, MACE, TensorNet, cosine_cutoff, fit_reference_energies
 from physics.potentials import _tensornet as tn
 
 ase = pytest.importorskip("ase")
@@ -23,6 +23,11 @@ def _model(kind: str, dtype=torch.float64, seed: int = 0, **kw):
     torch.manual_seed(seed)
     if kind == "tensornet":
         return TensorNet(hidden_channels=16, num_layers=2, num_rbf=8, elements=(1, 6, 8, 14), dtype=dtype, **kw).eval()
+    if kind.startswith("mace"):
+        kw = {"backend": "dense", "average_neighbors": 8.0, **kw}
+        if kind == "mace-tucker":
+            kw.update(product_rank=3, product_format="tucker", backend="so2")
+        return MACE(channels=8, l_max=2, num_layers=2, elements=(1, 6, 8, 14), dtype=dtype, **kw).eval()
     return EGNN(hidden_channels=16, num_layers=3, num_rbf=8, elements=(1, 6, 8, 14), dtype=dtype, **kw).eval()
 
 
@@ -31,10 +36,13 @@ def _randomise(model: torch.nn.Module, seed: int = 1) -> None:
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+            # MACE's product basis is cubic in its features: perturb it relative to each weight's
+            # scale, or the outputs reach 1e10 and absolute tolerances lose their meaning
+            strength = 0.3 * float(p.pow(2).mean().sqrt()) if isinstance(model, MACE) else 0.3
+            p.add_(strength * torch.randn(p.shape, generator=gen, dtype=p.dtype))
 
 
-MODELS = ["tensornet", "egnn"]
+MODELS = ["tensornet", "mace", "mace-tucker", "egnn"]
 
 
 # ------------------------------------------------------------------ compact tensor algebra
