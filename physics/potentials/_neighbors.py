@@ -10,17 +10,21 @@ that atom ``j`` moved by ``n @ cell`` lies within the cutoff of atom ``i``::
 The list is *full* (both ``(i, j)`` and ``(j, i)``) and strict (``<``, as ASE's
 ``neighbor_list``). Cells hold their vectors as rows (ASE's convention).
 
-Two methods find the same pairs:
+Three methods find the same pairs:
 
 * ``"brute"`` tests every pair of atoms of a structure against every image offset
   that can reach the cutoff: ``O(n^2)`` per structure, the fastest for molecules.
 * ``"cells"`` sorts atoms into bins at least a cutoff wide along each axis (a linked
   cell list) and tests only atoms of neighbouring bins: ``O(n)`` per structure.
+* ``"vesin"`` asks the compiled cell list of the ``vesin`` library (``vesin-torch``, an
+  optional dependency of ``tnkit[torch]``), 13-25x faster than ``"cells"`` on the CPU for
+  1,000 to 100,000 atoms; the default there when it is installed.
 
-Both wrap atoms into the cell first (so atoms outside the cell are handled), look
+The first two wrap atoms into the cell first (so atoms outside the cell are handled), look
 ``ceil(cutoff / w_k)`` images deep along periodic axis ``k`` of perpendicular width
-``w_k`` (so cells smaller than the cutoff work, like ASE), and pass their candidates
-through one shared final test, so they return identical lists.
+``w_k`` (so cells smaller than the cutoff work, like ASE); all three search a little beyond
+the cutoff and pass their candidates through one shared final test and one ordering, so
+they return identical lists.
 """
 
 from __future__ import annotations
@@ -34,9 +38,14 @@ import torch
 
 from tnkit.types import Array, Device
 
+try:  # optional: the compiled neighbour search of the vesin library (pip install vesin-torch)
+    import vesin_torch as _vesin
+except ImportError:  # pragma: no cover - depends on the environment
+    _vesin = None
+
 __all__ = ["NeighborList", "cell_volume", "minimum_image", "neighbor_list", "perpendicular_widths"]
 
-_METHODS = ("auto", "brute", "cells")
+_METHODS = ("auto", "brute", "cells", "vesin")
 _CHUNK = 1 << 21  # candidate pairs tested at once: bounds the memory of large lists
 _BRUTE_LIMIT = 600_000  # "auto": brute force while no structure costs more (see _brute_cost)
 
@@ -426,12 +435,14 @@ def neighbor_list(
     self_interaction : bool, default False
         Also list each atom as its own neighbour with zero offset ``(i, i, 0)``. Images
         of an atom itself (``(i, i, n)``, ``n != 0``) are always listed when in range.
-    method : {"auto", "brute", "cells"}, default "auto"
+    method : {"auto", "brute", "cells", "vesin"}, default "auto"
         ``"brute"`` tests all pairs of each structure against all images in range;
-        ``"cells"`` uses a linked cell list. ``"auto"`` takes brute force for small
-        structures (``n^2 (4 + images searched) <= 600,000``: molecules of up to about
-        380 atoms, periodic cells searched 27 images deep of up to about 140), cell
-        lists otherwise. Both give identical results.
+        ``"cells"`` uses a linked cell list; ``"vesin"`` the ``vesin`` library's compiled
+        cell list (CPU). ``"auto"`` takes ``"vesin"`` for CPU tensors when ``vesin-torch``
+        is installed; otherwise brute force for small structures
+        (``n^2 (4 + images searched) <= 600,000``: molecules of up to about 380 atoms,
+        periodic cells searched 27 images deep of up to about 140) and cell lists for
+        larger ones. All give identical results.
     max_neighbors : int, optional
         Raise if any atom has more neighbours (a guard against a cutoff in the wrong
         unit; nothing is ever truncated).
@@ -490,6 +501,8 @@ def neighbor_list(
         raise ValueError(f"cutoff must be a positive finite distance, got {cutoff}")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}, got {method!r}")
+    if method == "vesin" and _vesin is None:
+        raise ValueError("method='vesin' needs the vesin-torch package: pip install vesin-torch (or use 'cells')")
     if max_neighbors is not None and (not isinstance(max_neighbors, int) or max_neighbors < 0):
         raise ValueError(f"max_neighbors must be a non-negative int or None, got {max_neighbors!r}")
     batch, n_structures, cell, pbc = _structures(positions, batch, cell, pbc)
@@ -504,21 +517,26 @@ def neighbor_list(
         extent += float(torch.linalg.vector_norm(cell.detach(), dim=-1).sum(dim=-1).max())
     radius = cutoff * (1 + 1e-6) + 64 * eps * (extent + cutoff)
 
+    if method == "auto" and _vesin is not None and device.type == "cpu":
+        method = "vesin"
     with torch.no_grad():
-        if positions.shape[0] == 0:
-            found: list[tuple[torch.Tensor, ...]] = []
-        else:
+        i = j = torch.zeros(0, dtype=torch.int64, device=device)
+        offsets = torch.zeros((0, 3), dtype=torch.int64, device=device)
+        if positions.shape[0] and method == "vesin":
+            i, j, offsets = _vesin_pairs(positions.detach(), batch, n_structures, cell, pbc, radius)
+        elif positions.shape[0]:
             frame = _frame(positions, batch, cell, pbc, work)
             if method == "auto":
                 largest = int(_brute_cost(batch, frame, pbc, radius).max())
                 method = "brute" if largest <= _BRUTE_LIMIT else "cells"
             found = (_brute if method == "brute" else _cells)(frame, batch, pbc, radius)
-        if found:
-            i, j, image = (torch.cat(parts) for parts in zip(*found))
-            offsets = image - frame.wraps[j] + frame.wraps[i]
-        else:
-            i = j = torch.zeros(0, dtype=torch.int64, device=device)
-            offsets = torch.zeros((0, 3), dtype=torch.int64, device=device)
+            if found:
+                i, j, image = (torch.cat(parts) for parts in zip(*found))
+                offsets = image - frame.wraps[j] + frame.wraps[i]
+        if self_interaction and method == "vesin":  # vesin never lists an atom with itself
+            every = torch.arange(positions.shape[0], device=device)
+            i, j = torch.cat([i, every]), torch.cat([j, every])
+            offsets = torch.cat([offsets, offsets.new_zeros((positions.shape[0], 3))])
 
         # the shared final test, in the positions' own precision
         shifts = _shifts(offsets, cell, batch[i], dtype, device)
@@ -526,7 +544,8 @@ def neighbor_list(
         keep = r[:, 0] * r[:, 0] + r[:, 1] * r[:, 1] + r[:, 2] * r[:, 2] < cutoff * cutoff
         if not self_interaction:
             keep &= (i != j) | (offsets != 0).any(dim=1)
-        i, j, offsets = i[keep], j[keep], offsets[keep]
+        if not bool(keep.all()):  # (vesin, searching just beyond the cutoff, rarely returns extras)
+            i, j, offsets = i[keep], j[keep], offsets[keep]
         order = _lexicographic(i, j, offsets, positions.shape[0])
         i, j, offsets = i[order], j[order], offsets[order]
 
@@ -541,13 +560,44 @@ def neighbor_list(
     return NeighborList(torch.stack([i, j]), _shifts(offsets, cell, batch[i], dtype, device), offsets)
 
 
+def _vesin_pairs(
+    positions: torch.Tensor,
+    batch: torch.Tensor,
+    n_structures: int,
+    cell: torch.Tensor | None,
+    pbc: torch.Tensor,
+    radius: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Candidate pairs ``(i, j, offsets)`` within ``radius`` from vesin, structure by structure."""
+    assert _vesin is not None
+    search = _vesin.NeighborList(cutoff=radius, full_list=True)
+    counts = torch.bincount(batch, minlength=n_structures).tolist()
+    parts, start = [], 0
+    for s, n in enumerate(counts):
+        if n:
+            # vesin reads the raw memory: expanded (stride-0) pbc rows or cells must be copied
+            periodic = pbc[s].contiguous()
+            box = cell[s].contiguous() if cell is not None and bool(periodic.any()) else positions.new_zeros((3, 3))
+            points = positions[start : start + n].contiguous()
+            i, j, S = search.compute(points, box.to(points.dtype), periodic, "ijS")
+            parts.append((i.to(torch.int64) + start, j.to(torch.int64) + start, S.to(torch.int64)))
+        start += n
+    if not parts:
+        empty = torch.zeros(0, dtype=torch.int64, device=positions.device)
+        return empty, empty, torch.zeros((0, 3), dtype=torch.int64, device=positions.device)
+    i, j, offsets = (torch.cat(p) for p in zip(*parts))
+    return i, j, offsets
+
+
 def _shifts(
     offsets: torch.Tensor, cell: torch.Tensor | None, structure: torch.Tensor, dtype: torch.dtype, device: Device
 ) -> torch.Tensor:
     if cell is None:
         return torch.zeros((offsets.shape[0], 3), dtype=dtype, device=device)
-    c = cell[structure]
     o = offsets.to(dtype)
+    if cell.shape[0] == 1 or bool((cell == cell[:1]).all()):  # one cell: a matrix product, no (E, 3, 3) gather
+        return o @ cell[0]
+    c = cell[structure]
     return o[:, 0:1] * c[:, 0] + o[:, 1:2] * c[:, 1] + o[:, 2:3] * c[:, 2]
 
 
@@ -558,6 +608,9 @@ def _lexicographic(i: torch.Tensor, j: torch.Tensor, offsets: torch.Tensor, n_at
     low = offsets - offsets.min(dim=0).values
     span = low.max(dim=0).values + 1
     image_key = (low[:, 0] * span[1] + low[:, 1]) * span[2] + low[:, 2]
+    images = int(span.prod())
+    if n_atoms * n_atoms * images < 2**62:  # one key, one sort (keys are unique: no stability needed)
+        return torch.argsort((i * n_atoms + j) * images + image_key)
     first = torch.argsort(image_key, stable=True)
     pair_key = (i * n_atoms + j)[first]
     return first[torch.argsort(pair_key, stable=True)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 
 import numpy as np
@@ -18,7 +19,9 @@ from physics.potentials import (  # noqa: E402
     perpendicular_widths,
 )
 
-METHODS = ("brute", "cells", "auto")
+HAS_VESIN = importlib.util.find_spec("vesin_torch") is not None
+VESIN = pytest.param("vesin", marks=pytest.mark.skipif(not HAS_VESIN, reason="vesin-torch not installed"))
+METHODS = ("brute", "cells", VESIN, "auto")
 
 
 # --------------------------------------------------------------------------------------
@@ -196,7 +199,7 @@ def test_batch_with_shared_cell_and_single_atom_structures():
     cell = 4.0 * np.eye(3)
     positions = torch.tensor(np.concatenate(parts))
     batch = torch.repeat_interleave(torch.arange(4), torch.tensor(sizes))
-    for method in METHODS:
+    for method in ("brute", "cells", "vesin", "auto") if HAS_VESIN else ("brute", "cells", "auto"):
         nl = neighbor_list(positions, 2.0, batch=batch, cell=torch.tensor(cell), method=method)
         got, start = [], 0
         for b, part in enumerate(parts):
@@ -215,16 +218,18 @@ def _random_structures(seed):
     return box, crystal, molecule
 
 
-def test_brute_and_cells_identical_on_larger_systems():
+def test_methods_identical_on_larger_systems():
     box, crystal, molecule = _random_structures(3)
+    others = ("cells", "vesin") if HAS_VESIN else ("cells",)
     for positions, cell, pbc in [(crystal, box, True), (molecule, None, False), (crystal, box, (True, False, True))]:
         pos = torch.tensor(positions)
         c = None if cell is None else torch.tensor(cell)
         a = neighbor_list(pos, 3.0, cell=c, pbc=pbc, method="brute")
-        b = neighbor_list(pos, 3.0, cell=c, pbc=pbc, method="cells")
         assert a.edge_index.shape[1] > 1000
-        assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.offsets, b.offsets)
-        assert torch.equal(a.shifts, b.shifts)
+        for method in others:
+            b = neighbor_list(pos, 3.0, cell=c, pbc=pbc, method=method)
+            assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.offsets, b.offsets), method
+            assert torch.equal(a.shifts, b.shifts)
         assert _as_set(a) == _ase(positions, 3.0, cell, pbc)
 
 
@@ -255,8 +260,10 @@ def test_sparse_molecule_caps_the_number_of_bins():
 def test_float32(name):
     case = CASES[name]
     positions, cell = _torch(case, torch.float32)
-    lists = [neighbor_list(positions, case["cutoff"], cell=cell, pbc=case["pbc"], method=m) for m in ("brute", "cells")]
-    assert torch.equal(lists[0].edge_index, lists[1].edge_index) and torch.equal(lists[0].offsets, lists[1].offsets)
+    methods = ("brute", "cells", "vesin") if HAS_VESIN else ("brute", "cells")
+    lists = [neighbor_list(positions, case["cutoff"], cell=cell, pbc=case["pbc"], method=m) for m in methods]
+    for other in lists[1:]:
+        assert torch.equal(lists[0].edge_index, other.edge_index) and torch.equal(lists[0].offsets, other.offsets)
     nl = lists[0]
     assert nl.shifts.dtype == torch.float32
     host = positions.double().numpy()  # the float32 positions, exactly
