@@ -1,7 +1,7 @@
-"""TensorNet and EGNN: energies invariant and forces equivariant under O(3), translations and
-relabelling of atoms; forces equal minus the finite-difference gradient of the energy.
+"""TensorNet, MACE and EGNN: energies invariant and forces equivariant under O(3), translations and
+relabelling of atoms; forces and the stress equal finite-difference derivatives of the energy.
 
-Both models are evaluated on rattled ethanol and aspirin (an xTB MD frame) geometries and, for the
+The models are evaluated on rattled ethanol and aspirin (an xTB MD frame) geometries and, for the
 periodic case, a rattled silicon supercell
 (stress checked as a rank-2 tensor): in float64 with every weight randomly perturbed (an
 exact-symmetry test in which no path is near zero), in float32 as initialised (a rounding
@@ -11,7 +11,11 @@ measurement behind ``assert_equivariant``): ``max |out(g x) - g out(x)| / max(1,
 the value of the case is the
 worst of these over models, structures and dtypes, divided by the dtype's bound (float64:
 1e-10, float32: 1e-5). The force check compares ``-dE/dx`` from central differences (float64,
-step 1e-5 A, error O(h^2) ~ 1e-10) with the autograd forces on 12 random coordinates.
+step 1e-5 A, error O(h^2) ~ 1e-10) with the autograd forces on 12 random coordinates; the
+stress check compares ``(1/V) dE/d(strain)`` from central differences of a symmetric strain
+(step 1e-5) with the autograd stress, all six components, on the periodic structure. MACE
+(16 channels, ``l_max = 3``, correlation 3) is perturbed relative to each weight's scale (its
+product basis is cubic in its features: absolute perturbations of 0.3 give energies of 1e10).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import torch
 
 from physics.equivariant import equivariance_errors
-from physics.potentials import EGNN, TensorNet
+from physics.potentials import EGNN, MACE, TensorNet
 from tnkit.validation import Case, Outcome
 
 BOUND = {torch.float64: 1e-10, torch.float32: 1e-5}
@@ -53,13 +57,18 @@ def _models(dtype: torch.dtype) -> dict[str, torch.nn.Module]:
     perturbed weights give forces of ~100 eV/A whose float32 rounding alone exceeds 1e-5)."""
     gen = torch.Generator().manual_seed(1)
     models = {}
-    for name, cls in (("TensorNet", TensorNet), ("EGNN", EGNN)):
+    for name in ("TensorNet", "MACE", "EGNN"):
         torch.manual_seed(0)
-        m = cls(32, 2, num_rbf=16, elements=(1, 6, 8, 14), dtype=dtype).eval()
+        if name == "MACE":
+            m: torch.nn.Module = MACE(16, 3, elements=(1, 6, 8, 14), average_neighbors=10.0, dtype=dtype).eval()
+        else:
+            m = (TensorNet if name == "TensorNet" else EGNN)(32, 2, num_rbf=16, elements=(1, 6, 8, 14), dtype=dtype)
+            m = m.eval()
         if dtype == torch.float64:
             with torch.no_grad():
                 for p in m.parameters():
-                    p.add_(0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+                    scale = float(p.pow(2).mean().sqrt()) if name == "MACE" else 1.0
+                    p.add_(0.3 * scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
         models[name] = m
     return models
 
@@ -95,6 +104,25 @@ def _fd_error(model: torch.nn.Module, numbers: Any, positions: Any) -> float:
     return worst / max(1.0, float(forces.abs().max()))
 
 
+def _stress_fd_error(model: torch.nn.Module, numbers: Any, positions: Any, cell: Any) -> float:
+    z = torch.tensor(numbers)
+    r, c = torch.tensor(positions, dtype=torch.float64), torch.tensor(cell, dtype=torch.float64)
+    stress = model(z, r, cell=c, stress=True)["stress"][0]
+    volume = float(torch.linalg.det(c).abs())
+    h, worst = 1e-5, 0.0
+    for a, b in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)):
+        energies = []
+        for sign in (1.0, -1.0):
+            eps = torch.zeros(3, 3, dtype=torch.float64)
+            eps[a, b] += 0.5 * sign * h
+            eps[b, a] += 0.5 * sign * h
+            deform = torch.eye(3, dtype=torch.float64) + eps
+            energies.append(float(model(z, r @ deform, cell=c @ deform, forces=False)["energy"][0]))
+        fd = (energies[0] - energies[1]) / (2 * h) / volume
+        worst = max(worst, abs(fd - float(stress[a, b])))
+    return worst / max(1e-3, float(stress.abs().max()))
+
+
 def run(quick: bool) -> Outcome:
     structures = _structures(quick)
     rows, table = [], ["| model | structure | dtype | max deviation / scale | bound |", "|---|---|---|---|---|"]
@@ -112,6 +140,9 @@ def run(quick: bool) -> Outcome:
             if cell is None:
                 fd[f"{model_name} {name}"] = _fd_error(model, numbers, positions)
                 ratio = max(ratio, fd[f"{model_name} {name}"] / FD_BOUND)
+            else:
+                fd[f"{model_name} {name} stress"] = _stress_fd_error(model, numbers, positions, cell)
+                ratio = max(ratio, fd[f"{model_name} {name} stress"] / FD_BOUND)
     details = {
         "table": "\n".join(table),
         "runs": rows,
@@ -124,9 +155,9 @@ def run(quick: bool) -> Outcome:
 CASE = Case(
     name="potentials_equivariance",
     claim=(
-        "TensorNet and EGNN energies are invariant and forces (and the stress) equivariant under rotations, "
-        "reflections, translations and atom permutations to 1e-10 in float64 and 1e-5 in float32; forces equal "
-        "minus the finite-difference energy gradient"
+        "TensorNet, MACE and EGNN energies are invariant and forces (and the stress) equivariant under rotations, "
+        "reflections, translations and atom permutations to 1e-10 in float64 and 1e-5 in float32; forces and "
+        "the stress equal finite-difference derivatives of the energy"
     ),
     reference="exact symmetry (random O(3) transformations, translations, lattice shifts, permutations); central "
     "finite differences of the energy",
