@@ -198,7 +198,15 @@ class IrrepsLinear(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, species: torch.Tensor | None = None) -> torch.Tensor:
-        """``(N, irreps_in.dim)`` -> ``(N, irreps_out.dim)``; ``species`` (N,) rows of the weight sets."""
+        """``(N, irreps_in.dim)`` -> ``(N, irreps_out.dim)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, irreps_in.dim)
+            Features in e3nn's flat layout.
+        species : torch.Tensor, shape (N,), optional
+            Weight set of each row (needed with ``n_elements > 1``).
+        """
         if x.shape[-1] != self.irreps_in.dim:
             raise ValueError(
                 f"IrrepsLinear: input has {x.shape[-1]} features, irreps_in {self.irreps_in} needs {self.irreps_in.dim}"
@@ -371,7 +379,15 @@ class SymmetricContraction(nn.Module):
         return self._tables[key]
 
     def forward(self, x: torch.Tensor, species: torch.Tensor | None = None) -> torch.Tensor:
-        """``(N, irreps_in.dim)`` -> ``(N, irreps_out.dim)``; ``species`` (N,) rows of the weight sets."""
+        """``(N, irreps_in.dim)`` -> ``(N, irreps_out.dim)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, irreps_in.dim)
+            The atomic basis ``A`` in e3nn's flat layout.
+        species : torch.Tensor, shape (N,), optional
+            Weight set (element row) of each atom (needed with ``n_elements > 1``).
+        """
         if x.shape[-1] != self.irreps_in.dim:
             raise ValueError(
                 f"SymmetricContraction: input has {x.shape[-1]} features, "

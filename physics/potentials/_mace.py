@@ -304,7 +304,13 @@ class MACE(Potential):
         return energy
 
     def calibrate(self, frames: Any) -> None:
-        """Set :attr:`average_neighbors` to the mean neighbour count of ``frames`` (a :class:`Frames`)."""
+        """Set :attr:`average_neighbors` to the mean neighbour count of the frames.
+
+        Parameters
+        ----------
+        frames : Frames
+            Training frames (up to 512 of them, evenly spread, are counted).
+        """
         self.average_neighbors.fill_(_mean_neighbors(self, frames))
 
     def config(self) -> dict[str, Any]:
