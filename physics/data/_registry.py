@@ -6,10 +6,11 @@ registers the manifest this package ships (``physics/data/manifest.toml``, packa
 and the generators below; importing :mod:`physics.data` calls it too, so a plain
 ``import physics.data`` from a source tree without an install also works.
 
-Every recipe of :data:`physics.data.DATASETS`, and the molecular-dynamics recipe
-``xtb-md`` (:func:`physics.data.generate_xtb_md`), is a generator under its own name
-(written wherever ``--out`` says, parameters from the command line; for ``xtb-md``,
-``samples`` means ``frames``); the small versions committed to ``datasets/``
+Every recipe of :data:`physics.data.DATASETS`, and the molecular-dynamics recipes
+``xtb-md`` (:func:`physics.data.generate_xtb_md`) and ``emt-crystals``
+(:func:`physics.data.generate_emt_crystals`), is a generator under its own name
+(written wherever ``--out`` says, parameters from the command line; ``samples`` means
+``frames`` for ``xtb-md`` and ``frames_per_run`` for ``emt-crystals``); the small versions committed to ``datasets/``
 (:data:`SMALL`) and the full-size on-demand sets (:data:`ON_DEMAND`) are generators under
 their manifest names with fixed parameters.
 """
@@ -20,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from physics.data._emt import EMT_CRYSTALS_DEFAULTS, generate_emt_crystals
 from physics.data._generators import DATASETS, generate
 from physics.data._xtb import XTB_MD_DEFAULTS, generate_xtb_md
 from tnkit.io import register_generator, register_manifest
@@ -27,6 +29,12 @@ from tnkit.io import register_generator, register_manifest
 __all__ = ["ON_DEMAND", "SMALL", "register", "register_all"]
 
 XTB_MD = "xtb-md"
+EMT_CRYSTALS = "emt-crystals"
+# The trajectory recipes: name -> (function, defaults, what the command line's --samples sets).
+_TRAJECTORIES: dict[str, tuple[Any, dict[str, Any], str]] = {
+    XTB_MD: (generate_xtb_md, XTB_MD_DEFAULTS, "frames"),
+    EMT_CRYSTALS: (generate_emt_crystals, EMT_CRYSTALS_DEFAULTS, "frames_per_run"),
+}
 
 # Small versions shipped in datasets/ (a few MB): name -> (recipe, parameters).
 SMALL: dict[str, tuple[str, dict[str, Any]]] = {
@@ -76,6 +84,9 @@ SMALL: dict[str, tuple[str, dict[str, Any]]] = {
     # after 1 ps discarded): 2000 frames each of a small and a mid-sized MD17 molecule.
     "xtb_md_ethanol": (XTB_MD, {"molecule": "ethanol", "frames": 2000, "seed": 0}),
     "xtb_md_aspirin": (XTB_MD, {"molecule": "aspirin", "frames": 2000, "seed": 0}),
+    # EMT Langevin MD (NVT) of Cu and Al bulk, a Cu vacancy and a Cu(111) slab at 300-1200 K,
+    # randomly strained cells: 16 runs of 150 frames (the emt-crystals defaults).
+    "emt_crystals": (EMT_CRYSTALS, {"seed": 0}),
 }
 
 
@@ -97,31 +108,32 @@ def _recipe(name: str, fixed: dict[str, Any] | None) -> Any:
                 f"{FIXED[name][0]!r} (tnkit data generate {FIXED[name][0]} --out PATH ...)"
             )
         recipe = FIXED[name][0] if fixed is not None else name
-        if recipe != XTB_MD:
+        if recipe not in _TRAJECTORIES:
             generate(recipe, out, progress=progress, max_hours=max_hours, executor=executor, **(fixed or options))
             return
+        function, _, frames = _TRAJECTORIES[recipe]
         if executor is not None:
             raise ValueError(
-                f"{name}: an xtb-md trajectory is one sequential run; parallel workers (--workers, --scheduler, "
+                f"{name}: an {recipe} trajectory is one sequential run; parallel workers (--workers, --scheduler, "
                 "executor=) apply to the operator datasets only"
             )
         if "samples" in options:  # the command line's --samples: frames of a trajectory
-            if "frames" in options:
-                raise ValueError("xtb-md: give the number of frames once (--samples or --set frames=...)")
-            options["frames"] = options.pop("samples")
-        generate_xtb_md(out, progress=progress, **(fixed or options))
+            if frames in options:
+                raise ValueError(f"{recipe}: give the number of frames once (--samples or --set {frames}=...)")
+            options[frames] = options.pop("samples")
+        function(out, progress=progress, **(fixed or options))
 
     return run
 
 
 def _parameters(name: str) -> dict[str, Any]:
     """The ``--set`` keys of a recipe with their defaults (for ``tnkit data generate --help``)."""
-    return dict(XTB_MD_DEFAULTS) if name == XTB_MD else dict(DATASETS[name].defaults)
+    return dict(_TRAJECTORIES[name][1]) if name in _TRAJECTORIES else dict(DATASETS[name].defaults)
 
 
 def register_all() -> None:
     """Register every recipe and every fixed dataset as a generator of ``tnkit data generate``."""
-    for name in (*DATASETS, XTB_MD):
+    for name in (*DATASETS, *_TRAJECTORIES):
         register_generator(name, _parameters(name))(_recipe(name, None))
     for name, (_, params) in FIXED.items():
         register_generator(name)(_recipe(name, params))

@@ -316,19 +316,25 @@ def _run(atoms: Any, p: dict[str, Any], steps: int, rng: np.random.Generator, wh
         raise RuntimeError(f"xtb-md {p['molecule']}: xTB failed in {where} ({exc})") from None
 
 
-def _equilibrated(p: dict[str, Any], start: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (Å) and velocities (Å/fs) after the discarded equilibration."""
-    from ase import units
+def _thermalize(atoms: Any, temperature: float, rng: np.random.Generator) -> None:
+    """Maxwell-Boltzmann momenta at ``temperature`` (K) drawn from ``rng``."""
     from ase.md import velocitydistribution
 
-    rng = np.random.default_rng([p["seed"], 0])
-    atoms = _state(start.numbers, start.positions, np.zeros_like(start.positions), p)
     # ASE 3.29 renamed MaxwellBoltzmannDistribution (same draws); older versions lack the new name.
     thermalize = getattr(velocitydistribution, "thermalize_momenta", None)
     if thermalize is not None:
-        thermalize(atoms, p["temperature"], rng=rng)
+        thermalize(atoms, temperature, rng=rng)
     else:
-        velocitydistribution.MaxwellBoltzmannDistribution(atoms, temperature_K=p["temperature"], rng=rng)
+        velocitydistribution.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+
+
+def _equilibrated(p: dict[str, Any], start: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (Å) and velocities (Å/fs) after the discarded equilibration."""
+    from ase import units
+
+    rng = np.random.default_rng([p["seed"], 0])
+    atoms = _state(start.numbers, start.positions, np.zeros_like(start.positions), p)
+    _thermalize(atoms, p["temperature"], rng)
     _run(atoms, p, p["equilibration"], rng, "the equilibration")
     return atoms.get_positions(), atoms.get_velocities() * units.fs
 

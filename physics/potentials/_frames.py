@@ -15,15 +15,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from physics.data import load_molecules
+from physics.data import load_crystals, load_molecules
+from tnkit import io
 from tnkit.types import Array, Device
 
 __all__ = ["Frames", "Batch", "load_frames"]
 
+# Rows and columns of ASE's Voigt order (xx, yy, zz, yz, xz, xy) in a 3 x 3 stress.
+_VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])
+
 
 class Batch(dict):
     """A collated batch: ``numbers`` (N,), ``positions`` (N, 3), ``batch`` (N,), ``energy`` (B,),
-    ``forces`` (N, 3), ``n_atoms`` (B,), optionally ``cell`` (B, 3, 3) and ``pbc`` (B, 3), as torch tensors."""
+    ``forces`` (N, 3), ``n_atoms`` (B,), optionally ``cell`` (B, 3, 3), ``pbc`` (B, 3) and
+    ``stress`` (B, 3, 3), as torch tensors."""
 
     def to(self, device: Device | None = None, dtype: torch.dtype | None = None) -> "Batch":
         """The batch with every tensor moved to ``device`` and floating tensors but ``energy`` cast to ``dtype``.
@@ -58,6 +63,12 @@ class Frames:
         Cell vectors as rows, Angstrom.
     pbc : array (n_frames, 3) of bool, optional
         Periodic directions of each cell; default all periodic when ``cells`` is given.
+    stress : array (n_frames, 3, 3), optional
+        Reference stress, eV/A^3, ASE's sign convention (``(1/V) dE/d(strain)``, positive
+        under tension); needs ``cells``.
+    labels : array (n_frames,) of str, optional
+        A name per frame (e.g. the system of a crystal dataset), kept by slicing, ``+`` and
+        ``split``; default none.
     source : str, optional
         Name of where the data came from, used in error messages; default ``"arrays"``.
 
@@ -86,6 +97,8 @@ class Frames:
         cells: Array | None = None,
         pbc: Array | None = None,
         *,
+        stress: Array | None = None,
+        labels: Sequence[str] | np.ndarray | None = None,
         source: str = "arrays",
     ) -> None:
         self.numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
@@ -95,6 +108,8 @@ class Frames:
         self.forces = None if forces is None else np.asarray(forces, dtype=np.float64).reshape(-1, 3)
         self.cells = None if cells is None else np.asarray(cells, dtype=np.float64).reshape(-1, 3, 3)
         self.pbc: np.ndarray | None = None
+        self.stress = None if stress is None else np.asarray(stress, dtype=np.float64).reshape(-1, 3, 3)
+        self.labels = None if labels is None else np.asarray(labels, dtype=str).reshape(-1)
         self.source = source
         total = int(self.n_atoms.sum())
         if self.numbers.shape[0] != total or self.positions.shape[0] != total:
@@ -116,6 +131,7 @@ class Frames:
             ("energies", self.energies),
             ("forces", self.forces),
             ("cells", self.cells),
+            ("stress", self.stress),
         ):
             if arr is not None and not np.all(np.isfinite(arr)):
                 raise ValueError(f"{source}: {name} contain NaN or Inf (first bad frame {self._bad_frame(name, arr)})")
@@ -130,11 +146,18 @@ class Frames:
             periodic = self.pbc.any(axis=1)
             if np.any(np.abs(np.linalg.det(self.cells[periodic])) < 1e-9):
                 raise ValueError(f"{source}: a periodic frame's cell has zero volume")
+        if self.stress is not None:
+            if self.cells is None:
+                raise ValueError(f"{source}: stress needs cells (the volume it is per)")
+            if self.stress.shape[0] != len(self.n_atoms):
+                raise ValueError(f"{source}: {len(self.n_atoms)} frames but {self.stress.shape[0]} stress tensors")
+        if self.labels is not None and self.labels.shape[0] != len(self.n_atoms):
+            raise ValueError(f"{source}: {len(self.n_atoms)} frames but {self.labels.shape[0]} labels")
         self.offsets = np.concatenate([[0], np.cumsum(self.n_atoms)])
 
     def _bad_frame(self, name: str, arr: np.ndarray) -> int:
         rows = np.nonzero(~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1))[0]
-        if name in ("energies", "cells"):
+        if name in ("energies", "cells", "stress"):
             return int(rows[0])
         return int(np.searchsorted(np.cumsum(self.n_atoms), rows[0], side="right"))
 
@@ -149,6 +172,8 @@ class Frames:
         cells: Array | None = None,
         pbc: Array | None = None,
         *,
+        stress: Array | None = None,
+        labels: Sequence[str] | np.ndarray | None = None,
         source: str = "arrays",
     ) -> "Frames":
         """Frames of one fixed composition: ``numbers`` (n,), ``positions`` (F, n, 3), ``forces`` (F, n, 3).
@@ -167,6 +192,10 @@ class Frames:
             Cell vectors as rows, Angstrom.
         pbc : array (F, 3) of bool, optional
             Periodic directions; default all periodic when ``cells`` is given.
+        stress : array (F, 3, 3), optional
+            Stress, eV/A^3 (as :class:`Frames`).
+        labels : array (F,) of str, optional
+            A name per frame.
         source : str, optional
             Name of where the data came from, used in error messages; default ``"arrays"``.
         """
@@ -185,6 +214,8 @@ class Frames:
             None if forces is None else np.asarray(forces).reshape(-1, 3),
             cells,
             pbc,
+            stress=stress,
+            labels=labels,
             source=source,
         )
 
@@ -195,11 +226,13 @@ class Frames:
         Parameters
         ----------
         images : sequence of ase.Atoms
-            Structures with a calculator or results giving energy and forces.
+            Structures with a calculator or results giving energy and forces; the stress
+            is taken when every periodic structure's calculator results hold one, and
+            ``info["label"]`` as the frame's label when every structure has one.
         source : str, optional
             Name of where the data came from, used in error messages; default ``"ase"``.
         """
-        numbers, positions, forces, energies, cells, pbcs = [], [], [], [], [], []
+        numbers, positions, forces, energies, cells, pbcs, stresses = [], [], [], [], [], [], []
         periodic = any(bool(np.any(a.pbc)) for a in images)
         for k, atoms in enumerate(images):
             try:
@@ -211,6 +244,9 @@ class Frames:
             positions.append(atoms.positions)
             cells.append(np.asarray(atoms.cell))
             pbcs.append(atoms.pbc)
+            results = getattr(atoms.calc, "results", {})
+            stresses.append(atoms.get_stress(voigt=False) if "stress" in results else None)
+        labels = [atoms.info.get("label") for atoms in images]
         return cls(
             np.concatenate(numbers),
             np.concatenate(positions),
@@ -219,18 +255,23 @@ class Frames:
             np.concatenate(forces),
             cells if periodic else None,
             pbcs if periodic else None,
+            stress=stresses if periodic and stresses and all(s is not None for s in stresses) else None,
+            labels=labels if labels and all(isinstance(x, str) for x in labels) else None,
             source=source,
         )
 
     @classmethod
     def load(cls, source: str | Path) -> "Frames":
-        """A molecular dataset by manifest name (e.g. ``"xtb_md_ethanol"``), HDF5 path or extxyz path.
+        """A dataset by manifest name (e.g. ``"xtb_md_ethanol"``, ``"emt_crystals"``), HDF5 path or extxyz path.
 
         Parameters
         ----------
         source : str or path
             Manifest dataset name, the path of an HDF5 file, or of an extxyz file (suffix
-            ``.xyz`` or ``.extxyz``).
+            ``.xyz`` or ``.extxyz``). A crystal dataset (schema ``emt_crystals``,
+            :func:`physics.data.load_crystals`) comes with cells, pbc, stress and each
+            frame's system as its label; a molecular one (:func:`physics.data.load_molecules`)
+            without.
         """
         path = Path(source)
         if path.suffix in (".xyz", ".extxyz"):
@@ -239,6 +280,22 @@ class Frames:
             images = ase.io.read(path, ":")
             assert isinstance(images, list)  # the index ":" reads every frame
             return cls.from_ase(images, source=str(path))
+        by_name = not path.suffix and not path.exists()
+        schema = io.dataset_entry(str(source)).schema if by_name else io.provenance(path)["schema"]
+        if schema == "emt_crystals":
+            d = load_crystals(source)
+            return cls(
+                d["numbers"],
+                d["positions"],
+                d["n_atoms"],
+                d["energies"],
+                d["forces"],
+                d["cells"],
+                d["pbc"],
+                stress=d["stress"],
+                labels=np.asarray(d["system_names"])[d["systems"]],
+                source=str(source),
+            )
         data = load_molecules(source)
         return cls.from_arrays(data["numbers"], data["positions"], data["energies"], data["forces"], source=str(source))
 
@@ -264,6 +321,10 @@ class Frames:
         return np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
 
     def __getitem__(self, index: Any) -> "Frames":
+        if isinstance(index, np.ndarray) and index.dtype == bool:  # a mask, e.g. frames.labels == "cu_slab"
+            if index.shape != (len(self),):
+                raise IndexError(f"a boolean frame mask needs shape ({len(self)},), got {index.shape}")
+            index = np.flatnonzero(index)
         frames = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index, dtype=np.int64)
         frames = np.atleast_1d(frames)
         if frames.size and (frames.min() < -len(self) or frames.max() >= len(self)):
@@ -278,12 +339,15 @@ class Frames:
             None if self.forces is None else self.forces[rows],
             None if self.cells is None else self.cells[frames],
             None if self.pbc is None else self.pbc[frames],
+            stress=None if self.stress is None else self.stress[frames],
+            labels=None if self.labels is None else self.labels[frames],
             source=self.source,
         )
 
     def __add__(self, other: "Frames") -> "Frames":
-        if (self.forces is None) != (other.forces is None) or (self.cells is None) != (other.cells is None):
-            raise ValueError("cannot concatenate frames with and without forces / cells")
+        for what in ("forces", "cells", "stress", "labels"):
+            if (getattr(self, what) is None) != (getattr(other, what) is None):
+                raise ValueError(f"cannot concatenate frames with and without {what}")
         cat = np.concatenate
         return Frames(
             cat([self.numbers, other.numbers]),
@@ -293,6 +357,8 @@ class Frames:
             None if self.forces is None else cat([self.forces, other.forces]),
             None if self.cells is None else cat([self.cells, other.cells]),
             None if self.pbc is None else cat([self.pbc, other.pbc]),
+            stress=None if self.stress is None else cat([self.stress, other.stress]),
+            labels=None if self.labels is None else cat([self.labels, other.labels]),
             source=f"{self.source}+{other.source}",
         )
 
@@ -346,6 +412,8 @@ class Frames:
             assert self.pbc is not None  # set whenever cells are
             out["cell"] = torch.from_numpy(self.cells[frames])
             out["pbc"] = torch.from_numpy(self.pbc[frames])
+        if self.stress is not None:
+            out["stress"] = torch.from_numpy(self.stress[frames])
         return out
 
     def batches(
@@ -369,7 +437,8 @@ class Frames:
             yield self.collate(order[start : start + batch_size])
 
     def to_ase(self) -> list[Any]:
-        """ASE ``Atoms`` with a single-point calculator holding each frame's energy and forces."""
+        """ASE ``Atoms`` with a single-point calculator holding each frame's energy, forces and stress
+        (when stored); a frame's label goes to ``info["label"]``."""
         from ase import Atoms
         from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -382,8 +451,13 @@ class Frames:
                 pbc=False if self.pbc is None else self.pbc[k],
             )
             atoms.calc = SinglePointCalculator(
-                atoms, energy=float(self.energies[k]), forces=None if self.forces is None else self.forces[a:b]
+                atoms,
+                energy=float(self.energies[k]),
+                forces=None if self.forces is None else self.forces[a:b],
+                stress=None if self.stress is None else self.stress[k][_VOIGT],
             )
+            if self.labels is not None:
+                atoms.info["label"] = str(self.labels[k])
             images.append(atoms)
         return images
 
@@ -395,7 +469,7 @@ class Frames:
 
 
 def load_frames(source: str | Path) -> Frames:
-    """:meth:`Frames.load`: a dataset name (``"xtb_md_ethanol"``), an HDF5 path or an extxyz file.
+    """:meth:`Frames.load`: a dataset name (``"xtb_md_ethanol"``, ``"emt_crystals"``), an HDF5 path or an extxyz file.
 
     Parameters
     ----------

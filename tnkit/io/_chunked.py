@@ -20,6 +20,12 @@ nothing behind.
 
 Blocks are written in whole-row units, so the stored arrays do not depend on where a
 run was interrupted: the same generator yields the same arrays (same checksums).
+
+Ragged data (structures of different atom counts stored flat, as
+:class:`physics.potentials.Frames` holds them) is written as *ragged* arrays: each names
+a per-row count array of the same file, and the rows ``start : stop`` of a block carry
+the ragged array's entries ``offsets[start] : offsets[stop]`` (``offsets`` the running
+sum of the counts), checksummed and resumed with their block like every other array.
 """
 
 from __future__ import annotations
@@ -86,7 +92,12 @@ class ChunkedWriter:
     compression
         ``"gzip"`` (with byte shuffling) or None.
     chunk_rows
-        HDF5 chunk height along axis 0 (default: 1 row).
+        HDF5 chunk height along axis 0 (default: 1 row; for a ragged array, this many
+        times its mean entries per row).
+    ragged
+        ``{name: counts}``: arrays whose leading length is the total of the per-row integer
+        array ``counts`` (one of ``arrays``, ``rows`` long) rather than ``rows``; a block of
+        rows carries ``sum(counts[start:stop])`` of their entries.
 
     Use ``writer.done`` (rows already stored), ``writer.write(start, {name: block})`` and
     ``writer.finish()``; ``writer.complete`` says whether the final file already exists
@@ -122,12 +133,22 @@ class ChunkedWriter:
         attrs: Mapping[str, Any] | None = None,
         compression: str | None = None,
         chunk_rows: int = 1,
+        ragged: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         if not arrays:
             raise ValueError("ChunkedWriter: arrays must name at least one dataset")
-        rows = {int(shape[0]) for shape, _ in arrays.values() if len(shape) >= 1}
+        self.ragged = dict(ragged or {})
+        for key, counts in self.ragged.items():
+            if key not in arrays or counts not in arrays or counts in self.ragged:
+                raise ValueError(
+                    f"ChunkedWriter: ragged array {key!r} and its counts {counts!r} must both be arrays of the file, "
+                    "the counts not ragged themselves"
+                )
+            if len(arrays[counts][0]) != 1 or np.dtype(arrays[counts][1]).kind not in "iu":
+                raise ValueError(f"ChunkedWriter: counts {counts!r} must be a 1-d integer array")
+        rows = {int(shape[0]) for key, (shape, _) in arrays.items() if len(shape) >= 1 and key not in self.ragged}
         if len(rows) != 1 or any(len(shape) < 1 for shape, _ in arrays.values()):
             raise ValueError("ChunkedWriter: every array needs the same leading length (rows)")
         self.rows = rows.pop()
@@ -213,7 +234,8 @@ class ChunkedWriter:
         for key, (shape, dt) in self.arrays.items():
             opts: dict[str, Any] = {"track_times": False}
             if shape[0] > 0:
-                opts["chunks"] = (min(chunk_rows, shape[0]),) + shape[1:]
+                height = chunk_rows if key not in self.ragged else -(-chunk_rows * shape[0] // max(self.rows, 1))
+                opts["chunks"] = (max(1, min(height, shape[0])),) + shape[1:]
             if compression == "gzip":
                 opts.update(compression="gzip", compression_opts=4, shuffle=True)
             handle.create_dataset(key, shape=shape, dtype=dt, **opts)
@@ -238,17 +260,39 @@ class ChunkedWriter:
         except (KeyError, OSError, ValueError):
             return np.zeros((0, 2), np.int64), np.zeros((0, len(self._keys)), "S64"), 0
         good, expect = 0, 0
+        offsets = self._stored_offsets(handle)
         for (start, stop), row in zip(blocks, digests):
             if start != expect or not expect <= stop <= self.rows or len(row) != len(self._keys):
                 break
             try:
-                ok = all(_rows_sha256(handle[k][start:stop]) == row[i] for i, k in enumerate(self._keys))
+                ok = all(
+                    _rows_sha256(handle[k][self._span(offsets, k, start, stop)]) == row[i]
+                    for i, k in enumerate(self._keys)
+                )
             except (OSError, ValueError):
                 ok = False
             if not ok:
                 break
             good, expect = good + 1, int(stop)
         return blocks, digests, good
+
+    def _stored_offsets(self, handle: h5py.File) -> dict[str, np.ndarray]:
+        """Running sums (``rows + 1``) of each counts array as stored (damage shows in the digests)."""
+        offsets = {}
+        for counts in set(self.ragged.values()):
+            try:
+                stored = np.clip(np.asarray(handle[counts][()], dtype=np.int64), 0, None)
+            except (KeyError, OSError, ValueError):
+                stored = np.zeros(self.rows, dtype=np.int64)
+            offsets[counts] = np.concatenate([[0], np.cumsum(stored)])
+        return offsets
+
+    def _span(self, offsets: Mapping[str, np.ndarray], key: str, start: int, stop: int) -> slice:
+        """The entries of array ``key`` that rows ``start : stop`` hold."""
+        if key not in self.ragged:
+            return slice(start, stop)
+        running = offsets[self.ragged[key]]
+        return slice(int(running[start]), int(running[stop]))
 
     def _resume_point(self, handle: h5py.File) -> int:
         """Rows to resume after: the verified prefix of blocks (damaged or torn ones are dropped)."""
@@ -280,7 +324,8 @@ class ChunkedWriter:
         start : int
             First row of the block; must equal :attr:`done`.
         blocks : mapping of str to array
-            One block per array of the file, with the same number of rows.
+            One block per array of the file, with the same number of rows; a ragged
+            array's block holds the entries of these rows (the sum of their counts).
         """
         if self._handle is None:
             raise RuntimeError("ChunkedWriter: the file is already finished or closed")
@@ -289,22 +334,42 @@ class ChunkedWriter:
         if set(blocks) != set(self.arrays):
             raise ValueError(f"ChunkedWriter: blocks must cover exactly {sorted(self.arrays)}, got {sorted(blocks)}")
         hosts: dict[str, np.ndarray] = {}
-        for key, block in blocks.items():
-            host = np.asarray(block)
+        count = None
+        for key in sorted(blocks, key=lambda k: k in self.ragged):  # row arrays first: they set the counts
+            host = np.asarray(blocks[key])
             shape, dt = self.arrays[key]
-            count = next(iter(hosts.values())).shape[0] if hosts else host.shape[0]
-            if host.ndim != len(shape) or host.shape[1:] != shape[1:] or host.shape[0] != count:
-                raise ValueError(
-                    f"ChunkedWriter: block {key!r} has shape {host.shape}, expected (k,) + {shape[1:]} "
-                    "with one k for all arrays"
-                )
-            if start + count > self.rows:
-                raise ValueError(f"ChunkedWriter: rows {start}..{start + count} exceed the {self.rows} allocated")
+            if key in self.ragged:
+                given = hosts[self.ragged[key]]
+                expected = int(given.sum())
+                if np.any(given < 0) or host.ndim != len(shape) or host.shape != (expected,) + shape[1:]:
+                    raise ValueError(
+                        f"ChunkedWriter: ragged block {key!r} has shape {host.shape}, expected ({expected},) + "
+                        f"{shape[1:]} (the sum of its block of {self.ragged[key]!r}, which must be >= 0)"
+                    )
+            else:
+                count = host.shape[0] if count is None else count
+                if host.ndim != len(shape) or host.shape[1:] != shape[1:] or host.shape[0] != count:
+                    raise ValueError(
+                        f"ChunkedWriter: block {key!r} has shape {host.shape}, expected (k,) + {shape[1:]} "
+                        "with one k for all arrays"
+                    )
+                if start + count > self.rows:
+                    raise ValueError(f"ChunkedWriter: rows {start}..{start + count} exceed the {self.rows} allocated")
             hosts[key] = host.astype(dt, copy=False)
-        stop = start + next(iter(hosts.values())).shape[0]
+        assert count is not None  # counts arrays are row arrays, and blocks cover every array
+        stop = start + count
         handle = self._handle
+        spans = {key: slice(start, stop) for key in hosts}
+        for key, counts in self.ragged.items():
+            first = int(np.sum(handle[counts][:start], dtype=np.int64))
+            spans[key] = slice(first, first + hosts[key].shape[0])
+            if spans[key].stop > self.arrays[key][0][0]:
+                raise ValueError(
+                    f"ChunkedWriter: ragged {key!r} entries {first}..{spans[key].stop} exceed the "
+                    f"{self.arrays[key][0][0]} allocated"
+                )
         for key, host in hosts.items():
-            handle[key][start:stop] = host
+            handle[key][spans[key]] = host
         n = handle[_BLOCKS].shape[0]
         handle[_BLOCKS].resize(n + 1, axis=0)
         handle[_BLOCK_SHA].resize(n + 1, axis=0)
@@ -338,6 +403,13 @@ class ChunkedWriter:
         if self.done != self.rows:
             raise ValueError(f"ChunkedWriter: only {self.done} of {self.rows} rows written")
         handle = self._handle
+        offsets = self._stored_offsets(handle)
+        for key, counts in self.ragged.items():
+            if int(offsets[counts][-1]) != self.arrays[key][0][0]:
+                raise ValueError(
+                    f"ChunkedWriter: the {counts!r} written sum to {int(offsets[counts][-1])}, but ragged {key!r} "
+                    f"has {self.arrays[key][0][0]} entries"
+                )
         self._seal_datasets(handle)
         del handle[_BLOCKS], handle[_BLOCK_SHA]
         del handle.attrs[_DONE]

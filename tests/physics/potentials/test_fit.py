@@ -50,6 +50,64 @@ def test_frames_slicing_concat_split_and_collate():
     assert [int(x["energy"].shape[0]) for x in both.batches(5)] == [5, 5, 3]
 
 
+def _periodic_frames(n: int, label: str, seed: int = 0) -> Frames:
+    """``n`` frames of a two-atom cell with arbitrary (symmetric) stress, forces and a label."""
+    rng = np.random.default_rng(seed)
+    cells = np.eye(3) * 3.0 + 0.1 * rng.normal(size=(n, 3, 3))
+    stress = rng.normal(size=(n, 3, 3))
+    return Frames.from_arrays(
+        [29, 29],
+        rng.uniform(0, 3, size=(n, 2, 3)),
+        rng.normal(size=n),
+        rng.normal(size=(n, 2, 3)),
+        cells=cells,
+        pbc=[True, True, False],
+        stress=stress + stress.transpose(0, 2, 1),
+        labels=[label] * n,
+    )
+
+
+def test_frames_keep_stress_and_labels_through_slicing_concat_split_collate_and_ase():
+    f, g = _periodic_frames(4, "cu_bulk"), _periodic_frames(3, "cu_slab", seed=1)
+    both = f + g
+    assert both.stress.shape == (7, 3, 3) and both.labels.tolist() == ["cu_bulk"] * 4 + ["cu_slab"] * 3
+    sub = both[[5, 1]]
+    assert np.array_equal(sub.stress, np.stack([g.stress[1], f.stress[1]])) and sub.labels.tolist() == [
+        "cu_slab",
+        "cu_bulk",
+    ]
+    assert both[both.labels == "cu_slab"].labels.tolist() == ["cu_slab"] * 3  # a mask picks frames
+    with pytest.raises(IndexError, match=r"boolean frame mask needs shape \(7,\)"):
+        both[np.ones(3, dtype=bool)]
+    parts = both.split([3, 4], seed=2)
+    assert sorted(np.concatenate([p.stress for p in parts]).ravel().tolist()) == sorted(both.stress.ravel().tolist())
+    batch = both.collate([6, 0])
+    assert torch.equal(batch["stress"], torch.from_numpy(np.stack([g.stress[2], f.stress[0]])))
+    assert batch.to(dtype=torch.float32)["stress"].dtype == torch.float32
+    images = both.to_ase()
+    assert images[5].info["label"] == "cu_slab" and images[5].pbc.tolist() == [True, True, False]
+    np.testing.assert_allclose(images[5].get_stress(voigt=False), both.stress[5], rtol=0, atol=0)
+    back = Frames.from_ase(images)
+    for key in ("positions", "forces", "energies", "cells", "pbc", "stress"):
+        assert np.array_equal(getattr(back, key), getattr(both, key)), key
+    assert back.labels.tolist() == both.labels.tolist()
+    # without stress anywhere, none comes back and none is collated
+    plain = Frames.from_ase(_morse_frames(2).to_ase())
+    assert plain.stress is None and plain.labels is None and "stress" not in plain.collate()
+    with pytest.raises(ValueError, match="without stress"):
+        both + Frames(both.numbers, both.positions, both.n_atoms, both.energies, both.forces, both.cells, both.pbc)
+    with pytest.raises(ValueError, match="stress needs cells"):
+        Frames.from_arrays([1], np.zeros((1, 1, 3)), [0.0], stress=np.zeros((1, 3, 3)))
+    with pytest.raises(ValueError, match="stress contain NaN or Inf .first bad frame 1"):
+        Frames.from_arrays(
+            [1],
+            np.zeros((2, 1, 3)),
+            [0.0, 0.0],
+            cells=np.eye(3)[None].repeat(2, 0),
+            stress=np.array([np.zeros((3, 3)), np.full((3, 3), np.inf)]),
+        )
+
+
 def test_frames_refuse_nan_forces_and_bad_shapes():
     pos = np.zeros((2, 2, 3))
     pos[:, 1, 0] = 1.0

@@ -91,3 +91,57 @@ def test_bad_writes(tmp_path) -> None:
     w.close()
     with pytest.raises(ValueError, match="same leading length"):
         ChunkedWriter(tmp_path / "e.h5", {"x": ((3,), "f8"), "y": ((4,), "f8")}, schema="s", generator=GEN)
+
+
+RAGGED = {"n": ((5,), "int64"), "e": ((5,), "float64"), "pos": ((1 + 2 + 3 + 1 + 4, 3), "float64")}
+COUNTS = np.array([1, 2, 3, 1, 4])
+
+
+def _ragged_rows(start: int, stop: int) -> dict[str, np.ndarray]:
+    offsets = np.concatenate([[0], np.cumsum(COUNTS)])
+    entries = np.arange(offsets[start], offsets[stop])
+    return {"n": COUNTS[start:stop], "e": np.arange(start, stop) * 0.5, "pos": np.cos(entries[:, None] * [1, 2, 3])}
+
+
+def test_ragged_arrays_are_written_flat_and_resume_mid_way(tmp_path) -> None:
+    def writer(path):
+        return ChunkedWriter(path, RAGGED, schema="test_rows", generator=GEN, ragged={"pos": "n"}, chunk_rows=2)
+
+    w = writer(tmp_path / "r.h5")
+    w.write(0, _ragged_rows(0, 2))
+    w.write(2, _ragged_rows(2, 3))
+    w.close()
+    w = writer(tmp_path / "r.h5")
+    assert w.done == 3  # resumed after the verified blocks, the ragged rows included
+    w.write(3, _ragged_rows(3, 5))
+    w.finish()
+    got, expected = load(tmp_path / "r.h5"), _ragged_rows(0, 5)
+    for key in RAGGED:
+        assert np.array_equal(got[key], expected[key]), key
+    # a damaged ragged entry is found on resume: its block is recomputed
+    w = writer(tmp_path / "s.h5")
+    w.write(0, _ragged_rows(0, 2))
+    w.write(2, _ragged_rows(2, 4))
+    w.close()
+    with h5py.File(tmp_path / "s.h5.partial", "r+") as h:
+        h["pos"][4, 0] = 7.0  # row 2's entries are 3..5
+    with pytest.warns(UserWarning, match="failed their checksums"):
+        w = writer(tmp_path / "s.h5")
+    assert w.done == 2
+    w.close()
+
+
+def test_ragged_arrays_refuse_bad_blocks(tmp_path) -> None:
+    with pytest.raises(ValueError, match="must both be arrays of the file"):
+        ChunkedWriter(tmp_path / "a.h5", RAGGED, schema="test_rows", generator=GEN, ragged={"pos": "m"})
+    with pytest.raises(ValueError, match="must be a 1-d integer array"):
+        ChunkedWriter(tmp_path / "a.h5", RAGGED, schema="test_rows", generator=GEN, ragged={"pos": "e"})
+    w = ChunkedWriter(tmp_path / "a.h5", RAGGED, schema="test_rows", generator=GEN, ragged={"pos": "n"})
+    block = _ragged_rows(0, 2)
+    with pytest.raises(ValueError, match=r"ragged block 'pos' has shape \(2, 3\), expected \(3,\)"):
+        w.write(0, {**block, "pos": block["pos"][:2]})
+    w.write(0, block)
+    w.write(2, {**_ragged_rows(2, 5), "n": np.array([3, 1, 3]), "pos": _ragged_rows(2, 5)["pos"][:7]})
+    with pytest.raises(ValueError, match=r"the 'n' written sum to 10, but ragged 'pos' has 11 entries"):
+        w.finish()
+    w.close()
