@@ -117,10 +117,12 @@ def _model_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     return (p.device, p.dtype) if p is not None else (torch.device("cpu"), torch.get_default_dtype())
 
 
-def _predict(net: nn.Module, batch: Batch, create_graph: bool, forces: bool = True) -> dict[str, torch.Tensor]:
+def _predict(
+    net: nn.Module, batch: Batch, create_graph: bool, forces: bool = True, stress: bool = False
+) -> dict[str, torch.Tensor]:
     kwargs: dict[str, Any] = {"batch": batch["batch"], "forces": forces, "create_graph": create_graph}
     if "cell" in batch:
-        kwargs["cell"], kwargs["pbc"] = batch["cell"], batch["pbc"]
+        kwargs["cell"], kwargs["pbc"], kwargs["stress"] = batch["cell"], batch["pbc"], stress
     return net(batch["numbers"], batch["positions"], **kwargs)
 
 
@@ -130,14 +132,16 @@ def energy_force_loss(
     *,
     energy_weight: float = ENERGY_WEIGHT,
     force_weight: float = FORCE_WEIGHT,
+    stress_weight: float = 0.0,
     per_atom: bool = True,
 ) -> torch.Tensor:
     """The loss :func:`fit` minimises and :func:`evaluate` reports.
 
-    ``energy_weight * mean_s(dE_s^2) + force_weight * mean(dF^2)`` with ``dE_s`` the energy
-    error of structure ``s`` (divided by its atom count when ``per_atom``; eV) and ``dF``
-    every force component's error (eV/A); so eV^2 (per atom) plus (eV/A)^2. Force terms are
-    left out when ``force_weight`` is 0 or the batch has no forces.
+    ``energy_weight * mean_s(dE_s^2) + force_weight * mean(dF^2) + stress_weight * mean(dS^2)``
+    with ``dE_s`` the energy error of structure ``s`` (divided by its atom count when
+    ``per_atom``; eV), ``dF`` every force component's error (eV/A) and ``dS`` every stress
+    component's error (eV/A^3); so eV^2 (per atom) plus (eV/A)^2 plus (eV/A^3)^2. Force
+    (stress) terms are left out when their weight is 0 or the batch or the output has none.
 
     Parameters
     ----------
@@ -148,6 +152,9 @@ def energy_force_loss(
     energy_weight, force_weight : float
         Weights (defaults :data:`ENERGY_WEIGHT` = 1 and :data:`FORCE_WEIGHT` = 10, those of
         both :func:`fit` and :func:`evaluate`).
+    stress_weight : float
+        Weight of the stress term (default 0: off; stress values are ~1e-2 eV/A^3, so
+        weights of order 1e3-1e4 balance them with the forces).
     per_atom : bool
         Energy errors per atom.
 
@@ -163,6 +170,9 @@ def energy_force_loss(
     if force_weight and "forces" in batch:
         df = out["forces"] - batch["forces"]
         loss = loss + force_weight * (df * df).mean().to(loss.dtype)
+    if stress_weight and "stress" in batch and "stress" in out:
+        ds = out["stress"] - batch["stress"]
+        loss = loss + stress_weight * (ds * ds).mean().to(loss.dtype)
     return loss
 
 
@@ -173,6 +183,7 @@ def evaluate(
     batch_size: int = 32,
     energy_weight: float = ENERGY_WEIGHT,
     force_weight: float = FORCE_WEIGHT,
+    stress_weight: float = 0.0,
     per_atom: bool = True,
 ) -> dict[str, float]:
     """Errors of ``model`` on ``frames``.
@@ -182,7 +193,7 @@ def evaluate(
     model : Potential
     frames : Frames
     batch_size : int
-    energy_weight, force_weight, per_atom
+    energy_weight, force_weight, stress_weight, per_atom
         Of the reported ``loss`` (:func:`energy_force_loss`); the defaults are :func:`fit`'s,
         so ``loss`` compares with a fit's ``val_loss`` history.
 
@@ -190,9 +201,10 @@ def evaluate(
     -------
     dict
         ``energy_mae`` (meV), ``energy_mae_per_atom`` (meV/atom), ``energy_rmse`` (meV),
-        ``force_mae`` and ``force_rmse`` (meV/A, over force components), ``loss`` (the
-        training loss with the given weights, eV^2 units; mean over the batches weighted by
-        their frame counts), ``n_frames``.
+        ``force_mae`` and ``force_rmse`` (meV/A, over force components), ``stress_mae`` and
+        ``stress_rmse`` (meV/A^3, over stress components; NaN unless the frames have cells
+        and stress), ``loss`` (the training loss with the given weights, eV^2 units; mean
+        over the batches weighted by their frame counts), ``n_frames``.
 
     Examples
     --------
@@ -212,11 +224,13 @@ def evaluate(
     was_training = model.training
     model.eval()
     ae, ae_atom, se, af, sf, nf, loss = 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0
+    a_s, s_s, n_s = 0.0, 0.0, 0
     has_forces = frames.forces is not None
+    has_stress = frames.stress is not None and frames.cells is not None
     try:
         for batch in frames.batches(batch_size):
             batch = batch.to(device, dtype)
-            out = _predict(model, batch, create_graph=False, forces=has_forces)
+            out = _predict(model, batch, create_graph=False, forces=has_forces, stress=has_stress)
             de = (out["energy"].detach() - batch["energy"]).double()
             ae += float(de.abs().sum())
             ae_atom += float((de.abs() / batch["n_atoms"]).sum())
@@ -224,9 +238,19 @@ def evaluate(
             detached = {k: v.detach() for k, v in out.items()}
             loss += float(
                 energy_force_loss(
-                    detached, batch, energy_weight=energy_weight, force_weight=force_weight, per_atom=per_atom
+                    detached,
+                    batch,
+                    energy_weight=energy_weight,
+                    force_weight=force_weight,
+                    stress_weight=stress_weight,
+                    per_atom=per_atom,
                 )
             ) * len(de)
+            if has_stress:
+                ds = (out["stress"].detach() - batch["stress"]).double()
+                a_s += float(ds.abs().sum())
+                s_s += float((ds * ds).sum())
+                n_s += ds.numel()
             if has_forces:
                 df = (out["forces"].detach() - batch["forces"]).double()
                 af += float(df.abs().sum())
@@ -242,6 +266,8 @@ def evaluate(
         "energy_rmse": 1e3 * math.sqrt(se / n),
         "force_mae": 1e3 * af / nf if nf else nan,
         "force_rmse": 1e3 * math.sqrt(sf / nf) if nf else nan,
+        "stress_mae": 1e3 * a_s / n_s if n_s else nan,
+        "stress_rmse": 1e3 * math.sqrt(s_s / n_s) if n_s else nan,
         "loss": loss / n,
         "n_frames": n,
     }
@@ -257,6 +283,7 @@ def _check_fit(
     ema_decay: float,
     lr_factor: float,
     force_weight: float,
+    stress_weight: float = 0.0,
 ) -> None:
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if int(value) < 1:
@@ -267,6 +294,10 @@ def _check_fit(
         raise TypeError("fit: train and validation must be physics.potentials.Frames (see load_frames / Frames.split)")
     if force_weight > 0 and (train.forces is None or (validation is not None and validation.forces is None)):
         raise ValueError("fit: force_weight > 0 but the frames have no forces")
+    if stress_weight < 0:
+        raise ValueError(f"fit: stress_weight must be >= 0, got {stress_weight}")
+    if stress_weight > 0 and any(f is not None and (f.stress is None or f.cells is None) for f in (train, validation)):
+        raise ValueError("fit: stress_weight > 0 but the frames have no stress (or no cells)")
     if len(train) == 0:
         raise ValueError("fit: no training frames")
     if validation is not None:
@@ -315,7 +346,7 @@ class _Epoch:
     batch_size: int
     lr: float
     warmup_steps: int
-    weights: tuple[float, float, bool]  # energy_weight, force_weight, per_atom
+    weights: tuple[float, float, float, bool]  # energy_weight, force_weight, stress_weight, per_atom
     grad_clip: float | None
 
     def run(self, order: np.ndarray, epoch: int) -> tuple[float, int]:
@@ -332,12 +363,13 @@ class _Epoch:
                     group["lr"] = self.lr * (step + 1) / self.warmup_steps
             batch = self.train.collate(order[s : s + self.batch_size]).to(device, dtype)
             self.opt.zero_grad(set_to_none=True)
-            energy_weight, force_weight, per_atom = self.weights
+            energy_weight, force_weight, stress_weight, per_atom = self.weights
             loss = energy_force_loss(
-                _predict(self.net, batch, create_graph=True),
+                _predict(self.net, batch, create_graph=True, stress=stress_weight > 0),
                 batch,
                 energy_weight=energy_weight,
                 force_weight=force_weight,
+                stress_weight=stress_weight,
                 per_atom=per_atom,
             )
             if not torch.isfinite(loss):
@@ -355,18 +387,19 @@ _KEYS = ("train_loss", "val_loss", "val_energy_mae", "val_force_mae", "lr", "epo
 
 
 def _validate(
-    ema_model: Potential, validation: Frames | None, batch_size: int, weights: tuple[float, float, bool]
+    ema_model: Potential, validation: Frames | None, batch_size: int, weights: tuple[float, float, float, bool]
 ) -> dict[str, float]:
     """The validation metrics of the EMA weights (NaN without validation frames)."""
     if validation is None:
         return {"loss": math.nan, "energy_mae": math.nan, "force_mae": math.nan}
-    energy_weight, force_weight, per_atom = weights
+    energy_weight, force_weight, stress_weight, per_atom = weights
     return evaluate(
         ema_model,
         validation,
         batch_size=batch_size,
         energy_weight=energy_weight,
         force_weight=force_weight,
+        stress_weight=stress_weight,
         per_atom=per_atom,
     )
 
@@ -421,6 +454,7 @@ def fit(
     weight_decay: float = 0.0,
     energy_weight: float = ENERGY_WEIGHT,
     force_weight: float = FORCE_WEIGHT,
+    stress_weight: float = 0.0,
     per_atom: bool = True,
     ema_decay: float = 0.99,
     lr_factor: float = 0.8,
@@ -450,6 +484,9 @@ def fit(
         Loss ``energy_weight * MSE(E) + force_weight * MSE(F)`` in eV^2 (per atom when
         ``per_atom``) and (eV/A)^2 (:func:`energy_force_loss`; :func:`evaluate` has the
         same defaults, so its ``loss`` compares with ``history["val_loss"]``).
+    stress_weight : float
+        Add ``stress_weight * MSE(stress)`` in (eV/A^3)^2 (default 0: off); needs frames with
+        cells and stress (e.g. ``load_frames("emt_crystals")``).
     per_atom : bool
         Compare energies per atom (default True) rather than per structure.
     ema_decay : float
@@ -507,7 +544,7 @@ def fit(
     >>> len(result.history["val_force_mae"])
     3
     """
-    _check_fit(model, train, validation, epochs, batch_size, lr, ema_decay, lr_factor, force_weight)
+    _check_fit(model, train, validation, epochs, batch_size, lr, ema_decay, lr_factor, force_weight, stress_weight)
     device, _ = _model_dtype(model)
     session = TrainingSession(run, "fit", epochs, seed)
     ref = _initial_scales(model, train, reference_energies, scale_to_forces)
@@ -535,6 +572,8 @@ def fit(
         "world": session.world,
         "n_validation": 0 if validation is None else len(validation),
     }
+    if stress_weight:  # only when used: checkpoints of runs without it still resume
+        settings["stress_weight"] = stress_weight
     record = _Record(
         {k: [] for k in _KEYS}, {"loss": math.inf, "epoch": 0, "state": copy.deepcopy(ema.model.state_dict())}, ref
     )
@@ -543,7 +582,7 @@ def fit(
         with session.applying():
             record.restore(state, model, ema, opt, sched)
 
-    weights = (energy_weight, force_weight, per_atom)
+    weights = (energy_weight, force_weight, stress_weight, per_atom)
     one_epoch = _Epoch(net, model, train, opt, ema, batch_size, lr, warmup_steps, weights, grad_clip)
     with session.bar(record.epoch) as bar:
         while record.epoch < epochs and not record.stopped:

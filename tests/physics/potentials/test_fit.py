@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 import physics.potentials._fit as fit_module
-from physics.potentials import EGNN, Frames, TensorNet, evaluate, fit
+from physics.potentials import EGNN, Frames, TensorNet, evaluate, fit, load_frames
 from tnkit.run import Run
 
 
@@ -281,3 +283,31 @@ def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path):
     assert any(not torch.equal(start[k], v) for k, v in ranks[0]["state"].items() if k.endswith("weight"))
     assert len(ranks[0]["history"]["val_loss"]) == 3
     assert ranks[0]["history"]["val_loss"] == ranks[1]["history"]["val_loss"]
+
+
+def test_stress_term_of_the_loss_and_the_stress_errors():
+    frames = load_frames("emt_crystals")
+    bulk_cu = frames[np.flatnonzero(frames.labels == "cu_bulk")[::20]]  # 30 frames, 4 strained cells
+    train, val = bulk_cu.split([24, 6], seed=0)
+    torch.manual_seed(0)
+    model = TensorNet(8, 1, 4, elements=(29,), cutoff=4.0, dtype=torch.float64)
+    before = evaluate(model, val)
+    # the reported stress error is the mean absolute component error of the model's stress
+    out = model(
+        torch.tensor(val.numbers[: val.n_atoms[0]]),
+        torch.tensor(val.positions[: val.n_atoms[0]]),
+        cell=torch.tensor(val.cells[0]),
+        stress=True,
+    )
+    one = evaluate(model, val[:1])
+    expected = 1e3 * float((out["stress"][0].detach() - torch.tensor(val.stress[0])).abs().mean())
+    assert one["stress_mae"] == pytest.approx(expected)
+    result = fit(model, train, val, epochs=30, batch_size=4, lr=5e-3, stress_weight=1e3, run=Run(progress=False))
+    after = evaluate(result.model, val)
+    assert after["stress_mae"] < 0.5 * before["stress_mae"]
+    molecule_model = TensorNet(8, 1, 4, elements=(1, 8))
+    assert math.isnan(evaluate(molecule_model, _morse_frames(4))["stress_mae"])  # molecules: no stress
+    with pytest.raises(ValueError, match="no stress"):
+        fit(molecule_model, _morse_frames(8), epochs=1, stress_weight=1.0, run=Run(progress=False))
+    with pytest.raises(ValueError, match="stress_weight must be >= 0"):
+        fit(model, train, epochs=1, stress_weight=-1.0, run=Run(progress=False))
