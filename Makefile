@@ -10,7 +10,7 @@ SMALL  := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: validate test test-all bench install clean lint
 .PHONY: gpu-check gpu-wheels
-.PHONY: wheel-check
+.PHONY: wheel-check mace-venv
 .PHONY: docs docs-full docs-screenshots record-validation record-bench
 
 $(STAMP): pyproject.toml constraints.txt
@@ -82,6 +82,20 @@ bench: $(VENV)/.bench
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis docs/_build docs/api docs/_generated docs/gallery
+
+# `make mace-venv`: mace-torch (pins e3nn 0.4.4) in its own .venv-mace, for validation/potentials/_mace_client.py.
+MACE_VENV  := .venv-mace
+MACE_PY    := $(MACE_VENV)/bin/python
+MACE_STAMP := $(MACE_VENV)/.installed
+
+$(MACE_STAMP): validation/potentials/mace-constraints.txt
+	test -x $(MACE_PY) || $(PYTHON) -m venv $(MACE_VENV)
+	$(MACE_PY) -m pip install -q --upgrade pip
+	$(MACE_PY) -m pip install -q mace-torch -c validation/potentials/mace-constraints.txt
+	PYTHONWARNINGS=ignore $(SMALL) $(MACE_PY) validation/potentials/_mace_peer.py check - $(MACE_VENV)/check.json
+	touch $(MACE_STAMP)
+
+mace-venv: $(MACE_STAMP)
 
 # `make wheel-check`: build the wheel from a copy of the sources, install it with its
 # dependencies pinned by constraints.txt in a fresh venv (no torch), and run `tnkit info`,
