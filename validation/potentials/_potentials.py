@@ -1,10 +1,11 @@
-"""Shared by the TensorNet validation cases: the data split, the training recipe, the fitted models.
+"""Shared by the potentials validation cases: the data split, the training recipes, the fitted models.
 
-Both ``potentials_tensornet_md`` and ``potentials_torchmdnet_comparison`` need tnkit's
-TensorNet fitted to the same split with the same recipe. The fit writes its checkpoint
-under ``results/checkpoints/`` named by a hash of everything that determines it, and
-:func:`fitted_tensornet` resumes from it: the second case (or a rerun) gets the finished
-model back without training again, and an interrupted full run continues where it stopped.
+``potentials_tensornet_md`` and ``potentials_torchmdnet_comparison`` need tnkit's TensorNet
+fitted to the same split with the same recipe; ``potentials_mace`` (and the mace-torch
+comparison) need MACE fitted to the xTB molecules and the EMT crystals. Each fit writes its
+checkpoint under ``results/checkpoints/`` named by a hash of everything that determines it,
+and :func:`fitted` resumes from it: the second case (or a rerun) gets the finished model
+back without training again, and an interrupted full run continues where it stopped.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from physics.potentials import Frames, TensorNet, fit
+from physics.potentials import MACE, Frames, TensorNet, fit, load_frames
 from tnkit.run import Run
 
 MOLECULES = ("ethanol", "aspirin")
@@ -62,9 +63,59 @@ def settings(quick: bool) -> dict[str, Any]:
     }
 
 
+# MACE on the CPU: 32 channels, l_max 3, hidden 0e + 1o, correlation 3, two layers, cutoff 5 A
+# (mace-torch's defaults but for the channel count: 128 in its examples); the recipe of
+# mace-torch's MD17 examples (batch 5, lr 0.01, loss 1 MSE(E per atom) + 1000 MSE(F), EMA
+# 0.99, ReduceLROnPlateau 0.8 / 50, gradient clipping 10), for EPOCHS_MACE epochs (a CPU budget).
+MACE_MODEL = dict(channels=32, l_max=3, hidden_l=1, num_layers=2, correlation=3, cutoff=5.0)
+MACE_RECIPE = dict(
+    batch_size=5,
+    lr=1e-2,
+    energy_weight=1.0,
+    force_weight=1000.0,
+    per_atom=True,
+    ema_decay=0.99,
+    lr_factor=0.8,
+    lr_patience=50,
+    min_lr=1e-6,
+    grad_clip=10.0,
+    early_stopping=None,
+)
+EPOCHS_MACE = {"ethanol": 60, "aspirin": 30, "emt_crystals": 30}
+CRYSTALS = "emt_crystals"
+# the stress term for the crystals: stresses of ~1e-2 eV/A^3 weigh like forces of ~0.3 eV/A
+STRESS_WEIGHT = 1e4
+
+
+def mace_settings(quick: bool) -> dict[str, Any]:
+    """The MACE runs: datasets, split, seeds, model, epochs, recipe (quick: small and short)."""
+    if quick:
+        return {
+            "molecules": ("ethanol",),
+            "crystals": True,
+            "split": (100, 20, 100),
+            "seeds": (0,),
+            "model": dict(channels=8, l_max=2, hidden_l=1, num_layers=2, correlation=3, cutoff=5.0),
+            "epochs": {"ethanol": 15, CRYSTALS: 10},
+            "recipe": {**MACE_RECIPE, "batch_size": 10},
+        }
+    return {
+        "molecules": MOLECULES,
+        "crystals": True,
+        "split": (950, 50, 1000),
+        "seeds": SEEDS,
+        "model": MACE_MODEL,
+        "epochs": EPOCHS_MACE,
+        "recipe": MACE_RECIPE,
+    }
+
+
 def dataset(name: str) -> tuple[Frames, dict[str, Any]]:
-    """All frames of ``xtb_md_{name}`` and the raw arrays (velocities for MD starts)."""
+    """All frames of ``xtb_md_{name}`` (or of the EMT crystals) and the raw arrays (velocities for MD starts)."""
     from physics.data import load_molecules
+
+    if name == CRYSTALS:
+        return load_frames(CRYSTALS), {}
 
     data = load_molecules(f"xtb_md_{name}")
     frames = Frames.from_arrays(
@@ -80,17 +131,20 @@ def split(n_frames: int, sizes: tuple[int, int, int]) -> dict[str, np.ndarray]:
     return {"train": np.sort(order[:a]), "val": np.sort(order[a : a + b]), "test": np.sort(order[a + b : a + b + c])}
 
 
-def checkpoint_path(kind: str, name: str, quick: bool, frames: Frames, suffix: str, **extra: Any) -> Path:
+def checkpoint_path(
+    kind: str, name: str, quick: bool, frames: Frames, suffix: str, cfg: dict[str, Any] | None = None, **extra: Any
+) -> Path:
     """``results/checkpoints/{kind}_{name}_{hash}{suffix}``, the hash of all that determines the run.
 
-    That is the molecule, the size, the settings of :func:`settings` (this molecule's epochs, not
-    the list of seeds), the data (through the sum of its energies) and ``extra``."""
-    cfg = settings(quick)
+    That is the molecule, the size, the settings (``cfg``, default :func:`settings`; this
+    molecule's epochs, not the list of seeds), the data (through the sum of its energies)
+    and ``extra``."""
+    cfg = settings(quick) if cfg is None else cfg
     key = json.dumps(
         {
             "molecule": name,
             "quick": quick,
-            **{k: v for k, v in cfg.items() if k not in ("epochs", "seeds")},
+            **{k: v for k, v in cfg.items() if k not in ("epochs", "seeds", "crystals")},
             "epochs": cfg["epochs"][name],
             "energies": float(frames.energies.sum()),
             **extra,
@@ -121,5 +175,30 @@ def fitted_tensornet(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[s
         seed=seed,
         run=Run(progress=False, checkpoint=path, resume=True),
         **cfg["recipe"],
+    )
+    return result, parts, idx
+
+
+def fitted_mace(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[str, Frames], dict[str, np.ndarray]]:
+    """tnkit's MACE fitted to ``name`` (a molecule of :data:`MOLECULES` or :data:`CRYSTALS`).
+
+    As :func:`fitted_tensornet`; the crystals are fitted with the stress term
+    (:data:`STRESS_WEIGHT`)."""
+    cfg = mace_settings(quick)
+    frames, _ = dataset(name)
+    idx = split(len(frames), cfg["split"])
+    parts = {k: frames[v] for k, v in idx.items()}
+    stress = {"stress_weight": STRESS_WEIGHT} if name == CRYSTALS else {}
+    path = checkpoint_path("mace", name, quick, frames, ".pt", cfg=cfg, seed=seed, **stress)
+    torch.manual_seed(seed)
+    result = fit(
+        MACE(**cfg["model"], elements=sorted({int(z) for z in np.unique(frames.numbers)})),
+        parts["train"],
+        parts["val"],
+        epochs=cfg["epochs"][name],
+        seed=seed,
+        run=Run(progress=False, checkpoint=path, resume=True),
+        **cfg["recipe"],
+        **stress,
     )
     return result, parts, idx
