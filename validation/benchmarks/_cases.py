@@ -36,6 +36,11 @@ class Contenders:
     ``peer`` is None for a case that times tnkit alone. ``max_rel_diff`` may be a
     callable, evaluated after timing (for results only the timed calls produce);
     ``details``, also called after timing, returns extra JSON-serialisable facts.
+
+    ``peer_seconds`` is for a peer that cannot run in this process (mace-torch pins e3nn
+    0.4.4 and lives in its own venv): called right after tnkit's calls are timed, it returns
+    the peer's median seconds per call as the peer measured them in its own process (with
+    ``peer=None``); the ratio then compares the medians of two processes run back to back.
     """
 
     tnkit: Callable[[], Any]
@@ -43,6 +48,7 @@ class Contenders:
     sync: Callable[[], None] | None = None
     max_rel_diff: float | Callable[[], float | None] | None = None
     details: Callable[[], dict[str, Any]] | None = None
+    peer_seconds: Callable[[], float] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ Exit status: 1 if a case failed with an error (a bug, not a slow result); with
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import importlib.util
 import json
@@ -231,6 +232,9 @@ def run_case(case: Case, module: str, quick: bool) -> dict[str, Any]:
             min_repeats=min_rep,
             max_repeats=max_rep,
         )
+        if contenders.peer_seconds is not None:  # a peer timed in its own process, right after ours
+            peer_s = contenders.peer_seconds()
+            timing = dataclasses.replace(timing, peer_s=peer_s)
     except Skip as why:
         rec.update(status="skipped", reason=str(why))
         return rec
