@@ -43,6 +43,7 @@ from physics.equivariant._cartesian import (
     vector_from_skew,
 )
 from physics.equivariant._contraction import IrrepsLinear, SymmetricContraction, symmetric_coupling_basis
+from physics.equivariant._graph import scatter_sum
 from physics.equivariant._irreps import (
     RANK2_IRREPS,
     irreps_to_rank2,
@@ -94,6 +95,7 @@ __all__ = [
     "edge_rotation",
     "gaunt",
     "gaunt_ratio",
+    "scatter_sum",
     "sphere_grid",
     "su2_clebsch_gordan",
     "wigner_3j",

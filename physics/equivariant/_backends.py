@@ -20,10 +20,13 @@ from typing import Any, ClassVar
 
 import torch
 
+from physics.equivariant._graph import scatter_sum
 from physics.equivariant._products import Irreps, Path, ProductPlan
 from physics.equivariant._so3 import edge_rotation, fit_harmonics, gaunt, wigner_3j, wigner_D_from_matrix, wigner_D_rows
 from physics.equivariant._spherical import spherical_harmonics
 from tnkit.contract import contract
+
+_EDGE_CHUNK = 4096  # edges per block of the fused convolution
 
 __all__ = ["Backend", "DenseBackend", "SO2Backend", "degree_to_path_weights", "edge_harmonics", "gaunt_ratio"]
 
@@ -146,6 +149,22 @@ class Backend:
         self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None
     ) -> torch.Tensor:
         raise NotImplementedError
+
+    def convolve(
+        self,
+        x1: torch.Tensor,
+        x2: torch.Tensor | None,
+        weights: torch.Tensor,
+        vectors: torch.Tensor | None,
+        receivers: torch.Tensor,
+        n: int,
+    ) -> torch.Tensor:
+        """The products summed into ``n`` rows by ``receivers`` (a graph convolution): ``(n, dim_out)``.
+
+        This default forms the per-edge products and sums them (:func:`scatter_sum`); a backend
+        may fuse the two so that no per-edge output exists.
+        """
+        return scatter_sum(self(x1, x2, weights, vectors), receivers, n)
 
 
 class _PathGroups:
@@ -307,6 +326,65 @@ def _from_compact(irreps: Irreps, compact: torch.Tensor) -> torch.Tensor:
     return compact.reshape(compact.shape[0], -1).index_select(1, _flat_order(irreps, compact.device))
 
 
+class _FusedConvolution(torch.autograd.Function):
+    """``sum_e -> receivers[e]`` of ``gather((A @ M) * (W @ E))`` over edge chunks: no per-edge output in memory.
+
+    The channelwise matrix-product form with one path per output component, fused with the
+    sum over each atom's edges: per chunk of edges the coupled ``(chunk, u, K)`` block is
+    formed, put in the output layout (``order``) and added into its receivers' rows; backward
+    recomputes each chunk's factors from the saved inputs. Peak memory scales with the chunk,
+    not with the edge count, and the chunks stay in cache. Differentiable twice.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        A: torch.Tensor,
+        M: torch.Tensor,
+        W: torch.Tensor,
+        E: torch.Tensor,
+        order: torch.Tensor,
+        receivers: torch.Tensor,
+        n: int,
+    ) -> torch.Tensor:
+        u, K, Z = A.shape[1], E.shape[1], A.shape[0]
+        per_edge = W.shape[0] != u
+        out = A.new_zeros((n, u * K))
+        for start in range(0, Z, _EDGE_CHUNK):
+            e = slice(start, min(Z, start + _EDGE_CHUNK))
+            w = W[e.start * u : e.stop * u] if per_edge else W
+            y = (A[e] @ M[e]) * (w @ E).reshape(-1, u, K)
+            out.index_add_(0, receivers[e], y.reshape(-1, u * K).index_select(1, order))
+        ctx.save_for_backward(A, M, W, E, order, receivers)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        A, M, W, E, order, receivers = ctx.saved_tensors
+        u, K, Z = A.shape[1], E.shape[1], A.shape[0]
+        per_edge = W.shape[0] != u
+        inverse = torch.argsort(order)  # (u, K) entry -> its column of the output layout
+        grads_A, grads_M, grads_W = [], [], []
+        for start in range(0, Z, _EDGE_CHUNK):
+            e = slice(start, min(Z, start + _EDGE_CHUNK))
+            w = W[e.start * u : e.stop * u] if per_edge else W
+            gc = g.index_select(0, receivers[e]).index_select(1, inverse).reshape(-1, u, K)
+            weighted = gc * (w @ E).reshape(-1, u, K)
+            if ctx.needs_input_grad[0]:
+                grads_A.append(weighted @ M[e].transpose(1, 2))
+            if ctx.needs_input_grad[1]:
+                grads_M.append(A[e].transpose(1, 2) @ weighted)
+            if ctx.needs_input_grad[2]:
+                gP = gc * (A[e] @ M[e])
+                grads_W.append((gP.reshape(-1, K) if per_edge else gP.sum(dim=0)) @ E.t())
+        grad_A = torch.cat(grads_A) if grads_A else None
+        grad_M = torch.cat(grads_M) if grads_M else None
+        grad_W = None
+        if grads_W:
+            grad_W = torch.cat(grads_W) if per_edge else torch.stack(grads_W).sum(dim=0)
+        return grad_A, grad_M, grad_W, None, None, None, None
+
+
 class DenseBackend(Backend):
     """Clebsch–Gordan contraction, one planned contraction per (in1 slot, in2 multiplicity).
 
@@ -324,9 +402,11 @@ class DenseBackend(Backend):
 
         ``M[z, i, K] = sum_j x2[z, j] C[j, (i, K)]`` is one matrix product with all paths' CG
         blocks side by side (``K`` runs over every path's output components); then
-        ``P = x1 M`` (one batched product), the path weights reach ``K`` through a fixed
-        ``expand`` matrix (``alpha`` included) and a fixed ``scatter`` matrix sums ``K`` into the
-        output components. Few, large operations: the fastest form at low degrees, where the
+        ``P = x1 M`` (one batched product) and the path weights reach ``K`` through a fixed
+        ``expand`` matrix (``alpha`` included). When every output component receives one path
+        (e.g. MACE's one output slot per path) a single ``index_select`` puts ``K`` in the
+        output layout; otherwise a fixed ``scatter`` matrix sums ``K`` into the output
+        components. Few, large operations: the fastest form at low degrees, where the
         per-operation cost dominates; ``M`` grows as ``L^5`` per edge, so it is used up to ``L = 3``.
         """
         plan = self.plan
@@ -354,12 +434,19 @@ class DenseBackend(Backend):
             expand[q, k : k + n] = p.alpha
             scatter[torch.arange(k, k + n), torch.arange(start_o[p.i_out], start_o[p.i_out] + n)] = 1.0
             k += n
-        return {
+        tables: dict[str, Any] = {
             "C": C.reshape(d2, d1 * K).to(dtype=dtype, device=device),
             "expand": expand.to(dtype=dtype, device=device),
-            "scatter": scatter.to(dtype=dtype, device=device),
             "shape": (u, d1, K),
         }
+        if K == d_out and bool((scatter.sum(dim=0) == 1).all()):
+            # one path per output component: the flat output is a gather of the (channel, K) entries
+            source = scatter.argmax(dim=0)  # output component -> K column
+            in_uk = (torch.arange(u)[:, None] * K + source[None, :]).reshape(-1)  # compact entry -> (u, K) entry
+            tables["gather"] = in_uk[_flat_order(plan.irreps_out, torch.device("cpu"))].to(device)
+        else:
+            tables["scatter"] = scatter.to(dtype=dtype, device=device)
+        return tables
 
     def build_tables(self, dtype: torch.dtype, device: torch.device) -> Any:
         matrix = self._matrix_tables(dtype, device)
@@ -379,8 +466,33 @@ class DenseBackend(Backend):
         M = (x2 @ T["C"]).reshape(Z, d1, K)
         W = weights.reshape(B, P, u).transpose(1, 2).reshape(B * u, P)
         coupled = (compact @ M) * (W @ T["expand"]).reshape(B, u, K)  # (Z, u, K)
-        back = coupled @ T["scatter"]  # (Z, u, d_out)
-        return _from_compact(plan.irreps_out, back)
+        if "gather" in T:
+            return coupled.reshape(Z, u * K).index_select(1, T["gather"])
+        return _from_compact(plan.irreps_out, coupled @ T["scatter"])  # (Z, u, d_out) summed over paths
+
+    def convolve(
+        self,
+        x1: torch.Tensor,
+        x2: torch.Tensor | None,
+        weights: torch.Tensor,
+        vectors: torch.Tensor | None,
+        receivers: torch.Tensor,
+        n: int,
+    ) -> torch.Tensor:
+        groups, T = self.tables(x1.dtype, x1.device)
+        if groups is not None or "gather" not in T:
+            return super().convolve(x1, x2, weights, vectors, receivers, n)
+        plan = self.plan
+        if x2 is None:
+            assert vectors is not None
+            x2 = edge_harmonics(plan.irreps_in2, vectors)
+        weights = _path_weights(plan, weights)
+        Z, B = x1.shape[0], weights.shape[0]
+        u, d1, K = T["shape"]
+        compact = _to_compact(plan.irreps_in1, x1, u)
+        M = (x2 @ T["C"]).reshape(Z, d1, K)
+        W = weights.reshape(B, len(plan.paths), u).transpose(1, 2).reshape(B * u, len(plan.paths))
+        return _FusedConvolution.apply(compact, M, W, T["expand"], T["gather"], receivers, int(n))
 
     def __call__(
         self, x1: torch.Tensor, x2: torch.Tensor | None, weights: torch.Tensor, vectors: torch.Tensor | None

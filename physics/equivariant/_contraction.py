@@ -32,6 +32,7 @@ from tnkit.decompositions import CP, Tucker
 __all__ = ["IrrepsLinear", "SymmetricContraction", "element_groups", "symmetric_coupling_basis"]
 
 MAX_CORRELATION = 3
+_GATHER_LIMIT = 1 << 22  # per-atom weight entries gathered at most (else element by element)
 WEIGHT_FORMATS = ("cp", "tucker")
 
 
@@ -184,21 +185,30 @@ class IrrepsLinear(nn.Module):
         self.n_elements = int(n_elements)
         self.paths: list[tuple[int, int, float]] = []  # (in slot, out slot, 1/sqrt(fan_in))
         weights = []
+        s_in = self.irreps_in.slices()
+        self.gathers: list[torch.Tensor | None] = []  # per output slot: flat input entries, (sum mul_i, 2l + 1)
         for o, (mul_o, ir_o) in enumerate(self.irreps_out):
             sources = [i for i, (_, ir) in enumerate(self.irreps_in) if ir == ir_o]
             fan_in = sum(self.irreps_in[i][0] for i in sources)
             for i in sources:
                 self.paths.append((i, o, 1.0 / math.sqrt(fan_in)))
                 weights.append(torch.randn(self.n_elements, self.irreps_in[i][0], mul_o))
+            parts = [torch.arange(s_in[i].start, s_in[i].stop) for i in sources]
+            self.gathers.append(torch.cat(parts) if parts else None)
         self.weights = nn.ParameterList(nn.Parameter(w) for w in weights)
         scalars = [o for o, (_, ir) in enumerate(self.irreps_out) if ir.l == 0 and ir.p == 1]
         self.bias_slots = scalars if bias else []
         self.biases = nn.ParameterList(
             nn.Parameter(torch.zeros(self.n_elements, self.irreps_out[o][0])) for o in self.bias_slots
         )
+        self._index: dict[torch.device, list[torch.Tensor | None]] = {}
 
     def forward(self, x: torch.Tensor, species: torch.Tensor | None = None) -> torch.Tensor:
         """``(N, irreps_in.dim)`` -> ``(N, irreps_out.dim)``.
+
+        Every output slot is one product with all the input slots of its irrep at once (their
+        entries gathered by one ``index_select``); per-element weights are gathered per atom
+        for batches of moderate size, applied element by element for large ones.
 
         Parameters
         ----------
@@ -214,26 +224,32 @@ class IrrepsLinear(nn.Module):
         if self.n_elements > 1 and species is None:
             raise ValueError("IrrepsLinear: this layer has per-element weights; pass species=")
         N = x.shape[0]
-        s_in, s_out = self.irreps_in.slices(), self.irreps_out.slices()
-        groups = element_groups(species, self.n_elements)
-        outs: list[torch.Tensor | None] = [None] * len(self.irreps_out)
-        for (i, o, norm), W in zip(self.paths, self.weights):
-            mul_i, ir = self.irreps_in[i]
-            xi = x[:, s_in[i]].reshape(N, mul_i, ir.dim)
-            y = x.new_zeros((N, self.irreps_out[o][0], ir.dim))
-            for e, rows in groups:
-                if rows is None:
-                    y = torch.einsum("nui,uw->nwi", xi, W[e] * norm)
-                else:
-                    y = y.index_copy(0, rows, torch.einsum("nui,uw->nwi", xi[rows], W[e] * norm))
-            previous = outs[o]
-            outs[o] = y if previous is None else previous + y
+        if x.device not in self._index:
+            self._index[x.device] = [None if g is None else g.to(x.device) for g in self.gathers]
+        outs: list[torch.Tensor | None] = []
+        for o, ((mul_o, ir), index) in enumerate(zip(self.irreps_out, self._index[x.device])):
+            if index is None:
+                outs.append(None)
+                continue
+            W = torch.cat([W * norm for (_, oo, norm), W in zip(self.paths, self.weights) if oo == o], dim=1)
+            xo = x.index_select(1, index).view(N, -1, ir.dim)  # (N, sum mul_i, 2l + 1)
+            if species is None or self.n_elements == 1:
+                outs.append(torch.einsum("nui,uw->nwi", xo, W[0]))
+            elif N * W.shape[1] * mul_o <= _GATHER_LIMIT:
+                outs.append(torch.bmm(W[species].transpose(1, 2), xo))  # (N, w, u) @ (N, u, 2l + 1)
+            else:
+                y = x.new_zeros((N, mul_o, ir.dim))
+                for e, rows in element_groups(species, self.n_elements):
+                    assert rows is not None
+                    y = y.index_copy(0, rows, torch.einsum("nui,uw->nwi", xo[rows], W[e]))
+                outs.append(y)
         for o, b in zip(self.bias_slots, self.biases):
             bias = b[0].reshape(1, -1, 1) if species is None else b[species].reshape(N, -1, 1)
             previous = outs[o]
             outs[o] = bias.expand(N, -1, 1) if previous is None else previous + bias
         pieces = [
-            y.reshape(N, -1) if y is not None else x.new_zeros((N, s.stop - s.start)) for y, s in zip(outs, s_out)
+            y.reshape(N, -1) if y is not None else x.new_zeros((N, mul * ir.dim))
+            for y, (mul, ir) in zip(outs, self.irreps_out)
         ]
         return torch.cat(pieces, dim=1) if pieces else x.new_zeros((N, 0))
 

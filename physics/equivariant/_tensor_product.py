@@ -23,6 +23,9 @@ BACKENDS: dict[str, type[Backend]] = {
 }
 """The tensor-product backends by name (``"auto"`` picks among those that can compute a product)."""
 
+MEASURE_ROWS = 8192
+"""Rows (edges) the automatic choice times each backend on, at most."""
+
 
 class TensorProduct(torch.nn.Module):
     r"""Equivariant tensor product ``x1 (x) x2 -> out`` of O(3) irreps, with learnable path weights.
@@ -244,6 +247,8 @@ class TensorProduct(torch.nn.Module):
         weight: torch.Tensor | None = None,
         *,
         vectors: torch.Tensor | None = None,
+        receivers: torch.Tensor | None = None,
+        n_receivers: int | None = None,
     ) -> torch.Tensor:
         """The product of ``x1 (..., dim1)`` with ``x2 (..., dim2)`` or with the harmonics of ``vectors (..., 3)``.
 
@@ -256,16 +261,33 @@ class TensorProduct(torch.nn.Module):
             internal weights.
         vectors : torch.Tensor, shape (..., 3), optional
             Edge vectors instead of ``x2``: ``x2 = spherical_harmonics(l's of irreps_in2, vectors)``.
+        receivers : torch.Tensor, shape (E,), optional
+            With a 1-d batch of edges: sum the products into rows ``receivers`` of an
+            ``(n_receivers, irreps_out.dim)`` result (a graph convolution, ``scatter_sum`` of
+            the products). The dense backend fuses the two for channelwise edge products with
+            one path per output slot (MACE's), so no per-edge output is ever stored.
+        n_receivers : int, optional
+            Rows of that result (needed with ``receivers``).
 
         Returns
         -------
-        torch.Tensor, shape (..., irreps_out.dim)
+        torch.Tensor, shape (..., irreps_out.dim), or (n_receivers, irreps_out.dim) with receivers
         """
         batch, weight = self._check(x1, x2, weight, vectors)
+        if receivers is not None:
+            if len(batch) != 1 or tuple(receivers.shape) != batch or n_receivers is None:
+                raise ValueError(
+                    f"TensorProduct: receivers must have shape {batch[:1]} (one per edge of a 1-d batch) and come "
+                    "with n_receivers"
+                )
+        elif n_receivers is not None:
+            raise ValueError("TensorProduct: n_receivers without receivers; pass both or neither")
         Z = 1
         for n in batch:
             Z *= n
         if Z == 0:  # no edges (an isolated atom): nothing to multiply, nothing to measure
+            if receivers is not None:
+                return x1.new_zeros((int(n_receivers or 0), self.irreps_out.dim))
             return x1.new_zeros((*batch, self.irreps_out.dim))
         flat1 = x1.reshape(Z, -1)
         flat2 = x2.reshape(Z, -1) if x2 is not None else None
@@ -285,15 +307,25 @@ class TensorProduct(torch.nn.Module):
             if key not in self._choice:
                 self._choice[key] = self._measure(names, flat1, flat2, w, flatv)
             name = self._choice[key]
+        if receivers is not None:
+            return self.backends[name].convolve(flat1, flat2, w, flatv, receivers, int(n_receivers or 0))
         out = self.backends[name](flat1, flat2, w, flatv)
         return out.reshape(*batch, self.irreps_out.dim)
 
     def _measure(
         self, names: list[str], x1: torch.Tensor, x2: torch.Tensor | None, w: torch.Tensor, v: torch.Tensor | None
     ) -> str:
-        """Forward + backward time of each backend on these inputs (best of 3 after a warm-up)."""
+        """Forward + backward time of each backend on these inputs (best of 3 after a warm-up).
+
+        At most :data:`MEASURE_ROWS` rows are timed: enough to amortise per-operation costs,
+        and a first call on a large batch does not hold every backend's intermediates at full size.
+        """
         best, best_time = names[0], float("inf")
-        x1 = x1.detach().requires_grad_(True)
+        rows = min(x1.shape[0], MEASURE_ROWS)
+        x1 = x1[:rows].detach().requires_grad_(True)
+        x2 = None if x2 is None else x2[:rows]
+        v = None if v is None else v[:rows]
+        w = w if w.shape[0] == 1 else w[:rows]
         for name in names:
             times = []
             for _ in range(4):

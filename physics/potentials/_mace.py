@@ -16,7 +16,8 @@ Each atom carries ``C`` channels of O(3) irreps (``h``: scalars in the first lay
    ``correlation`` times, with per-element weights
    (:class:`~physics.equivariant.SymmetricContraction`): ``correlation = 3`` gives 4-body
    features in one layer;
-3. adds an element-dependent linear skip connection of ``h`` (from the second layer on).
+3. adds an element-dependent linear skip connection of ``h`` from the second layer on; the
+   first layer maps its basis ``A`` by an element-dependent linear map instead.
 
 Each layer's scalar channels give an atomic energy term (a linear readout, an MLP for the
 last layer); their sum is the network energy ``e_i`` of :class:`Potential`.
@@ -130,6 +131,9 @@ class _Interaction(nn.Module):
         )
         self.out = IrrepsLinear(irreps_out, irreps_out)
         self.skip = IrrepsLinear(irreps_h, irreps_out, n_elements=n_elements) if skip else None
+        # the first layer has no skip connection; its basis gets an element-dependent linear
+        # map instead (MACE's first interaction block)
+        self.element_mix = None if skip else IrrepsLinear(target, target, n_elements=n_elements)
 
     def forward(
         self,
@@ -144,9 +148,12 @@ class _Interaction(nn.Module):
         if weights.shape[0] != vectors.shape[0]:  # computed on the first half of the edges
             weights = torch.cat([weights, weights], dim=0)
         x = self.up(h)
-        messages = self.product(x[edge_index[1]], weight=weights, vectors=vectors)
-        A = messages.new_zeros((h.shape[0], messages.shape[1])).index_add(0, edge_index[0], messages)
+        A = self.product(
+            x[edge_index[1]], weight=weights, vectors=vectors, receivers=edge_index[0], n_receivers=h.shape[0]
+        )
         A = self.mix(A / average_neighbors.to(A.dtype))
+        if self.element_mix is not None:
+            A = self.element_mix(A, species)
         out = self.out(self.contraction(A, species))
         if self.skip is not None:
             out = out + self.skip(h, species)

@@ -12,7 +12,8 @@ medians of the two processes, run back to back (tnkit first). Cases:
 ``mace batch64 E+F``  64 rattled ethanol geometries in one call (576 atoms);
 ``mace Cu1000 E+F``   a 1,000-atom fcc copper crystal (periodic, rattled); the details give
                       the peak memory of one call on each side, each measured in a fresh process
-                      the same way (rise of the resident high-water mark, ``_mace_client``);
+                      the same way (rise of the resident high-water mark, ``_mace_client``), after
+                      a first call that makes each side's one-time set-up;
 ``mace train step``   16 ethanol geometries: energies and forces with the graph kept, loss
                       ``MSE(E) + 100 MSE(F)`` against fixed targets, backward, an Adam step.
 
@@ -84,11 +85,12 @@ def _tnkit_call(structures: list[dict[str, Any]], train: bool) -> tuple[Any, Any
 
 def _our_peak_memory(kind: str) -> dict[str, float]:
     """Peak memory of one tnkit energy+forces call on ``kind``, in a fresh process (as the peer's)."""
+    # one call first, on the same model and structure: the one-time automatic choice of the
+    # product backend (timed on at most 8192 edges) is set-up, as the peer's first small call is
     code = (
         "import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import torch; torch.set_num_threads(1); "
         "import bench_mace as b; from _mace_client import peak_memory; "
-        "s = b._structures(sys.argv[3]); _, small = b._tnkit_call([{**s[0], 'numbers': s[0]['numbers'][:3], "
-        "'positions': s[0]['positions'][:3]}], False); small(); _, call = b._tnkit_call(s, False); "
+        "_, call = b._tnkit_call(b._structures(sys.argv[3]), False); call(); "
         "print(json.dumps(peak_memory(call)))"
     )
     proc = subprocess.run(

@@ -235,7 +235,7 @@ def peak_memory(fn: Callable[[], Any]) -> dict[str, float]:
 
     Freed heap is handed back (``malloc_trim``) and the high-water mark restarted
     (``/proc/self/clear_refs``, Linux >= 4.0) before the call; the value is ``VmHWM`` after
-    minus ``VmRSS`` before. Run it in a fresh process after one small warm-up call, as the
+    minus ``VmRSS`` before. Run it in a fresh process after one warm-up call on the same system, as the
     peer does, for comparable numbers.
     """
     with contextlib.suppress(OSError, AttributeError):

@@ -189,10 +189,16 @@ def fitted_mace(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[str, F
     idx = split(len(frames), cfg["split"])
     parts = {k: frames[v] for k, v in idx.items()}
     stress = {"stress_weight": STRESS_WEIGHT} if name == CRYSTALS else {}
-    path = checkpoint_path("mace", name, quick, frames, ".pt", cfg=cfg, seed=seed, **stress)
     torch.manual_seed(seed)
+    model = MACE(**cfg["model"], elements=sorted({int(z) for z in np.unique(frames.numbers)}))
+    # the checkpoint also names the architecture (its weights' names and shapes): a changed
+    # model trains afresh instead of failing to load an old checkpoint
+    layout = hashlib.sha256(str([(k, tuple(v.shape)) for k, v in model.state_dict().items()]).encode())
+    path = checkpoint_path(
+        "mace", name, quick, frames, ".pt", cfg=cfg, seed=seed, layout=layout.hexdigest()[:12], **stress
+    )
     result = fit(
-        MACE(**cfg["model"], elements=sorted({int(z) for z in np.unique(frames.numbers)})),
+        model,
         parts["train"],
         parts["val"],
         epochs=cfg["epochs"][name],

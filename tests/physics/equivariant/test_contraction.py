@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import physics.equivariant._contraction as contraction_module
 from physics.equivariant import (
     Irreps,
     IrrepsLinear,
@@ -218,3 +219,14 @@ def test_low_rank_errors() -> None:
         SymmetricContraction("2x0e", "2x0e", weight_format="tt")
     with pytest.raises(ValueError, match="weight_rank must be >= 1"):
         SymmetricContraction("2x0e", "2x0e", weight_rank=0)
+
+
+def test_linear_per_element_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights gathered per atom (moderate batches) and applied element by element (large ones) agree."""
+    torch.manual_seed(6)
+    lin = IrrepsLinear("4x0e+3x1o+2x1o", "5x0e+2x1o", n_elements=3).double()
+    x = torch.randn(11, Irreps("4x0e+3x1o+2x1o").dim, dtype=torch.float64)
+    species = torch.tensor([2, 0, 1, 1, 2, 0, 0, 2, 1, 0, 2])
+    gathered = lin(x, species)
+    monkeypatch.setattr(contraction_module, "_GATHER_LIMIT", 0)
+    assert torch.allclose(lin(x, species), gathered, atol=1e-13)

@@ -7,12 +7,14 @@ import pytest
 torch = pytest.importorskip("torch")
 o3 = pytest.importorskip("e3nn.o3")
 
+import physics.equivariant._backends as backends_module  # noqa: E402
 from physics.equivariant import (  # noqa: E402
     BACKENDS,
     Irreps,
     TensorProduct,
     degree_to_path_weights,
     random_orthogonal,
+    scatter_sum,
     spherical_harmonics,
     wigner_D,
 )
@@ -298,3 +300,45 @@ def test_backends_on_torch_cuda_equal_cpu(backend: str) -> None:
         got = gpu(x.cuda(), weight=w.cuda(), vectors=v.cuda())
         assert got.device.type == "cuda"
         assert float((got.cpu() - expected).abs().max()) <= 1e-12 * float(expected.abs().max())
+
+
+@pytest.mark.parametrize("backend", ["dense", "so2"])
+@pytest.mark.parametrize("shared", [False, True])
+def test_convolution_equals_summed_products(backend: str, shared: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """receivers=: the products summed per receiving row; the dense backend's fused, chunked form included."""
+    monkeypatch.setattr(backends_module, "_EDGE_CHUNK", 4)  # several chunks on a small graph
+    h, sh = Irreps("3x0e+3x1o"), Irreps.spherical_harmonics(2)
+    mid: list = []
+    instructions: list = []
+    for i1, (_, ir1) in enumerate(h):
+        for i2, (_, ir2) in enumerate(sh):
+            for l3 in range(abs(ir1.l - ir2.l), min(ir1.l + ir2.l, 2) + 1):
+                if ir1.p * ir2.p == (-1) ** l3:
+                    instructions.append((i1, i2, len(mid)))
+                    mid.append((3, (l3, "e" if l3 % 2 == 0 else "o")))
+    tp = TensorProduct(
+        h,
+        sh,
+        Irreps(mid),
+        instructions,
+        backend=backend,
+        shared_weights=shared,
+        internal_weights=False,
+        dtype=torch.float64,
+    )
+    g = torch.Generator().manual_seed(3)
+    E, N = 11, 5
+    x = torch.randn(E, h.dim, dtype=torch.float64, generator=g, requires_grad=True)
+    v = torch.randn(E, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    w_shape = (tp.weight_numel,) if shared else (E, tp.weight_numel)
+    w = torch.randn(w_shape, dtype=torch.float64, generator=g, requires_grad=True)
+    receivers = torch.tensor([0, 3, 1, 0, 4, 4, 2, 0, 1, 3, 3])
+    fused = tp(x, weight=w, vectors=v, receivers=receivers, n_receivers=N)
+    reference = scatter_sum(tp(x, weight=w, vectors=v), receivers, N)
+    assert fused.shape == (N, tp.irreps_out.dim)
+    assert torch.allclose(fused, reference, atol=1e-13)
+    f = lambda a, b, c: tp(a, weight=c, vectors=b, receivers=receivers, n_receivers=N)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (x, v, w))
+    assert torch.autograd.gradgradcheck(f, (x, v, w))
+    with pytest.raises(ValueError, match="n_receivers"):
+        tp(x, weight=w, vectors=v, receivers=receivers)
