@@ -416,6 +416,11 @@ class SymmetricContraction(nn.Module):
         weights = self.dense_weights()
         A = _to_compact(self.irreps_in, x, C).transpose(0, 1)  # (C, N, d)
         dims = [ir.dim for ir in self._slots_out]
+        # a few atoms of several elements (one molecule): per-atom weights beat a product per
+        # element and term (the per-atom form costs about N / n_elements times the flops)
+        if species is not None and 1 < self.n_elements and N <= 4 * self.n_elements:
+            out = self._per_atom(A, species, tables, pairs, weights, dims)
+            return _from_compact(self.irreps_out, out.transpose(0, 1))
         out = x.new_zeros((C, N, sum(dims)))
         for e, rows in element_groups(species, self.n_elements):
             Ae = A if rows is None else A[:, rows]
@@ -438,3 +443,34 @@ class SymmetricContraction(nn.Module):
             block = torch.cat([y if y is not None else Ae.new_zeros((C, n, m)) for y, m in zip(per_slot, dims)], dim=2)
             out = block if rows is None else out.index_copy(1, rows, block)
         return _from_compact(self.irreps_out, out.transpose(0, 1))
+
+    def _per_atom(
+        self,
+        A: torch.Tensor,
+        species: torch.Tensor,
+        tables: list[torch.Tensor],
+        pairs: torch.Tensor,
+        weights: list[torch.Tensor],
+        dims: list[int],
+    ) -> torch.Tensor:
+        """A few atoms of several elements: the couplings first, then each atom's weights.
+
+        ``T = X U`` for all atoms at once (``X`` = ``A`` or its pair products), then
+        ``y[c, n] = sum_k T[c, n, :, k] W[z_n, k, c]``: a few large operations instead of a
+        product per element and term (their count, not their size, costs at small batches).
+        """
+        C, N, d = A.shape
+        P2 = A[..., pairs[0]] * A[..., pairs[1]]
+        per_slot: list[torch.Tensor | None] = [None] * len(dims)
+        for (o, nu), U, W in zip(self.terms, tables, weights):
+            rows, cols, K = U.shape
+            if K == 0:
+                continue
+            X = A if nu == 1 else P2
+            T = (X.reshape(C * N, rows) @ U.reshape(rows, cols * K)).reshape(C, N, cols, K)
+            y = (T * W[species].permute(2, 0, 1)[:, :, None, :]).sum(dim=-1)  # (C, N, cols)
+            if nu == 3:
+                y = (y.reshape(C, N, d, -1) * A[..., None]).sum(dim=2)
+            previous = per_slot[o]
+            per_slot[o] = y if previous is None else previous + y
+        return torch.cat([y if y is not None else A.new_zeros((C, N, m)) for y, m in zip(per_slot, dims)], dim=2)

@@ -124,13 +124,14 @@ def _reference_contraction(layer: SymmetricContraction, x: torch.Tensor, species
     return torch.cat(outs, dim=1)
 
 
+@pytest.mark.parametrize("atoms", [7, 30])  # per-atom weights (a few atoms), per-element products (more)
 @pytest.mark.parametrize("correlation", [1, 2, 3])
-def test_contraction_equals_dense_reference_and_is_equivariant(correlation: int) -> None:
+def test_contraction_equals_dense_reference_and_is_equivariant(correlation: int, atoms: int) -> None:
     torch.manual_seed(0)
     irreps_in, irreps_out = "3x0e+3x1o+3x2e", "3x0e+3x1o+3x2e+3x1e"
     layer = SymmetricContraction(irreps_in, irreps_out, correlation=correlation, n_elements=3).double()
-    x = torch.randn(7, Irreps(irreps_in).dim, dtype=torch.float64)
-    species = torch.tensor([0, 2, 2, 0, 1, 2, 0])
+    x = torch.randn(atoms, Irreps(irreps_in).dim, dtype=torch.float64)
+    species = torch.tensor([0, 2, 2, 0, 1, 2, 0] * 5)[:atoms]
     out = layer(x, species)
     assert torch.allclose(out, _reference_contraction(layer, x, species), atol=1e-12)
     assert_irreps_equivariant(lambda a: layer(a, species), [x], [irreps_in], irreps_out, atol=1e-11)
