@@ -1,6 +1,7 @@
 """Worker for test_fit's DDP test: launched twice by ``torch.distributed.run``.
 
-Each rank fits the same small TensorNet (same seed) with :func:`physics.potentials.fit`, which
+Each rank fits the same small TensorNet (or MACE, with ``TNKIT_DDP_MODEL=mace``; same seed) with
+:func:`physics.potentials.fit`, which
 joins the gloo process group torchrun describes and trains on its share of every epoch, and
 writes its final parameters and history to ``OUT/rank{RANK}.pt``.
 """
@@ -14,8 +15,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_fit import _morse_frames  # noqa: E402
 
-from physics.potentials import TensorNet, fit  # noqa: E402
+from physics.potentials import MACE, TensorNet, fit  # noqa: E402
 from tnkit.run import Run  # noqa: E402
+
+
+def small_model(kind: str) -> torch.nn.Module:
+    """The model both ranks fit (the test rebuilds it to compare with the start)."""
+    if kind == "mace":
+        return MACE(4, 1, num_layers=1, elements=(1, 8), cutoff=3.0)
+    return TensorNet(8, 1, 4, elements=(1, 8))
 
 
 def main(out: str) -> None:
@@ -23,7 +31,7 @@ def main(out: str) -> None:
     frames = _morse_frames(32)
     train, val = frames.split([24, 8])
     torch.manual_seed(0)
-    model = TensorNet(8, 1, 4, elements=(1, 8))
+    model = small_model(os.environ.get("TNKIT_DDP_MODEL", "tensornet"))
     result = fit(model, train, val, epochs=3, batch_size=4, lr=3e-3, ema_decay=0.0, run=Run(progress=False))
     state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
     torch.save(

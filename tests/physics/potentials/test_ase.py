@@ -11,15 +11,17 @@ from ase.build import bulk, molecule  # noqa: E402
 from ase.calculators.calculator import Calculator as AseCalculator  # noqa: E402
 from ase.calculators.calculator import PropertyNotImplementedError, all_changes  # noqa: E402
 
-from physics.potentials import EGNN, Calculator, TensorNet, bonds_of, run_md  # noqa: E402
+from physics.potentials import EGNN, MACE, Calculator, TensorNet, bonds_of, run_md  # noqa: E402
 
 
 def _model(cls=TensorNet, seed=0):
     torch.manual_seed(seed)
+    if cls is MACE:
+        return MACE(8, 2, elements=(1, 6, 8, 14), average_neighbors=8.0, dtype=torch.float64)
     return cls(16, 2, num_rbf=8, elements=(1, 6, 8, 14), dtype=torch.float64)
 
 
-@pytest.mark.parametrize("cls", [TensorNet, EGNN])
+@pytest.mark.parametrize("cls", [TensorNet, MACE, EGNN])
 def test_calculator_matches_the_model(cls):
     model = _model(cls)
     atoms = molecule("CH3CH2OH")
@@ -32,8 +34,9 @@ def test_calculator_matches_the_model(cls):
         atoms.get_stress()
 
 
-def test_calculator_stress_matches_ase_numerical_stress():
-    model = _model()
+@pytest.mark.parametrize("cls", [TensorNet, MACE])
+def test_calculator_stress_matches_ase_numerical_stress(cls):
+    model = _model(cls)
     atoms = bulk("Si", "diamond", a=5.43, cubic=True)
     atoms.rattle(0.05, seed=0)
     atoms.calc = Calculator(model)

@@ -270,16 +270,19 @@ def test_warmup_ramps_the_learning_rate_then_hands_over_to_the_plateau_schedule(
     assert seen[6:] == pytest.approx([1e-3] * 6)
 
 
-def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path):
+@pytest.mark.parametrize("kind", ["tensornet", "mace"])
+def test_ddp_with_torchrun_keeps_the_ranks_in_step(tmp_path, monkeypatch, kind):
     # two gloo ranks launched by torchrun, each on half of every epoch's frames: the gradient
     # all-reduce must leave both with bit-identical weights that differ from the start
     from pathlib import Path
 
+    from tests.physics.potentials.ddp_worker import small_model
     from tests.physics.training._torchrun import ranks_in_step
 
+    monkeypatch.setenv("TNKIT_DDP_MODEL", kind)
     ranks = ranks_in_step(Path(__file__).with_name("ddp_worker.py"), tmp_path)
     torch.manual_seed(0)
-    start = TensorNet(8, 1, 4, elements=(1, 8)).state_dict()
+    start = small_model(kind).state_dict()
     assert any(not torch.equal(start[k], v) for k, v in ranks[0]["state"].items() if k.endswith("weight"))
     assert len(ranks[0]["history"]["val_loss"]) == 3
     assert ranks[0]["history"]["val_loss"] == ranks[1]["history"]["val_loss"]
