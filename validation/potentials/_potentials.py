@@ -208,3 +208,31 @@ def fitted_mace(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[str, F
         **stress,
     )
     return result, parts, idx
+
+
+def md_start(frames: Frames, k: int, velocities: np.ndarray) -> Any:
+    """Frame ``k`` of ``frames`` as ASE atoms with the dataset's velocities (A/fs), to start MD from."""
+    from ase import Atoms, units
+
+    a, b = frames.offsets[k], frames.offsets[k + 1]
+    atoms = Atoms(numbers=frames.numbers[a:b], positions=frames.positions[a:b])
+    atoms.set_velocities(velocities / units.fs)  # dataset velocities are in A/fs
+    return atoms
+
+
+def plot_md(fig: Any, md_runs: dict[str, Any], model: str) -> None:
+    """Total and potential energy per atom of each NVE run, one panel per molecule."""
+    axes = fig.subplots(len(md_runs), 1, sharex=True)
+    for ax, (name, md) in zip(np.atleast_1d(axes), md_runs.items()):
+        e0 = md.total_energy[0]
+        ax.plot(md.times, 1e3 * (md.total_energy - e0) / md.n_atoms, label="total")
+        ax.plot(md.times, 1e3 * (md.potential_energy - e0) / md.n_atoms, lw=0.5, label="potential")
+        ax.set_ylabel("meV/atom")
+        state = "stable" if md.stable else f"unstable at {md.unstable_time:.2f} ps"
+        ax.set_title(
+            f"{name}, NVE with the fitted {model}: <T> = {md.temperature.mean():.0f} K, drift "
+            f"{md.drift:.3f} meV/atom, max |dE| {md.max_deviation:.2f} meV/atom, {state}",
+            fontsize=7,
+        )
+        ax.legend(fontsize=7)
+    np.atleast_1d(axes)[-1].set_xlabel("time (ps)")

@@ -40,7 +40,6 @@ from tnkit.validation import Case, Outcome
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _potentials as common  # noqa: E402
-from potentials_tensornet_md import _atoms_from  # noqa: E402
 
 DRIFT_BOUND = 1.0  # meV/atom
 FORCE_FRACTION = {True: 0.8, False: 0.2}
@@ -88,7 +87,7 @@ def run(quick: bool) -> Outcome:
         errors = _errors(result.model, parts["test"])
         k0 = int(idx["test"][0])
         md = run_md(
-            _atoms_from(frames[[k0]], 0, data["velocities"][k0]),
+            common.md_start(frames[[k0]], 0, data["velocities"][k0]),
             _float64_copy(result.model),
             time_ps=MD_PS[quick],
             timestep_fs=0.5,
@@ -164,19 +163,7 @@ def run(quick: bool) -> Outcome:
     }
 
     def plot(fig: Any) -> None:
-        axes = fig.subplots(len(md_runs), 1, sharex=True)
-        for ax, (name, md) in zip(np.atleast_1d(axes), md_runs.items()):
-            e0 = md.total_energy[0]
-            ax.plot(md.times, 1e3 * (md.total_energy - e0) / md.n_atoms, label="total")
-            ax.plot(md.times, 1e3 * (md.potential_energy - e0) / md.n_atoms, lw=0.5, label="potential")
-            ax.set_ylabel("meV/atom")
-            ax.set_title(
-                f"{name}, NVE with the fitted MACE: <T> = {md.temperature.mean():.0f} K, drift {md.drift:.3f} "
-                f"meV/atom, {'stable' if md.stable else 'unstable'}",
-                fontsize=7,
-            )
-            ax.legend(fontsize=7)
-        np.atleast_1d(axes)[-1].set_xlabel("time (ps)")
+        common.plot_md(fig, md_runs, "MACE")
 
     return Outcome(value=ratio, details=details, plot=plot)
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from physics.potentials import Frames, TensorNet, evaluate, run_md
+from physics.potentials import TensorNet, evaluate, run_md
 from tnkit.validation import Case, Outcome
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,15 +38,6 @@ import _potentials as common  # noqa: E402
 DRIFT_BOUND = 1.0  # meV/atom
 FORCE_FRACTION = {True: 0.8, False: 0.2}
 MD_PS = {True: 0.1, False: 10.0}
-
-
-def _atoms_from(frames: Frames, k: int, velocities: np.ndarray) -> Any:
-    from ase import Atoms, units
-
-    a, b = frames.offsets[k], frames.offsets[k + 1]
-    atoms = Atoms(numbers=frames.numbers[a:b], positions=frames.positions[a:b])
-    atoms.set_velocities(velocities / units.fs)  # dataset velocities are in A/fs
-    return atoms
 
 
 def run(quick: bool) -> Outcome:
@@ -62,7 +53,7 @@ def run(quick: bool) -> Outcome:
         md_model.load_state_dict(result.model.state_dict())
         k0 = int(idx["test"][0])
         md = run_md(
-            _atoms_from(frames[[k0]], 0, data["velocities"][k0]),
+            common.md_start(frames[[k0]], 0, data["velocities"][k0]),
             md_model,
             time_ps=MD_PS[quick],
             timestep_fs=0.5,
@@ -111,20 +102,7 @@ def run(quick: bool) -> Outcome:
     }
 
     def plot(fig: Any) -> None:
-        axes = fig.subplots(len(md_runs), 1, sharex=True)
-        for ax, (name, md) in zip(np.atleast_1d(axes), md_runs.items()):
-            e0 = md.total_energy[0]
-            ax.plot(md.times, 1e3 * (md.total_energy - e0) / md.n_atoms, label="total")
-            ax.plot(md.times, 1e3 * (md.potential_energy - e0) / md.n_atoms, lw=0.5, label="potential")
-            ax.set_ylabel("meV/atom")
-            state = "stable" if md.stable else f"unstable at {md.unstable_time:.2f} ps"
-            ax.set_title(
-                f"{name}, NVE with the fitted TensorNet: <T> = {md.temperature.mean():.0f} K, drift "
-                f"{md.drift:.3f} meV/atom, max |dE| {md.max_deviation:.2f} meV/atom, {state}",
-                fontsize=7,
-            )
-            ax.legend(fontsize=7)
-        np.atleast_1d(axes)[-1].set_xlabel("time (ps)")
+        common.plot_md(fig, md_runs, "TensorNet")
 
     return Outcome(value=ratio, details=details, plot=plot)
 
