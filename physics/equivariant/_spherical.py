@@ -21,17 +21,22 @@ Normalisations (e3nn's names): ``"component"`` — ``sum_m Y_lm(r)^2 = 2l + 1`` 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
 
-from tnkit.backend import namespace
+import numpy as np
+
+from tnkit.backend import asarray_like, namespace
 from tnkit.checks import is_int
 from tnkit.types import Array
 
 __all__ = ["spherical_harmonics", "NORMALIZATIONS"]
 
 NORMALIZATIONS = ("component", "norm", "integral")
+# up to this degree the harmonics are one product of the coordinates' monomials with a table
+MONOMIAL_LMAX = 4
 
 
 def _degrees(l: int | Sequence[int]) -> list[int]:  # noqa: E741 - the field's name for the degree
@@ -96,6 +101,13 @@ def spherical_harmonics(
         raise ValueError(f"spherical_harmonics: vectors must have shape (..., 3), got {tuple(vectors.shape)}")
     if normalize:
         vectors = vectors / xp.linalg.vector_norm(vectors, axis=-1, keepdims=True)
+    if max(degrees) <= MONOMIAL_LMAX:
+        return _by_monomials(xp, vectors, tuple(degrees), normalization)
+    return _by_recurrence(xp, vectors, degrees, normalize, normalization)
+
+
+def _by_recurrence(xp: Any, vectors: Array, degrees: list[int], normalize: bool, normalization: str) -> Array:
+    """The harmonics by the recurrences of the module docstring (any degree)."""
     # e3nn's frame (polar y) as the textbook frame (polar z): x' = z, y' = x, z' = y.
     xs, ys, zs = vectors[..., 2], vectors[..., 0], vectors[..., 1]
     lmax = max(degrees)
@@ -129,3 +141,47 @@ def spherical_harmonics(
                 row.append(math.sqrt(2.0) * n * q[(d, a)] * (re[a] if m > 0 else im[a]))
         blocks.append(xp.stack(row, axis=-1))
     return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=-1)
+
+
+def _monomial_powers(lmax: int) -> list[list[tuple[int, ...]]]:
+    """Per degree ``k <= lmax``, the monomials ``x_i1 ... x_ik`` (``i1 <= ... <= ik``) as index tuples."""
+    powers: list[list[tuple[int, ...]]] = [[()]]
+    for _ in range(lmax):
+        powers.append([t + (j,) for t in powers[-1] for j in range(3) if not t or j >= t[-1]])
+    return powers
+
+
+@functools.lru_cache(maxsize=64)
+def _monomial_tables(degrees: tuple[int, ...], normalization: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """For :func:`_by_monomials`: per degree ``k >= 2`` the columns of the outer product
+    (degree ``k - 1`` monomials x coordinates) that are the degree ``k`` monomials, and the
+    coefficients ``(monomials, components)`` of the harmonic polynomials.
+
+    The coefficients are fitted (least squares, float64) to the recurrence's harmonic
+    polynomials ``|r|^l Y_lm`` at random points: they are homogeneous of degree ``l``, so the
+    fit is exact to rounding."""
+    lmax = max(degrees)
+    powers = _monomial_powers(lmax)
+    select = [np.array([powers[k - 1].index(t[:-1]) * 3 + t[-1] for t in powers[k]]) for k in range(2, lmax + 1)]
+    points = np.random.default_rng(0).standard_normal((64 * (lmax + 1) ** 2, 3))
+    columns = [np.prod(points[:, list(t)], axis=1) for level in powers for t in level]
+    monomials = np.stack(columns, axis=1)
+    target = _by_recurrence(np, points, list(degrees), False, normalization)
+    coefficients, *_ = np.linalg.lstsq(monomials, target, rcond=None)
+    # exact zeros where a harmonic has no such monomial (other degrees, wrong parity)
+    coefficients[np.abs(coefficients) < 1e-12 * np.abs(coefficients).max()] = 0.0
+    return select, coefficients
+
+
+def _by_monomials(xp: Any, vectors: Array, degrees: tuple[int, ...], normalization: str) -> Array:
+    """Degrees up to :data:`MONOMIAL_LMAX`: all monomials of the coordinates up to the top
+    degree (one outer product and one column selection per degree), then one matrix product
+    with the harmonics' coefficients. A few operations instead of the recurrences' dozens:
+    the cost of the small per-edge harmonics of a graph network is their count, not their size."""
+    select, coefficients = _monomial_tables(degrees, normalization)
+    levels = [xp.ones_like(vectors[..., :1]), vectors][: max(degrees) + 1]
+    shape = tuple(vectors.shape[:-1])
+    for columns in select:
+        outer = xp.reshape(levels[-1][..., :, None] * vectors[..., None, :], (*shape, -1))
+        levels.append(xp.take(outer, asarray_like(columns, vectors, dtype=xp.int64), axis=-1))
+    return xp.concat(levels, axis=-1) @ asarray_like(coefficients, vectors)
