@@ -140,7 +140,7 @@ def run_peer(
             "MKL_NUM_THREADS": str(threads),
         }
         env.pop("PYTHONPATH", None)  # nothing of tnkit's venv may leak into the peer
-        rc, tail = _run([str(python), str(PEER_SCRIPT), command, str(req), str(res)], env, timeout, show)
+        rc, tail = run_streaming([str(python), str(PEER_SCRIPT), command, str(req), str(res)], env, timeout, show)
         if rc != 0 or not res.exists():
             why = f"timed out after {timeout:.0f} s" if rc is None else f"exit status {rc}"
             raise PeerError(f"mace-torch peer `{command}` failed ({why}); stderr tail:\n" + "\n".join(tail))
@@ -152,19 +152,36 @@ def run_peer(
     return result
 
 
-def _run(
-    argv: list[str], env: dict[str, str], timeout: float, show: Callable[[str], None] | None
+def run_streaming(
+    argv: list[str],
+    env: dict[str, str],
+    timeout: float,
+    show: Callable[[str], None] | None,
+    *,
+    cwd: str | Path | None = None,
+    with_stdout: bool = False,
 ) -> tuple[int | None, list[str]]:
-    """Run ``argv``; progress lines to ``show``, the last 40 other stderr lines kept. Exit status (None: timeout)."""
+    """Run ``argv`` in its own process group; its ``progress:`` lines to ``show`` as they come,
+    the last 40 other lines of stderr (and stdout with ``with_stdout``; else stdout is dropped)
+    kept. Returns the exit status (None: killed with its children at ``timeout``) and those lines.
+
+    The peers' runner: the mace-torch script here, ``nequip-train`` in ``_nequip_client``."""
     show = show or (lambda line: print(f"  mace-torch: {line}", file=sys.stderr, flush=True))
     tail: collections.deque[str] = collections.deque(maxlen=40)
     with subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        argv,
+        cwd=cwd,
+        stdout=subprocess.PIPE if with_stdout else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if with_stdout else subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
     ) as proc:
 
         def read() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
+            stream = proc.stdout if with_stdout else proc.stderr
+            assert stream is not None
+            for line in stream:
                 line = line.rstrip("\n")
                 if line.startswith("progress: "):
                     show(line[len("progress: ") :])

@@ -22,7 +22,7 @@ from physics.potentials import MACE, Frames, TensorNet, fit, load_frames
 from tnkit.run import Run
 
 MOLECULES = ("ethanol", "aspirin")
-EPOCHS = {"ethanol": 60, "aspirin": 30}
+EPOCHS = {"ethanol": 60, "aspirin": 30, "emt_crystals": 30}
 # torchmd-net's examples/TensorNet-rMD17.yaml, except the number of epochs (a CPU budget).
 RECIPE = dict(
     batch_size=8,
@@ -156,16 +156,21 @@ def checkpoint_path(
 
 
 def fitted_tensornet(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[str, Frames], dict[str, np.ndarray]]:
-    """tnkit's TensorNet fitted to molecule ``name``: (FitResult, frames by split, indices).
+    """tnkit's TensorNet fitted to ``name`` (a molecule or :data:`CRYSTALS`): (FitResult, frames by split, indices).
 
     ``seed`` sets the initial weights and the shuffling (the split is always seed 0).
-    Training time is ``sum(result.history["epoch_time"])`` (also right for a resumed fit)."""
+    Training time is ``sum(result.history["epoch_time"])`` (also right for a resumed fit).
+    The crystals are fitted with a stress term, weighted against the forces as in
+    :func:`fitted_mace` (:data:`STRESS_WEIGHT` times the ratio of the two recipes' force weights)."""
     cfg = settings(quick)
     frames, _ = dataset(name)
     idx = split(len(frames), cfg["split"])
     parts = {k: frames[v] for k, v in idx.items()}
+    stress = {}
+    if name == CRYSTALS:
+        stress = {"stress_weight": STRESS_WEIGHT * cfg["recipe"]["force_weight"] / MACE_RECIPE["force_weight"]}
     # seed 0 keeps the name it had before there were other seeds
-    path = checkpoint_path("tensornet", name, quick, frames, ".pt", **({"seed": seed} if seed else {}))
+    path = checkpoint_path("tensornet", name, quick, frames, ".pt", **({"seed": seed} if seed else {}), **stress)
     torch.manual_seed(seed)
     result = fit(
         TensorNet(**cfg["model"]),
@@ -175,16 +180,23 @@ def fitted_tensornet(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[s
         seed=seed,
         run=Run(progress=False, checkpoint=path, resume=True),
         **cfg["recipe"],
+        **stress,
     )
     return result, parts, idx
 
 
-def fitted_mace(name: str, quick: bool, seed: int = 0) -> tuple[Any, dict[str, Frames], dict[str, np.ndarray]]:
+def fitted_mace(
+    name: str, quick: bool, seed: int = 0, *, variant: dict[str, Any] | None = None, epochs: int | None = None
+) -> tuple[Any, dict[str, Frames], dict[str, np.ndarray]]:
     """tnkit's MACE fitted to ``name`` (a molecule of :data:`MOLECULES` or :data:`CRYSTALS`).
 
     As :func:`fitted_tensornet`; the crystals are fitted with the stress term
-    (:data:`STRESS_WEIGHT`)."""
+    (:data:`STRESS_WEIGHT`). ``variant`` adds to (or overrides) the model's settings (e.g.
+    ``{"product_rank": 4}``) and ``epochs`` the number of epochs; both name the checkpoint."""
     cfg = mace_settings(quick)
+    cfg["model"] = {**cfg["model"], **(variant or {})}
+    if epochs is not None:
+        cfg["epochs"] = {**cfg["epochs"], name: epochs}
     frames, _ = dataset(name)
     idx = split(len(frames), cfg["split"])
     parts = {k: frames[v] for k, v in idx.items()}

@@ -231,3 +231,24 @@ def test_linear_per_element_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None
     gathered = lin(x, species)
     monkeypatch.setattr(contraction_module, "_GATHER_LIMIT", 0)
     assert torch.allclose(lin(x, species), gathered, atol=1e-13)
+
+
+@pytest.mark.parametrize("n_elements, weight_rank", [(1, None), (3, None), (3, 2)])
+def test_contraction_sparse_per_atom_and_per_element_paths_agree(
+    monkeypatch: pytest.MonkeyPatch, n_elements: int, weight_rank: int | None
+) -> None:
+    """The nonzero-coupling path (a few atoms) and the per-element products: same values, same gradients."""
+    torch.manual_seed(7)
+    irreps_in, irreps_out = "4x0e+4x1o+4x2e+4x3o", "4x0e+4x1o"
+    layer = SymmetricContraction(irreps_in, irreps_out, n_elements=n_elements, weight_rank=weight_rank).double()
+    x = torch.randn(10, Irreps(irreps_in).dim, dtype=torch.float64, requires_grad=True)
+    species = torch.tensor([0, 2, 1, 1, 0, 2, 2, 0, 1, 0]) % n_elements if n_elements > 1 else None
+    results = []
+    for rows in (10**6, 0):  # every batch through the sparse path, then none
+        monkeypatch.setattr(contraction_module, "PER_ATOM_ROWS", rows)
+        out = layer(x, species)
+        grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.shape[1])).sum(), [x, *layer.parameters()])
+        results.append((out, grads))
+    (a, ga), (b, gb) = results
+    assert torch.allclose(a, b, atol=1e-12)
+    assert all(torch.allclose(u, v, atol=1e-11) for u, v in zip(ga, gb))
