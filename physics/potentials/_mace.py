@@ -58,18 +58,39 @@ class _ScaledSiLU(nn.Module):
         return torch.nn.functional.silu(x) * _SILU_GAIN
 
 
-class _RadialMLP(nn.Sequential):
-    """Bias-free MLP with unit-variance initialisation: inputs of unit scale stay unit scale."""
+class _NormalizedLinear(nn.Module):
+    """``x W^T / sqrt(fan_in)`` with ``W`` standard normal, no bias (e3nn's parametrisation).
+
+    The same function at initialisation as a linear layer initialised with std
+    ``1 / sqrt(fan_in)``, but trained differently: Adam's steps are of the order of the
+    learning rate in ``W``, so ``1 / sqrt(fan_in)`` smaller in the map itself. mace-torch's
+    learning rates are tuned for this (with the standard parametrisation the radial MLP's
+    relative steps were 8x larger and the fits a third worse at equal epochs)."""
+
+    def __init__(self, fan_in: int, fan_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(fan_out, fan_in))
+        self.scale = 1.0 / math.sqrt(fan_in)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ (self.weight.t() * self.scale)
+
+
+class _MLP(nn.Module):
+    """Bias-free MLP of :class:`_NormalizedLinear` layers and unit-second-moment SiLUs:
+    inputs of unit scale stay unit scale (the radial MLP; the last readout)."""
 
     def __init__(self, sizes: Sequence[int]) -> None:
+        super().__init__()
         layers: list[nn.Module] = []
         for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            lin = nn.Linear(a, b, bias=False)
-            nn.init.normal_(lin.weight, std=1.0 / math.sqrt(a))
-            layers.append(lin)
+            layers.append(_NormalizedLinear(a, b))
             if k < len(sizes) - 2:
                 layers.append(_ScaledSiLU())
-        super().__init__(*layers)
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
 
 
 def _degrees(lmax: int, channels: int) -> Irreps:
@@ -119,7 +140,7 @@ class _Interaction(nn.Module):
             internal_weights=False,
             backend=backend,
         )
-        self.radial = _RadialMLP([*radial, self.product.weight_numel])
+        self.radial = _MLP([*radial, self.product.weight_numel])
         self.mix = IrrepsLinear(irreps_mid, target)
         self.contraction = SymmetricContraction(
             target,
@@ -286,12 +307,8 @@ class MACE(Potential):
                     product_format=product_format,
                 )
             )
-            if last:
-                self.readouts.append(
-                    nn.Sequential(nn.Linear(channels, readout_hidden), nn.SiLU(), nn.Linear(readout_hidden, 1))
-                )
-            else:
-                self.readouts.append(nn.Linear(channels, 1, bias=False))
+            # readouts of the scalars: linear in the first layers, one hidden layer in the last (MACE's)
+            self.readouts.append(_MLP([channels, readout_hidden, 1] if last else [channels, 1]))
             irreps_h = irreps_out
         if dtype is not None:
             self.to(dtype)

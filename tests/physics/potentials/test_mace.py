@@ -64,9 +64,9 @@ def test_every_parameter_moves_a_force():
     out = model(torch.tensor(atoms.numbers), torch.tensor(atoms.positions), create_graph=True)
     (out["forces"] ** 2).sum().backward()
     silent = [n for n, p in model.named_parameters() if p.grad is None or float(p.grad.abs().sum()) == 0]
-    # the readout MLP's output bias shifts every energy by a constant; weights of elements not
+    # no biases (a constant shift of the energy would move no force); weights of elements not
     # in ethanol (Al, Cu rows) get no gradient, but their tensors have other rows that do
-    assert silent == ["readouts.1.2.bias"]
+    assert silent == []
 
 
 def test_fit_learns_a_morse_molecule():
@@ -114,3 +114,18 @@ def test_constructor_errors():
         MACE(backend="fast")
     with pytest.raises(ValueError, match="weight_format must be one of"):
         MACE(product_rank=4, product_format="tt")
+
+
+def test_mlps_are_e3nn_parametrised():
+    """Radial MLP and readouts: standard-normal weights scaled by 1/sqrt(fan_in) in the forward pass
+    (mace-torch's learning rates assume it), and unit-scale inputs stay unit scale."""
+    torch.manual_seed(0)
+    model = _mace(average_neighbors=3.0)
+    radial = model.layers[0].radial
+    weights = [p.detach() for p in radial.parameters()]
+    assert weights and all(abs(float(w.std()) - 1.0) < 0.15 for w in weights if w.numel() > 200)
+    x = torch.randn(4096, weights[0].shape[1], dtype=torch.float64)
+    with torch.no_grad():
+        y = radial(x)
+        assert 0.5 < float(y.pow(2).mean()) < 2.0
+        assert torch.allclose(radial.layers[0](x), x @ weights[0].t() / weights[0].shape[1] ** 0.5)
