@@ -286,6 +286,10 @@ class MACE(Potential):
         self.bessel = BesselBasis(num_bessel, cutoff)
         self.embedding = nn.Embedding(self.n_species, channels)
         nn.init.normal_(self.embedding.weight)
+        # a learned constant per element on top of the least-squares reference energies: the
+        # readouts have no biases, and without it the constant part of the initial atomic
+        # energies is unlearned only slowly when forces dominate the loss (mace-torch's case)
+        self.element_offsets = nn.Parameter(torch.zeros(self.n_species))
         self.layers = nn.ModuleList()
         self.readouts = nn.ModuleList()
         irreps_h = Irreps(f"{channels}x0e")
@@ -321,7 +325,7 @@ class MACE(Potential):
         d = vectors[:half].norm(dim=-1)
         radial_basis = self.bessel(d) * polynomial_cutoff(d, self.cutoff, self.polynomial_p)[:, None]
         h = self.embedding(species)
-        energy = vectors.new_zeros(species.shape[0])
+        energy = self.element_offsets[species]
         for layer, readout in zip(self.layers, self.readouts):
             h = layer(h, species, edge_index, vectors, radial_basis, self.average_neighbors)
             energy = energy + readout(h[:, : self.channels]).squeeze(-1)
