@@ -280,7 +280,8 @@ class SymmetricContraction(nn.Module):
 
     with ``U`` from :func:`symmetric_coupling_basis` (one basis per output slot and ``nu``),
     ``z_n`` the atom's element and ``c`` the channel. Weights are initialised standard
-    normal over ``sqrt(K)``.
+    normal over ``K``, as mace-torch's (fits start faster than from the ``1 / sqrt(K)`` that
+    would keep the output at unit scale).
 
     Parameters
     ----------
@@ -354,12 +355,14 @@ class SymmetricContraction(nn.Module):
             for nu in range(1, self.correlation + 1):
                 self.terms.append((o, nu))
                 self.sizes.append(_basis(slots, nu, ir).shape[0])
-        # full: (elements, K, channels) ~ N(0, 1/K); factorised: factors whose product has that variance
+        # full: (elements, K, channels) ~ N(0, 1/K^2), mace-torch's initialisation (smaller than the
+        # 1/K that keeps the output's scale: the fits train faster from it); factorised: factors
+        # whose product has that variance
         self.weights = nn.ParameterList()
         self.factors = nn.ModuleList()
         for K in self.sizes:
             if weight_rank is None:
-                self.weights.append(nn.Parameter(torch.randn(self.n_elements, K, C) / math.sqrt(max(K, 1))))
+                self.weights.append(nn.Parameter(torch.randn(self.n_elements, K, C) / max(K, 1)))
                 continue
             shape = (self.n_elements, K, C)
             ranks: tuple[int, ...]
@@ -370,7 +373,7 @@ class SymmetricContraction(nn.Module):
                 ranks = tuple(min(weight_rank, n) for n in shape)
                 core = [nn.Parameter(torch.randn(ranks))]
             terms = math.prod(ranks) if weight_format == "tucker" else weight_rank
-            scale = (1.0 / (max(K, 1) * terms)) ** (1 / 6)
+            scale = (1.0 / (max(K, 1) ** 2 * terms)) ** (1 / 6)
             mats = [nn.Parameter(torch.randn(n, r) * scale) for n, r in zip(shape, ranks)]
             self.factors.append(nn.ParameterList(core + mats))
         self._slots, self._slots_out = slots, slots_out

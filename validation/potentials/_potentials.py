@@ -82,6 +82,9 @@ MACE_RECIPE = dict(
     early_stopping=None,
 )
 EPOCHS_MACE = {"ethanol": 60, "aspirin": 30, "emt_crystals": 30}
+# part of the MACE checkpoints' names: bump it when MACE changes in a way its weights' names
+# and shapes do not show (2: mace-torch's initialisation of the product weights)
+MACE_REVISION = 2
 CRYSTALS = "emt_crystals"
 # the stress term for the crystals: stresses of ~1e-2 eV/A^3 weigh like forces of ~0.3 eV/A
 STRESS_WEIGHT = 1e4
@@ -207,7 +210,16 @@ def fitted_mace(
     # model trains afresh instead of failing to load an old checkpoint
     layout = hashlib.sha256(str([(k, tuple(v.shape)) for k, v in model.state_dict().items()]).encode())
     path = checkpoint_path(
-        "mace", name, quick, frames, ".pt", cfg=cfg, seed=seed, layout=layout.hexdigest()[:12], **stress
+        "mace",
+        name,
+        quick,
+        frames,
+        ".pt",
+        cfg=cfg,
+        seed=seed,
+        layout=layout.hexdigest()[:12],
+        revision=MACE_REVISION,
+        **stress,
     )
     result = fit(
         model,
