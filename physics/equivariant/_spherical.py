@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit.backend import asarray_like, namespace
+from tnkit.backend import asarray_like, device_of, namespace
 from tnkit.checks import is_int
 from tnkit.types import Array
 
@@ -37,6 +37,8 @@ __all__ = ["spherical_harmonics", "NORMALIZATIONS"]
 NORMALIZATIONS = ("component", "norm", "integral")
 # up to this degree the harmonics are one product of the coordinates' monomials with a table
 MONOMIAL_LMAX = 4
+# _by_monomials' tables per (degrees, normalization, library, dtype, device)
+_DEVICE_TABLES: dict[tuple[Any, ...], tuple[list[Array], Array]] = {}
 
 
 def _degrees(l: int | Sequence[int]) -> list[int]:  # noqa: E741 - the field's name for the degree
@@ -179,9 +181,17 @@ def _by_monomials(xp: Any, vectors: Array, degrees: tuple[int, ...], normalizati
     with the harmonics' coefficients. A few operations instead of the recurrences' dozens:
     the cost of the small per-edge harmonics of a graph network is their count, not their size."""
     select, coefficients = _monomial_tables(degrees, normalization)
+    # the tables in the vectors' library, dtype and device, made once (no host copy per call)
+    key = (degrees, normalization, xp.__name__, str(vectors.dtype), str(device_of(vectors)))
+    if key not in _DEVICE_TABLES:
+        _DEVICE_TABLES[key] = (
+            [asarray_like(c, vectors, dtype=xp.int64) for c in select],
+            asarray_like(coefficients, vectors),
+        )
+    columns_on_device, coefficients_on_device = _DEVICE_TABLES[key]
     levels = [xp.ones_like(vectors[..., :1]), vectors][: max(degrees) + 1]
     shape = tuple(vectors.shape[:-1])
-    for columns in select:
+    for columns in columns_on_device:
         outer = xp.reshape(levels[-1][..., :, None] * vectors[..., None, :], (*shape, -1))
-        levels.append(xp.take(outer, asarray_like(columns, vectors, dtype=xp.int64), axis=-1))
-    return xp.concat(levels, axis=-1) @ asarray_like(coefficients, vectors)
+        levels.append(xp.take(outer, columns, axis=-1))
+    return xp.concat(levels, axis=-1) @ coefficients_on_device

@@ -96,8 +96,33 @@ def _nequip(name: str, quick: bool, seed: int, parts: dict[str, Any], reference:
     )
 
 
-def _row(data: str, model: str, seed: int, **values: Any) -> dict[str, Any]:
-    return {"data": data, "model": model, "seed": seed, **values}
+def _tnkit_row(data: str, model: str, seed: int, result: Any, test: Any) -> dict[str, Any]:
+    """One tnkit fit (a FitResult) evaluated on the test frames, as a table row."""
+    m = evaluate(result.model, test, batch_size=32)
+    return {
+        "data": data,
+        "model": model,
+        "seed": seed,
+        "force_mae": m["force_mae"],
+        "energy_mae_per_atom": m["energy_mae_per_atom"],
+        "stress_mae": m["stress_mae"],
+        "fit_seconds": float(sum(result.history["epoch_time"])),
+        "params": sum(p.numel() for p in result.model.parameters()),
+    }
+
+
+def _peer_row(data: str, model: str, seed: int, out: dict[str, Any]) -> dict[str, Any]:
+    """A peer's answer (mace-torch's and NequIP's clients use the same keys) as a table row."""
+    return {
+        "data": data,
+        "model": model,
+        "seed": seed,
+        "force_mae": out["force_mae_meV_per_A"],
+        "energy_mae_per_atom": out["energy_per_atom_mae_meV"],
+        "stress_mae": out.get("stress_mae_meV_per_A3", float("nan")),
+        "fit_seconds": out["train_wall_s"],
+        "params": out.get("n_params"),
+    }
 
 
 def run(quick: bool) -> Outcome:
@@ -110,62 +135,16 @@ def run(quick: bool) -> Outcome:
         ours, theirs = [], []
         for seed in cfg["seeds"]:
             result, parts, _ = common.fitted_mace(name, quick, seed)
-            m = evaluate(result.model, parts["test"], batch_size=32)
             peer = _peer(name, quick, seed, parts, result.reference_energies)
-            ours.append(m["force_mae"])
-            theirs.append(peer["force_mae_meV_per_A"])
-            rows.append(
-                _row(
-                    name,
-                    "tnkit MACE",
-                    seed,
-                    force_mae=m["force_mae"],
-                    energy_mae_per_atom=m["energy_mae_per_atom"],
-                    stress_mae=m["stress_mae"],
-                    fit_seconds=float(sum(result.history["epoch_time"])),
-                    params=sum(p.numel() for p in result.model.parameters()),
-                )
-            )
-            rows.append(
-                _row(
-                    name,
-                    "mace-torch MACE",
-                    seed,
-                    force_mae=peer["force_mae_meV_per_A"],
-                    energy_mae_per_atom=peer["energy_per_atom_mae_meV"],
-                    stress_mae=peer.get("stress_mae_meV_per_A3", float("nan")),
-                    fit_seconds=peer["train_wall_s"],
-                    params=peer.get("n_params"),
-                )
-            )
+            rows.append(_tnkit_row(name, "tnkit MACE", seed, result, parts["test"]))
+            rows.append(_peer_row(name, "mace-torch MACE", seed, peer))
+            ours.append(rows[-2]["force_mae"])
+            theirs.append(rows[-1]["force_mae"])
             tensornet, _, _ = common.fitted_tensornet(name, quick, seed)
-            tn = evaluate(tensornet.model, parts["test"], batch_size=32)
-            rows.append(
-                _row(
-                    name,
-                    "tnkit TensorNet",
-                    seed,
-                    force_mae=tn["force_mae"],
-                    energy_mae_per_atom=tn["energy_mae_per_atom"],
-                    stress_mae=tn["stress_mae"],
-                    fit_seconds=float(sum(tensornet.history["epoch_time"])),
-                    params=sum(p.numel() for p in tensornet.model.parameters()),
-                )
-            )
+            rows.append(_tnkit_row(name, "tnkit TensorNet", seed, tensornet, parts["test"]))
             if with_nequip:
                 nq = _nequip(name, quick, seed, parts, result.reference_energies)
-                rows.append(
-                    _row(
-                        name,
-                        "NequIP (nequip 0.19.1)",
-                        seed,
-                        force_mae=nq["force_mae_meV_per_A"],
-                        energy_mae_per_atom=nq["energy_per_atom_mae_meV"],
-                        stress_mae=nq.get("stress_mae_meV_per_A3", float("nan")),
-                        fit_seconds=nq["train_wall_s"],
-                        params=nq["n_params"],
-                    )
-                )
+                rows.append(_peer_row(name, "NequIP (nequip 0.19.1)", seed, nq))
         means[name] = (float(np.mean(ours)), float(np.mean(theirs)))
         ratio = max(ratio, means[name][0] / (MARGIN * means[name][1]))
     table = [
