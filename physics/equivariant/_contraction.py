@@ -7,7 +7,10 @@ coupling tensors ``U`` and mixed by learnable, per-element weights. The coupling
 here are built from the Clebsch–Gordan tables of :func:`~physics.equivariant.wigner_3j`:
 every coupling tree of the input degrees to the output irrep, symmetrised over the copies
 and orthonormalised by Gram–Schmidt in a fixed order (so the basis — and the meaning of
-saved weights — does not depend on the LAPACK build).
+saved weights — does not depend on the LAPACK build). The weights may instead multiply
+mace-torch's unreduced set of coupling trees (``basis="paths"``: one weight per tree,
+linearly dependent ones included), mapped onto the orthonormal basis by a fixed matrix:
+the same functions, but the optimiser sees mace-torch's parametrisation.
 
 The contraction is evaluated from the symmetric pair products ``A_a A_b`` (``a <= b``):
 ``d (d + 1) / 2`` numbers per channel instead of the ``d^2`` of a dense contraction, and
@@ -38,6 +41,7 @@ MAX_CORRELATION = 3
 PER_ATOM_ROWS = 8
 _GATHER_LIMIT = 1 << 22  # per-atom weight entries gathered at most (else element by element)
 WEIGHT_FORMATS = ("cp", "tucker")
+BASES = ("orthonormal", "paths")
 
 
 def element_groups(species: torch.Tensor | None, n_elements: int) -> list[tuple[int, torch.Tensor | None]]:
@@ -72,36 +76,60 @@ def _slot_irreps(irreps: Irreps) -> tuple[int, tuple[Irrep, ...]]:
     return muls.pop(), tuple(ir for _, ir in irreps)
 
 
-def _coupled(slots: tuple[Irrep, ...]) -> list[tuple[torch.Tensor, int, int]]:
-    """Every coupling tree of ``slots`` in order: ``(tensor (d_1, ..., d_n, 2l + 1), l, parity)``."""
+def _coupled(slots: tuple[Irrep, ...], component: bool = False) -> list[tuple[torch.Tensor, int, int]]:
+    """Every coupling tree of ``slots`` in order: ``(tensor (d_1, ..., d_n, 2l + 1), l, parity)``.
+
+    ``component``: each coupling scaled by ``sqrt(2l + 1)`` of its output (e3nn's "component"
+    normalisation, mace-torch's trees)."""
     first = slots[0]
     trees = [(torch.eye(first.dim, dtype=torch.float64), first.l, first.p)]
     for ir in slots[1:]:
         grown = []
         for T, l12, p12 in trees:
             for l in range(abs(l12 - ir.l), l12 + ir.l + 1):  # noqa: E741 - the degree
-                C = wigner_3j(l12, ir.l, l)
+                C = wigner_3j(l12, ir.l, l) * (math.sqrt(2 * l + 1) if component else 1.0)
                 grown.append((torch.tensordot(T, C, dims=([T.ndim - 1], [0])), l, p12 * ir.p))
         trees = grown
     return trees
 
 
-@functools.lru_cache(maxsize=None)
-def _basis(slots: tuple[Irrep, ...], correlation: int, out: Irrep) -> torch.Tensor:
+def _trees(slots: tuple[Irrep, ...], correlation: int, out: Irrep, ordered: bool) -> list[torch.Tensor]:
+    """The coupling trees of ``correlation`` copies of ``slots`` into ``out``, each placed in the
+    full ``(d, ..., d, 2L + 1)`` tensor and symmetrised over the copies. ``ordered``: every
+    ordered tuple of slots with component-normalised couplings (mace-torch's set, linearly
+    dependent); else one tuple per multiset with plain Clebsch–Gordan tables."""
     starts = [0]
     for ir in slots:
         starts.append(starts[-1] + ir.dim)
     d = starts[-1]
+    tuples = (
+        itertools.product(range(len(slots)), repeat=correlation)
+        if ordered
+        else itertools.combinations_with_replacement(range(len(slots)), correlation)
+    )
+    perms = list(itertools.permutations(range(correlation)))
     found: list[torch.Tensor] = []
-    for combo in itertools.combinations_with_replacement(range(len(slots)), correlation):
-        for T, l, p in _coupled(tuple(slots[s] for s in combo)):
+    for combo in tuples:
+        for T, l, p in _coupled(tuple(slots[s] for s in combo), component=ordered):
             if l != out.l or p != out.p:
                 continue
             full = torch.zeros((d,) * correlation + (out.dim,), dtype=torch.float64)
             full[tuple(slice(starts[s], starts[s + 1]) for s in combo)] = T
-            perms = list(itertools.permutations(range(correlation)))
-            sym = torch.stack([full.permute(*perm, correlation) for perm in perms]).mean(dim=0)
-            found.append(sym.reshape(-1))
+            found.append(torch.stack([full.permute(*perm, correlation) for perm in perms]).mean(dim=0))
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _paths(slots: tuple[Irrep, ...], correlation: int, out: Irrep) -> torch.Tensor:
+    d = sum(ir.dim for ir in slots)
+    found = _trees(slots, correlation, out, ordered=True)
+    return torch.stack(found) if found else torch.zeros((0,) + (d,) * correlation + (out.dim,), dtype=torch.float64)
+
+
+@functools.lru_cache(maxsize=None)
+def _basis(slots: tuple[Irrep, ...], correlation: int, out: Irrep) -> torch.Tensor:
+    d = sum(ir.dim for ir in slots)
+    found = [v.reshape(-1) for v in _trees(slots, correlation, out, ordered=False)]
     # Gram-Schmidt (twice) in the order found: a basis fixed by the tables, not by a library's SVD
     basis: list[torch.Tensor] = []
     for v in found:
@@ -115,15 +143,22 @@ def _basis(slots: tuple[Irrep, ...], correlation: int, out: Irrep) -> torch.Tens
     return torch.stack(basis).reshape(shape) if basis else torch.zeros(shape, dtype=torch.float64)
 
 
-def symmetric_coupling_basis(irreps: Irreps | str, correlation: int, irrep_out: Irrep | str) -> torch.Tensor:
-    """Orthonormal basis of the equivariant maps from ``Sym^correlation(V)`` to one irrep.
+def symmetric_coupling_basis(
+    irreps: Irreps | str, correlation: int, irrep_out: Irrep | str, kind: str = "orthonormal"
+) -> torch.Tensor:
+    """Coupling tensors of the equivariant maps from ``Sym^correlation(V)`` to one irrep.
 
     ``V`` is the space of one channel of ``irreps`` (multiplicities ignored: ``"0e+1o+2e"``
-    has ``d = 9``). Each basis tensor ``U[k]`` of shape ``(d, ..., d, 2L + 1)`` is symmetric in
+    has ``d = 9``). Each tensor ``U[k]`` of shape ``(d, ..., d, 2L + 1)`` is symmetric in
     its ``correlation`` input axes and equivariant: ``U[k]`` contracted with ``D(g) x`` on every
     input axis equals ``D_L(g)`` times ``U[k]`` contracted with ``x``, for all ``g`` in O(3).
-    The ``U[k]`` are orthonormal as flat vectors; their number is the multiplicity of the
-    irrep in the symmetric power (MACE's number of product-basis weights per channel).
+
+    ``kind="orthonormal"``: a basis, orthonormal as flat vectors; its size is the
+    multiplicity of the irrep in the symmetric power. ``kind="paths"``: mace-torch's
+    (``use_reduced_cg=False``) generalised Clebsch–Gordan trees, one per ordered tuple of
+    input irreps and intermediate degree, component-normalised, symmetrised over the copies:
+    they span the same space but are linearly dependent (some are zero), so there are more
+    of them (mace-torch's number of product-basis weights per channel).
 
     Parameters
     ----------
@@ -133,6 +168,8 @@ def symmetric_coupling_basis(irreps: Irreps | str, correlation: int, irrep_out: 
         Number of copies, 1..3.
     irrep_out : Irrep or str
         The output irrep, e.g. ``"0e"``.
+    kind : {"orthonormal", "paths"}
+        Which set (default ``"orthonormal"``).
 
     Returns
     -------
@@ -146,12 +183,17 @@ def symmetric_coupling_basis(irreps: Irreps | str, correlation: int, irrep_out: 
     torch.Size([2, 4, 4, 1])
     >>> symmetric_coupling_basis("1o", 2, "1e").shape[0]   # a x a = 0: no symmetric pseudovector
     0
+    >>> symmetric_coupling_basis("1o", 2, "1e", kind="paths").shape[0]   # mace-torch keeps its (zero) tree
+    1
     """
     ir = Irreps(irreps)
     if not 1 <= correlation <= MAX_CORRELATION:
         raise ValueError(f"correlation must be 1..{MAX_CORRELATION}, got {correlation}")
+    if kind not in BASES:
+        raise ValueError(f"symmetric_coupling_basis: kind must be one of {BASES}, got {kind!r}")
     out = irrep_out if isinstance(irrep_out, Irrep) else Irreps(irrep_out)[0][1]
-    return _basis(tuple(i for _, i in ir), int(correlation), out)
+    build = _basis if kind == "orthonormal" else _paths
+    return build(tuple(i for _, i in ir), int(correlation), out)
 
 
 class IrrepsLinear(nn.Module):
@@ -283,6 +325,12 @@ class SymmetricContraction(nn.Module):
     normal over ``K``, as mace-torch's (fits start faster than from the ``1 / sqrt(K)`` that
     would keep the output at unit scale).
 
+    With ``basis="paths"`` the parameters are one weight per coupling tree of mace-torch
+    (``symmetric_coupling_basis(..., kind="paths")``, ``K_paths >= K``), mapped onto the
+    orthonormal weights by the fixed ``(K, K_paths)`` overlaps of the two sets before the
+    contraction: the same functions at the same cost, with mace-torch's parameter count and
+    initialisation (and a layout its weights map onto one to one).
+
     Parameters
     ----------
     irreps_in : Irreps or str
@@ -300,6 +348,9 @@ class SymmetricContraction(nn.Module):
         The factorisation (:class:`tnkit.decompositions.CP`: ``sum_r a[z, r] b[k, r] c[c, r]``;
         :class:`tnkit.decompositions.Tucker`: a core of ranks ``min(rank, n)`` per mode and
         three factor matrices); the dense weights are formed by tnkit at each call.
+    basis : {"orthonormal", "paths"}
+        What the weights multiply (default ``"orthonormal"``; ``"paths"``: mace-torch's
+        coupling trees, see above).
 
     Examples
     --------
@@ -314,6 +365,9 @@ class SymmetricContraction(nn.Module):
     >>> cp = SymmetricContraction("4x0e+4x1o+4x2e", "4x0e+4x1o", n_elements=2, weight_rank=1)
     >>> sum(p.numel() for p in cp.parameters())               # per term (2 + K + 4) x 1
     53
+    >>> paths = SymmetricContraction("4x0e+4x1o+4x2e", "4x0e+4x1o", n_elements=2, basis="paths")
+    >>> paths.param_sizes                                     # mace-torch's weights per term
+    [1, 3, 11, 1, 4, 21]
     """
 
     def __init__(
@@ -325,6 +379,7 @@ class SymmetricContraction(nn.Module):
         n_elements: int = 1,
         weight_rank: int | None = None,
         weight_format: str = "cp",
+        basis: str = "orthonormal",
     ) -> None:
         super().__init__()
         self.irreps_in, self.irreps_out = Irreps(irreps_in), Irreps(irreps_out)
@@ -348,19 +403,32 @@ class SymmetricContraction(nn.Module):
             raise ValueError(
                 f"SymmetricContraction: weight_rank must be >= 1 (or None for full weights), got {weight_rank}"
             )
-        self.weight_rank, self.weight_format = weight_rank, weight_format
+        if basis not in BASES:
+            raise ValueError(f"SymmetricContraction: basis must be one of {BASES}, got {basis!r}")
+        self.weight_rank, self.weight_format, self.basis = weight_rank, weight_format, basis
         self.terms: list[tuple[int, int]] = []  # (output slot, nu)
-        self.sizes: list[int] = []  # K per term
+        self.sizes: list[int] = []  # K per term (the orthonormal basis the contraction runs in)
+        self.param_sizes: list[int] = []  # weights per term (K, or K_paths with basis="paths")
+        overlaps = []
         for o, ir in enumerate(slots_out):
             for nu in range(1, self.correlation + 1):
                 self.terms.append((o, nu))
-                self.sizes.append(_basis(slots, nu, ir).shape[0])
+                U = _basis(slots, nu, ir)
+                self.sizes.append(U.shape[0])
+                if basis == "paths":
+                    V = _paths(slots, nu, ir)
+                    flat = math.prod(U.shape[1:])
+                    overlaps.append(U.reshape(U.shape[0], flat) @ V.reshape(V.shape[0], flat).t())  # (K, K_paths)
+                self.param_sizes.append(V.shape[0] if basis == "paths" else U.shape[0])
+        # the paths' weights -> the orthonormal ones: one block-diagonal matrix for all terms,
+        # float64 here, cast per dtype and device when used (as the coupling tables)
+        self.path_map = torch.block_diag(*overlaps) if basis == "paths" else None
         # full: (elements, K, channels) ~ N(0, 1/K^2), mace-torch's initialisation (smaller than the
         # 1/K that keeps the output's scale: the fits train faster from it); factorised: factors
         # whose product has that variance
         self.weights = nn.ParameterList()
         self.factors = nn.ModuleList()
-        for K in self.sizes:
+        for K in self.param_sizes:
             if weight_rank is None:
                 self.weights.append(nn.Parameter(torch.randn(self.n_elements, K, C) / max(K, 1)))
                 continue
@@ -377,25 +445,36 @@ class SymmetricContraction(nn.Module):
             mats = [nn.Parameter(torch.randn(n, r) * scale) for n, r in zip(shape, ranks)]
             self.factors.append(nn.ParameterList(core + mats))
         self._slots, self._slots_out = slots, slots_out
-        self._tables: dict[tuple[Any, ...], list[torch.Tensor]] = {}  # (dtype, device) and ("sparse", dtype, device)
+        # (dtype, device), ("sparse", dtype, device) and ("paths", dtype, device)
+        self._tables: dict[tuple[Any, ...], list[torch.Tensor]] = {}
 
     def dense_weights(self) -> list[torch.Tensor]:
-        """Per term (in :attr:`terms` order), the ``(n_elements, K, channels)`` weights.
+        """Per term (in :attr:`terms` order), the ``(n_elements, K, channels)`` weights of the
+        orthonormal basis.
 
         The parameters themselves for full weights; formed from the factors
-        (:class:`tnkit.decompositions.CP` / :class:`~tnkit.decompositions.Tucker`) otherwise.
+        (:class:`tnkit.decompositions.CP` / :class:`~tnkit.decompositions.Tucker`) otherwise;
+        with ``basis="paths"``, mapped from the paths' weights.
         """
         if self.weight_rank is None:
-            return list(self.weights)
-        out = []
-        for K, factors in zip(self.sizes, self.factors):
-            if self.weight_format == "cp":
-                mats = list(factors.parameters())
-                out.append(CP(mats[0].new_ones(self.weight_rank), mats).to_dense())
-            else:
-                core, *mats = list(factors.parameters())
-                out.append(Tucker(core, mats).to_dense())
-        return out
+            out = list(self.weights)
+        else:
+            out = []
+            for factors in self.factors:
+                if self.weight_format == "cp":
+                    mats = list(factors.parameters())
+                    out.append(CP(mats[0].new_ones(self.weight_rank), mats).to_dense())
+                else:
+                    core, *mats = list(factors.parameters())
+                    out.append(Tucker(core, mats).to_dense())
+        if self.path_map is None:
+            return out
+        dtype, device = out[0].dtype, out[0].device
+        key = ("paths", dtype, device)
+        if key not in self._tables:
+            self._tables[key] = [self.path_map.to(dtype=dtype, device=device)]
+        W = self._tables[key][0] @ torch.cat(out, dim=1)  # (elements, sum K, C)
+        return list(W.split(self.sizes, dim=1))
 
     def _pair_tables(self, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
         """Per term, ``U`` reduced to symmetric pairs: ``nu = 3``: ``(pairs, d * M, K)``,

@@ -115,6 +115,7 @@ class _Interaction(nn.Module):
         backend: str,
         product_rank: int | None,
         product_format: str,
+        product_basis: str,
     ) -> None:
         super().__init__()
         sh = Irreps.spherical_harmonics(l_max)
@@ -149,6 +150,7 @@ class _Interaction(nn.Module):
             n_elements=n_elements,
             weight_rank=product_rank,
             weight_format=product_format,
+            basis=product_basis,
         )
         self.out = IrrepsLinear(irreps_out, irreps_out)
         self.skip = IrrepsLinear(irreps_h, irreps_out, n_elements=n_elements) if skip else None
@@ -216,6 +218,12 @@ class MACE(Potential):
     product_format : {"cp", "tucker"}
         The factorisation (tnkit's :class:`~tnkit.decompositions.CP` or
         :class:`~tnkit.decompositions.Tucker`; default ``"cp"``).
+    product_basis : {"orthonormal", "paths"}
+        What the product-basis weights multiply (:class:`~physics.equivariant.SymmetricContraction`'s
+        ``basis``): an orthonormal basis (default: 42 weights per channel and element at the
+        defaults) or mace-torch's linearly dependent coupling trees, one weight each (114:
+        its parametrisation and parameter count; the same functions, and on the full ethanol
+        split the same test force error within 1 %).
     backend : str, optional
         Tensor-product backend (default ``"auto"``: measured per edge-count octave).
     elements : sequence of int, optional
@@ -262,6 +270,7 @@ class MACE(Potential):
         average_neighbors: float = 1.0,
         product_rank: int | None = None,
         product_format: str = "cp",
+        product_basis: str = "orthonormal",
         backend: str = "auto",
         elements: Sequence[int] | None = None,
         dtype: torch.dtype | None = None,
@@ -281,7 +290,7 @@ class MACE(Potential):
         self.channels, self.l_max, self.hidden_l, self.num_layers = channels, l_max, hidden_l, num_layers
         self.correlation, self.num_bessel, self.polynomial_p = correlation, num_bessel, polynomial_p
         self.radial_hidden, self.readout_hidden, self.backend = tuple(radial_hidden), readout_hidden, backend
-        self.product_rank, self.product_format = product_rank, product_format
+        self.product_rank, self.product_format, self.product_basis = product_rank, product_format, product_basis
         self.register_buffer("average_neighbors", torch.tensor(float(average_neighbors), dtype=torch.float64))
         self.bessel = BesselBasis(num_bessel, cutoff)
         self.embedding = nn.Embedding(self.n_species, channels)
@@ -309,6 +318,7 @@ class MACE(Potential):
                     backend=backend,
                     product_rank=product_rank,
                     product_format=product_format,
+                    product_basis=product_basis,
                 )
             )
             # readouts of the scalars: linear in the first layers, one hidden layer in the last (MACE's)
@@ -357,6 +367,7 @@ class MACE(Potential):
             "average_neighbors": float(self.average_neighbors),
             "product_rank": self.product_rank,
             "product_format": self.product_format,
+            "product_basis": self.product_basis,
             "backend": self.backend,
             "elements": list(self.elements),
             "dtype": self._dtype_name(),

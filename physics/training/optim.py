@@ -18,10 +18,14 @@ __all__ = ["make_optimizer"]
 
 
 def make_optimizer(
-    cls: Callable[..., torch.optim.Optimizer], params: Iterable[torch.Tensor], lr: float, weight_decay: float
+    cls: Callable[..., torch.optim.Optimizer],
+    params: Iterable[torch.Tensor],
+    lr: float,
+    weight_decay: float,
+    **options: object,
 ) -> torch.optim.Optimizer:
-    """``cls(params, lr=lr, weight_decay=weight_decay)``, with one fused kernel over all
-    parameters where the device and dtype allow it (CPU and CUDA float tensors).
+    """``cls(params, lr=lr, weight_decay=weight_decay, **options)``, with one fused kernel over
+    all parameters where the device and dtype allow it (CPU and CUDA float tensors).
 
     Parameters
     ----------
@@ -33,9 +37,11 @@ def make_optimizer(
         Learning rate.
     weight_decay : float
         Weight decay.
+    **options
+        Further arguments of ``cls`` (e.g. ``amsgrad=True``).
     """
     params = list(params)
     try:
-        return cls(params, lr=lr, weight_decay=weight_decay, fused=True)
+        return cls(params, lr=lr, weight_decay=weight_decay, fused=True, **options)
     except (RuntimeError, TypeError, ValueError):
-        return cls(params, lr=lr, weight_decay=weight_decay)
+        return cls(params, lr=lr, weight_decay=weight_decay, **options)

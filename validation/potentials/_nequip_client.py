@@ -40,8 +40,8 @@ tnkit MACE                  NequIPGNNModel                  note
 ==========================  ==============================  =====================================
 
 NequIP always keeps ``parity: true`` here (its default). The recipe maps one to one:
-``epochs`` -> ``max_epochs``, ``batch_size``, Adam with ``lr`` (plain Adam: no AMSGrad, no
-weight decay, as tnkit), ``seed`` -> the model's and the data loader's seeds,
+``epochs`` -> ``max_epochs``, ``batch_size``, Adam with ``lr`` and ``amsgrad`` (no weight
+decay, as tnkit), ``seed`` -> the model's and the data loader's seeds,
 ``ema_decay`` -> ``EMALightningModule``, ``lr_factor`` / ``lr_patience`` / ``min_lr`` ->
 ``ReduceLROnPlateau`` on the validation loss, ``grad_clip`` -> Lightning's norm clipping,
 ``early_stopping`` -> Lightning's ``EarlyStopping`` (patience in epochs), ``per_atom`` -> the
@@ -190,6 +190,7 @@ def train_nequip(
     lr: float,
     seed: int,
     workdir: str | Path,
+    amsgrad: bool = False,
     energy_weight: float,
     force_weight: float,
     stress_weight: float = 0.0,
@@ -230,6 +231,8 @@ def train_nequip(
     ema_decay : float or None, optional
         Decay of the moving average of the weights that is validated and tested (default
         0.99; None: no average).
+    amsgrad : bool, optional
+        Adam's AMSGrad variant (default False).
     lr_factor, lr_patience, min_lr : float, int, float, optional
         ``ReduceLROnPlateau`` on the validation loss (default 0.8, 50 epochs, 1e-6).
     grad_clip : float or None, optional
@@ -288,6 +291,7 @@ def train_nequip(
         epochs=int(epochs),
         batch_size=int(batch_size),
         lr=float(lr),
+        amsgrad=bool(amsgrad),
         seed=int(seed),
         weights=weights,
         per_atom=per_atom,
@@ -427,6 +431,7 @@ def _config(
     epochs: int,
     batch_size: int,
     lr: float,
+    amsgrad: bool,
     seed: int,
     weights: dict[str, float],
     per_atom: bool,
@@ -484,7 +489,8 @@ def _config(
         "val_metrics": {**loss, "extra_metrics": maes},
         "train_metrics": {**loss, "extra_metrics": maes},
         "test_metrics": {**loss, "extra_metrics": maes},
-        "optimizer": {"_target_": "torch.optim.Adam", "lr": lr},
+        # amsgrad only when on: the configs (and cached trainings) of plain Adam stay as they were
+        "optimizer": {"_target_": "torch.optim.Adam", "lr": lr, **({"amsgrad": True} if amsgrad else {})},
         "lr_scheduler": {
             "scheduler": {
                 "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",

@@ -66,11 +66,13 @@ def settings(quick: bool) -> dict[str, Any]:
 # MACE on the CPU: 32 channels, l_max 3, hidden 0e + 1o, correlation 3, two layers, cutoff 5 A
 # (mace-torch's defaults but for the channel count: 128 in its examples); the recipe of
 # mace-torch's MD17 examples (batch 5, lr 0.01, loss 1 MSE(E per atom) + 1000 MSE(F), EMA
-# 0.99, ReduceLROnPlateau 0.8 / 50, gradient clipping 10), for EPOCHS_MACE epochs (a CPU budget).
+# 0.99, ReduceLROnPlateau 0.8 / 50, gradient clipping 10, AMSGrad: its default), for
+# EPOCHS_MACE epochs (a CPU budget).
 MACE_MODEL = dict(channels=32, l_max=3, hidden_l=1, num_layers=2, correlation=3, cutoff=5.0)
 MACE_RECIPE = dict(
     batch_size=5,
     lr=1e-2,
+    amsgrad=True,
     energy_weight=1.0,
     force_weight=1000.0,
     per_atom=True,

@@ -78,6 +78,10 @@ def test_basis_is_orthonormal_symmetric_and_equivariant(irreps: str, correlation
         return
     flat = U.reshape(K, -1)
     assert torch.allclose(flat @ flat.T, torch.eye(K, dtype=torch.float64), atol=1e-12)
+    _assert_symmetric_equivariant(U, irreps, correlation, out)
+
+
+def _assert_symmetric_equivariant(U: torch.Tensor, irreps: str, correlation: int, out: str) -> None:
     for perm in itertools.permutations(range(1, correlation + 1)):
         assert torch.allclose(U.permute(0, *perm, correlation + 1), U, atol=1e-13)
     gen = torch.Generator().manual_seed(3)
@@ -98,10 +102,62 @@ def test_basis_is_orthonormal_symmetric_and_equivariant(irreps: str, correlation
 def test_basis_refuses_bad_correlation() -> None:
     with pytest.raises(ValueError, match="correlation must be 1..3"):
         symmetric_coupling_basis("0e+1o", 4, "0e")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        symmetric_coupling_basis("0e+1o", 2, "0e", kind="reduced")
+
+
+def _tree_count(degrees: list[tuple[int, int]], correlation: int, out: tuple[int, int]) -> int:
+    """Coupling trees of every ordered tuple of ``(l, parity)`` into ``out``, counted by degrees."""
+    count = 0
+    for combo in itertools.product(degrees, repeat=correlation):
+        reach = {combo[0]: 1}
+        for l2, p2 in combo[1:]:
+            grown: dict[tuple[int, int], int] = {}
+            for (l1, p1), n in reach.items():
+                for l in range(abs(l1 - l2), l1 + l2 + 1):  # noqa: E741
+                    grown[(l, p1 * p2)] = grown.get((l, p1 * p2), 0) + n
+            reach = grown
+        count += reach.get(out, 0)
+    return count
+
+
+@pytest.mark.parametrize("irreps,correlation,out", CASES)
+def test_paths_span_the_basis_and_are_the_coupling_trees(irreps: str, correlation: int, out: str) -> None:
+    """mace-torch's trees: one per ordered tuple and intermediate degree, inside the basis' span."""
+    V = symmetric_coupling_basis(irreps, correlation, out, kind="paths")
+    U = symmetric_coupling_basis(irreps, correlation, out)
+    degrees = [(ir.l, ir.p) for _, ir in Irreps(irreps)]
+    ((_, ir_out),) = Irreps(out)
+    assert V.shape[0] == _tree_count(degrees, correlation, (ir_out.l, ir_out.p))
+    if V.shape[0] == 0:
+        return
+    flat = V.reshape(V.shape[0], -1)
+    basis = U.reshape(U.shape[0], -1) if U.shape[0] else U.new_zeros((0, flat.shape[1]))
+    assert torch.allclose((flat @ basis.T) @ basis, flat, atol=1e-12)  # no component outside the span
+    if U.shape[0]:  # and they span it
+        assert int(torch.linalg.matrix_rank(flat)) == U.shape[0]
+        _assert_symmetric_equivariant(V, irreps, correlation, out)
+
+
+def test_paths_count_mace_torchs_product_weights() -> None:
+    """Weights per term as mace-torch 0.3.16's SymmetricContraction (use_reduced_cg=False) has them."""
+    layer = SymmetricContraction("4x0e+4x1o+4x2e", "4x0e+4x1o", n_elements=2, basis="paths")
+    assert layer.param_sizes == [1, 3, 11, 1, 4, 21]  # mace-torch: weights (nu = 1, 2), weights_max (nu = 3)
+    assert layer.sizes == [1, 3, 5, 1, 2, 5]
+    # MACE at l_max 3, hidden 0e + 1o, correlation 3, 32 channels, 3 elements: mace-torch counts
+    # 14016 product parameters, 3072 of them its linear maps after the contraction
+    both = [
+        SymmetricContraction("32x0e+32x1o+32x2e+32x3o", out, n_elements=3, basis="paths")
+        for out in ("32x0e+32x1o", "32x0e")
+    ]
+    assert sum(p.numel() for layer in both for p in layer.parameters()) == 14016 - 3072
+    with pytest.raises(ValueError, match="basis must be one of"):
+        SymmetricContraction("2x0e", "2x0e", basis="cg")
 
 
 def _reference_contraction(layer: SymmetricContraction, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-    """Dense einsum over the full (unsymmetrised-index) coupling tensors, atom by atom."""
+    """Dense einsum over the full (unsymmetrised-index) coupling tensors, atom by atom; with
+    ``basis="paths"`` over the trees and the (full) parameters themselves, not the mapped weights."""
     C = layer.channels
     N = x.shape[0]
     slots_in = [ir for _, ir in layer.irreps_in]
@@ -109,10 +165,12 @@ def _reference_contraction(layer: SymmetricContraction, x: torch.Tensor, species
     outs = []
     for o, (_, ir) in enumerate(layer.irreps_out):
         y = x.new_zeros((N, C, ir.dim))
-        for (oo, nu), W in zip(layer.terms, layer.dense_weights()):
+        paths = layer.basis == "paths"
+        for (oo, nu), W in zip(layer.terms, list(layer.weights) if paths else layer.dense_weights()):
             if oo != o:
                 continue
-            U = symmetric_coupling_basis(Irreps("+".join(str(i) for i in slots_in)), nu, ir).to(x.dtype)
+            kind = "paths" if paths else "orthonormal"
+            U = symmetric_coupling_basis(Irreps("+".join(str(i) for i in slots_in)), nu, ir, kind=kind).to(x.dtype)
             w = W[species]  # (N, K, C)
             if nu == 1:
                 y = y + torch.einsum("kam,nkc,nca->ncm", U, w, A)
@@ -124,16 +182,17 @@ def _reference_contraction(layer: SymmetricContraction, x: torch.Tensor, species
     return torch.cat(outs, dim=1)
 
 
+@pytest.mark.parametrize("basis", ["orthonormal", "paths"])
 @pytest.mark.parametrize("atoms", [7, 30])  # per-atom weights (a few atoms), per-element products (more)
 @pytest.mark.parametrize("correlation", [1, 2, 3])
-def test_contraction_equals_dense_reference_and_is_equivariant(correlation: int, atoms: int) -> None:
+def test_contraction_equals_dense_reference_and_is_equivariant(correlation: int, atoms: int, basis: str) -> None:
     torch.manual_seed(0)
     irreps_in, irreps_out = "3x0e+3x1o+3x2e", "3x0e+3x1o+3x2e+3x1e"
-    layer = SymmetricContraction(irreps_in, irreps_out, correlation=correlation, n_elements=3).double()
+    layer = SymmetricContraction(irreps_in, irreps_out, correlation=correlation, n_elements=3, basis=basis).double()
     x = torch.randn(atoms, Irreps(irreps_in).dim, dtype=torch.float64)
     species = torch.tensor([0, 2, 2, 0, 1, 2, 0] * 5)[:atoms]
     out = layer(x, species)
-    assert torch.allclose(out, _reference_contraction(layer, x, species), atol=1e-12)
+    assert torch.allclose(out, _reference_contraction(layer, x, species), rtol=0, atol=1e-12)
     assert_irreps_equivariant(lambda a: layer(a, species), [x], [irreps_in], irreps_out, atol=1e-11)
 
 
@@ -233,14 +292,19 @@ def test_linear_per_element_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None
     assert torch.allclose(lin(x, species), gathered, atol=1e-13)
 
 
-@pytest.mark.parametrize("n_elements, weight_rank", [(1, None), (3, None), (3, 2)])
+@pytest.mark.parametrize(
+    "n_elements, weight_rank, basis",
+    [(1, None, "orthonormal"), (3, None, "orthonormal"), (3, 2, "orthonormal"), (3, None, "paths"), (3, 2, "paths")],
+)
 def test_contraction_sparse_per_atom_and_per_element_paths_agree(
-    monkeypatch: pytest.MonkeyPatch, n_elements: int, weight_rank: int | None
+    monkeypatch: pytest.MonkeyPatch, n_elements: int, weight_rank: int | None, basis: str
 ) -> None:
     """The nonzero-coupling path (a few atoms) and the per-element products: same values, same gradients."""
     torch.manual_seed(7)
     irreps_in, irreps_out = "4x0e+4x1o+4x2e+4x3o", "4x0e+4x1o"
-    layer = SymmetricContraction(irreps_in, irreps_out, n_elements=n_elements, weight_rank=weight_rank).double()
+    layer = SymmetricContraction(
+        irreps_in, irreps_out, n_elements=n_elements, weight_rank=weight_rank, basis=basis
+    ).double()
     x = torch.randn(10, Irreps(irreps_in).dim, dtype=torch.float64, requires_grad=True)
     species = torch.tensor([0, 2, 1, 1, 0, 2, 2, 0, 1, 0]) % n_elements if n_elements > 1 else None
     results = []

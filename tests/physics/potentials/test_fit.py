@@ -216,6 +216,22 @@ def test_resume_from_the_middle_continues_bit_identically(tmp_path, monkeypatch)
         )
 
 
+def test_amsgrad_keeps_the_largest_second_moment_and_names_the_run(tmp_path):
+    frames = _morse_frames(24)
+    train, val = frames.split([16, 8])
+    opts = dict(epochs=2, batch_size=8, lr=3e-3, seed=3)
+    ckpt = tmp_path / "run.pt"
+    ams = fit(_small_tensornet(), train, val, **opts, amsgrad=True, run=Run(progress=False, checkpoint=ckpt))
+    state = torch.load(ckpt, weights_only=True)
+    assert state["settings"]["amsgrad"] is True
+    moments = [s for s in state["optimizer"]["state"].values()]
+    assert moments and all(torch.all(s["max_exp_avg_sq"] >= s["exp_avg_sq"]) for s in moments)
+    plain = fit(_small_tensornet(), train, val, **opts, run=Run(progress=False))
+    assert any(not torch.equal(a, b) for a, b in zip(ams.model.parameters(), plain.model.parameters()))
+    with pytest.raises(ValueError, match="another run"):  # plain Adam does not resume an AMSGrad run
+        fit(_small_tensornet(), train, val, **opts, run=Run(progress=False, checkpoint=ckpt, resume=True))
+
+
 def test_early_stopping_and_plot(tmp_path):
     frames = _morse_frames(16)
     train, val = frames.split([12, 4])

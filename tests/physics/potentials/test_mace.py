@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from physics.equivariant import random_orthogonal
 from physics.potentials import MACE, BesselBasis, Potential, evaluate, fit, neighbor_list, polynomial_cutoff
 from tests.physics.potentials.test_fit import _morse_frames
 from tnkit.run import Run
@@ -114,6 +115,26 @@ def test_constructor_errors():
         MACE(backend="fast")
     with pytest.raises(ValueError, match="weight_format must be one of"):
         MACE(product_rank=4, product_format="tt")
+    with pytest.raises(ValueError, match="basis must be one of"):
+        MACE(product_basis="reduced")
+
+
+def test_paths_product_basis_has_mace_torchs_parameters():
+    """mace-torch 0.3.16 at these settings (l_max 3, hidden 0e + 1o, 32 channels, H C O) has
+    93,520 parameters; tnkit's MACE has those plus one energy offset per element."""
+    counts = {
+        basis: sum(p.numel() for p in MACE(elements=(1, 6, 8), product_basis=basis).parameters())
+        for basis in ("paths", "orthonormal")
+    }
+    assert counts["paths"] == 93520 + 3
+    assert counts["orthonormal"] == counts["paths"] - (114 - 42) * 3 * 32  # weights per channel and element
+    model = _mace(2, product_basis="paths")
+    numbers = torch.tensor([8, 1, 1, 6])
+    positions = torch.randn(4, 3, dtype=torch.float64) * 1.2
+    R = random_orthogonal(dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    a, b = model(numbers, positions), model(numbers, positions @ R.T)
+    assert torch.allclose(a["energy"], b["energy"], rtol=0, atol=1e-10)
+    assert torch.allclose(a["forces"] @ R.T, b["forces"], rtol=0, atol=1e-10)
 
 
 def test_mlps_are_e3nn_parametrised():
