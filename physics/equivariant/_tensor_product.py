@@ -53,7 +53,10 @@ class TensorProduct(torch.nn.Module):
       call's own inputs (forward and backward, per dtype, device and batch-size octave — sizes
       in ``[2^k, 2^(k+1))`` share one choice, so a training loop whose edge count changes from
       batch to batch measures a handful of times, not every step) and keeps the fastest;
-      :attr:`chosen` reports the pick.
+      :attr:`chosen` reports the pick. Timings vary from run to run, so two runs may pick
+      different backends and round differently (a long training then drifts apart); under
+      ``torch.use_deterministic_algorithms(True)`` "auto" takes the first usable backend in
+      :data:`BACKENDS` order without timing, so runs repeat bit for bit.
 
     Parameters
     ----------
@@ -305,7 +308,8 @@ class TensorProduct(torch.nn.Module):
         else:
             key = (x1.device.type, x1.dtype, Z.bit_length(), flatv is not None)
             if key not in self._choice:
-                self._choice[key] = self._measure(names, flat1, flat2, w, flatv)
+                deterministic = torch.are_deterministic_algorithms_enabled()
+                self._choice[key] = names[0] if deterministic else self._measure(names, flat1, flat2, w, flatv)
             name = self._choice[key]
         if receivers is not None:
             return self.backends[name].convolve(flat1, flat2, w, flatv, receivers, int(n_receivers or 0))

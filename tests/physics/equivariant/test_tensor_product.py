@@ -177,6 +177,25 @@ def test_auto_measures_and_reports_its_choice() -> None:
     assert len(tp.chosen) == 2
 
 
+def test_auto_under_deterministic_algorithms_takes_the_first_backend_untimed(monkeypatch) -> None:
+    """Timed choices may differ between runs; deterministic mode must not depend on a clock."""
+    ir = str(Irreps.spherical_harmonics(2, 4))
+    tp = TensorProduct(ir, "0e+1o+2e", ir, shared_weights=False, internal_weights=False)
+
+    def no_timing(*args: object) -> str:
+        raise AssertionError("timed a backend under deterministic algorithms")
+
+    monkeypatch.setattr(tp, "_measure", no_timing)
+    x, _, v, w, _ = _inputs(tp, 5, torch.float32, False)
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        tp(x, weight=w, vectors=v)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    assert list(tp.chosen.values()) == [next(iter(tp.backends))] == ["dense"]
+
+
 def test_internal_weights_are_a_parameter() -> None:
     tp = TensorProduct("2x0e+2x1o", "0e+1o", "2x0e+2x1o", backend="dense")
     assert isinstance(tp.weight, torch.nn.Parameter) and tp.weight.shape == (tp.weight_numel,)
