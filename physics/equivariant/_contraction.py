@@ -415,11 +415,13 @@ class SymmetricContraction(nn.Module):
                 self.terms.append((o, nu))
                 U = _basis(slots, nu, ir)
                 self.sizes.append(U.shape[0])
-                if basis == "paths":
-                    V = _paths(slots, nu, ir)
-                    flat = math.prod(U.shape[1:])
-                    overlaps.append(U.reshape(U.shape[0], flat) @ V.reshape(V.shape[0], flat).t())  # (K, K_paths)
-                self.param_sizes.append(V.shape[0] if basis == "paths" else U.shape[0])
+                if basis == "orthonormal":
+                    self.param_sizes.append(U.shape[0])
+                    continue
+                V = _paths(slots, nu, ir)
+                flat = math.prod(U.shape[1:])
+                overlaps.append(U.reshape(U.shape[0], flat) @ V.reshape(V.shape[0], flat).t())  # (K, K_paths)
+                self.param_sizes.append(V.shape[0])
         # the paths' weights -> the orthonormal ones: one block-diagonal matrix for all terms,
         # float64 here, cast per dtype and device when used (as the coupling tables)
         self.path_map = torch.block_diag(*overlaps) if basis == "paths" else None
